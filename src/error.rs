@@ -1,0 +1,191 @@
+//! The one error type of the library.
+//!
+//! Each variant says what was wrong and what to try. Cryptographic failures (a MAC that does not
+//! match) are opaque on purpose: mxkeys cannot tell a wrong secret from a changed file, so it does
+//! not pretend to. Structural failures (armor, lengths, versions) say exactly where.
+
+use std::io;
+
+/// Everything that can go wrong in the library.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The ASCII armor around an export is damaged.
+    #[error("{0}")]
+    Armor(#[from] ArmorError),
+
+    /// The decoded export is shorter than its fixed header plus MAC.
+    #[error("export is {len} bytes after base64 decoding, shorter than the {min} bytes of header and MAC; the file is truncated")]
+    ExportTooShort {
+        /// Decoded length that was found.
+        len: u64,
+        /// Minimum decoded length of a valid export.
+        min: u64,
+    },
+
+    /// The export's version byte is not one this tool (or the spec) knows.
+    #[error("export format version {version} is not supported (only version 1 exists); the file is damaged or not a Matrix key export")]
+    ExportVersion {
+        /// The version byte found.
+        version: u8,
+    },
+
+    /// The export asks for zero PBKDF2 rounds.
+    #[error("export asks for 0 PBKDF2 rounds, which no client writes; the file is damaged")]
+    RoundsZero,
+
+    /// The export (or the caller) asks for more PBKDF2 rounds than the configured limit.
+    #[error("export asks for {rounds} PBKDF2 rounds, above the limit {limit}; add --max-rounds {rounds} if you trust this file")]
+    RoundsTooHigh {
+        /// Rounds requested.
+        rounds: u32,
+        /// Limit in force.
+        limit: u32,
+    },
+
+    /// The export's HMAC does not match: wrong passphrase, or a changed file.
+    #[error("wrong passphrase, or the file was changed after export (MAC mismatch)")]
+    ExportMac,
+
+    /// The file changed between the MAC check and decryption (it is read twice to keep memory flat).
+    #[error("the file changed while it was being read (MAC mismatch on the second pass); copy it somewhere stable and retry")]
+    ExportChanged,
+
+    /// The decrypted data (or a plaintext input) is not a JSON array of session objects.
+    #[error("{what} is not a JSON array of session objects: {detail} at line {line}, column {column}")]
+    Json {
+        /// Which data: "decrypted export", "input".
+        what: &'static str,
+        /// Category of the problem; never contains secret bytes.
+        detail: String,
+        /// 1-based line in the JSON text.
+        line: usize,
+        /// 1-based column in the JSON text.
+        column: usize,
+    },
+
+    /// An empty passphrase was given for writing a file.
+    #[error("the passphrase is empty; choose a passphrase to protect the export")]
+    EmptyPassphrase,
+
+    /// Reading the input or writing the output failed.
+    #[error("{0}")]
+    Io(#[source] io::Error),
+}
+
+/// What exactly is wrong with an export's ASCII armor.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ArmorError {
+    /// No `-----BEGIN MEGOLM SESSION DATA-----` line.
+    #[error("no '-----BEGIN MEGOLM SESSION DATA-----' line found; this is not a Matrix key export (or it was cut off at the start)")]
+    NoBegin,
+    /// Text follows the BEGIN marker on its line.
+    #[error("line {line}: unexpected text after '-----BEGIN MEGOLM SESSION DATA-----'; the marker must be on a line of its own")]
+    BeginLineJunk {
+        /// 1-based line number.
+        line: u64,
+    },
+    /// The file ends before `-----END MEGOLM SESSION DATA-----`.
+    #[error("no '-----END MEGOLM SESSION DATA-----' line found; the file is truncated")]
+    NoEnd,
+    /// A line starting with `-` inside the body is not the END marker.
+    #[error("line {line}: expected '-----END MEGOLM SESSION DATA-----', found another '-' line")]
+    BadEnd {
+        /// 1-based line number.
+        line: u64,
+    },
+    /// A byte that is not base64 (standard alphabet), padding or whitespace.
+    #[error("line {line}, column {column}: {found} is not base64; the file was damaged or edited")]
+    BadChar {
+        /// 1-based line number.
+        line: u64,
+        /// 1-based column (bytes).
+        column: u64,
+        /// Description of the byte, e.g. `'*'` or `byte 0xC3`.
+        found: String,
+    },
+    /// Padding (`=`) in a place base64 does not allow.
+    #[error("line {line}, column {column}: misplaced base64 padding '='")]
+    BadPadding {
+        /// 1-based line number.
+        line: u64,
+        /// 1-based column (bytes).
+        column: u64,
+    },
+    /// The body's base64 has a length no encoder produces (one stray character).
+    #[error("the base64 body ends with a single dangling character; the file is truncated or a character was deleted")]
+    DanglingChar,
+    /// BEGIN and END with nothing between.
+    #[error("the armor has no base64 body between BEGIN and END")]
+    Empty,
+}
+
+impl Error {
+    /// A short, stable name of the failure class, used by test-vector manifests and `--json`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Armor(ArmorError::Empty) => "too_short",
+            Error::Armor(_) => "armor",
+            Error::ExportTooShort { .. } => "too_short",
+            Error::ExportVersion { .. } => "version",
+            Error::RoundsZero | Error::RoundsTooHigh { .. } => "rounds",
+            Error::ExportMac | Error::ExportChanged => "mac",
+            Error::Json { .. } => "json",
+            Error::EmptyPassphrase => "passphrase",
+            Error::Io(_) => "io",
+        }
+    }
+
+    /// Unwrap a library error that travelled through an [`io::Error`] (the streaming readers and
+    /// writers implement `Read`/`Write`, whose errors are `io::Error`).
+    pub fn from_io(e: io::Error) -> Error {
+        if e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+            if let Some(inner) = e.into_inner() {
+                if let Ok(err) = inner.downcast::<Error>() {
+                    return *err;
+                }
+            }
+            // Unreachable in practice: is::<Error>() was checked above.
+            return Error::Io(io::Error::other("internal error while unwrapping an I/O error"));
+        }
+        Error::Io(e)
+    }
+
+    /// Wrap into an [`io::Error`] so it can cross a `Read`/`Write` boundary.
+    pub(crate) fn into_io(self) -> io::Error {
+        match self {
+            Error::Io(e) => e,
+            other => io::Error::other(other),
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::from_io(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn library_errors_survive_an_io_round_trip() {
+        let e = Error::RoundsTooHigh {
+            rounds: 7,
+            limit: 3,
+        };
+        let back = Error::from_io(e.into_io());
+        assert!(matches!(
+            back,
+            Error::RoundsTooHigh {
+                rounds: 7,
+                limit: 3
+            }
+        ));
+        let plain = Error::from_io(io::Error::new(io::ErrorKind::NotFound, "x"));
+        assert_eq!(plain.kind(), "io");
+    }
+}

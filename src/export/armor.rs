@@ -1,0 +1,617 @@
+//! The ASCII armor of a key export: `-----BEGIN MEGOLM SESSION DATA-----`, base64, `-----END ...`.
+//!
+//! [`ArmorReader`] is a streaming, tolerant reader: it turns armored text into the decoded bytes
+//! with memory that does not depend on the input (a 600 MB single-line export from matrix-nio
+//! is fine). It accepts every layout real writers produce (FORMATS.md, "Key export file"): any
+//! line width, LF or CRLF, blank and indented lines, padded or unpadded base64, padding at chunk
+//! ends, text before BEGIN and after END, no final newline. It records what it saw in
+//! [`ArmorInfo`] so `inspect` can tell which client wrote a file.
+//!
+//! [`ArmorWriter`] is strict and canonical. It writes Element Web's layout: 128-character lines
+//! (96 bytes each), padding only at the end, LF, and a final newline. Every Matrix client has to
+//! import files from Element Web, so this is the layout most surely read everywhere.
+
+use std::io::{self, BufRead, Read, Write};
+
+use base64::Engine as _;
+use serde::Serialize;
+
+use crate::encoding::{is_base64_char, STANDARD_LENIENT, STANDARD_PADDED};
+use crate::error::{ArmorError, Error};
+
+/// First line of an export.
+pub const BEGIN: &str = "-----BEGIN MEGOLM SESSION DATA-----";
+/// Last line of an export.
+pub const END: &str = "-----END MEGOLM SESSION DATA-----";
+
+/// Bytes per written line, before base64 (Element Web's chunk size).
+pub const WRITE_LINE_BYTES: usize = 96;
+/// Characters per written line: 96 bytes encode to exactly 128 characters, so no line but the
+/// last carries padding.
+pub const WRITE_LINE_WIDTH: usize = 128;
+
+/// How the armor of a file looked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ArmorInfo {
+    /// Non-blank text before the BEGIN line.
+    pub text_before: bool,
+    /// Non-blank text after the END marker.
+    pub text_after: bool,
+    /// Lines of base64 between BEGIN and END.
+    pub body_lines: u64,
+    /// Width (characters) of the first body line.
+    pub first_line_width: u64,
+    /// Widest body line.
+    pub max_line_width: u64,
+    /// Every body line but the last has the width of the first.
+    pub uniform_width: bool,
+    /// Empty or whitespace-only lines inside the body.
+    pub blank_lines: u64,
+    /// Body lines that start with spaces or tabs.
+    pub indented_lines: u64,
+    /// Lines ending in CRLF (anywhere in the file).
+    pub crlf_lines: u64,
+    /// Lines ending in a bare LF (anywhere in the file).
+    pub lf_lines: u64,
+    /// The body ends with `=` padding.
+    pub padded: bool,
+    /// Padding appears before the end of the body (separately encoded chunks).
+    pub inner_padding: bool,
+    /// The END marker is followed by a line break.
+    pub final_newline: bool,
+    /// Base64 characters in the body (not counting padding or whitespace).
+    pub base64_chars: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Looking for the BEGIN line. `matched` bytes of BEGIN seen on this line; `other` once the
+    /// line cannot be the BEGIN line.
+    Before { matched: usize, other: bool },
+    /// Rest of the BEGIN line: whitespace only.
+    BeginRest,
+    /// Base64 body.
+    Body,
+    /// Matching the END marker; `matched` bytes seen.
+    EndLine { matched: usize },
+    /// After END (rest of its line and beyond).
+    After { end_line: bool },
+    /// EOF reached after a complete armor.
+    Done,
+}
+
+/// Flush pending base64 in groups of this many characters (a multiple of 4).
+const FLUSH_CHARS: usize = 16 * 1024;
+
+struct Parser {
+    state: State,
+    line: u64,
+    column: u64,
+    info: ArmorInfo,
+    /// Body line bookkeeping.
+    line_width: u64,
+    line_has_content: bool,
+    line_indented: bool,
+    last_was_cr: bool,
+    /// Base64 characters of the current run (no padding), decoded in batches.
+    pending: Vec<u8>,
+    /// Characters in the current 4-character group, and `=` seen in it.
+    group_len: u8,
+    group_pad: u8,
+    /// Completed widths: the last body line's width is provisional until END is seen.
+    widths_seen_other: bool,
+    out: Vec<u8>,
+}
+
+impl Parser {
+    fn new() -> Self {
+        Parser {
+            state: State::Before {
+                matched: 0,
+                other: false,
+            },
+            line: 1,
+            column: 0,
+            info: ArmorInfo::default(),
+            line_width: 0,
+            line_has_content: false,
+            line_indented: false,
+            last_was_cr: false,
+            pending: Vec::with_capacity(FLUSH_CHARS),
+            group_len: 0,
+            group_pad: 0,
+            widths_seen_other: false,
+            out: Vec::new(),
+        }
+    }
+
+    fn bad_char(&self, b: u8) -> ArmorError {
+        let found = if b.is_ascii_graphic() {
+            format!("{:?}", char::from(b))
+        } else {
+            format!("byte 0x{b:02X}")
+        };
+        ArmorError::BadChar {
+            line: self.line,
+            column: self.column,
+            found,
+        }
+    }
+
+    fn decode_pending(&mut self) -> Result<(), ArmorError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        if self.pending.len() % 4 == 1 {
+            return Err(ArmorError::DanglingChar);
+        }
+        STANDARD_LENIENT
+            .decode_vec(&self.pending, &mut self.out)
+            .map_err(|_| ArmorError::DanglingChar)?;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// End of a body line (at `\n`).
+    fn end_body_line(&mut self) {
+        if self.line_has_content {
+            let info = &mut self.info;
+            info.body_lines += 1;
+            if info.body_lines == 1 {
+                info.first_line_width = self.line_width;
+            } else if self.widths_seen_other {
+                // The previous line differed from the first and was not the last one.
+                info.uniform_width = false;
+            }
+            self.widths_seen_other = self.line_width != info.first_line_width;
+            info.max_line_width = info.max_line_width.max(self.line_width);
+            if self.line_indented {
+                info.indented_lines += 1;
+            }
+        } else {
+            self.info.blank_lines += 1;
+        }
+        self.line_width = 0;
+        self.line_has_content = false;
+        self.line_indented = false;
+    }
+
+    /// The body is over: decode what is left and check that there was a body.
+    fn finish_body(&mut self) -> Result<(), ArmorError> {
+        if self.line_has_content {
+            self.end_body_line();
+            // `end_body_line` counted a line break that is not there; nothing else to undo.
+        }
+        self.decode_pending()?;
+        if self.info.base64_chars == 0 {
+            return Err(ArmorError::Empty);
+        }
+        Ok(())
+    }
+
+    fn feed(&mut self, chunk: &[u8]) -> Result<(), ArmorError> {
+        for &b in chunk {
+            if b == b'\n' {
+                if self.last_was_cr {
+                    self.info.crlf_lines += 1;
+                } else {
+                    self.info.lf_lines += 1;
+                }
+            }
+            self.column += 1;
+            self.step(b)?;
+            self.last_was_cr = b == b'\r';
+            if b == b'\n' {
+                self.line += 1;
+                self.column = 0;
+            }
+        }
+        Ok(())
+    }
+
+    fn step(&mut self, b: u8) -> Result<(), ArmorError> {
+        let begin = BEGIN.as_bytes();
+        let end = END.as_bytes();
+        match self.state {
+            State::Before { matched, other } => {
+                if b == b'\n' {
+                    self.state = State::Before {
+                        matched: 0,
+                        other: false,
+                    };
+                } else if other {
+                } else if matched == 0 && matches!(b, b' ' | b'\t' | b'\r') {
+                } else if begin.get(matched) == Some(&b) {
+                    if matched + 1 == begin.len() {
+                        self.state = State::BeginRest;
+                    } else {
+                        self.state = State::Before {
+                            matched: matched + 1,
+                            other: false,
+                        };
+                    }
+                } else {
+                    self.info.text_before = true;
+                    self.state = State::Before { matched, other: true };
+                }
+            }
+            State::BeginRest => match b {
+                b'\n' => {
+                    self.state = State::Body;
+                    self.info.uniform_width = true;
+                }
+                b' ' | b'\t' | b'\r' => {}
+                _ => return Err(ArmorError::BeginLineJunk { line: self.line }),
+            },
+            State::Body => match b {
+                b'\n' => self.end_body_line(),
+                b'\r' => {}
+                b' ' | b'\t' => {
+                    if !self.line_has_content {
+                        self.line_indented = true;
+                    }
+                }
+                b'=' => {
+                    if self.group_len < 2 || self.group_len + self.group_pad >= 4 {
+                        return Err(ArmorError::BadPadding {
+                            line: self.line,
+                            column: self.column,
+                        });
+                    }
+                    self.group_pad += 1;
+                    self.line_has_content = true;
+                    self.line_width += 1;
+                    self.info.padded = true;
+                    if self.group_len + self.group_pad == 4 {
+                        self.decode_pending()?;
+                        self.group_len = 0;
+                        self.group_pad = 0;
+                    }
+                }
+                b'-' if !self.line_has_content => {
+                    if self.group_pad > 0 {
+                        // A short padded group ("QQ=" then END): decode what is there.
+                        self.group_len = 0;
+                        self.group_pad = 0;
+                    }
+                    self.finish_body()?;
+                    self.state = State::EndLine { matched: 1 };
+                }
+                _ if is_base64_char(b) => {
+                    if self.group_pad > 0 {
+                        return Err(ArmorError::BadPadding {
+                            line: self.line,
+                            column: self.column,
+                        });
+                    }
+                    if self.info.padded {
+                        // Data after a completed padded group: chunks encoded separately.
+                        self.info.inner_padding = true;
+                        self.info.padded = false;
+                    }
+                    self.pending.push(b);
+                    self.group_len = (self.group_len + 1) % 4;
+                    self.info.base64_chars += 1;
+                    self.line_width += 1;
+                    self.line_has_content = true;
+                    if self.pending.len() >= FLUSH_CHARS && self.group_len == 0 {
+                        self.decode_pending()?;
+                    }
+                }
+                _ => return Err(self.bad_char(b)),
+            },
+            State::EndLine { matched } => {
+                if end.get(matched) == Some(&b) {
+                    if matched + 1 == end.len() {
+                        self.state = State::After { end_line: true };
+                    } else {
+                        self.state = State::EndLine {
+                            matched: matched + 1,
+                        };
+                    }
+                } else {
+                    return Err(ArmorError::BadEnd { line: self.line });
+                }
+            }
+            State::After { end_line } => {
+                if b == b'\n' {
+                    if end_line {
+                        self.info.final_newline = true;
+                    }
+                    self.state = State::After { end_line: false };
+                } else if !b.is_ascii_whitespace() {
+                    self.info.text_after = true;
+                }
+            }
+            State::Done => self.info.text_after = true,
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), ArmorError> {
+        match self.state {
+            State::Before { .. } => Err(ArmorError::NoBegin),
+            State::BeginRest | State::Body | State::EndLine { .. } => Err(ArmorError::NoEnd),
+            State::After { .. } | State::Done => {
+                self.state = State::Done;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Streaming decoder: armored text in, the export's binary bytes out.
+pub struct ArmorReader<R> {
+    inner: R,
+    parser: Parser,
+    out_pos: usize,
+}
+
+impl<R: BufRead> ArmorReader<R> {
+    /// Wrap a reader positioned at the start of the file.
+    pub fn new(inner: R) -> Self {
+        ArmorReader {
+            inner,
+            parser: Parser::new(),
+            out_pos: 0,
+        }
+    }
+
+    /// What the armor looked like. Complete once `read` has returned 0.
+    pub fn info(&self) -> &ArmorInfo {
+        &self.parser.info
+    }
+
+    /// Give back the inner reader.
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+}
+
+impl<R: BufRead> Read for ArmorReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if let Some(ready) = self.parser.out.get(self.out_pos..) {
+                if !ready.is_empty() {
+                    let n = ready.len().min(buf.len());
+                    if let (Some(dst), Some(src)) = (buf.get_mut(..n), ready.get(..n)) {
+                        dst.copy_from_slice(src);
+                    }
+                    self.out_pos += n;
+                    return Ok(n);
+                }
+            }
+            if self.parser.state == State::Done {
+                return Ok(0);
+            }
+            self.parser.out.clear();
+            self.out_pos = 0;
+            let chunk = self.inner.fill_buf()?;
+            if chunk.is_empty() {
+                self.parser.finish().map_err(|e| Error::from(e).into_io())?;
+                continue;
+            }
+            let n = chunk.len();
+            let fed = self.parser.feed(chunk);
+            self.inner.consume(n);
+            fed.map_err(|e| Error::from(e).into_io())?;
+        }
+    }
+}
+
+/// Streaming encoder: binary bytes in, canonical armor out (see the module docs for the layout).
+pub struct ArmorWriter<W: Write> {
+    inner: W,
+    partial: Vec<u8>,
+    line: Vec<u8>,
+}
+
+impl<W: Write> ArmorWriter<W> {
+    /// Write the BEGIN line.
+    ///
+    /// # Errors
+    /// Errors from the inner writer.
+    pub fn new(mut inner: W) -> io::Result<Self> {
+        inner.write_all(BEGIN.as_bytes())?;
+        inner.write_all(b"\n")?;
+        Ok(ArmorWriter {
+            inner,
+            partial: Vec::with_capacity(WRITE_LINE_BYTES),
+            line: Vec::with_capacity(64 * (WRITE_LINE_WIDTH + 1)),
+        })
+    }
+
+    fn encode_line(&mut self, bytes: &[u8]) {
+        let start = self.line.len();
+        self.line.resize(start + WRITE_LINE_WIDTH + 4, 0);
+        let n = match self.line.get_mut(start..) {
+            Some(dst) => STANDARD_PADDED.encode_slice(bytes, dst).unwrap_or(0),
+            None => 0,
+        };
+        self.line.truncate(start + n);
+        self.line.push(b'\n');
+    }
+
+    /// Write the last line, the END line and a final newline; give back the inner writer.
+    ///
+    /// # Errors
+    /// Errors from the inner writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        let partial = std::mem::take(&mut self.partial);
+        if !partial.is_empty() {
+            self.encode_line(&partial);
+        }
+        self.line.extend_from_slice(END.as_bytes());
+        self.line.push(b'\n');
+        self.inner.write_all(&self.line)?;
+        self.inner.flush()?;
+        Ok(self.inner)
+    }
+}
+
+impl<W: Write> Write for ArmorWriter<W> {
+    fn write(&mut self, mut data: &[u8]) -> io::Result<usize> {
+        let total = data.len();
+        if !self.partial.is_empty() {
+            let take = (WRITE_LINE_BYTES - self.partial.len()).min(data.len());
+            let (head, rest) = data.split_at(take);
+            self.partial.extend_from_slice(head);
+            data = rest;
+            if self.partial.len() == WRITE_LINE_BYTES {
+                let full = std::mem::take(&mut self.partial);
+                self.encode_line(&full);
+                self.partial = full;
+                self.partial.clear();
+            }
+        }
+        let mut chunks = data.chunks_exact(WRITE_LINE_BYTES);
+        for chunk in &mut chunks {
+            self.encode_line(chunk);
+            if self.line.len() >= 64 * (WRITE_LINE_WIDTH + 1) {
+                self.inner.write_all(&self.line)?;
+                self.line.clear();
+            }
+        }
+        self.partial.extend_from_slice(chunks.remainder());
+        if !self.line.is_empty() {
+            self.inner.write_all(&self.line)?;
+            self.line.clear();
+        }
+        Ok(total)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(text: &str) -> Result<(Vec<u8>, ArmorInfo), Error> {
+        let mut r = ArmorReader::new(text.as_bytes());
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).map_err(Error::from_io)?;
+        Ok((out, r.info().clone()))
+    }
+
+    fn encode(bytes: &[u8]) -> String {
+        let mut w = ArmorWriter::new(Vec::new()).unwrap();
+        w.write_all(bytes).unwrap();
+        String::from_utf8(w.finish().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn writer_uses_element_layout() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(302).collect();
+        let text = encode(&data);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], BEGIN);
+        assert_eq!(lines[1].len(), 128);
+        assert_eq!(lines[2].len(), 128);
+        assert_eq!(lines[3].len(), 128);
+        assert_eq!(lines[4], "ICEiIyQlJicoKSorLC0=", "14 bytes left, padded");
+        assert_eq!(lines[5], END);
+        assert!(text.ends_with("-----\n"));
+        let (back, info) = decode(&text).unwrap();
+        assert_eq!(back, data);
+        assert_eq!(info.first_line_width, 128);
+        assert!(info.uniform_width && info.padded && info.final_newline);
+        assert!(!info.text_before && !info.text_after && !info.inner_padding);
+    }
+
+    #[test]
+    fn reader_accepts_what_real_writers_do() {
+        let data = b"hello, matrix key export world; long enough to wrap".to_vec();
+        let b64 = STANDARD_PADDED.encode(&data);
+        let unpadded = b64.trim_end_matches('=');
+        let (a, b) = b64.split_at(20);
+        let variants = [
+            format!("{BEGIN}\n{b64}\n{END}"),                   // rust-sdk / nio: no final newline
+            format!("{BEGIN}\r\n{a}\r\n{b}\r\n{END}\r\n"),     // CRLF
+            format!("junk\n\n  {BEGIN}  \n\n  {a}\n\t{b}\n\n{END}\ntrailer\n"),
+            format!("{BEGIN}\n{unpadded}\n{END}\n"),
+        ];
+        for v in &variants {
+            let (got, _) = decode(v).unwrap_or_else(|e| panic!("{v:?}: {e}"));
+            assert_eq!(got, data, "{v:?}");
+        }
+        let (_, info) = decode(&variants[2]).unwrap();
+        assert!(info.text_before && info.text_after);
+        assert_eq!(info.indented_lines, 2);
+        assert_eq!(info.blank_lines, 2);
+        let (_, info) = decode(&variants[1]).unwrap();
+        assert_eq!((info.crlf_lines, info.lf_lines), (4, 0));
+    }
+
+    #[test]
+    fn separately_padded_chunks_decode_in_order() {
+        let text = format!("{BEGIN}\nYQ==\nYmM=\nZA\n{END}\n");
+        let (got, info) = decode(&text).unwrap();
+        assert_eq!(got, b"abcd");
+        assert!(info.inner_padding);
+    }
+
+    #[test]
+    fn structural_errors_say_where() {
+        let bad = format!("{BEGIN}\nQUJD\nQU*D\n{END}\n");
+        match decode(&bad) {
+            Err(Error::Armor(ArmorError::BadChar { line: 3, column: 3, found })) => {
+                assert_eq!(found, "'*'")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(decode("QUJD"), Err(Error::Armor(ArmorError::NoBegin))));
+        assert!(matches!(
+            decode(&format!("{BEGIN}\nQUJD\n")),
+            Err(Error::Armor(ArmorError::NoEnd))
+        ));
+        assert!(matches!(
+            decode(&format!("{BEGIN}\n{END}\n")),
+            Err(Error::Armor(ArmorError::Empty))
+        ));
+        assert!(matches!(
+            decode(&format!("{BEGIN}\nQUJDQ\n{END}\n")),
+            Err(Error::Armor(ArmorError::DanglingChar))
+        ));
+        assert!(matches!(
+            decode(&format!("{BEGIN}\nQ===\n{END}\n")),
+            Err(Error::Armor(ArmorError::BadPadding { line: 2, column: 2 }))
+        ));
+        assert!(matches!(
+            decode(&format!("{BEGIN} x\nQUJD\n{END}\n")),
+            Err(Error::Armor(ArmorError::BeginLineJunk { line: 1 }))
+        ));
+        assert!(matches!(
+            decode(&format!("{BEGIN}\nQUJD\n-----END MEGOLM SESSION DATE-----\n")),
+            Err(Error::Armor(ArmorError::BadEnd { line: 3 }))
+        ));
+        let non_ascii = format!("{BEGIN}\nQUJ\u{e9}\n{END}\n");
+        assert!(matches!(
+            decode(&non_ascii),
+            Err(Error::Armor(ArmorError::BadChar { found, .. })) if found == "byte 0xC3"
+        ));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_round_trip_through_any_rewrap(
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..2000),
+            width in 1usize..200,
+            crlf: bool,
+        ) {
+            let text = encode(&data);
+            proptest::prop_assert_eq!(&decode(&text).unwrap().0, &data);
+            let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+            let nl = if crlf { "\r\n" } else { "\n" };
+            let rewrapped: Vec<String> = body
+                .as_bytes()
+                .chunks(width)
+                .map(|c| String::from_utf8(c.to_vec()).unwrap())
+                .collect();
+            let text2 = format!("{BEGIN}{nl}{}{nl}{END}", rewrapped.join(nl));
+            proptest::prop_assert_eq!(&decode(&text2).unwrap().0, &data);
+        }
+    }
+}

@@ -1,0 +1,581 @@
+//! Room-key export files (spec "Key exports"): inspect, decrypt, encrypt, re-encrypt.
+//!
+//! Everything streams, so a 500 MB export needs a few MB of memory:
+//!
+//! * [`open`] makes one pass over the file: it reads the header, refuses a wrong version or an
+//!   absurd round count before deriving anything, derives the keys, and checks the HMAC over the
+//!   whole file in constant time. Nothing is decrypted yet.
+//! * [`Verified::into_plaintext`] rewinds and makes the second pass, a [`Read`] of the plaintext.
+//!   It recomputes the HMAC and fails at the end if the file changed between the passes, so a
+//!   caller that writes into a temporary file and keeps it only on success never keeps
+//!   unauthenticated bytes.
+//! * [`ExportWriter`] encrypts a stream into armored text.
+//!
+//! [`decrypt`] and [`encrypt`] are in-memory conveniences over the same code.
+
+pub mod armor;
+pub mod container;
+
+use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
+
+use hmac::Mac;
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::error::Error;
+use crate::kdf::Rounds;
+use crate::secret::Passphrase;
+
+pub use armor::{ArmorInfo, ArmorReader, ArmorWriter};
+pub use container::{clear_bit63, ExportKeys, Header, HEADER_LEN, MAC_LEN};
+
+/// Rounds mxkeys writes by default: what Element Web writes.
+pub const DEFAULT_ROUNDS: u32 = 500_000;
+/// The spec's minimum ("N should be at least 100,000"); writing fewer earns a warning.
+pub const SPEC_MIN_ROUNDS: u32 = 100_000;
+/// Rounds accepted by default when reading: ten times Element Web's, a few seconds of work. A
+/// hostile file can ask for 2^32-1 (hours); above this the user has to opt in.
+pub const DEFAULT_MAX_ROUNDS: u32 = 5_000_000;
+
+/// Bounds on the work a file may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Highest PBKDF2 round count accepted.
+    pub max_rounds: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_rounds: DEFAULT_MAX_ROUNDS,
+        }
+    }
+}
+
+/// Which bytes of the passphrase opened the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PassphraseEncoding {
+    /// UTF-8, as the spec and every client but matrix-nio use.
+    Utf8,
+    /// Latin-1: the file came from matrix-nio, which hands PyCryptodome a `str` (FORMATS.md).
+    Latin1,
+}
+
+/// What can be learnt from a file without its passphrase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspection {
+    /// The fixed header (version not checked, so a damaged file can still be shown).
+    pub header: Header,
+    /// Bytes of ciphertext (the JSON is this long).
+    pub ciphertext_len: u64,
+    /// The stored HMAC tag.
+    pub mac: [u8; MAC_LEN],
+    /// How the armor looked.
+    pub armor: ArmorInfo,
+}
+
+/// Read at most `buf.len()` bytes, stopping only at EOF.
+fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> Result<usize, Error> {
+    let mut got = 0;
+    while let Some(rest) = buf.get_mut(got..) {
+        if rest.is_empty() {
+            break;
+        }
+        match r.read(rest) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::from_io(e)),
+        }
+    }
+    Ok(got)
+}
+
+const MIN_LEN: u64 = (HEADER_LEN + MAC_LEN) as u64;
+const CHUNK: usize = 64 * 1024;
+
+/// One pass over the decoded bytes: the header, then every byte of ciphertext handed to `body`,
+/// then the tag. `after_header` runs once the header has been read and at least `MAC_LEN` more
+/// bytes exist, i.e. once the file is known to be long enough, and before the body is read.
+fn scan<R: BufRead, T>(
+    src: R,
+    after_header: impl FnOnce(&Header, &[u8; HEADER_LEN]) -> Result<T, Error>,
+    mut body: impl FnMut(&mut T, &[u8]),
+) -> Result<(T, Header, u64, [u8; MAC_LEN], ArmorInfo), Error> {
+    let mut reader = ArmorReader::new(src);
+    let mut head = [0u8; HEADER_LEN];
+    let got = read_full(&mut reader, &mut head)?;
+    // Window: up to CHUNK bytes of ciphertext followed by MAC_LEN held back as a candidate tag.
+    let mut window = vec![0u8; CHUNK + MAC_LEN];
+    let mut held = if got == HEADER_LEN {
+        read_full(&mut reader, window.get_mut(..MAC_LEN).unwrap_or_default())?
+    } else {
+        0
+    };
+    if got < HEADER_LEN || held < MAC_LEN {
+        // Drain so the length reported is the real one.
+        let rest = io::copy(&mut reader, &mut io::sink()).map_err(Error::from_io)?;
+        return Err(Error::ExportTooShort {
+            len: (got + held) as u64 + rest,
+            min: MIN_LEN,
+        });
+    }
+    let header = Header::parse(&head);
+    let mut state = after_header(&header, &head)?;
+    let mut ct_len = 0u64;
+    loop {
+        let n = match window.get_mut(held..) {
+            Some(free) => read_full(&mut reader, free)?,
+            None => 0,
+        };
+        if n == 0 {
+            break;
+        }
+        held += n;
+        let ready = held - MAC_LEN;
+        if let Some(ct) = window.get(..ready) {
+            body(&mut state, ct);
+        }
+        window.copy_within(ready..held, 0);
+        held = MAC_LEN;
+        ct_len += ready as u64;
+    }
+    let mut tag = [0u8; MAC_LEN];
+    if let Some(t) = window.get(..MAC_LEN) {
+        tag.copy_from_slice(t);
+    }
+    Ok((state, header, ct_len, tag, reader.info().clone()))
+}
+
+/// Look at a file without its passphrase.
+///
+/// # Errors
+/// Armor errors and [`Error::ExportTooShort`]; never a version or rounds error (they are shown).
+pub fn inspect<R: BufRead>(src: R) -> Result<Inspection, Error> {
+    let ((), header, ciphertext_len, mac, armor) = scan(src, |_, _| Ok(()), |_, _| {})?;
+    Ok(Inspection {
+        header,
+        ciphertext_len,
+        mac,
+        armor,
+    })
+}
+
+/// An export whose HMAC has been checked; [`Verified::into_plaintext`] decrypts it.
+pub struct Verified<R> {
+    src: R,
+    start: u64,
+    header: Header,
+    keys: ExportKeys,
+    ciphertext_len: u64,
+    armor: ArmorInfo,
+    encoding: PassphraseEncoding,
+}
+
+impl<R> std::fmt::Debug for Verified<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verified")
+            .field("header", &self.header)
+            .field("ciphertext_len", &self.ciphertext_len)
+            .field("encoding", &self.encoding)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Check the passphrase against the file: header checks, key derivation, then the HMAC over the
+/// whole file in constant time. Nothing is decrypted.
+///
+/// When the UTF-8 bytes of the passphrase fail and its Latin-1 bytes differ, those are tried too
+/// (matrix-nio's bug); [`Verified::passphrase_encoding`] says which worked.
+///
+/// # Errors
+/// Armor, length, version and rounds errors (before any derivation), then [`Error::ExportMac`].
+pub fn open<R: BufRead + Seek>(
+    mut src: R,
+    pass: &Passphrase,
+    limits: &Limits,
+) -> Result<Verified<R>, Error> {
+    let start = src.stream_position().map_err(Error::from_io)?;
+    let attempt = |src: &mut R, password: &[u8]| {
+        src.seek(SeekFrom::Start(start)).map_err(Error::from_io)?;
+        let derive = |h: &Header, head: &[u8; HEADER_LEN]| {
+            let rounds = h.check(limits.max_rounds)?;
+            let keys = ExportKeys::derive(password, &h.salt, rounds);
+            let mut mac = keys.hmac();
+            mac.update(head);
+            Ok((keys, mac))
+        };
+        let ((keys, mac), header, ct_len, tag, armor) =
+            scan(&mut *src, derive, |(_, mac), ct| mac.update(ct))?;
+        let ok = mac.verify_slice(&tag).is_ok();
+        Ok::<_, Error>((ok, keys, header, ct_len, armor))
+    };
+    let (mut ok, mut keys, header, ciphertext_len, armor) =
+        attempt(&mut src, pass.expose().as_bytes())?;
+    let mut encoding = PassphraseEncoding::Utf8;
+    if !ok {
+        if let Some(latin1) = pass.latin1_bytes() {
+            let (ok2, keys2, ..) = attempt(&mut src, &latin1)?;
+            (ok, keys, encoding) = (ok2, keys2, PassphraseEncoding::Latin1);
+        }
+    }
+    if !ok {
+        return Err(Error::ExportMac);
+    }
+    Ok(Verified {
+        src,
+        start,
+        header,
+        keys,
+        ciphertext_len,
+        armor,
+        encoding,
+    })
+}
+
+impl<R: BufRead + Seek> Verified<R> {
+    /// The file's header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Length of the plaintext in bytes.
+    pub fn plaintext_len(&self) -> u64 {
+        self.ciphertext_len
+    }
+
+    /// How the armor looked.
+    pub fn armor(&self) -> &ArmorInfo {
+        &self.armor
+    }
+
+    /// Which passphrase bytes opened the file.
+    pub fn passphrase_encoding(&self) -> PassphraseEncoding {
+        self.encoding
+    }
+
+    /// Rewind and stream the plaintext.
+    ///
+    /// # Errors
+    /// Seeking the source. Reading the returned [`PlaintextReader`] fails with
+    /// [`Error::ExportChanged`] (inside an `io::Error`, see [`Error::from_io`]) if the file
+    /// changed since [`open`] checked it.
+    pub fn into_plaintext(mut self) -> Result<PlaintextReader<R>, Error> {
+        self.src
+            .seek(SeekFrom::Start(self.start))
+            .map_err(Error::from_io)?;
+        let mut armor = ArmorReader::new(self.src);
+        let mut head = [0u8; HEADER_LEN];
+        if read_full(&mut armor, &mut head)? != HEADER_LEN || head != self.header.to_bytes() {
+            return Err(Error::ExportChanged);
+        }
+        let mut mac = self.keys.hmac();
+        mac.update(&head);
+        Ok(PlaintextReader {
+            cipher: self.keys.cipher(&self.header.iv),
+            armor,
+            mac,
+            remaining: self.ciphertext_len,
+            finished: false,
+        })
+    }
+}
+
+/// The plaintext of a verified export, decrypted as it is read.
+pub struct PlaintextReader<R> {
+    armor: ArmorReader<R>,
+    cipher: container::Aes256Ctr,
+    mac: container::HmacSha256,
+    remaining: u64,
+    finished: bool,
+}
+
+impl<R: BufRead> PlaintextReader<R> {
+    fn finish(&mut self) -> Result<(), Error> {
+        let mut tag = [0u8; MAC_LEN + 1];
+        let n = read_full(&mut self.armor, &mut tag)?;
+        let mac = std::mem::replace(&mut self.mac, container::hmac_sha256(&[0; 32]));
+        match tag.get(..n) {
+            Some(t) if n == MAC_LEN && mac.verify_slice(t).is_ok() => Ok(()),
+            _ => Err(Error::ExportChanged),
+        }
+    }
+}
+
+impl<R: BufRead> Read for PlaintextReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.remaining == 0 {
+            if !self.finished {
+                self.finish().map_err(Error::into_io)?;
+                self.finished = true;
+            }
+            return Ok(0);
+        }
+        let want = usize::try_from(self.remaining).unwrap_or(usize::MAX).min(buf.len());
+        let Some(dst) = buf.get_mut(..want) else {
+            return Ok(0);
+        };
+        let n = self.armor.read(dst)?;
+        if n == 0 {
+            return Err(Error::ExportChanged.into_io());
+        }
+        if let Some(ct) = dst.get_mut(..n) {
+            self.mac.update(ct);
+            container::apply(&mut self.cipher, ct);
+        }
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Encrypts a stream of plaintext into an armored export.
+pub struct ExportWriter<W: Write> {
+    armor: ArmorWriter<W>,
+    cipher: container::Aes256Ctr,
+    mac: container::HmacSha256,
+    buf: Zeroizing<Vec<u8>>,
+}
+
+/// Fresh randomness for one export: the PBKDF2 salt and the IV (bit 63 is cleared here).
+#[derive(Clone, Copy)]
+pub struct Nonces {
+    /// PBKDF2 salt.
+    pub salt: [u8; 16],
+    /// IV before bit 63 is cleared.
+    pub iv: [u8; 16],
+}
+
+impl<W: Write> ExportWriter<W> {
+    /// Derive the keys and write the BEGIN line and the header.
+    ///
+    /// # Errors
+    /// [`Error::EmptyPassphrase`]; errors from `out`.
+    pub fn new(out: W, pass: &Passphrase, rounds: Rounds, nonces: Nonces) -> Result<Self, Error> {
+        if pass.is_empty() {
+            return Err(Error::EmptyPassphrase);
+        }
+        let header = Header {
+            version: container::VERSION,
+            salt: nonces.salt,
+            iv: clear_bit63(nonces.iv),
+            rounds: rounds.get(),
+        };
+        let keys = ExportKeys::derive(pass.expose().as_bytes(), &header.salt, rounds);
+        Ok(Self::with_keys(out, &keys, &header)?)
+    }
+
+    /// Start an export with keys that were already derived (re-encryption with several outputs,
+    /// benchmarks).
+    ///
+    /// # Errors
+    /// Errors from `out`.
+    pub fn with_keys(out: W, keys: &ExportKeys, header: &Header) -> io::Result<Self> {
+        let mut armor = ArmorWriter::new(out)?;
+        let head = header.to_bytes();
+        armor.write_all(&head)?;
+        let mut mac = keys.hmac();
+        mac.update(&head);
+        Ok(ExportWriter {
+            armor,
+            cipher: keys.cipher(&header.iv),
+            mac,
+            buf: Zeroizing::new(Vec::with_capacity(CHUNK)),
+        })
+    }
+
+    /// Write the MAC and the END line; give back the inner writer.
+    ///
+    /// # Errors
+    /// Errors from the inner writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        let tag = self.mac.finalize().into_bytes();
+        self.armor.write_all(&tag)?;
+        self.armor.finish()
+    }
+}
+
+impl<W: Write> Write for ExportWriter<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        for chunk in data.chunks(CHUNK) {
+            self.buf.clear();
+            self.buf.extend_from_slice(chunk);
+            container::apply(&mut self.cipher, &mut self.buf);
+            self.mac.update(&self.buf);
+            self.armor.write_all(&self.buf)?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.armor.flush()
+    }
+}
+
+/// A decrypted export, in memory.
+#[derive(Debug)]
+pub struct Decrypted {
+    /// The JSON text exactly as the exporting client wrote it.
+    pub plaintext: Zeroizing<Vec<u8>>,
+    /// Which passphrase bytes opened it.
+    pub encoding: PassphraseEncoding,
+    /// The file's header.
+    pub header: Header,
+}
+
+/// Decrypt an export held in memory and check that it holds a JSON array of objects.
+///
+/// # Errors
+/// As [`open`], then [`Error::Json`].
+pub fn decrypt(text: &[u8], pass: &Passphrase, limits: &Limits) -> Result<Decrypted, Error> {
+    let verified = open(io::Cursor::new(text), pass, limits)?;
+    let header = *verified.header();
+    let encoding = verified.passphrase_encoding();
+    let cap = usize::try_from(verified.plaintext_len()).unwrap_or(0);
+    let mut plaintext = Zeroizing::new(Vec::with_capacity(cap));
+    verified
+        .into_plaintext()?
+        .read_to_end(&mut plaintext)
+        .map_err(Error::from_io)?;
+    crate::session::scan(&plaintext[..], "decrypted export", |_| Ok(()))?;
+    Ok(Decrypted {
+        plaintext,
+        encoding,
+        header,
+    })
+}
+
+/// Encrypt `plaintext` (a JSON array of sessions; checked) into an armored export.
+///
+/// # Errors
+/// [`Error::Json`] when `plaintext` is not a JSON array of objects, [`Error::EmptyPassphrase`].
+pub fn encrypt(
+    plaintext: &[u8],
+    pass: &Passphrase,
+    rounds: Rounds,
+    nonces: Nonces,
+) -> Result<String, Error> {
+    crate::session::scan(plaintext, "input", |_| Ok(()))?;
+    let mut w = ExportWriter::new(Vec::new(), pass, rounds, nonces)?;
+    w.write_all(plaintext).map_err(Error::from_io)?;
+    let out = w.finish().map_err(Error::from_io)?;
+    // The armor writer emits only ASCII.
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SESSIONS: &[u8] = br#"[{"room_id":"!a:x","session_id":"s","x":{"y":[1,2.50]}}]"#;
+
+    fn pass(s: &str) -> Passphrase {
+        Passphrase::new(s.into())
+    }
+
+    fn nonces() -> Nonces {
+        Nonces {
+            salt: [3; 16],
+            iv: [0xff; 16],
+        }
+    }
+
+    fn small() -> Rounds {
+        Rounds::new(10, 10).unwrap()
+    }
+
+    #[test]
+    fn encrypt_then_decrypt_gives_the_same_bytes() {
+        let text = encrypt(SESSIONS, &pass("p"), small(), nonces()).unwrap();
+        let d = decrypt(text.as_bytes(), &pass("p"), &Limits::default()).unwrap();
+        assert_eq!(&d.plaintext[..], SESSIONS);
+        assert_eq!(d.encoding, PassphraseEncoding::Utf8);
+        assert!(d.header.iv_bit63_clear());
+        let i = inspect(text.as_bytes()).unwrap();
+        assert_eq!(i.ciphertext_len, SESSIONS.len() as u64);
+        assert_eq!(i.header.rounds, 10);
+    }
+
+    #[test]
+    fn wrong_passphrase_and_every_flipped_byte_fail_the_mac() {
+        let text = encrypt(SESSIONS, &pass("p"), small(), nonces()).unwrap();
+        assert!(matches!(
+            decrypt(text.as_bytes(), &pass("q"), &Limits::default()),
+            Err(Error::ExportMac)
+        ));
+        let raw = crate::encoding::decode_lenient(
+            &text.lines().filter(|l| !l.starts_with("---")).collect::<String>(),
+        )
+        .unwrap();
+        for i in 1..raw.len() {
+            let mut bad = raw.clone();
+            bad[i] ^= 0x01;
+            let mut w = ArmorWriter::new(Vec::new()).unwrap();
+            w.write_all(&bad).unwrap();
+            let t = w.finish().unwrap();
+            let got = decrypt(&t, &pass("p"), &Limits { max_rounds: 1 << 20 });
+            // The high byte of the rounds field jumps past the limit instead.
+            let expected = if i == 33 { "rounds" } else { "mac" };
+            assert_eq!(got.err().map(|e| e.kind()), Some(expected), "byte {i}");
+        }
+    }
+
+    #[test]
+    fn bounds_are_checked_before_deriving() {
+        let mut w = ArmorWriter::new(Vec::new()).unwrap();
+        let mut head = Header {
+            version: 1,
+            salt: [0; 16],
+            iv: [0; 16],
+            rounds: u32::MAX,
+        }
+        .to_bytes()
+        .to_vec();
+        head.extend_from_slice(&[0; 40]);
+        w.write_all(&head).unwrap();
+        let t = w.finish().unwrap();
+        // Would take hours if derived.
+        assert!(matches!(
+            decrypt(&t, &pass("p"), &Limits::default()),
+            Err(Error::RoundsTooHigh { rounds: u32::MAX, .. })
+        ));
+        let mut w = ArmorWriter::new(Vec::new()).unwrap();
+        w.write_all(&head[..60]).unwrap();
+        let t = w.finish().unwrap();
+        assert!(matches!(
+            decrypt(&t, &pass("p"), &Limits::default()),
+            Err(Error::ExportTooShort { len: 60, min: 69 })
+        ));
+    }
+
+    #[test]
+    fn latin1_fallback_opens_nio_style_files() {
+        // Encrypt with the Latin-1 bytes, as matrix-nio does.
+        let salt = [5u8; 16];
+        let header = Header {
+            version: 1,
+            salt,
+            iv: [0; 16],
+            rounds: 10,
+        };
+        let keys = ExportKeys::derive(b"caf\xe9", &salt, small());
+        let mut w = ExportWriter::with_keys(Vec::new(), &keys, &header).unwrap();
+        w.write_all(SESSIONS).unwrap();
+        let t = w.finish().unwrap();
+        let d = decrypt(&t, &pass("café"), &Limits::default()).unwrap();
+        assert_eq!(d.encoding, PassphraseEncoding::Latin1);
+        assert_eq!(&d.plaintext[..], SESSIONS);
+    }
+
+    #[test]
+    fn not_json_is_refused() {
+        assert!(matches!(
+            encrypt(b"{\"a\":1}", &pass("p"), small(), nonces()),
+            Err(Error::Json { .. })
+        ));
+        assert!(matches!(
+            encrypt(SESSIONS, &pass(""), small(), nonces()),
+            Err(Error::EmptyPassphrase)
+        ));
+    }
+}

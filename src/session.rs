@@ -1,0 +1,345 @@
+//! The JSON inside an export: an array of session objects (spec "Key export format").
+//!
+//! Exports can hold 100k+ sessions, so they are read one element at a time: [`scan`] walks the
+//! array and hands each session to a callback without holding the whole document. Only the
+//! fields a caller asks for are kept; everything else is skipped.
+//!
+//! Parse errors never quote the input (it holds session keys): they name the problem and the
+//! position.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::io::Read;
+use std::marker::PhantomData;
+
+use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+
+use crate::error::Error;
+
+/// The fields of a session that summaries need; every other field is skipped unread.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionPeek {
+    /// `room_id`, when present and a string.
+    pub room_id: Option<String>,
+    /// `session_id`, when present and a string.
+    pub session_id: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for SessionPeek {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = SessionPeek;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a session object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SessionPeek, A::Error> {
+                let mut peek = SessionPeek::default();
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    match &*key {
+                        "room_id" => peek.room_id = map.next_value::<Option<String>>().ok().flatten(),
+                        "session_id" => {
+                            peek.session_id = map.next_value::<Option<String>>().ok().flatten()
+                        }
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(peek)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Counts over an array of sessions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Elements in the array.
+    pub sessions: u64,
+    /// Distinct `room_id`s.
+    pub rooms: u64,
+}
+
+struct EachElement<'a, T, F> {
+    f: &'a mut F,
+    failed: &'a mut Option<Error>,
+    _t: PhantomData<T>,
+}
+
+impl<'de, T, F> Visitor<'de> for EachElement<'_, T, F>
+where
+    T: Deserialize<'de>,
+    F: FnMut(T) -> Result<(), Error>,
+{
+    type Value = u64;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON array of session objects")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
+        let mut n = 0u64;
+        while let Some(el) = seq.next_element::<T>()? {
+            if let Err(e) = (self.f)(el) {
+                *self.failed = Some(e);
+                return Err(de::Error::custom("stopped by the caller"));
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// Walk a JSON array, deserializing each element as `T` and handing it to `f`. Returns the
+/// number of elements. The whole input must be that one array (trailing whitespace allowed).
+///
+/// `what` names the data in errors ("decrypted export", "input").
+///
+/// # Errors
+/// [`Error::Json`] for anything that is not such an array (without quoting the input); the
+/// callback's own error, unchanged.
+pub fn for_each<T, R, F>(input: R, what: &'static str, mut f: F) -> Result<u64, Error>
+where
+    T: DeserializeOwned,
+    R: Read,
+    F: FnMut(T) -> Result<(), Error>,
+{
+    let mut failed = None;
+    // serde_json skips ignored strings without checking their UTF-8, so check it on the way in.
+    let mut de = serde_json::Deserializer::from_reader(Utf8Checked::new(input));
+    let visitor = EachElement {
+        f: &mut f,
+        failed: &mut failed,
+        _t: PhantomData,
+    };
+    let result = de.deserialize_seq(visitor).and_then(|n| de.end().map(|()| n));
+    match (result, failed) {
+        (_, Some(e)) => Err(e),
+        (Ok(n), None) => Ok(n),
+        (Err(e), None) => Err(unwrap_json_io(what, e)),
+    }
+}
+
+/// Walk an array of sessions, counting sessions and rooms; `f` sees each session's peek.
+///
+/// # Errors
+/// As [`for_each`].
+pub fn scan<R: Read>(
+    input: R,
+    what: &'static str,
+    mut f: impl FnMut(&SessionPeek) -> Result<(), Error>,
+) -> Result<Summary, Error> {
+    let mut rooms = HashSet::new();
+    let sessions = for_each(input, what, |peek: SessionPeek| {
+        f(&peek)?;
+        if let Some(r) = peek.room_id {
+            rooms.insert(r);
+        }
+        Ok(())
+    })?;
+    Ok(Summary {
+        sessions,
+        rooms: rooms.len() as u64,
+    })
+}
+
+/// A reader that fails on the first byte that is not part of valid UTF-8, however the input is
+/// split into reads.
+struct Utf8Checked<R> {
+    inner: R,
+    /// Bytes of an incomplete sequence at the end of the previous read.
+    carry: Vec<u8>,
+    line: usize,
+    column: usize,
+}
+
+impl<R: Read> Utf8Checked<R> {
+    fn new(inner: R) -> Self {
+        Utf8Checked {
+            inner,
+            carry: Vec::with_capacity(4),
+            line: 1,
+            column: 0,
+        }
+    }
+
+    fn advance(&mut self, valid: &[u8]) {
+        for &b in valid {
+            if b == b'\n' {
+                self.line += 1;
+                self.column = 0;
+            } else if b & 0xC0 != 0x80 {
+                self.column += 1;
+            }
+        }
+    }
+
+    fn invalid(&self) -> std::io::Error {
+        Error::Json {
+            what: "data",
+            detail: "invalid UTF-8".into(),
+            line: self.line,
+            column: self.column + 1,
+        }
+        .into_io()
+    }
+}
+
+impl<R: Read> Read for Utf8Checked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let Some(got) = buf.get(..n) else {
+            return Ok(0);
+        };
+        if n == 0 {
+            if !self.carry.is_empty() {
+                return Err(self.invalid());
+            }
+            return Ok(0);
+        }
+        // Complete a sequence left over from the previous read.
+        let mut start = 0;
+        while !self.carry.is_empty() {
+            let Some(&b) = got.get(start) else {
+                return Ok(n);
+            };
+            self.carry.push(b);
+            start += 1;
+            match std::str::from_utf8(&self.carry) {
+                Ok(_) => self.carry.clear(),
+                Err(e) if e.error_len().is_some() || self.carry.len() >= 4 => {
+                    return Err(self.invalid())
+                }
+                Err(_) => {}
+            }
+        }
+        let rest = got.get(start..).unwrap_or_default();
+        match std::str::from_utf8(rest) {
+            Ok(_) => self.advance(rest),
+            Err(e) => {
+                let (valid, tail) = rest.split_at(e.valid_up_to());
+                self.advance(valid);
+                if e.error_len().is_some() {
+                    return Err(self.invalid());
+                }
+                self.carry.extend_from_slice(tail);
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// A serde_json error without any of the input's text.
+fn json_error(what: &'static str, e: &serde_json::Error) -> Error {
+    use serde_json::error::Category;
+    let detail = match e.classify() {
+        Category::Io => "read error".to_string(),
+        Category::Eof => "it ends in the middle".to_string(),
+        Category::Syntax => {
+            let msg = e.to_string();
+            if msg.contains("unicode") || msg.contains("UTF-8") || msg.contains("utf-8") {
+                "invalid UTF-8 or unicode escape".to_string()
+            } else if msg.contains("recursion limit") {
+                "nested too deeply".to_string()
+            } else if msg.contains("trailing characters") {
+                "trailing data after the array".to_string()
+            } else {
+                "syntax error".to_string()
+            }
+        }
+        Category::Data => {
+            let msg = e.to_string();
+            if msg.starts_with("invalid type") {
+                // "invalid type: X, expected Y": X may quote the input; keep only its kind.
+                let kind = ["string", "integer", "floating point", "boolean", "null", "sequence", "map"]
+                    .into_iter()
+                    .find(|k| msg.get(14..).is_some_and(|rest| rest.starts_with(k)))
+                    .unwrap_or("value");
+                let expected = msg
+                    .rsplit("expected ")
+                    .next()
+                    .and_then(|x| x.split(" at line ").next())
+                    .unwrap_or("something else");
+                format!("found a {kind} where {expected} belongs")
+            } else {
+                "unexpected value".to_string()
+            }
+        }
+    };
+    Error::Json {
+        what,
+        detail,
+        line: e.line(),
+        column: e.column(),
+    }
+}
+
+/// Pull a library error (say, a MAC failure of the decrypting reader) back out of a serde_json
+/// I/O error, or describe the JSON error.
+fn unwrap_json_io(what: &'static str, e: serde_json::Error) -> Error {
+    if e.classify() == serde_json::error::Category::Io {
+        return Error::from_io(e.into());
+    }
+    json_error(what, &e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_sessions_and_rooms() {
+        let s = br#"[{"room_id":"!a","session_id":"1","session_key":"x"},
+                     {"room_id":"!a","session_id":"2"},{"room_id":"!b"}] "#;
+        let sum = scan(&s[..], "input", |_| Ok(())).unwrap();
+        assert_eq!(sum, Summary { sessions: 3, rooms: 2 });
+    }
+
+    #[test]
+    fn errors_do_not_quote_the_input() {
+        let secret = "AQAAAABsecretsecretsecret";
+        for bad in [
+            format!(r#"["{secret}"]"#),
+            format!(r#"{{"session_key":"{secret}"}}"#),
+            format!(r#"[{{"session_key":"{secret}"}}] x"#),
+            format!(r#"[{{"session_key":"{secret}"#),
+        ] {
+            let e = scan(bad.as_bytes(), "input", |_| Ok(())).unwrap_err();
+            assert_eq!(e.kind(), "json");
+            assert!(!e.to_string().contains("secret"), "{e}");
+        }
+        let e = scan(&br#"["x"]"#[..], "input", |_| Ok(())).unwrap_err();
+        assert!(e.to_string().contains("found a string where a session object belongs"), "{e}");
+    }
+
+    struct OneByte<'a>(&'a [u8]);
+    impl Read for OneByte<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let Some((first, rest)) = self.0.split_first() else {
+                return Ok(0);
+            };
+            buf[0] = *first;
+            self.0 = rest;
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn non_utf8_and_deep_nesting_are_json_errors() {
+        let e = scan(&b"[{\"a\":\"\xff\"}]"[..], "input", |_| Ok(())).unwrap_err();
+        assert_eq!(e.kind(), "json");
+        assert!(e.to_string().contains("invalid UTF-8 at line 1, column 8"), "{e}");
+        // A multi-byte character split across reads is fine; a truncated one is not.
+        let split = OneByte("[{\"a\":\"caf\u{e9}\u{1f511}\"}]".as_bytes());
+        assert_eq!(scan(split, "input", |_| Ok(())).unwrap().sessions, 1);
+        let e = scan(&b"[{\"a\":\"\xf0\x9f\"}]"[..], "input", |_| Ok(())).unwrap_err();
+        assert!(e.to_string().contains("invalid UTF-8"), "{e}");
+        let deep = format!("[{{\"a\":{}{}}}]", "[".repeat(100_000), "]".repeat(100_000));
+        // Skipped values are walked without recursion: no stack overflow, nothing to refuse.
+        assert_eq!(scan(deep.as_bytes(), "input", |_| Ok(())).unwrap().sessions, 1);
+        // Values that are built (pretty-printing) stop at serde_json's recursion limit.
+        let e = for_each(deep.as_bytes(), "input", |_: serde_json::Value| Ok(())).unwrap_err();
+        assert!(e.to_string().contains("nested too deeply"), "{e}");
+    }
+}
