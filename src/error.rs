@@ -52,7 +52,9 @@ pub enum Error {
     ExportChanged,
 
     /// The decrypted data (or a plaintext input) is not a JSON array of session objects.
-    #[error("{what} is not a JSON array of session objects: {detail} at line {line}, column {column}")]
+    #[error(
+        "{what} is not a JSON array of session objects: {detail} at line {line}, column {column}"
+    )]
     Json {
         /// Which data: "decrypted export", "input".
         what: &'static str,
@@ -147,7 +149,9 @@ impl Error {
                 }
             }
             // Unreachable in practice: is::<Error>() was checked above.
-            return Error::Io(io::Error::other("internal error while unwrapping an I/O error"));
+            return Error::Io(io::Error::other(
+                "internal error while unwrapping an I/O error",
+            ));
         }
         Error::Io(e)
     }

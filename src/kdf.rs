@@ -35,7 +35,11 @@ impl Rounds {
 }
 
 /// One PBKDF2-HMAC-SHA-512 derivation of `N` bytes.
-pub fn pbkdf2_sha512<const N: usize>(password: &[u8], salt: &[u8], rounds: Rounds) -> SecretBytes<N> {
+pub fn pbkdf2_sha512<const N: usize>(
+    password: &[u8],
+    salt: &[u8],
+    rounds: Rounds,
+) -> SecretBytes<N> {
     let mut out = SecretBytes::<N>::zeroed();
     pbkdf2::pbkdf2_hmac::<Sha512>(password, salt, rounds.get(), out.expose_mut());
     out
@@ -50,7 +54,10 @@ mod tests {
         assert!(matches!(Rounds::new(0, 10), Err(Error::RoundsZero)));
         assert!(matches!(
             Rounds::new(u32::MAX, 10),
-            Err(Error::RoundsTooHigh { rounds: u32::MAX, limit: 10 })
+            Err(Error::RoundsTooHigh {
+                rounds: u32::MAX,
+                limit: 10
+            })
         ));
         assert_eq!(Rounds::new(10, 10).unwrap().get(), 10);
     }

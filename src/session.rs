@@ -38,7 +38,9 @@ impl<'de> Deserialize<'de> for SessionPeek {
                 let mut peek = SessionPeek::default();
                 while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
                     match &*key {
-                        "room_id" => peek.room_id = map.next_value::<Option<String>>().ok().flatten(),
+                        "room_id" => {
+                            peek.room_id = map.next_value::<Option<String>>().ok().flatten()
+                        }
                         "session_id" => {
                             peek.session_id = map.next_value::<Option<String>>().ok().flatten()
                         }
@@ -113,7 +115,9 @@ where
         failed: &mut failed,
         _t: PhantomData,
     };
-    let result = de.deserialize_seq(visitor).and_then(|n| de.end().map(|()| n));
+    let result = de
+        .deserialize_seq(visitor)
+        .and_then(|n| de.end().map(|()| n));
     match (result, failed) {
         (_, Some(e)) => Err(e),
         (Ok(n), None) => Ok(n),
@@ -252,10 +256,18 @@ fn json_error(what: &'static str, e: &serde_json::Error) -> Error {
             let msg = e.to_string();
             if msg.starts_with("invalid type") {
                 // "invalid type: X, expected Y": X may quote the input; keep only its kind.
-                let kind = ["string", "integer", "floating point", "boolean", "null", "sequence", "map"]
-                    .into_iter()
-                    .find(|k| msg.get(14..).is_some_and(|rest| rest.starts_with(k)))
-                    .unwrap_or("value");
+                let kind = [
+                    "string",
+                    "integer",
+                    "floating point",
+                    "boolean",
+                    "null",
+                    "sequence",
+                    "map",
+                ]
+                .into_iter()
+                .find(|k| msg.get(14..).is_some_and(|rest| rest.starts_with(k)))
+                .unwrap_or("value");
                 let expected = msg
                     .rsplit("expected ")
                     .next()
@@ -293,7 +305,13 @@ mod tests {
         let s = br#"[{"room_id":"!a","session_id":"1","session_key":"x"},
                      {"room_id":"!a","session_id":"2"},{"room_id":"!b"}] "#;
         let sum = scan(&s[..], "input", |_| Ok(())).unwrap();
-        assert_eq!(sum, Summary { sessions: 3, rooms: 2 });
+        assert_eq!(
+            sum,
+            Summary {
+                sessions: 3,
+                rooms: 2
+            }
+        );
     }
 
     #[test]
@@ -310,7 +328,11 @@ mod tests {
             assert!(!e.to_string().contains("secret"), "{e}");
         }
         let e = scan(&br#"["x"]"#[..], "input", |_| Ok(())).unwrap_err();
-        assert!(e.to_string().contains("found a string where a session object belongs"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("found a string where a session object belongs"),
+            "{e}"
+        );
     }
 
     struct OneByte<'a>(&'a [u8]);
@@ -329,7 +351,10 @@ mod tests {
     fn non_utf8_and_deep_nesting_are_json_errors() {
         let e = scan(&b"[{\"a\":\"\xff\"}]"[..], "input", |_| Ok(())).unwrap_err();
         assert_eq!(e.kind(), "json");
-        assert!(e.to_string().contains("invalid UTF-8 at line 1, column 8"), "{e}");
+        assert!(
+            e.to_string().contains("invalid UTF-8 at line 1, column 8"),
+            "{e}"
+        );
         // A multi-byte character split across reads is fine; a truncated one is not.
         let split = OneByte("[{\"a\":\"caf\u{e9}\u{1f511}\"}]".as_bytes());
         assert_eq!(scan(split, "input", |_| Ok(())).unwrap().sessions, 1);
@@ -337,7 +362,10 @@ mod tests {
         assert!(e.to_string().contains("invalid UTF-8"), "{e}");
         let deep = format!("[{{\"a\":{}{}}}]", "[".repeat(100_000), "]".repeat(100_000));
         // Skipped values are walked without recursion: no stack overflow, nothing to refuse.
-        assert_eq!(scan(deep.as_bytes(), "input", |_| Ok(())).unwrap().sessions, 1);
+        assert_eq!(
+            scan(deep.as_bytes(), "input", |_| Ok(())).unwrap().sessions,
+            1
+        );
         // Values that are built (pretty-printing) stop at serde_json's recursion limit.
         let e = for_each(deep.as_bytes(), "input", |_: serde_json::Value| Ok(())).unwrap_err();
         assert!(e.to_string().contains("nested too deeply"), "{e}");

@@ -219,8 +219,8 @@ impl Parser {
                         matched: 0,
                         other: false,
                     };
-                } else if other {
-                } else if matched == 0 && matches!(b, b' ' | b'\t' | b'\r') {
+                } else if other || (matched == 0 && matches!(b, b' ' | b'\t' | b'\r')) {
+                    // Rest of a non-BEGIN line, or leading whitespace.
                 } else if begin.get(matched) == Some(&b) {
                     if matched + 1 == begin.len() {
                         self.state = State::BeginRest;
@@ -232,7 +232,10 @@ impl Parser {
                     }
                 } else {
                     self.info.text_before = true;
-                    self.state = State::Before { matched, other: true };
+                    self.state = State::Before {
+                        matched,
+                        other: true,
+                    };
                 }
             }
             State::BeginRest => match b {
@@ -528,8 +531,8 @@ mod tests {
         let unpadded = b64.trim_end_matches('=');
         let (a, b) = b64.split_at(20);
         let variants = [
-            format!("{BEGIN}\n{b64}\n{END}"),                   // rust-sdk / nio: no final newline
-            format!("{BEGIN}\r\n{a}\r\n{b}\r\n{END}\r\n"),     // CRLF
+            format!("{BEGIN}\n{b64}\n{END}"), // rust-sdk / nio: no final newline
+            format!("{BEGIN}\r\n{a}\r\n{b}\r\n{END}\r\n"), // CRLF
             format!("junk\n\n  {BEGIN}  \n\n  {a}\n\t{b}\n\n{END}\ntrailer\n"),
             format!("{BEGIN}\n{unpadded}\n{END}\n"),
         ];
@@ -557,12 +560,19 @@ mod tests {
     fn structural_errors_say_where() {
         let bad = format!("{BEGIN}\nQUJD\nQU*D\n{END}\n");
         match decode(&bad) {
-            Err(Error::Armor(ArmorError::BadChar { line: 3, column: 3, found })) => {
+            Err(Error::Armor(ArmorError::BadChar {
+                line: 3,
+                column: 3,
+                found,
+            })) => {
                 assert_eq!(found, "'*'")
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(decode("QUJD"), Err(Error::Armor(ArmorError::NoBegin))));
+        assert!(matches!(
+            decode("QUJD"),
+            Err(Error::Armor(ArmorError::NoBegin))
+        ));
         assert!(matches!(
             decode(&format!("{BEGIN}\nQUJD\n")),
             Err(Error::Armor(ArmorError::NoEnd))
@@ -584,7 +594,9 @@ mod tests {
             Err(Error::Armor(ArmorError::BeginLineJunk { line: 1 }))
         ));
         assert!(matches!(
-            decode(&format!("{BEGIN}\nQUJD\n-----END MEGOLM SESSION DATE-----\n")),
+            decode(&format!(
+                "{BEGIN}\nQUJD\n-----END MEGOLM SESSION DATE-----\n"
+            )),
             Err(Error::Armor(ArmorError::BadEnd { line: 3 }))
         ));
         let non_ascii = format!("{BEGIN}\nQUJ\u{e9}\n{END}\n");

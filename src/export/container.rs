@@ -59,7 +59,12 @@ impl Header {
     /// The 37 header bytes.
     pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
         let mut out = [0u8; HEADER_LEN];
-        let parts: [&[u8]; 4] = [&[self.version], &self.salt, &self.iv, &self.rounds.to_be_bytes()];
+        let parts: [&[u8]; 4] = [
+            &[self.version],
+            &self.salt,
+            &self.iv,
+            &self.rounds.to_be_bytes(),
+        ];
         let mut pos = 0;
         for p in parts {
             if let Some(dst) = out.get_mut(pos..pos + p.len()) {
@@ -165,7 +170,10 @@ mod tests {
         assert_eq!(h.check(1_000_000).unwrap().get(), 500_000);
         assert!(matches!(h.check(1000), Err(Error::RoundsTooHigh { .. })));
         let h2 = Header { version: 2, ..h };
-        assert!(matches!(h2.check(1_000_000), Err(Error::ExportVersion { version: 2 })));
+        assert!(matches!(
+            h2.check(1_000_000),
+            Err(Error::ExportVersion { version: 2 })
+        ));
     }
 
     #[test]

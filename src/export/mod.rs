@@ -15,6 +15,7 @@
 
 pub mod armor;
 pub mod container;
+mod fingerprint;
 
 use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
 
@@ -28,6 +29,7 @@ use crate::secret::Passphrase;
 
 pub use armor::{ArmorInfo, ArmorReader, ArmorWriter};
 pub use container::{clear_bit63, ExportKeys, Header, HEADER_LEN, MAC_LEN};
+pub use fingerprint::{guess_writer, WriterGuess};
 
 /// Rounds mxkeys writes by default: what Element Web writes.
 pub const DEFAULT_ROUNDS: u32 = 500_000;
@@ -312,7 +314,9 @@ impl<R: BufRead> Read for PlaintextReader<R> {
             }
             return Ok(0);
         }
-        let want = usize::try_from(self.remaining).unwrap_or(usize::MAX).min(buf.len());
+        let want = usize::try_from(self.remaining)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
         let Some(dst) = buf.get_mut(..want) else {
             return Ok(0);
         };
@@ -504,7 +508,10 @@ mod tests {
             Err(Error::ExportMac)
         ));
         let raw = crate::encoding::decode_lenient(
-            &text.lines().filter(|l| !l.starts_with("---")).collect::<String>(),
+            &text
+                .lines()
+                .filter(|l| !l.starts_with("---"))
+                .collect::<String>(),
         )
         .unwrap();
         for i in 1..raw.len() {
@@ -513,7 +520,13 @@ mod tests {
             let mut w = ArmorWriter::new(Vec::new()).unwrap();
             w.write_all(&bad).unwrap();
             let t = w.finish().unwrap();
-            let got = decrypt(&t, &pass("p"), &Limits { max_rounds: 1 << 20 });
+            let got = decrypt(
+                &t,
+                &pass("p"),
+                &Limits {
+                    max_rounds: 1 << 20,
+                },
+            );
             // The high byte of the rounds field jumps past the limit instead.
             let expected = if i == 33 { "rounds" } else { "mac" };
             assert_eq!(got.err().map(|e| e.kind()), Some(expected), "byte {i}");
@@ -537,7 +550,10 @@ mod tests {
         // Would take hours if derived.
         assert!(matches!(
             decrypt(&t, &pass("p"), &Limits::default()),
-            Err(Error::RoundsTooHigh { rounds: u32::MAX, .. })
+            Err(Error::RoundsTooHigh {
+                rounds: u32::MAX,
+                ..
+            })
         ));
         let mut w = ArmorWriter::new(Vec::new()).unwrap();
         w.write_all(&head[..60]).unwrap();

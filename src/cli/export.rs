@@ -1,0 +1,561 @@
+//! `mxkeys export ...`: inspect, decrypt, encrypt and re-encrypt room-key export files.
+
+use std::collections::HashSet;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::{Args, Subcommand};
+use serde_json::{json, Map, Value};
+use zeroize::Zeroizing;
+
+use mxkeys::encoding::encode_unpadded;
+use mxkeys::export::{self, ExportWriter, Limits, Nonces, PassphraseEncoding};
+use mxkeys::kdf::Rounds;
+use mxkeys::session::{self, Summary};
+use mxkeys::Passphrase;
+
+use super::io::{note, open_input, spinner, warn, Source, Tee};
+use super::secrets::{self, SecretSpec};
+use super::{output, CliError, ForceArg, PassphraseArgs};
+
+const INSPECT_ABOUT: &str =
+    "Show what an export file holds without its passphrase: version, PBKDF2 \
+rounds, salt, IV, size, how the armor looks, which client most likely wrote it, and how long the \
+key derivation will take here.";
+
+const DECRYPT_AFTER: &str = "\
+The HMAC is checked over the whole file before anything is decrypted. Output is the JSON array of
+sessions exactly as the exporting client wrote it (--pretty re-indents it). Without -o it goes to
+standard output.
+
+Examples:
+  mxkeys export decrypt element-keys.txt -o keys.json
+  MXKEYS_PASSPHRASE='...' mxkeys export decrypt keys.txt | jq length";
+
+const ENCRYPT_AFTER: &str = "\
+SESSIONS.json is a JSON array of session objects (what `export decrypt` prints). Its bytes are
+encrypted as they are: unknown fields keep their values and order. A fresh random salt and IV are
+used; the output uses Element Web's layout, which every client imports.
+
+Example:
+  mxkeys export encrypt keys.json -o element-keys.txt --rounds 500000";
+
+const REENCRYPT_AFTER: &str = "\
+Asks for the old passphrase (--passphrase-file / MXKEYS_PASSPHRASE / prompt) and the new one
+(--new-passphrase-file / MXKEYS_NEW_PASSPHRASE / prompt, asked twice). The plaintext never touches
+the disk.
+
+Example:
+  mxkeys export reencrypt old-keys.txt -o new-keys.txt";
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCmd {
+    /// Show an export's header and layout; no passphrase needed.
+    #[command(long_about = INSPECT_ABOUT)]
+    Inspect {
+        /// The export file (- for standard input).
+        file: PathBuf,
+    },
+    /// Decrypt an export to its JSON array of sessions.
+    #[command(after_help = DECRYPT_AFTER)]
+    Decrypt(DecryptArgs),
+    /// Encrypt a JSON array of sessions into an export file.
+    #[command(after_help = ENCRYPT_AFTER)]
+    Encrypt(EncryptArgs),
+    /// Change an export's passphrase or rounds without writing the plaintext anywhere.
+    #[command(after_help = REENCRYPT_AFTER)]
+    Reencrypt(ReencryptArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MaxRounds {
+    /// Refuse files asking for more PBKDF2 rounds than this (a hostile file can ask for hours).
+    #[arg(long, value_name = "N", default_value_t = export::DEFAULT_MAX_ROUNDS)]
+    max_rounds: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct DecryptArgs {
+    /// The export file (- for standard input).
+    file: PathBuf,
+    /// Write the sessions here (mode 0600) instead of standard output.
+    #[arg(short, long, value_name = "OUT")]
+    output: Option<PathBuf>,
+    /// Re-indent the JSON for reading (values and key order are kept).
+    #[arg(long)]
+    pretty: bool,
+    #[command(flatten)]
+    pass: PassphraseArgs,
+    #[command(flatten)]
+    max: MaxRounds,
+    #[command(flatten)]
+    force: ForceArg,
+}
+
+#[derive(Debug, Args)]
+pub struct EncryptArgs {
+    /// JSON array of sessions (- for standard input).
+    sessions: PathBuf,
+    /// The export file to write.
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+    /// PBKDF2 rounds; the spec asks for at least 100000.
+    #[arg(long, value_name = "N", default_value_t = export::DEFAULT_ROUNDS)]
+    rounds: u32,
+    #[command(flatten)]
+    pass: PassphraseArgs,
+    #[command(flatten)]
+    max: MaxRounds,
+    #[command(flatten)]
+    force: ForceArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ReencryptArgs {
+    /// The export file (- for standard input).
+    file: PathBuf,
+    /// The new export file.
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+    /// PBKDF2 rounds of the new file.
+    #[arg(long, value_name = "N", default_value_t = export::DEFAULT_ROUNDS)]
+    rounds: u32,
+    #[command(flatten)]
+    pass: PassphraseArgs,
+    /// Read the new passphrase from this file's first line (- for standard input).
+    #[arg(long, value_name = "PATH")]
+    new_passphrase_file: Option<PathBuf>,
+    #[command(flatten)]
+    max: MaxRounds,
+    #[command(flatten)]
+    force: ForceArg,
+}
+
+pub fn run(cmd: ExportCmd, json: bool) -> Result<(), CliError> {
+    match cmd {
+        ExportCmd::Inspect { file } => inspect(&file, json),
+        ExportCmd::Decrypt(a) => decrypt(a, json),
+        ExportCmd::Encrypt(a) => encrypt(a, json),
+        ExportCmd::Reencrypt(a) => reencrypt(a, json),
+    }
+}
+
+fn stdin_once(paths: &[Option<&Path>]) -> Result<(), CliError> {
+    let dash = paths.iter().filter(|p| *p == &Some(Path::new("-"))).count();
+    if dash > 1 {
+        return Err(CliError::Usage(
+            "standard input (-) can feed only one of the input file and the passphrase files"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+fn old_passphrase(pass: &PassphraseArgs, file: &Path) -> Result<Passphrase, CliError> {
+    secrets::read(&SecretSpec {
+        file: pass.passphrase_file.as_deref(),
+        file_flag: "--passphrase-file",
+        env: "MXKEYS_PASSPHRASE",
+        prompt: format!("Passphrase for {}: ", file.display()),
+        confirm: false,
+    })
+}
+
+fn new_passphrase(
+    file: Option<&Path>,
+    flag: &'static str,
+    env: &'static str,
+) -> Result<Passphrase, CliError> {
+    let pass = secrets::read(&SecretSpec {
+        file,
+        file_flag: flag,
+        env,
+        prompt: "New passphrase for the export: ".into(),
+        confirm: true,
+    })?;
+    if pass.is_empty() {
+        return Err(CliError::Usage(format!(
+            "the new passphrase is empty; give one with {flag}, {env} or at the prompt"
+        )));
+    }
+    Ok(pass)
+}
+
+fn write_rounds(n: u32, max: u32) -> Result<Rounds, CliError> {
+    let rounds = Rounds::new(n, max).map_err(|e| match e {
+        mxkeys::Error::RoundsTooHigh { rounds, limit } => CliError::Usage(format!(
+            "--rounds {rounds} is above the limit {limit} that readers like mxkeys accept by default; add --max-rounds {rounds} to write it anyway"
+        )),
+        _ => CliError::Usage("--rounds must be at least 1".into()),
+    })?;
+    if n < export::SPEC_MIN_ROUNDS {
+        warn(&format!(
+            "{n} rounds is below the spec's minimum of {}: a guessed passphrase is found {}x faster than at Element's 500000",
+            export::SPEC_MIN_ROUNDS,
+            export::DEFAULT_ROUNDS / n.max(1)
+        ));
+    }
+    Ok(rounds)
+}
+
+fn fresh_nonces() -> Result<Nonces, CliError> {
+    let mut salt = [0u8; 16];
+    let mut iv = [0u8; 16];
+    getrandom::getrandom(&mut salt)
+        .and_then(|()| getrandom::getrandom(&mut iv))
+        .map_err(|e| CliError::Input(format!("the operating system gave no randomness: {e}")))?;
+    Ok(Nonces { salt, iv })
+}
+
+/// Open and check the HMAC, with a spinner while the key is derived.
+fn open_verified(
+    file: &Path,
+    src: Box<dyn Source>,
+    pass: &Passphrase,
+    limits: &Limits,
+) -> Result<export::Verified<Box<dyn Source>>, CliError> {
+    let pb = spinner(format!(
+        "checking the passphrase against {}",
+        file.display()
+    ));
+    let verified = export::open(src, pass, limits);
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    let verified = verified?;
+    if verified.passphrase_encoding() == PassphraseEncoding::Latin1 {
+        note(
+            "this file was keyed with the Latin-1 bytes of the passphrase, a matrix-nio bug; \
+             other clients will not open it with this passphrase: `mxkeys export reencrypt` \
+             makes a copy they can open",
+        );
+    }
+    Ok(verified)
+}
+
+fn summary_json(path: &Path, sum: &Summary, extra: Value) -> Value {
+    let mut v = json!({
+        "output": path.display().to_string(),
+        "sessions": sum.sessions,
+        "rooms": sum.rooms,
+    });
+    if let (Some(obj), Value::Object(more)) = (v.as_object_mut(), extra) {
+        obj.extend(more);
+    }
+    v
+}
+
+fn print_json(v: &Value) -> Result<(), CliError> {
+    let mut out = io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, v).map_err(io::Error::from)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn inspect(file: &Path, json: bool) -> Result<(), CliError> {
+    let src = open_input(file)?;
+    let i = export::inspect(src)?;
+    let guess = export::guess_writer(&i);
+    let h = &i.header;
+    let mut problems = Vec::new();
+    if let Err(e) = h.check(export::DEFAULT_MAX_ROUNDS) {
+        problems.push(e.to_string());
+    }
+    if h.version == 1 && h.rounds > 0 && h.rounds < export::SPEC_MIN_ROUNDS {
+        problems.push(format!(
+            "{} rounds is below the spec's minimum of {}: the passphrase is cheaper to guess",
+            h.rounds,
+            export::SPEC_MIN_ROUNDS
+        ));
+    }
+    let estimate = estimate_seconds(h.rounds);
+    if json {
+        return print_json(&json!({
+            "file": file.display().to_string(),
+            "version": h.version,
+            "rounds": h.rounds,
+            "salt": encode_unpadded(&h.salt),
+            "iv": encode_unpadded(&h.iv),
+            "iv_bit63_clear": h.iv_bit63_clear(),
+            "mac": encode_unpadded(&i.mac),
+            "ciphertext_len": i.ciphertext_len,
+            "armor": i.armor,
+            "writer": guess,
+            "estimated_derive_seconds": estimate,
+            "problems": problems,
+        }));
+    }
+    let a = &i.armor;
+    let mut layout = Vec::new();
+    if a.body_lines == 1 {
+        layout.push("one line".to_string());
+    } else {
+        layout.push(format!(
+            "{} lines of {} characters{}",
+            a.body_lines,
+            a.first_line_width,
+            if a.uniform_width { "" } else { " (uneven)" }
+        ));
+    }
+    layout.push(if a.crlf_lines > 0 {
+        "CRLF".into()
+    } else {
+        "LF".into()
+    });
+    layout.push(if a.final_newline {
+        "final newline".into()
+    } else {
+        "no final newline".into()
+    });
+    layout.push(if a.padded {
+        "padded".into()
+    } else {
+        "unpadded".into()
+    });
+    for (cond, what) in [
+        (a.inner_padding, "padding inside the body"),
+        (a.blank_lines > 0, "blank lines"),
+        (a.indented_lines > 0, "indented lines"),
+        (a.text_before, "text before BEGIN"),
+        (a.text_after, "text after END"),
+    ] {
+        if cond {
+            layout.push(what.into());
+        }
+    }
+    let mut out = io::stdout().lock();
+    writeln!(out, "file:          {}", file.display())?;
+    writeln!(
+        out,
+        "format:        Matrix room-key export, version {}",
+        h.version
+    )?;
+    writeln!(
+        out,
+        "kdf:           PBKDF2-HMAC-SHA512, {} rounds",
+        h.rounds
+    )?;
+    writeln!(out, "salt:          {}", encode_unpadded(&h.salt))?;
+    writeln!(
+        out,
+        "iv:            {} (bit 63 {})",
+        encode_unpadded(&h.iv),
+        if h.iv_bit63_clear() { "clear" } else { "set" }
+    )?;
+    writeln!(out, "ciphertext:    {} bytes of JSON", i.ciphertext_len)?;
+    writeln!(out, "mac:           {}", encode_unpadded(&i.mac))?;
+    writeln!(out, "armor:         {}", layout.join(", "))?;
+    writeln!(out, "likely writer: {}", guess.writer)?;
+    for e in &guess.evidence {
+        writeln!(out, "               - {e}")?;
+    }
+    if let Some(s) = estimate {
+        writeln!(out, "derive time:   about {s:.2} s on this machine")?;
+    }
+    for p in &problems {
+        writeln!(out, "problem:       {p}")?;
+    }
+    Ok(())
+}
+
+/// Time a short derivation and scale it to `rounds`. None when the rounds are out of bounds.
+fn estimate_seconds(rounds: u32) -> Option<f64> {
+    if rounds == 0 || rounds > export::DEFAULT_MAX_ROUNDS {
+        return None;
+    }
+    let probe = rounds.min(20_000);
+    let r = Rounds::new(probe, probe).ok()?;
+    let start = Instant::now();
+    let _ = mxkeys::kdf::pbkdf2_sha512::<64>(b"calibration", &[0u8; 16], r);
+    let secs = start.elapsed().as_secs_f64() * f64::from(rounds) / f64::from(probe);
+    Some((secs * 100.0).round() / 100.0)
+}
+
+/// Stream the plaintext into `out`, checking the JSON on the way. Verbatim by default; with
+/// `pretty`, each session is re-serialized (values and key order kept).
+fn copy_sessions<R: Read>(
+    plain: R,
+    out: &mut dyn Write,
+    pretty: bool,
+) -> Result<Summary, CliError> {
+    if !pretty {
+        let tee = Tee { inner: plain, out };
+        return Ok(session::scan(
+            BufReader::with_capacity(64 * 1024, tee),
+            "decrypted export",
+            |_| Ok(()),
+        )?);
+    }
+    let mut rooms = HashSet::new();
+    let mut first = true;
+    let mut buf = Zeroizing::new(Vec::new());
+    out.write_all(b"[")?;
+    let n = session::for_each(
+        BufReader::with_capacity(64 * 1024, plain),
+        "decrypted export",
+        |s: Map<String, Value>| {
+            if let Some(Value::String(r)) = s.get("room_id") {
+                rooms.insert(r.clone());
+            }
+            buf.clear();
+            serde_json::to_writer_pretty(&mut *buf, &s).map_err(io::Error::from)?;
+            out.write_all(if first { b"\n  " } else { b",\n  " })?;
+            first = false;
+            // JSON strings cannot hold raw line breaks, so indenting after each one is safe.
+            for (i, line) in buf.split(|b| *b == b'\n').enumerate() {
+                if i > 0 {
+                    out.write_all(b"\n  ")?;
+                }
+                out.write_all(line)?;
+            }
+            Ok(())
+        },
+    )?;
+    out.write_all(if first { b"]\n" } else { b"\n]\n" })?;
+    Ok(Summary {
+        sessions: n,
+        rooms: rooms.len() as u64,
+    })
+}
+
+fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
+    stdin_once(&[Some(&a.file), a.pass.passphrase_file.as_deref()])?;
+    let mut pending = match &a.output {
+        Some(out) => Some(output::create(out, a.force.force, &[&a.file])?),
+        None => None,
+    };
+    let src = open_input(&a.file)?;
+    let pass = old_passphrase(&a.pass, &a.file)?;
+    let limits = Limits {
+        max_rounds: a.max.max_rounds,
+    };
+    let verified = open_verified(&a.file, src, &pass, &limits)?;
+    let encoding = verified.passphrase_encoding();
+    let rounds = verified.header().rounds;
+    let plain = verified.into_plaintext()?;
+    match pending.as_mut() {
+        Some(p) => {
+            let sum = copy_sessions(plain, p, a.pretty)?;
+            let path = pending.map(output::PendingOutput::commit).transpose()?;
+            let path = path.unwrap_or_default();
+            if json {
+                print_json(&summary_json(
+                    &path,
+                    &sum,
+                    json!({"rounds": rounds, "passphrase_encoding": encoding}),
+                ))?;
+            } else {
+                eprintln!(
+                    "decrypted {} sessions in {} rooms to {}",
+                    sum.sessions,
+                    sum.rooms,
+                    path.display()
+                );
+            }
+        }
+        None => {
+            let stdout = io::stdout().lock();
+            let mut w = BufWriter::with_capacity(64 * 1024, stdout);
+            let sum = copy_sessions(plain, &mut w, a.pretty)?;
+            w.flush()?;
+            if !json {
+                eprintln!("decrypted {} sessions in {} rooms", sum.sessions, sum.rooms);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
+    stdin_once(&[Some(&a.sessions), a.pass.passphrase_file.as_deref()])?;
+    let rounds = write_rounds(a.rounds, a.max.max_rounds)?;
+    let mut pending = output::create(&a.output, a.force.force, &[&a.sessions])?;
+    let input = open_input(&a.sessions)?;
+    let pass = new_passphrase(
+        a.pass.passphrase_file.as_deref(),
+        "--passphrase-file",
+        "MXKEYS_PASSPHRASE",
+    )?;
+    let nonces = fresh_nonces()?;
+    let pb = spinner(format!("deriving the key ({} PBKDF2 rounds)", rounds.get()));
+    let writer = ExportWriter::new(&mut pending, &pass, rounds, nonces);
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    let mut writer = writer?;
+    let sum = session::scan(
+        BufReader::with_capacity(
+            64 * 1024,
+            Tee {
+                inner: input,
+                out: &mut writer,
+            },
+        ),
+        "input",
+        |_| Ok(()),
+    )?;
+    writer.finish()?;
+    let path = pending.commit()?;
+    report_written(&path, &sum, rounds, json)
+}
+
+fn reencrypt(a: ReencryptArgs, json: bool) -> Result<(), CliError> {
+    stdin_once(&[
+        Some(&a.file),
+        a.pass.passphrase_file.as_deref(),
+        a.new_passphrase_file.as_deref(),
+    ])?;
+    let rounds = write_rounds(a.rounds, a.max.max_rounds)?;
+    let mut pending = output::create(&a.output, a.force.force, &[&a.file])?;
+    let src = open_input(&a.file)?;
+    let old = old_passphrase(&a.pass, &a.file)?;
+    let limits = Limits {
+        max_rounds: a.max.max_rounds,
+    };
+    let verified = open_verified(&a.file, src, &old, &limits)?;
+    drop(old);
+    let new = new_passphrase(
+        a.new_passphrase_file.as_deref(),
+        "--new-passphrase-file",
+        "MXKEYS_NEW_PASSPHRASE",
+    )?;
+    let pb = spinner(format!(
+        "deriving the new key ({} PBKDF2 rounds)",
+        rounds.get()
+    ));
+    let writer = ExportWriter::new(&mut pending, &new, rounds, fresh_nonces()?);
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    let mut writer = writer?;
+    let plain = verified.into_plaintext()?;
+    let sum = session::scan(
+        BufReader::with_capacity(
+            64 * 1024,
+            Tee {
+                inner: plain,
+                out: &mut writer,
+            },
+        ),
+        "decrypted export",
+        |_| Ok(()),
+    )?;
+    writer.finish()?;
+    let path = pending.commit()?;
+    report_written(&path, &sum, rounds, json)
+}
+
+fn report_written(path: &Path, sum: &Summary, rounds: Rounds, json: bool) -> Result<(), CliError> {
+    if json {
+        return print_json(&summary_json(path, sum, json!({"rounds": rounds.get()})));
+    }
+    eprintln!(
+        "wrote {} sessions in {} rooms to {} ({} PBKDF2 rounds)",
+        sum.sessions,
+        sum.rooms,
+        path.display(),
+        rounds.get()
+    );
+    Ok(())
+}

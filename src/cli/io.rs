@@ -1,0 +1,70 @@
+//! Inputs, stdout and small stream adapters.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Cursor, IsTerminal, Read, Seek, Write};
+use std::path::Path;
+
+use super::CliError;
+
+/// An input that can be read twice (exports are: once for the MAC, once to decrypt).
+pub trait Source: BufRead + Seek {}
+impl<T: BufRead + Seek> Source for T {}
+
+/// Open FILE, or read standard input into memory for `-` (it cannot be rewound).
+pub fn open_input(path: &Path) -> Result<Box<dyn Source>, CliError> {
+    if path == Path::new("-") {
+        let mut buf = Vec::new();
+        io::stdin()
+            .lock()
+            .read_to_end(&mut buf)
+            .map_err(|e| CliError::Input(format!("cannot read standard input: {e}")))?;
+        return Ok(Box::new(Cursor::new(buf)));
+    }
+    let file = File::open(path)
+        .map_err(|e| CliError::Input(format!("cannot open {}: {}", path.display(), e)))?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(CliError::Input(format!(
+            "{} is a directory; give the path of a file",
+            path.display()
+        )));
+    }
+    Ok(Box::new(BufReader::with_capacity(256 * 1024, file)))
+}
+
+/// Copies everything read through it into `out`: the JSON checker reads the plaintext while the
+/// bytes flow on to their destination unchanged.
+pub struct Tee<R, W> {
+    pub inner: R,
+    pub out: W,
+}
+
+impl<R: Read, W: Write> Read for Tee<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(got) = buf.get(..n) {
+            self.out.write_all(got)?;
+        }
+        Ok(n)
+    }
+}
+
+/// A spinner on stderr while something slow runs, only when stderr is a terminal.
+pub fn spinner(message: String) -> Option<indicatif::ProgressBar> {
+    if !io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_message(message);
+    pb.enable_steady_tick(std::time::Duration::from_millis(100));
+    Some(pb)
+}
+
+/// Print a warning to stderr.
+pub fn warn(msg: &str) {
+    eprintln!("warning: {msg}");
+}
+
+/// Print a note to stderr.
+pub fn note(msg: &str) {
+    eprintln!("note: {msg}");
+}

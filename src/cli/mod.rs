@@ -1,0 +1,109 @@
+//! Command-line definitions and dispatch. The only code that touches files, the environment and
+//! the terminal.
+
+mod export;
+mod io;
+mod output;
+mod secrets;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 done; 1 the input or secret was wrong (bad MAC, wrong passphrase, malformed file);
+2 usage error (bad arguments, no secret available, output exists).
+
+Secrets are never read from the command line. Each is read from its --*-file option (a path, or
+- for standard input; the first line, without its line break), else from the environment
+(MXKEYS_PASSPHRASE, MXKEYS_NEW_PASSPHRASE), else from a prompt without echo.";
+
+/// Offline tools for Matrix end-to-end-encryption keys: room-key export files, and more to come.
+#[derive(Debug, Parser)]
+#[command(name = "mxkeys", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Print one JSON document on stdout (with -o, a summary of what was written).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Room-key export files ("-----BEGIN MEGOLM SESSION DATA-----").
+    #[command(subcommand)]
+    Export(export::ExportCmd),
+}
+
+/// Where a command's secret comes from, besides the environment and the prompt.
+#[derive(Debug, Clone, Args)]
+pub struct PassphraseArgs {
+    /// Read the passphrase from this file's first line (- for standard input).
+    #[arg(long, value_name = "PATH")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+/// An output file.
+#[derive(Debug, Clone, Args)]
+pub struct ForceArg {
+    /// Replace OUT if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Run one parsed command line.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Export(cmd) => export::run(cmd, cli.json),
+    }
+}
+
+/// A failure, with the exit code it deserves.
+#[derive(Debug)]
+pub enum CliError {
+    /// Exit 2: the command line cannot work as given.
+    Usage(String),
+    /// Exit 1: the input or the secret was wrong.
+    Input(String),
+    /// Exit 1: a library error.
+    Lib(mxkeys::Error),
+}
+
+impl CliError {
+    /// The process exit code.
+    pub fn code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => 2,
+            CliError::Input(_) | CliError::Lib(_) => 1,
+        }
+    }
+
+    /// Writing to a closed pipe (`mxkeys ... | head`) is not a failure.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, CliError::Lib(mxkeys::Error::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Usage(m) | CliError::Input(m) => f.write_str(m),
+            CliError::Lib(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<mxkeys::Error> for CliError {
+    fn from(e: mxkeys::Error) -> Self {
+        CliError::Lib(e)
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        CliError::Lib(mxkeys::Error::from_io(e))
+    }
+}

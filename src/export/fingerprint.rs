@@ -1,0 +1,94 @@
+//! Which client most likely wrote an export, from what can be seen without the passphrase.
+//!
+//! Writers differ in line layout and in how they clear IV bit 63 (FORMATS.md, "Key export
+//! file"); the round count adds a hint. None of this is proof: it is evidence, and is reported
+//! as such.
+
+use serde::Serialize;
+
+use super::Inspection;
+
+/// The best guess and the observations behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WriterGuess {
+    /// The likely writer, e.g. `"Element Web"`, or `"unknown"`.
+    pub writer: &'static str,
+    /// What was seen, one sentence each.
+    pub evidence: Vec<String>,
+}
+
+/// Guess the writer of an inspected export.
+pub fn guess_writer(i: &Inspection) -> WriterGuess {
+    let a = &i.armor;
+    let mut evidence = Vec::new();
+    let iv = i.header.iv;
+    let byte8_top_clear = iv.get(8).is_some_and(|b| b & 0x80 == 0);
+    let byte7_low_clear = iv.get(7).is_some_and(|b| b & 0x01 == 0);
+    let edited = a.text_before
+        || a.text_after
+        || a.indented_lines > 0
+        || a.blank_lines > 0
+        || a.crlf_lines > 0
+        || !a.uniform_width;
+    if edited {
+        evidence.push(
+            "the armor has text around it, blank or indented lines, CRLF or uneven line widths: \
+             no known client writes that, so the file was edited, re-wrapped or pasted"
+                .to_string(),
+        );
+    }
+    let mut writer = "unknown";
+    if a.body_lines == 1 && !a.final_newline {
+        writer = if i.header.rounds == 10_000 {
+            evidence.push(
+                "10000 rounds is matrix-nio's default (Element and matrix-rust-sdk use more)"
+                    .to_string(),
+            );
+            "matrix-nio"
+        } else {
+            "matrix-rust-sdk"
+        };
+        evidence.push(
+            "one unwrapped base64 line and no final newline: the layout of matrix-rust-sdk \
+             (Element X, Element Web with Rust crypto) and matrix-nio"
+                .to_string(),
+        );
+    } else if a.first_line_width == 128 && a.final_newline {
+        writer = "Element Web";
+        evidence.push(
+            "128-character lines (96-byte chunks) and a final newline: Element Web's \
+             MegolmExportEncryption (mxkeys writes the same layout)"
+                .to_string(),
+        );
+    } else if a.first_line_width == 76 {
+        writer = "mautrix-go";
+        evidence.push("76-character lines: mautrix-go wraps its exports at 76".to_string());
+    } else if a.body_lines > 1 {
+        evidence.push(format!(
+            "{}-character lines: no known client wraps at that width",
+            a.first_line_width
+        ));
+    }
+    if !byte8_top_clear {
+        evidence.push(
+            "IV bit 63 (top bit of byte 8) is set, against the spec: Element Web, \
+             matrix-rust-sdk and matrix-nio clear it; mautrix-go and old Element Android \
+             clear a different bit"
+                .to_string(),
+        );
+        if writer == "Element Web" || writer == "matrix-rust-sdk" || writer == "matrix-nio" {
+            evidence.push(format!(
+                "that contradicts the layout, which suggests {writer}"
+            ));
+            writer = "unknown";
+        }
+    } else if writer == "mautrix-go" && !byte7_low_clear {
+        evidence.push(
+            "the low bit of IV byte 7 is set, but mautrix-go clears it: the layout may have been \
+             re-wrapped"
+                .to_string(),
+        );
+        writer = "unknown";
+    }
+    WriterGuess { writer, evidence }
+}
