@@ -127,7 +127,6 @@ impl Error {
     /// A short, stable name of the failure class, used by test-vector manifests and `--json`.
     pub fn kind(&self) -> &'static str {
         match self {
-            Error::Armor(ArmorError::Empty) => "too_short",
             Error::Armor(_) => "armor",
             Error::ExportTooShort { .. } => "too_short",
             Error::ExportVersion { .. } => "version",

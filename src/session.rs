@@ -109,7 +109,7 @@ where
 {
     let mut failed = None;
     // serde_json skips ignored strings without checking their UTF-8, so check it on the way in.
-    let mut de = serde_json::Deserializer::from_reader(Utf8Checked::new(input));
+    let mut de = serde_json::Deserializer::from_reader(Utf8Checked::new(input, what));
     let visitor = EachElement {
         f: &mut f,
         failed: &mut failed,
@@ -152,6 +152,7 @@ pub fn scan<R: Read>(
 /// split into reads.
 struct Utf8Checked<R> {
     inner: R,
+    what: &'static str,
     /// Bytes of an incomplete sequence at the end of the previous read.
     carry: Vec<u8>,
     line: usize,
@@ -159,9 +160,10 @@ struct Utf8Checked<R> {
 }
 
 impl<R: Read> Utf8Checked<R> {
-    fn new(inner: R) -> Self {
+    fn new(inner: R, what: &'static str) -> Self {
         Utf8Checked {
             inner,
+            what,
             carry: Vec::with_capacity(4),
             line: 1,
             column: 0,
@@ -181,7 +183,7 @@ impl<R: Read> Utf8Checked<R> {
 
     fn invalid(&self) -> std::io::Error {
         Error::Json {
-            what: "data",
+            what: self.what,
             detail: "invalid UTF-8".into(),
             line: self.line,
             column: self.column + 1,
@@ -239,6 +241,7 @@ fn json_error(what: &'static str, e: &serde_json::Error) -> Error {
     use serde_json::error::Category;
     let detail = match e.classify() {
         Category::Io => "read error".to_string(),
+        Category::Eof if e.line() == 1 && e.column() == 0 => "it is empty".to_string(),
         Category::Eof => "it ends in the middle".to_string(),
         Category::Syntax => {
             let msg = e.to_string();
@@ -257,23 +260,27 @@ fn json_error(what: &'static str, e: &serde_json::Error) -> Error {
             if msg.starts_with("invalid type") {
                 // "invalid type: X, expected Y": X may quote the input; keep only its kind.
                 let kind = [
-                    "string",
-                    "integer",
-                    "floating point",
-                    "boolean",
-                    "null",
-                    "sequence",
-                    "map",
+                    ("string", "a string"),
+                    ("integer", "a number"),
+                    ("floating point", "a number"),
+                    ("boolean", "a boolean"),
+                    ("null", "null"),
+                    ("sequence", "an array"),
+                    ("map", "an object"),
                 ]
                 .into_iter()
-                .find(|k| msg.get(14..).is_some_and(|rest| rest.starts_with(k)))
-                .unwrap_or("value");
+                .find(|(k, _)| msg.get(14..).is_some_and(|rest| rest.starts_with(k)))
+                .map_or("a value", |(_, name)| name);
                 let expected = msg
                     .rsplit("expected ")
                     .next()
                     .and_then(|x| x.split(" at line ").next())
                     .unwrap_or("something else");
-                format!("found a {kind} where {expected} belongs")
+                if expected == "a JSON array of session objects" {
+                    format!("it is {kind}")
+                } else {
+                    format!("found {kind} where {expected} belongs")
+                }
             } else {
                 "unexpected value".to_string()
             }

@@ -1,0 +1,181 @@
+//! Replays test-vectors/export/: files written by Element Web, matrix-sdk-crypto-wasm and
+//! matrix-nio (and malformed variants), each with its expected outcome in manifest.json.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use mxkeys::export::{self, Limits, Nonces, PassphraseEncoding};
+use mxkeys::kdf::Rounds;
+use mxkeys::Passphrase;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    vectors: Vec<Vector>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Vector {
+    file: String,
+    made_by: String,
+    passphrase: String,
+    expect: String,
+    plaintext: Option<String>,
+    plaintext_sha256: Option<String>,
+    passphrase_encoding: Option<String>,
+    rounds: Option<u32>,
+    comment: String,
+}
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/export")
+}
+
+fn manifest() -> Manifest {
+    let text = fs::read_to_string(dir().join("manifest.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn every_file_is_listed_and_every_entry_is_complete() {
+    let m = manifest();
+    let mut listed = BTreeSet::new();
+    listed.insert("manifest.json".to_string());
+    listed.insert("README.md".to_string());
+    for v in &m.vectors {
+        assert!(listed.insert(v.file.clone()), "{} listed twice", v.file);
+        assert!(!v.made_by.is_empty() && !v.comment.is_empty(), "{}", v.file);
+        let ok = v.expect == "ok";
+        assert_eq!(ok, v.plaintext.is_some(), "{}: plaintext iff ok", v.file);
+        assert_eq!(
+            ok,
+            v.plaintext_sha256.is_some(),
+            "{}: sha256 iff ok",
+            v.file
+        );
+        assert_eq!(
+            ok,
+            v.passphrase_encoding.is_some(),
+            "{}: encoding iff ok",
+            v.file
+        );
+        assert!(
+            [
+                "ok",
+                "armor",
+                "version",
+                "too_short",
+                "rounds",
+                "mac",
+                "json"
+            ]
+            .contains(&v.expect.as_str()),
+            "{}: unknown outcome {}",
+            v.file,
+            v.expect
+        );
+        if let Some(p) = &v.plaintext {
+            listed.insert(p.clone());
+        }
+    }
+    for entry in fs::read_dir(dir()).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        assert!(
+            listed.contains(&name),
+            "{name} is in test-vectors/export but not in the manifest"
+        );
+    }
+    assert!(m.vectors.len() >= 30, "only {} vectors", m.vectors.len());
+}
+
+fn outcome(v: &Vector) -> Result<(Vec<u8>, PassphraseEncoding), String> {
+    let text = fs::read(dir().join(&v.file)).unwrap();
+    let pass = Passphrase::new(v.passphrase.clone());
+    export::decrypt(&text, &pass, &Limits::default())
+        .map(|d| (d.plaintext.to_vec(), d.encoding))
+        .map_err(|e| e.kind().to_string())
+}
+
+#[test]
+fn every_vector_has_its_expected_outcome() {
+    let mut ok = 0;
+    for v in manifest().vectors {
+        let ctx = format!("{} ({}): {}", v.file, v.made_by, v.comment);
+        match (outcome(&v), v.expect.as_str()) {
+            (Ok((plain, enc)), "ok") => {
+                let sha = hex::encode(Sha256::digest(&plain));
+                assert_eq!(Some(&sha), v.plaintext_sha256.as_ref(), "{ctx}");
+                let want: serde_json::Value = serde_json::from_slice(
+                    &fs::read(dir().join(v.plaintext.as_ref().unwrap())).unwrap(),
+                )
+                .unwrap();
+                let got: serde_json::Value = serde_json::from_slice(&plain).unwrap();
+                assert_eq!(got, want, "{ctx}");
+                let enc = match enc {
+                    PassphraseEncoding::Utf8 => "utf-8",
+                    PassphraseEncoding::Latin1 => "latin1",
+                };
+                assert_eq!(Some(enc), v.passphrase_encoding.as_deref(), "{ctx}");
+                ok += 1;
+            }
+            (Err(kind), expect) => assert_eq!(kind, expect, "{ctx}"),
+            (Ok(_), expect) => panic!("{ctx}: decrypted, expected {expect}"),
+        }
+    }
+    assert!(ok >= 15, "only {ok} vectors decrypt");
+}
+
+#[test]
+fn inspect_reads_the_rounds_without_a_passphrase() {
+    for v in manifest().vectors {
+        let text = fs::read(dir().join(&v.file)).unwrap();
+        match (export::inspect(&text[..]), v.rounds) {
+            (Ok(i), Some(r)) => assert_eq!(i.header.rounds, r, "{}", v.file),
+            (Err(e), None) => assert!(["armor", "too_short"].contains(&e.kind()), "{}", v.file),
+            (Ok(_), None) => panic!("{}: inspect worked but manifest has no rounds", v.file),
+            (Err(e), Some(_)) => panic!("{}: inspect failed: {e}", v.file),
+        }
+    }
+}
+
+#[test]
+fn inspect_names_the_writer_of_untouched_peer_files() {
+    for (file, writer) in [
+        ("element-web-r500000.txt", "Element Web"),
+        ("element-web-r1000.txt", "Element Web"),
+        ("wasm-r100000.txt", "matrix-rust-sdk"),
+        ("nio-r10000.txt", "matrix-nio"),
+    ] {
+        let text = fs::read(dir().join(file)).unwrap();
+        let guess = export::guess_writer(&export::inspect(&text[..]).unwrap());
+        assert_eq!(guess.writer, writer, "{file}: {:?}", guess.evidence);
+    }
+}
+
+/// Unknown fields, their order and their exact number formats survive decrypt -> encrypt ->
+/// decrypt, because mxkeys encrypts the JSON text as it is.
+#[test]
+fn peer_plaintexts_survive_a_round_trip_byte_for_byte() {
+    let pass = Passphrase::new("round trip".into());
+    for v in manifest().vectors.into_iter().filter(|v| v.expect == "ok") {
+        let (plain, _) = outcome(&v).unwrap();
+        let nonces = Nonces {
+            salt: [9; 16],
+            iv: [8; 16],
+        };
+        let file = export::encrypt(&plain, &pass, Rounds::new(1, 1).unwrap(), nonces).unwrap();
+        let back = export::decrypt(file.as_bytes(), &pass, &Limits::default()).unwrap();
+        assert_eq!(&back.plaintext[..], &plain[..], "{}", v.file);
+    }
+}
