@@ -30,9 +30,25 @@ pub fn decode_lenient(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
     STANDARD_LENIENT.decode(text)
 }
 
+/// Which bytes are in the standard base64 alphabet.
+// Indexing a [_; 256] with i < 256 or a u8 cannot go out of bounds.
+#[allow(clippy::indexing_slicing)]
+const BASE64_CHARS: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
+        i += 1;
+    }
+    t
+};
+
 /// True for the 64 characters of the standard base64 alphabet.
+#[inline]
+#[allow(clippy::indexing_slicing, reason = "a u8 always indexes a [_; 256]")]
 pub(crate) fn is_base64_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'+' || b == b'/'
+    BASE64_CHARS[usize::from(b)]
 }
 
 #[cfg(test)]

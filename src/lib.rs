@@ -19,6 +19,8 @@
 pub mod encoding;
 pub mod error;
 pub mod export;
+#[doc(hidden)]
+pub mod fuzz_targets;
 pub mod kdf;
 pub mod secret;
 pub mod session;

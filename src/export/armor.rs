@@ -189,8 +189,20 @@ impl Parser {
         Ok(())
     }
 
-    fn feed(&mut self, chunk: &[u8]) -> Result<(), ArmorError> {
-        for &b in chunk {
+    fn feed(&mut self, mut chunk: &[u8]) -> Result<(), ArmorError> {
+        while let Some((&b, rest)) = chunk.split_first() {
+            // Fast path: a run of base64 characters inside the body (nearly all of a file).
+            if self.state == State::Body && self.group_pad == 0 && is_base64_char(b) {
+                let run = chunk
+                    .iter()
+                    .position(|&c| !is_base64_char(c))
+                    .unwrap_or(chunk.len());
+                let (head, tail) = chunk.split_at(run);
+                self.body_run(head)?;
+                self.last_was_cr = false;
+                chunk = tail;
+                continue;
+            }
             if b == b'\n' {
                 if self.last_was_cr {
                     self.info.crlf_lines += 1;
@@ -205,6 +217,33 @@ impl Parser {
                 self.line += 1;
                 self.column = 0;
             }
+            chunk = rest;
+        }
+        Ok(())
+    }
+
+    /// A run of base64 characters in the body, no padding seen in the current group.
+    fn body_run(&mut self, run: &[u8]) -> Result<(), ArmorError> {
+        if self.info.padded {
+            // Data after a completed padded group: chunks encoded separately.
+            self.info.inner_padding = true;
+            self.info.padded = false;
+        }
+        let n = run.len() as u64;
+        self.column += n;
+        self.line_width += n;
+        self.info.base64_chars += n;
+        self.line_has_content = true;
+        self.group_len = ((u64::from(self.group_len) + n) % 4) as u8;
+        self.pending.extend_from_slice(run);
+        if self.pending.len() >= FLUSH_CHARS {
+            // Decode every complete 4-character group; keep the rest for the next run.
+            let aligned = self.pending.len() / 4 * 4;
+            let head = self.pending.get(..aligned).unwrap_or_default();
+            STANDARD_LENIENT
+                .decode_vec(head, &mut self.out)
+                .map_err(|_| ArmorError::DanglingChar)?;
+            self.pending.drain(..aligned);
         }
         Ok(())
     }
