@@ -12,84 +12,18 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import * as W from "@matrix-org/matrix-sdk-crypto-wasm";
-import { encodeRecoveryKey, decodeRecoveryKey } from "matrix-js-sdk/lib/crypto-api/recovery-key.js";
-import anotherjson from "another-json";
+import { W, encodeRecoveryKey, decodeRecoveryKey, machineBackup, WASM, JSSDK, NODE, b64, unb64 } from "./peers.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const OUT = join(here, "..", "..", "backup");
 const BUILD = join(here, ".build");
 mkdirSync(BUILD, { recursive: true });
 
-const ver = (name) => JSON.parse(readFileSync(join(here, "node_modules", name, "package.json"), "utf8")).version;
-const WASM = `@matrix-org/matrix-sdk-crypto-wasm ${ver("@matrix-org/matrix-sdk-crypto-wasm")}`;
-const JSSDK = `matrix-js-sdk ${ver("matrix-js-sdk")}`;
-const NODE = `Node ${process.versions.node}`;
-
-const b64 = (u8) => Buffer.from(u8).toString("base64").replace(/=+$/, "");
-const unb64 = (s) => new Uint8Array(Buffer.from(s, "base64"));
-
-await W.initAsync();
-
 function wasmPublic(privB64) {
   return W.BackupDecryptionKey.fromBase64(privB64).megolmV1PublicKey.publicKeyBase64;
 }
 
 // ------------------------------------------------------------------ generate
-async function machineBackup(decryptionKey) {
-  // A real client device: cross-signing bootstrapped so that auth_data gets both the device
-  // and the master-key signature, as matrix-js-sdk's RustCrypto.signObject produces them.
-  const userId = "@bob:example.org";
-  const machine = await W.OlmMachine.initialize(new W.UserId(userId), new W.DeviceId("BOBDEVICE"));
-  await machine.bootstrapCrossSigning(true);
-  const pub = decryptionKey.megolmV1PublicKey;
-  // matrix-js-sdk RustBackupManager.setupKeyBackup + RustCrypto.signObject, step for step.
-  const authData = { public_key: pub.publicKeyBase64 };
-  const sigs = JSON.parse((await machine.sign(anotherjson.stringify(authData))).asJSON());
-  authData.signatures = { [userId]: sigs[userId] };
-  const version = "1";
-  await machine.enableBackupV1(pub.publicKeyBase64, version);
-
-  // Outbound sessions in three rooms, one with Joined history visibility; messages sent so
-  // the outbound ratchets advance (backups carry the inbound copy from index 0).
-  const rooms = [
-    ["!kilo:example.org", 3, W.HistoryVisibility.Shared],
-    ["!lima:example.org", 2, W.HistoryVisibility.Joined],
-    ["!mike:example.org", 1, W.HistoryVisibility.Shared],
-  ];
-  for (const [room, n, vis] of rooms) {
-    const rid = new W.RoomId(room);
-    for (let i = 0; i < n; i++) {
-      const settings = new W.EncryptionSettings();
-      settings.historyVisibility = vis;
-      await machine.shareRoomKey(rid, [], settings);
-      for (let k = 0; k <= i; k++) {
-        await machine.encryptRoomEvent(rid, "m.room.message", JSON.stringify({ msgtype: "m.text", body: `msg ${k}` }));
-      }
-      await machine.invalidateGroupSession(rid);
-    }
-  }
-  // backupRoomKeys() hands out at most a batch per call; merge until it is done, marking
-  // each request as sent (markRequestAsSent with the server's answer) like a client does.
-  const body = { rooms: {} };
-  let count = 0;
-  for (;;) {
-    const req = await machine.backupRoomKeys();
-    if (!req) break;
-    if (req.version !== version) throw new Error(`backup request for version ${req.version}`);
-    const part = JSON.parse(req.body);
-    for (const [room, r] of Object.entries(part.rooms)) {
-      body.rooms[room] ??= { sessions: {} };
-      for (const [sid, kd] of Object.entries(r.sessions)) { body.rooms[room].sessions[sid] = kd; count++; }
-    }
-    await machine.markRequestAsSent(req.id, req.type, JSON.stringify({ etag: String(count), count }));
-  }
-  // The GET /room_keys/version body a server would return for it (algorithm and auth_data
-  // exactly as the client POSTed them; version/count/etag are the server's).
-  const versionBody = { algorithm: pub.algorithm, auth_data: authData, count, etag: String(count), version };
-  return { body, versionBody, count };
-}
-
 async function generate() {
   const keys = [];
   // matrix-js-sdk encodeRecoveryKey over random bytes (what Element's "set up key backup" does
@@ -127,7 +61,11 @@ async function generate() {
     if (back !== k.private_key) throw new Error(`js-sdk round trip failed for ${k.tag}`);
   }
 
-  const { body, versionBody, count } = await machineBackup(wasmKeys[0]);
+  const { body, versionBody, count } = await machineBackup(wasmKeys[0], "@bob:example.org", "BOBDEVICE", [
+    ["!kilo:example.org", 3, W.HistoryVisibility.Shared],
+    ["!lima:example.org", 2, W.HistoryVisibility.Joined],
+    ["!mike:example.org", 1, W.HistoryVisibility.Shared],
+  ]);
   // Expected plaintexts, as wasm itself decrypts them (exact JSON it encrypted).
   const expected = {};
   for (const [room, r] of Object.entries(body.rooms)) {
