@@ -66,6 +66,25 @@ pub enum Error {
         column: usize,
     },
 
+    /// A recovery key / Security Key did not decode.
+    #[error("{0}")]
+    RecoveryKey(#[from] crate::recovery_key::RecoveryKeyError),
+
+    /// A backup document is not shaped as expected.
+    #[error("{0}")]
+    Backup(String),
+
+    /// The recovery key belongs to another backup.
+    #[error("this key belongs to another backup: backup version {version} has public key {expected}, this key's is {actual}; use the key (or Security Key) for version {version}")]
+    BackupKeyMismatch {
+        /// The backup version checked against.
+        version: String,
+        /// Its public key.
+        expected: String,
+        /// The key's public key.
+        actual: String,
+    },
+
     /// An empty passphrase was given for writing a file.
     #[error("the passphrase is empty; choose a passphrase to protect the export")]
     EmptyPassphrase,
@@ -134,6 +153,9 @@ impl Error {
             Error::ExportMac | Error::ExportChanged => "mac",
             Error::Json { .. } => "json",
             Error::EmptyPassphrase => "passphrase",
+            Error::RecoveryKey(e) => e.kind(),
+            Error::Backup(_) => "format",
+            Error::BackupKeyMismatch { .. } => "wrong_key",
             Error::Io(_) => "io",
         }
     }

@@ -16,12 +16,15 @@
 //! # Ok::<(), mxkeys::Error>(())
 //! ```
 
+pub mod backup;
 pub mod encoding;
 pub mod error;
 pub mod export;
 #[doc(hidden)]
 pub mod fuzz_targets;
 pub mod kdf;
+pub mod megolm;
+pub mod recovery_key;
 pub mod secret;
 pub mod session;
 

@@ -15,7 +15,7 @@ use mxkeys::kdf::Rounds;
 use mxkeys::session::{self, Summary};
 use mxkeys::Passphrase;
 
-use super::io::{note, open_input, spinner, warn, Source, Tee};
+use super::io::{note, open_input, print_json, spinner, warn, Source, Tee};
 use super::secrets::{self, SecretSpec};
 use super::{output, CliError, ForceArg, PassphraseArgs};
 
@@ -72,7 +72,7 @@ pub enum ExportCmd {
 pub struct MaxRounds {
     /// Refuse files asking for more PBKDF2 rounds than this (a hostile file can ask for hours).
     #[arg(long, value_name = "N", default_value_t = export::DEFAULT_MAX_ROUNDS)]
-    max_rounds: u32,
+    pub max_rounds: u32,
 }
 
 #[derive(Debug, Args)]
@@ -141,7 +141,7 @@ pub fn run(cmd: ExportCmd, json: bool) -> Result<(), CliError> {
     }
 }
 
-fn stdin_once(paths: &[Option<&Path>]) -> Result<(), CliError> {
+pub(super) fn stdin_once(paths: &[Option<&Path>]) -> Result<(), CliError> {
     let dash = paths.iter().filter(|p| *p == &Some(Path::new("-"))).count();
     if dash > 1 {
         return Err(CliError::Usage(
@@ -152,7 +152,7 @@ fn stdin_once(paths: &[Option<&Path>]) -> Result<(), CliError> {
     Ok(())
 }
 
-fn old_passphrase(pass: &PassphraseArgs, file: &Path) -> Result<Passphrase, CliError> {
+pub(super) fn old_passphrase(pass: &PassphraseArgs, file: &Path) -> Result<Passphrase, CliError> {
     secrets::read(&SecretSpec {
         file: pass.passphrase_file.as_deref(),
         file_flag: "--passphrase-file",
@@ -162,7 +162,7 @@ fn old_passphrase(pass: &PassphraseArgs, file: &Path) -> Result<Passphrase, CliE
     })
 }
 
-fn new_passphrase(
+pub(super) fn new_passphrase(
     file: Option<&Path>,
     flag: &'static str,
     env: &'static str,
@@ -182,7 +182,7 @@ fn new_passphrase(
     Ok(pass)
 }
 
-fn write_rounds(n: u32, max: u32) -> Result<Rounds, CliError> {
+pub(super) fn write_rounds(n: u32, max: u32) -> Result<Rounds, CliError> {
     let rounds = Rounds::new(n, max).map_err(|e| match e {
         mxkeys::Error::RoundsTooHigh { rounds, limit } => CliError::Usage(format!(
             "--rounds {rounds} is above the limit {limit} that readers like mxkeys accept by default; add --max-rounds {rounds} to write it anyway"
@@ -199,7 +199,7 @@ fn write_rounds(n: u32, max: u32) -> Result<Rounds, CliError> {
     Ok(rounds)
 }
 
-fn fresh_nonces() -> Result<Nonces, CliError> {
+pub(super) fn fresh_nonces() -> Result<Nonces, CliError> {
     let mut salt = [0u8; 16];
     let mut iv = [0u8; 16];
     getrandom::getrandom(&mut salt)
@@ -209,7 +209,7 @@ fn fresh_nonces() -> Result<Nonces, CliError> {
 }
 
 /// Open and check the HMAC, with a spinner while the key is derived.
-fn open_verified(
+pub(super) fn open_verified(
     file: &Path,
     src: Box<dyn Source>,
     pass: &Passphrase,
@@ -244,13 +244,6 @@ fn summary_json(path: &Path, sum: &Summary, extra: Value) -> Value {
         obj.extend(more);
     }
     v
-}
-
-fn print_json(v: &Value) -> Result<(), CliError> {
-    let mut out = io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, v).map_err(io::Error::from)?;
-    writeln!(out)?;
-    Ok(())
 }
 
 fn inspect(file: &Path, json: bool) -> Result<(), CliError> {
@@ -546,7 +539,12 @@ fn reencrypt(a: ReencryptArgs, json: bool) -> Result<(), CliError> {
     report_written(&path, &sum, rounds, json)
 }
 
-fn report_written(path: &Path, sum: &Summary, rounds: Rounds, json: bool) -> Result<(), CliError> {
+pub(super) fn report_written(
+    path: &Path,
+    sum: &Summary,
+    rounds: Rounds,
+    json: bool,
+) -> Result<(), CliError> {
     if json {
         return print_json(&summary_json(path, sum, json!({"rounds": rounds.get()})));
     }

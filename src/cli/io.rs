@@ -7,7 +7,12 @@ use std::path::Path;
 use super::CliError;
 
 /// An input that can be read twice (exports are: once for the MAC, once to decrypt).
-pub trait Source: BufRead + Seek {}
+pub trait Source: BufRead + Seek {
+    /// Rewind to the start.
+    fn seek_to_start(&mut self) -> io::Result<()> {
+        self.seek(io::SeekFrom::Start(0)).map(|_| ())
+    }
+}
 impl<T: BufRead + Seek> Source for T {}
 
 /// Open FILE, or read standard input into memory for `-` (it cannot be rewound).
@@ -67,4 +72,28 @@ pub fn warn(msg: &str) {
 /// Print a note to stderr.
 pub fn note(msg: &str) {
     eprintln!("note: {msg}");
+}
+
+/// Print one JSON document on stdout.
+pub fn print_json(v: &serde_json::Value) -> Result<(), CliError> {
+    let mut out = io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, v).map_err(io::Error::from)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Read a whole JSON document from a file (or `-`), naming the file in errors.
+pub fn read_json(path: &Path) -> Result<serde_json::Value, CliError> {
+    let mut src = open_input(path)?;
+    let mut buf = Vec::new();
+    src.read_to_end(&mut buf)
+        .map_err(|e| CliError::Input(format!("cannot read {}: {}", path.display(), e)))?;
+    serde_json::from_slice(&buf).map_err(|e| {
+        CliError::Input(format!(
+            "{} is not valid JSON (line {}, column {}); give the file as the server sent it",
+            path.display(),
+            e.line(),
+            e.column()
+        ))
+    })
 }

@@ -1,8 +1,10 @@
 //! Command-line definitions and dispatch. The only code that touches files, the environment and
 //! the terminal.
 
+mod backup;
 mod export;
 mod io;
+mod keys;
 mod output;
 mod secrets;
 
@@ -17,7 +19,7 @@ Exit codes: 0 done; 1 the input or secret was wrong (bad MAC, wrong passphrase, 
 
 Secrets are never read from the command line. Each is read from its --*-file option (a path, or
 - for standard input; the first line, without its line break), else from the environment
-(MXKEYS_PASSPHRASE, MXKEYS_NEW_PASSPHRASE), else from a prompt without echo.";
+(MXKEYS_PASSPHRASE, MXKEYS_NEW_PASSPHRASE, MXKEYS_RECOVERY_KEY), else from a prompt without echo.";
 
 /// Offline tools for Matrix end-to-end-encryption keys: room-key export files, and more to come.
 #[derive(Debug, Parser)]
@@ -36,6 +38,12 @@ enum Command {
     /// Room-key export files ("-----BEGIN MEGOLM SESSION DATA-----").
     #[command(subcommand)]
     Export(export::ExportCmd),
+    /// Recovery keys / Security Keys: check (with typo diagnosis), generate.
+    #[command(subcommand)]
+    RecoveryKey(keys::KeyCmd),
+    /// Server-side key backups (m.megolm_backup.v1.curve25519-aes-sha2).
+    #[command(subcommand)]
+    Backup(backup::BackupCmd),
 }
 
 /// Where a command's secret comes from, besides the environment and the prompt.
@@ -58,6 +66,8 @@ pub struct ForceArg {
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Export(cmd) => export::run(cmd, cli.json),
+        Command::RecoveryKey(cmd) => keys::run(cmd, cli.json),
+        Command::Backup(cmd) => backup::run(cmd, cli.json),
     }
 }
 

@@ -1,0 +1,533 @@
+//! Server-side key backups, `m.megolm_backup.v1.curve25519-aes-sha2` (spec "Backup algorithm";
+//! FORMATS.md "Backups").
+//!
+//! Per session: X25519(backup key, ephemeral) -> HKDF-SHA-256 (zero salt, empty info) -> 80 bytes:
+//! AES-256 key | HMAC-SHA-256 key | IV; AES-256-CBC with PKCS#7; an 8-byte MAC.
+//!
+//! libolm computed that MAC over an *empty* message, and every client since reproduces it, so a
+//! matching MAC proves the key is right but not that the ciphertext is intact. mxkeys writes that
+//! MAC, accepts it and the MAC over the ciphertext (MSC4048) when reading, and then checks
+//! everything that can fail on damaged data: padding, UTF-8, JSON, and the session key itself
+//! (structure, and that it belongs to the session id it is filed under).
+
+use aes::cipher::{block_padding::Pkcs7, BlockDecryptMut, BlockEncryptMut, KeyIvInit};
+use hkdf::Hkdf;
+use hmac::Mac;
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use crate::encoding::{decode_lenient, encode_unpadded};
+use crate::error::Error;
+use crate::export::container::hmac_sha256;
+use crate::kdf::{self, Rounds};
+use crate::megolm::{SessionKey, SessionKeyError};
+use crate::recovery_key::RecoveryKey;
+use crate::secret::{Passphrase, SecretBytes};
+
+/// The backup algorithm this module implements.
+pub const ALGORITHM: &str = "m.megolm_backup.v1.curve25519-aes-sha2";
+
+type Aes256CbcDec = cbc::Decryptor<aes::Aes256>;
+type Aes256CbcEnc = cbc::Encryptor<aes::Aes256>;
+
+/// Which MAC a session's `session_data` carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MacKind {
+    /// HMAC over the empty message: libolm's quirk, written by every client.
+    Empty,
+    /// HMAC over the ciphertext, as MSC4048 proposes.
+    Ciphertext,
+}
+
+/// Why one session could not be decrypted. Each session fails on its own; the others go on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionFailure {
+    /// The backup entry is not shaped like `session_data`.
+    #[error("malformed backup entry: {0}")]
+    Format(String),
+    /// The ephemeral key is not a usable Curve25519 key.
+    #[error("the ephemeral key is {0}")]
+    Key(&'static str),
+    /// Neither MAC matches: wrong recovery key, or the MAC was changed.
+    #[error("MAC mismatch: wrong recovery key for this backup, or the entry was changed")]
+    Mac,
+    /// The MAC matched (it does not cover the data) but the decrypted padding is wrong.
+    #[error("bad padding after decryption: the ciphertext was damaged")]
+    Padding,
+    /// The decrypted data is not a JSON object.
+    #[error("the decrypted data is not a JSON object: the ciphertext was damaged")]
+    Json,
+    /// The decrypted session key is damaged or does not belong to this session.
+    #[error("{0}")]
+    SessionKey(String),
+}
+
+impl SessionFailure {
+    /// Stable short name, as in test-vector manifests and `--json`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SessionFailure::Format(_) => "format",
+            SessionFailure::Key(_) => "key",
+            SessionFailure::Mac => "mac",
+            SessionFailure::Padding => "padding",
+            SessionFailure::Json => "json",
+            SessionFailure::SessionKey(_) => "session_key",
+        }
+    }
+}
+
+struct SessionKeys {
+    aes: SecretBytes<32>,
+    mac: SecretBytes<32>,
+    iv: [u8; 16],
+}
+
+fn derive(shared: &[u8; 32]) -> SessionKeys {
+    let hk = Hkdf::<Sha256>::new(Some(&[0u8; 32]), shared);
+    let mut okm = SecretBytes::<80>::zeroed();
+    // 80 bytes is far below HKDF-SHA-256's 8160-byte limit, so expand cannot fail.
+    let _ = hk.expand(&[], okm.expose_mut());
+    let (aes_key, rest) = okm.expose().split_at(32);
+    let (mac_key, iv) = rest.split_at(32);
+    let mut keys = SessionKeys {
+        aes: SecretBytes::zeroed(),
+        mac: SecretBytes::zeroed(),
+        iv: [0; 16],
+    };
+    keys.aes.expose_mut().copy_from_slice(aes_key);
+    keys.mac.expose_mut().copy_from_slice(mac_key);
+    keys.iv.copy_from_slice(iv);
+    keys
+}
+
+fn field<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<&'a str, SessionFailure> {
+    match obj.get(name) {
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(SessionFailure::Format(format!(
+            "session_data.{name} is not a string"
+        ))),
+        None => Err(SessionFailure::Format(format!(
+            "session_data has no {name}"
+        ))),
+    }
+}
+
+/// A decrypted `session_data`.
+#[derive(Debug)]
+pub struct DecryptedSession {
+    /// The plaintext object (algorithm, sender_key, session_key, ...), fields in their order.
+    pub plaintext: Map<String, Value>,
+    /// Which MAC it carried.
+    pub mac: MacKind,
+    /// First known message index of its session key.
+    pub first_index: u32,
+}
+
+/// Decrypt one `session_data` object and check what it holds. `session_id`, when known, must be
+/// the id of the decrypted session key.
+///
+/// # Errors
+/// The first [`SessionFailure`], in the order format, key, mac, padding, json, session key.
+pub fn decrypt_session_data(
+    key: &RecoveryKey,
+    session_data: &Value,
+    session_id: Option<&str>,
+) -> Result<DecryptedSession, SessionFailure> {
+    let obj = session_data
+        .as_object()
+        .ok_or_else(|| SessionFailure::Format("session_data is not an object".into()))?;
+    let (eph, ct, mac) = (
+        field(obj, "ephemeral")?,
+        field(obj, "ciphertext")?,
+        field(obj, "mac")?,
+    );
+    let ct = decode_lenient(ct)
+        .map_err(|_| SessionFailure::Format("session_data.ciphertext is not base64".into()))?;
+    let mac = decode_lenient(mac)
+        .map_err(|_| SessionFailure::Format("session_data.mac is not base64".into()))?;
+    let eph = decode_lenient(eph).map_err(|_| SessionFailure::Key("not base64"))?;
+    let eph: [u8; 32] = eph
+        .try_into()
+        .map_err(|_| SessionFailure::Key("not 32 bytes long"))?;
+    let secret = x25519_dalek::StaticSecret::from(*key.expose());
+    let shared = secret.diffie_hellman(&x25519_dalek::PublicKey::from(eph));
+    if !shared.was_contributory() {
+        return Err(SessionFailure::Key(
+            "a low-order point (it yields no shared secret)",
+        ));
+    }
+    let keys = derive(shared.as_bytes());
+    let check = |data: &[u8]| {
+        let mut h = hmac_sha256(keys.mac.expose());
+        h.update(data);
+        h.verify_truncated_left(&mac).is_ok()
+    };
+    // The MAC is 8 bytes; verify_truncated_left compares that many, in constant time.
+    let kind = if mac.len() != 8 {
+        return Err(SessionFailure::Format(format!(
+            "session_data.mac is {} bytes, expected 8",
+            mac.len()
+        )));
+    } else if check(b"") {
+        MacKind::Empty
+    } else if check(&ct) {
+        MacKind::Ciphertext
+    } else {
+        return Err(SessionFailure::Mac);
+    };
+    let mut buf = Zeroizing::new(ct);
+    let plain = Aes256CbcDec::new(keys.aes.expose().into(), (&keys.iv).into())
+        .decrypt_padded_mut::<Pkcs7>(&mut buf)
+        .map_err(|_| SessionFailure::Padding)?;
+    let plaintext: Map<String, Value> =
+        serde_json::from_slice(plain).map_err(|_| SessionFailure::Json)?;
+    let sk = match plaintext.get("session_key") {
+        Some(Value::String(s)) => SessionKey::from_base64(s),
+        _ => {
+            return Err(SessionFailure::SessionKey(
+                "the decrypted data has no session_key".into(),
+            ))
+        }
+    }
+    .map_err(|e: SessionKeyError| SessionFailure::SessionKey(e.to_string()))?;
+    if let Some(id) = session_id {
+        if sk.session_id() != id {
+            return Err(SessionFailure::SessionKey(format!(
+                "the session key belongs to session {}, not to {id} where it is filed",
+                sk.session_id()
+            )));
+        }
+    }
+    Ok(DecryptedSession {
+        plaintext,
+        mac: kind,
+        first_index: sk.first_index(),
+    })
+}
+
+/// Encrypt one session's plaintext (the export-format object minus `room_id` and `session_id`)
+/// for a backup public key. `ephemeral` must be fresh randomness. The MAC is the empty-message
+/// MAC every client expects.
+pub fn encrypt_session_data(
+    public_key: &[u8; 32],
+    plaintext: &[u8],
+    ephemeral: &mut [u8; 32],
+) -> Value {
+    let secret = x25519_dalek::StaticSecret::from(*ephemeral);
+    zeroize::Zeroize::zeroize(ephemeral);
+    let eph_pub = x25519_dalek::PublicKey::from(&secret);
+    let shared = secret.diffie_hellman(&x25519_dalek::PublicKey::from(*public_key));
+    let keys = derive(shared.as_bytes());
+    let ct = Aes256CbcEnc::new(keys.aes.expose().into(), (&keys.iv).into())
+        .encrypt_padded_vec_mut::<Pkcs7>(plaintext);
+    let mut h = hmac_sha256(keys.mac.expose());
+    h.update(b"");
+    let tag = h.finalize().into_bytes();
+    serde_json::json!({
+        "ephemeral": encode_unpadded(eph_pub.as_bytes()),
+        "ciphertext": encode_unpadded(&ct),
+        "mac": encode_unpadded(tag.get(..8).unwrap_or_default()),
+    })
+}
+
+/// What a backup file held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Shape {
+    /// The whole GET `/room_keys/keys` body: `{"rooms": {...}}`.
+    Keys,
+    /// One room's body: `{"sessions": {...}}`.
+    Room,
+    /// One `KeyBackupData`.
+    KeyBackupData,
+    /// A bare `session_data`.
+    SessionData,
+}
+
+/// One session's entry in a backup.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Room it is filed under.
+    pub room_id: String,
+    /// Session id it is filed under.
+    pub session_id: String,
+    /// The `session_data` object.
+    pub session_data: Value,
+}
+
+/// Find the sessions in a backup document of any [`Shape`]. `room_id` and `session_id` name
+/// what the smaller shapes do not say themselves.
+///
+/// # Errors
+/// [`Error::Backup`] when the document is none of the shapes or an id is missing.
+pub fn entries(
+    doc: &Value,
+    room_id: Option<&str>,
+    session_id: Option<&str>,
+) -> Result<(Shape, Vec<Entry>), Error> {
+    let bad = |m: String| Error::Backup(m);
+    let obj = doc.as_object().ok_or_else(|| {
+        bad("the backup is not a JSON object; expected the body of GET /room_keys/keys".into())
+    })?;
+    let need = |what: Option<&str>, flag: &str| {
+        what.map(str::to_owned).ok_or_else(|| {
+            bad(format!(
+                "this backup holds no {flag}; give it with --{}",
+                flag.replace('_', "-")
+            ))
+        })
+    };
+    let room_sessions = |room: &str, body: &Value, out: &mut Vec<Entry>| -> Result<(), Error> {
+        let sessions = body
+            .get("sessions")
+            .and_then(Value::as_object)
+            .ok_or_else(|| bad(format!("room {room}: no \"sessions\" object")))?;
+        for (sid, kbd) in sessions {
+            out.push(Entry {
+                room_id: room.to_owned(),
+                session_id: sid.clone(),
+                session_data: kbd.get("session_data").cloned().unwrap_or(Value::Null),
+            });
+        }
+        Ok(())
+    };
+    let mut out = Vec::new();
+    if let Some(rooms) = obj.get("rooms") {
+        let rooms = rooms
+            .as_object()
+            .ok_or_else(|| bad("\"rooms\" is not an object".into()))?;
+        for (room, body) in rooms {
+            room_sessions(room, body, &mut out)?;
+        }
+        return Ok((Shape::Keys, out));
+    }
+    if obj.contains_key("sessions") {
+        room_sessions(&need(room_id, "room_id")?, doc, &mut out)?;
+        return Ok((Shape::Room, out));
+    }
+    if let Some(sd) = obj.get("session_data") {
+        out.push(Entry {
+            room_id: need(room_id, "room_id")?,
+            session_id: need(session_id, "session_id")?,
+            session_data: sd.clone(),
+        });
+        return Ok((Shape::KeyBackupData, out));
+    }
+    if obj.contains_key("ephemeral") && obj.contains_key("ciphertext") {
+        out.push(Entry {
+            room_id: need(room_id, "room_id")?,
+            session_id: need(session_id, "session_id")?,
+            session_data: doc.clone(),
+        });
+        return Ok((Shape::SessionData, out));
+    }
+    Err(bad(
+        "not a key backup: expected {\"rooms\": ...} (GET /room_keys/keys), {\"sessions\": ...}, a KeyBackupData or a session_data".into(),
+    ))
+}
+
+/// The result for one session.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Room it is filed under.
+    pub room_id: String,
+    /// Session id it is filed under.
+    pub session_id: String,
+    /// The export-format session (room_id and session_id first), or why it failed.
+    pub result: Result<(Map<String, Value>, MacKind), SessionFailure>,
+}
+
+/// Decrypt every entry, on all cores, in input order. One bad session does not stop the others.
+pub fn decrypt_entries(key: &RecoveryKey, entries: &[Entry]) -> Vec<Outcome> {
+    entries
+        .par_iter()
+        .map(|e| Outcome {
+            room_id: e.room_id.clone(),
+            session_id: e.session_id.clone(),
+            result: decrypt_session_data(key, &e.session_data, Some(&e.session_id)).map(|d| {
+                let mut s = Map::with_capacity(d.plaintext.len() + 2);
+                s.insert("room_id".into(), Value::String(e.room_id.clone()));
+                s.insert("session_id".into(), Value::String(e.session_id.clone()));
+                for (k, v) in d.plaintext {
+                    if k != "room_id" && k != "session_id" {
+                        s.insert(k, v);
+                    }
+                }
+                (s, d.mac)
+            }),
+        })
+        .collect()
+}
+
+/// Check a recovery key against a backup version (the GET `/room_keys/version` body, or just its
+/// `auth_data`).
+///
+/// # Errors
+/// [`Error::BackupKeyMismatch`] when the key's public key is not the backup's;
+/// [`Error::Backup`] for an unknown algorithm or a missing public key.
+pub fn check_auth_data(key: &RecoveryKey, version: &Value) -> Result<(), Error> {
+    let (auth, ver) = split_version(version)?;
+    let want = auth
+        .get("public_key")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::Backup("auth_data has no public_key".into()))?;
+    let want_bytes = decode_lenient(want)
+        .map_err(|_| Error::Backup("auth_data.public_key is not base64".into()))?;
+    let have = key.backup_public_key();
+    if want_bytes != have {
+        return Err(Error::BackupKeyMismatch {
+            version: ver,
+            expected: want.to_owned(),
+            actual: encode_unpadded(&have),
+        });
+    }
+    Ok(())
+}
+
+fn split_version(version: &Value) -> Result<(&Map<String, Value>, String), Error> {
+    let obj = version
+        .as_object()
+        .ok_or_else(|| Error::Backup("the backup version is not a JSON object".into()))?;
+    if let Some(alg) = obj.get("algorithm").and_then(Value::as_str) {
+        if alg != ALGORITHM {
+            return Err(Error::Backup(format!(
+                "backup algorithm {alg} is not supported (only {ALGORITHM})"
+            )));
+        }
+    }
+    let ver = obj
+        .get("version")
+        .and_then(Value::as_str)
+        .unwrap_or("(unknown)")
+        .to_owned();
+    match obj.get("auth_data") {
+        Some(Value::Object(a)) => Ok((a, ver)),
+        Some(_) => Err(Error::Backup("auth_data is not an object".into())),
+        None => Ok((obj, ver)),
+    }
+}
+
+/// The backup key of a legacy passphrase-protected backup: PBKDF2-HMAC-SHA-512 over the
+/// passphrase with `auth_data.private_key_salt` and `private_key_iterations`.
+///
+/// # Errors
+/// [`Error::Backup`] when auth_data has no passphrase parameters or asks for other than 256
+/// bits; rounds errors as for exports.
+pub fn key_from_passphrase(
+    pass: &Passphrase,
+    version: &Value,
+    max_rounds: u32,
+) -> Result<RecoveryKey, Error> {
+    let (auth, _) = split_version(version)?;
+    let salt = auth
+        .get("private_key_salt")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            Error::Backup(
+                "auth_data has no private_key_salt: this backup was not made from a passphrase"
+                    .into(),
+            )
+        })?;
+    let iterations = auth
+        .get("private_key_iterations")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| Error::Backup("auth_data has no private_key_iterations".into()))?;
+    let bits = auth
+        .get("private_key_bits")
+        .and_then(Value::as_u64)
+        .unwrap_or(256);
+    if bits != 256 {
+        return Err(Error::Backup(format!(
+            "private_key_bits is {bits}; only 256 is defined"
+        )));
+    }
+    let rounds = Rounds::new(u32::try_from(iterations).unwrap_or(u32::MAX), max_rounds)?;
+    let mut out = kdf::pbkdf2_sha512::<32>(pass.expose().as_bytes(), salt.as_bytes(), rounds);
+    Ok(RecoveryKey::from_bytes(out.expose_mut()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> Value {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/test-vectors/export/sessions-basic.json"
+        );
+        let v: Vec<Value> = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        v[0].clone()
+    }
+
+    #[test]
+    fn encrypt_then_decrypt_and_each_failure_kind() {
+        let key = RecoveryKey::from_bytes(&mut [5; 32]);
+        let s = session();
+        let sid = s["session_id"].as_str().unwrap().to_owned();
+        let mut plain = s.as_object().unwrap().clone();
+        plain.remove("room_id");
+        plain.remove("session_id");
+        let bytes = serde_json::to_vec(&plain).unwrap();
+        let sd = encrypt_session_data(&key.backup_public_key(), &bytes, &mut [9; 32]);
+        let d = decrypt_session_data(&key, &sd, Some(&sid)).unwrap();
+        assert_eq!(d.mac, MacKind::Empty);
+        assert_eq!(Value::Object(d.plaintext), Value::Object(plain));
+
+        let other = RecoveryKey::from_bytes(&mut [6; 32]);
+        assert_eq!(
+            decrypt_session_data(&other, &sd, None).unwrap_err().kind(),
+            "mac"
+        );
+        assert_eq!(
+            decrypt_session_data(&key, &sd, Some("other"))
+                .unwrap_err()
+                .kind(),
+            "session_key"
+        );
+        let mut low = sd.clone();
+        low["ephemeral"] = Value::String(encode_unpadded(&[0; 32]));
+        assert_eq!(
+            decrypt_session_data(&key, &low, None).unwrap_err().kind(),
+            "key"
+        );
+        let mut short = sd.clone();
+        short["ephemeral"] = Value::String(encode_unpadded(&[1; 31]));
+        assert_eq!(
+            decrypt_session_data(&key, &short, None).unwrap_err().kind(),
+            "key"
+        );
+        let mut num = sd.clone();
+        num["mac"] = Value::from(5);
+        assert_eq!(
+            decrypt_session_data(&key, &num, None).unwrap_err().kind(),
+            "format"
+        );
+        // Damage the last block: the empty-message MAC still matches, the padding does not.
+        let mut ct = decode_lenient(sd["ciphertext"].as_str().unwrap()).unwrap();
+        let n = ct.len();
+        ct[n - 1] ^= 0xff;
+        let mut bad = sd.clone();
+        bad["ciphertext"] = Value::String(encode_unpadded(&ct));
+        assert_eq!(
+            decrypt_session_data(&key, &bad, None).unwrap_err().kind(),
+            "padding"
+        );
+    }
+
+    #[test]
+    fn auth_data_mismatch_names_both_keys() {
+        let key = RecoveryKey::from_bytes(&mut [5; 32]);
+        let right = serde_json::json!({"algorithm": ALGORITHM, "version": "3",
+            "auth_data": {"public_key": encode_unpadded(&key.backup_public_key())}});
+        check_auth_data(&key, &right).unwrap();
+        let wrong = serde_json::json!({"algorithm": ALGORITHM, "version": "4",
+            "auth_data": {"public_key": encode_unpadded(&[1; 32])}});
+        let e = check_auth_data(&key, &wrong).unwrap_err().to_string();
+        assert!(e.contains("version 4"), "{e}");
+    }
+}

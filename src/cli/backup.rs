@@ -1,0 +1,472 @@
+//! `mxkeys backup ...`: decrypt a server-side key backup, encrypt sessions into one, convert a
+//! backup into an export file.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use rayon::prelude::*;
+use serde_json::{json, Map, Value};
+use zeroize::Zeroizing;
+
+use mxkeys::backup::{self, MacKind, Outcome};
+use mxkeys::encoding::decode_lenient;
+use mxkeys::export::{self, ExportWriter, Limits};
+use mxkeys::megolm::SessionKey;
+use mxkeys::recovery_key::RecoveryKey;
+use mxkeys::session::Summary;
+
+use super::export::{
+    fresh_nonces, new_passphrase, old_passphrase, open_verified, report_written, write_rounds,
+    MaxRounds,
+};
+use super::io::{note, open_input, print_json, read_json, spinner, warn};
+use super::keys::{read_key, KeyFileArg};
+use super::{output, CliError, ForceArg, PassphraseArgs};
+
+const DECRYPT_AFTER: &str = "\
+BACKUP.json is what the server returns for GET /_matrix/client/v3/room_keys/keys?version=V (all
+rooms), or one room's body, one KeyBackupData, or a bare session_data (then give --room-id and
+--session-id). Fetch it with:
+  curl -H \"Authorization: Bearer $TOKEN\" \"$HS/_matrix/client/v3/room_keys/keys?version=$V\" > backup.json
+  curl -H \"Authorization: Bearer $TOKEN\" \"$HS/_matrix/client/v3/room_keys/version\" > version.json
+
+The key is the Security Key / recovery key (--key-file, MXKEYS_RECOVERY_KEY, or prompt).
+Output: a JSON array of sessions in export format, ready for `mxkeys export encrypt`.
+
+Every session is decrypted on its own: the ones that fail are listed with the reason, and nothing is
+written unless --allow-partial (then the others are). A matching backup MAC proves the key is right
+but not that the data is intact (every client computes it over an empty message); padding, JSON and
+session-key checks catch damage.";
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCmd {
+    /// Decrypt a key backup to export-format sessions.
+    #[command(after_help = DECRYPT_AFTER)]
+    Decrypt(DecryptArgs),
+    /// Encrypt sessions (JSON or an export file) into a PUT /room_keys/keys body.
+    Encrypt(EncryptArgs),
+    /// Decrypt a key backup straight into an export file (plaintext never on disk).
+    ToExport(ToExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct Source {
+    /// The backup (GET /room_keys/keys body or a smaller piece of it; - for standard input).
+    backup: PathBuf,
+    /// Check the key against this backup version first (GET /room_keys/version body).
+    #[arg(long, value_name = "VERSION.json")]
+    auth_data: Option<PathBuf>,
+    /// Room of a backup piece that does not name it.
+    #[arg(long, value_name = "ID")]
+    room_id: Option<String>,
+    /// Session of a KeyBackupData or session_data.
+    #[arg(long, value_name = "ID")]
+    session_id: Option<String>,
+    /// Write the sessions that decrypt even when others fail (they are listed).
+    #[arg(long)]
+    allow_partial: bool,
+    #[command(flatten)]
+    key: KeyFileArg,
+}
+
+#[derive(Debug, Args)]
+pub struct DecryptArgs {
+    #[command(flatten)]
+    src: Source,
+    /// Write here (mode 0600) instead of standard output.
+    #[arg(short, long, value_name = "OUT")]
+    output: Option<PathBuf>,
+    /// Indent the JSON.
+    #[arg(long)]
+    pretty: bool,
+    #[command(flatten)]
+    force: ForceArg,
+}
+
+#[derive(Debug, Args)]
+pub struct EncryptArgs {
+    /// Sessions: a JSON array in export format, or an export file (asks for its passphrase).
+    sessions: PathBuf,
+    /// The backup's public key (base64), or a VERSION.json holding it in auth_data.
+    #[arg(long, value_name = "KEY")]
+    public_key: String,
+    /// The PUT body to write.
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+    /// Mark the sessions as verified (is_verified: true).
+    #[arg(long)]
+    verified: bool,
+    #[command(flatten)]
+    pass: PassphraseArgs,
+    #[command(flatten)]
+    max: MaxRounds,
+    #[command(flatten)]
+    force: ForceArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ToExportArgs {
+    #[command(flatten)]
+    src: Source,
+    /// The export file to write.
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+    /// PBKDF2 rounds of the export.
+    #[arg(long, value_name = "N", default_value_t = export::DEFAULT_ROUNDS)]
+    rounds: u32,
+    /// Read the export's new passphrase from this file (else MXKEYS_PASSPHRASE, else a prompt).
+    #[arg(long, value_name = "PATH")]
+    passphrase_file: Option<PathBuf>,
+    #[command(flatten)]
+    max: MaxRounds,
+    #[command(flatten)]
+    force: ForceArg,
+}
+
+pub fn run(cmd: BackupCmd, json: bool) -> Result<(), CliError> {
+    match cmd {
+        BackupCmd::Decrypt(a) => decrypt(a, json),
+        BackupCmd::Encrypt(a) => encrypt(a, json),
+        BackupCmd::ToExport(a) => to_export(a, json),
+    }
+}
+
+/// What decrypting a backup gave.
+struct Decrypted {
+    sessions: Vec<Map<String, Value>>,
+    failures: Vec<Outcome>,
+    total: usize,
+    mac: BTreeMap<&'static str, u64>,
+}
+
+fn decrypt_source(src: &Source, json: bool) -> Result<Decrypted, CliError> {
+    let doc = read_json(&src.backup)?;
+    let version = src.auth_data.as_deref().map(read_json).transpose()?;
+    let (_, entries) = backup::entries(&doc, src.room_id.as_deref(), src.session_id.as_deref())?;
+    let key: RecoveryKey = read_key(src.key.key_file.as_deref())?;
+    if let Some(v) = &version {
+        backup::check_auth_data(&key, v)?;
+    }
+    let pb = spinner(format!("decrypting {} sessions", entries.len()));
+    let outcomes = backup::decrypt_entries(&key, &entries);
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    let total = outcomes.len();
+    let mut sessions = Vec::with_capacity(total);
+    let mut failures = Vec::new();
+    let mut mac = BTreeMap::new();
+    for o in outcomes {
+        match o.result {
+            Ok((s, kind)) => {
+                let name = match kind {
+                    MacKind::Empty => "empty",
+                    MacKind::Ciphertext => "ciphertext",
+                };
+                *mac.entry(name).or_insert(0) += 1;
+                sessions.push(s);
+            }
+            Err(_) => failures.push(o),
+        }
+    }
+    if !json {
+        for f in &failures {
+            if let Err(e) = &f.result {
+                warn(&format!("{} {}: {e}", f.room_id, f.session_id));
+            }
+        }
+    }
+    if total > 0 && failures.len() == total {
+        return Err(CliError::Input(format!(
+            "none of the {total} sessions could be decrypted{}; is this the Security Key of this backup? Give --auth-data VERSION.json to check",
+            if failures.iter().all(|f| matches!(&f.result, Err(e) if e.kind() == "mac")) { " (MAC mismatch)" } else { "" }
+        )));
+    }
+    if !failures.is_empty() && !src.allow_partial {
+        return Err(CliError::Input(format!(
+            "{} of {total} sessions could not be decrypted (listed above); nothing was written, add --allow-partial to keep the {} that could",
+            failures.len(),
+            sessions.len()
+        )));
+    }
+    Ok(Decrypted {
+        sessions,
+        failures,
+        total,
+        mac,
+    })
+}
+
+fn rooms(sessions: &[Map<String, Value>]) -> u64 {
+    sessions
+        .iter()
+        .filter_map(|s| s.get("room_id").and_then(Value::as_str))
+        .collect::<HashSet<_>>()
+        .len() as u64
+}
+
+fn failure_json(failures: &[Outcome]) -> Value {
+    Value::Array(
+        failures
+            .iter()
+            .filter_map(|f| {
+                f.result.as_ref().err().map(|e| {
+                    json!({"room_id": f.room_id, "session_id": f.session_id, "kind": e.kind(), "why": e.to_string()})
+                })
+            })
+            .collect(),
+    )
+}
+
+fn explain_mac(d: &Decrypted, json: bool) {
+    if json {
+        return;
+    }
+    let empty = d.mac.get("empty").copied().unwrap_or(0);
+    let ct = d.mac.get("ciphertext").copied().unwrap_or(0);
+    note(&format!(
+        "MAC over the empty message (what every client writes): {empty}; over the ciphertext (MSC4048): {ct}. \
+         A matching MAC proves the key; the data's integrity was checked by padding, JSON and session-key checks"
+    ));
+}
+
+fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
+    let mut pending = match &a.output {
+        Some(out) => Some(output::create(out, a.force.force, &[&a.src.backup])?),
+        None => None,
+    };
+    let d = decrypt_source(&a.src, json)?;
+    let write = |w: &mut dyn Write| -> io::Result<()> {
+        if a.pretty {
+            serde_json::to_writer_pretty(&mut *w, &d.sessions)?;
+        } else {
+            serde_json::to_writer(&mut *w, &d.sessions)?;
+        }
+        w.write_all(b"\n")
+    };
+    let summary = Summary {
+        sessions: d.sessions.len() as u64,
+        rooms: rooms(&d.sessions),
+    };
+    match pending.take() {
+        Some(mut p) => {
+            write(&mut p)?;
+            let path = p.commit()?;
+            if json {
+                print_json(&json!({
+                    "output": path.display().to_string(),
+                    "sessions": summary.sessions,
+                    "rooms": summary.rooms,
+                    "total": d.total,
+                    "failed": failure_json(&d.failures),
+                    "mac": d.mac,
+                }))?;
+            } else {
+                eprintln!(
+                    "decrypted {} of {} sessions in {} rooms to {}",
+                    summary.sessions,
+                    d.total,
+                    summary.rooms,
+                    path.display()
+                );
+            }
+        }
+        None => {
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            write(&mut out)?;
+            out.flush()?;
+            if !json {
+                eprintln!(
+                    "decrypted {} of {} sessions in {} rooms",
+                    summary.sessions, d.total, summary.rooms
+                );
+            }
+        }
+    }
+    explain_mac(&d, json);
+    Ok(())
+}
+
+fn to_export(a: ToExportArgs, json: bool) -> Result<(), CliError> {
+    let rounds = write_rounds(a.rounds, a.max.max_rounds)?;
+    let mut pending = output::create(&a.output, a.force.force, &[&a.src.backup])?;
+    let d = decrypt_source(&a.src, json)?;
+    let plain = Zeroizing::new(serde_json::to_vec(&d.sessions).map_err(io::Error::from)?);
+    let pass = new_passphrase(
+        a.passphrase_file.as_deref(),
+        "--passphrase-file",
+        "MXKEYS_PASSPHRASE",
+    )?;
+    let pb = spinner(format!(
+        "deriving the export key ({} PBKDF2 rounds)",
+        rounds.get()
+    ));
+    let writer = ExportWriter::new(&mut pending, &pass, rounds, fresh_nonces()?);
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    let mut writer = writer?;
+    writer.write_all(&plain)?;
+    writer.finish()?;
+    let path = pending.commit()?;
+    explain_mac(&d, json);
+    let summary = Summary {
+        sessions: d.sessions.len() as u64,
+        rooms: rooms(&d.sessions),
+    };
+    report_written(&path, &summary, rounds, json)
+}
+
+/// The backup public key from `--public-key`: base64, or a VERSION.json file holding it.
+fn public_key(arg: &str) -> Result<[u8; 32], CliError> {
+    let text = if Path::new(arg).is_file() {
+        let v = read_json(Path::new(arg))?;
+        let pk = v
+            .get("auth_data")
+            .unwrap_or(&v)
+            .get("public_key")
+            .and_then(Value::as_str)
+            .ok_or_else(|| CliError::Input(format!("{arg} has no auth_data.public_key")))?;
+        pk.to_owned()
+    } else {
+        arg.to_owned()
+    };
+    decode_lenient(text.trim())
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "--public-key {arg}: expected 32 bytes of base64 (auth_data.public_key) or a VERSION.json file"
+            ))
+        })
+}
+
+/// Sessions from a JSON array or an export file.
+fn read_sessions(
+    path: &Path,
+    pass: &PassphraseArgs,
+    max: &MaxRounds,
+) -> Result<Vec<Map<String, Value>>, CliError> {
+    let mut src = open_input(path)?;
+    let mut head = Vec::new();
+    (&mut src).take(4096).read_to_end(&mut head)?;
+    src.seek_to_start()?;
+    let is_export = String::from_utf8_lossy(&head).contains(export::armor::BEGIN);
+    let plain: Zeroizing<Vec<u8>> = if is_export {
+        let pw = old_passphrase(pass, path)?;
+        let v = open_verified(
+            path,
+            src,
+            &pw,
+            &Limits {
+                max_rounds: max.max_rounds,
+            },
+        )?;
+        let mut buf = Zeroizing::new(Vec::new());
+        v.into_plaintext()?.read_to_end(&mut buf)?;
+        buf
+    } else {
+        let mut buf = Zeroizing::new(Vec::new());
+        src.read_to_end(&mut buf)?;
+        buf
+    };
+    let mut out = Vec::new();
+    mxkeys::session::for_each(&plain[..], "input", |s: Map<String, Value>| {
+        out.push(s);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
+    let public = public_key(&a.public_key)?;
+    let mut pending = output::create(&a.output, a.force.force, &[&a.sessions])?;
+    let sessions = read_sessions(&a.sessions, &a.pass, &a.max)?;
+    let verified = a.verified;
+    let results: Vec<Result<(String, String, Value), String>> = sessions
+        .into_par_iter()
+        .enumerate()
+        .map(|(i, mut s)| {
+            let text = |k: &str| s.get(k).and_then(Value::as_str).map(str::to_owned);
+            let (Some(room), Some(sid), Some(key)) =
+                (text("room_id"), text("session_id"), text("session_key"))
+            else {
+                return Err(format!(
+                    "session {}: room_id, session_id and session_key must be strings",
+                    i + 1
+                ));
+            };
+            let sk = SessionKey::from_base64(&key)
+                .map_err(|e| format!("session {} ({sid}): {e}", i + 1))?;
+            if sk.session_id() != sid {
+                return Err(format!(
+                    "session {} ({sid}): its session_key belongs to session {}",
+                    i + 1,
+                    sk.session_id()
+                ));
+            }
+            let forwarded = s
+                .get("forwarding_curve25519_key_chain")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            s.remove("room_id");
+            s.remove("session_id");
+            let plain = Zeroizing::new(serde_json::to_vec(&s).map_err(|e| e.to_string())?);
+            let mut eph = Zeroizing::new([0u8; 32]);
+            getrandom::getrandom(&mut *eph).map_err(|e| format!("no randomness: {e}"))?;
+            let sd = backup::encrypt_session_data(&public, &plain, &mut eph);
+            Ok((
+                room,
+                sid,
+                json!({
+                    "first_message_index": sk.first_index(),
+                    "forwarded_count": forwarded,
+                    "is_verified": verified,
+                    "session_data": sd,
+                }),
+            ))
+        })
+        .collect();
+    let mut rooms: Map<String, Value> = Map::new();
+    let mut errors = Vec::new();
+    let mut count = 0u64;
+    for r in results {
+        match r {
+            Ok((room, sid, kbd)) => {
+                let entry = rooms.entry(room).or_insert_with(|| json!({"sessions": {}}));
+                if let Some(s) = entry.get_mut("sessions").and_then(Value::as_object_mut) {
+                    s.insert(sid, kbd);
+                }
+                count += 1;
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    for e in &errors {
+        warn(e);
+    }
+    if !errors.is_empty() {
+        return Err(CliError::Input(format!(
+            "{} sessions are invalid (listed above); nothing was written",
+            errors.len()
+        )));
+    }
+    let body = json!({ "rooms": rooms });
+    serde_json::to_writer(&mut pending, &body).map_err(io::Error::from)?;
+    pending.write_all(b"\n")?;
+    let path = pending.commit()?;
+    if json {
+        return print_json(
+            &json!({"output": path.display().to_string(), "sessions": count, "rooms": rooms.len()}),
+        );
+    }
+    eprintln!(
+        "wrote {count} sessions in {} rooms to {}; upload with:\n  curl -X PUT -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' --data @{} \"$HS/_matrix/client/v3/room_keys/keys?version=$VERSION\"",
+        rooms.len(),
+        path.display(),
+        path.display()
+    );
+    Ok(())
+}

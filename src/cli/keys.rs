@@ -1,0 +1,206 @@
+//! `mxkeys recovery-key ...`: check, generate, and derive legacy passphrase keys.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use mxkeys::backup;
+use mxkeys::encoding::encode_unpadded;
+use mxkeys::recovery_key::{self, RecoveryKey};
+
+use super::export::MaxRounds;
+use super::io::{print_json, read_json, spinner};
+use super::secrets::{self, SecretSpec};
+use super::{CliError, PassphraseArgs};
+
+const CHECK_AFTER: &str = "\
+The key is read from --key-file (first line; - for standard input), else MXKEYS_RECOVERY_KEY, else a
+prompt without echo. Spaces and line breaks in it are ignored.
+
+Examples:
+  mxkeys recovery-key check
+  mxkeys recovery-key check --key-file key.txt --auth-data version.json
+  mxkeys recovery-key check --suggest        # after a typo: list likely corrections
+
+version.json is the body of GET /_matrix/client/v3/room_keys/version.";
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCmd {
+    /// Decode a Security Key, diagnose typos, print its backup public key.
+    #[command(after_help = CHECK_AFTER)]
+    Check(CheckArgs),
+    /// Make a new random Security Key (operating-system randomness).
+    Generate,
+    /// Derive the backup key of an old passphrase-protected backup (auth_data.private_key_salt).
+    FromPassphrase(FromPassphraseArgs),
+}
+
+/// Where a recovery key comes from.
+#[derive(Debug, Clone, Args)]
+pub struct KeyFileArg {
+    /// Read the Security Key / recovery key from this file's first line (- for standard input).
+    #[arg(long, value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    key: KeyFileArg,
+    /// Also print the private key (base64). It is a secret: anyone with it reads your backup.
+    #[arg(long)]
+    show_private: bool,
+    /// When the key does not decode, list the one-character corrections that would.
+    #[arg(long)]
+    suggest: bool,
+    /// Check the key against this backup version (GET /room_keys/version body, or its auth_data).
+    #[arg(long, value_name = "VERSION.json")]
+    auth_data: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FromPassphraseArgs {
+    /// The backup version (GET /room_keys/version body) whose auth_data has private_key_salt.
+    #[arg(long, value_name = "VERSION.json")]
+    auth_data: PathBuf,
+    #[command(flatten)]
+    pass: PassphraseArgs,
+    #[command(flatten)]
+    max: MaxRounds,
+}
+
+pub fn run(cmd: KeyCmd, json: bool) -> Result<(), CliError> {
+    match cmd {
+        KeyCmd::Check(a) => check(a, json),
+        KeyCmd::Generate => generate(json),
+        KeyCmd::FromPassphrase(a) => from_passphrase(a, json),
+    }
+}
+
+/// The raw text of a recovery key, from --key-file / MXKEYS_RECOVERY_KEY / prompt.
+pub fn key_text(file: Option<&Path>) -> Result<mxkeys::Passphrase, CliError> {
+    secrets::read(&SecretSpec {
+        file,
+        file_flag: "--key-file",
+        env: "MXKEYS_RECOVERY_KEY",
+        prompt: "Security Key (recovery key): ".into(),
+        confirm: false,
+    })
+}
+
+/// Read and decode a recovery key.
+pub fn read_key(file: Option<&Path>) -> Result<RecoveryKey, CliError> {
+    let text = key_text(file)?;
+    RecoveryKey::decode(text.expose()).map_err(|e| CliError::Lib(e.into()))
+}
+
+fn describe(key: &RecoveryKey, show_private: bool, json: bool) -> Result<(), CliError> {
+    let public = encode_unpadded(&key.backup_public_key());
+    if json {
+        let mut v = serde_json::Map::new();
+        v.insert("public_key".into(), json!(public));
+        if show_private {
+            v.insert("private_key".into(), json!(encode_unpadded(key.expose())));
+        }
+        return print_json(&serde_json::Value::Object(v));
+    }
+    println!("The key is valid.");
+    println!("backup public key: {public}");
+    if show_private {
+        let private = Zeroizing::new(encode_unpadded(key.expose()));
+        println!("private key:       {}", &*private);
+    }
+    Ok(())
+}
+
+fn check(a: CheckArgs, json: bool) -> Result<(), CliError> {
+    let text = key_text(a.key.key_file.as_deref())?;
+    let key = match RecoveryKey::decode(text.expose()) {
+        Ok(k) => k,
+        Err(e) => {
+            if a.suggest {
+                let mut fixes = recovery_key::suggest(text.expose());
+                if let Some(path) = &a.auth_data {
+                    // The backup's public key singles out the right correction.
+                    let version = read_json(path)?;
+                    fixes.retain(|f| {
+                        RecoveryKey::decode(f)
+                            .is_ok_and(|k| backup::check_auth_data(&k, &version).is_ok())
+                    });
+                }
+                if json {
+                    let list: Vec<&str> = fixes.iter().map(|f| f.as_str()).collect();
+                    print_json(&json!({"error": e.to_string(), "suggestions": list}))?;
+                } else if fixes.is_empty() {
+                    eprintln!("No one-character correction makes this a valid Security Key.");
+                } else {
+                    eprintln!(
+                        "{}",
+                        if a.auth_data.is_some() {
+                            "The corrected key that matches the backup:"
+                        } else {
+                            "Keys one correction away that are valid (add --auth-data VERSION.json to find the one of your backup):"
+                        }
+                    );
+                    for f in &fixes {
+                        println!("{}", f.as_str());
+                    }
+                }
+            }
+            return Err(CliError::Lib(e.into()));
+        }
+    };
+    if let Some(path) = &a.auth_data {
+        backup::check_auth_data(&key, &read_json(path)?)?;
+        if !json {
+            println!("It matches the backup in {}.", path.display());
+        }
+    }
+    describe(&key, a.show_private, json)
+}
+
+fn generate(json: bool) -> Result<(), CliError> {
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    getrandom::getrandom(&mut *bytes)
+        .map_err(|e| CliError::Input(format!("the operating system gave no randomness: {e}")))?;
+    let key = RecoveryKey::from_bytes(&mut bytes);
+    let text = key.encode();
+    let public = encode_unpadded(&key.backup_public_key());
+    if json {
+        return print_json(&json!({"recovery_key": text.as_str(), "public_key": public}));
+    }
+    println!("{}", text.as_str());
+    eprintln!("backup public key: {public}");
+    eprintln!("Keep this key somewhere safe: it is the only way to read what it protects.");
+    Ok(())
+}
+
+fn from_passphrase(a: FromPassphraseArgs, json: bool) -> Result<(), CliError> {
+    let version = read_json(&a.auth_data)?;
+    let pass = secrets::read(&SecretSpec {
+        file: a.pass.passphrase_file.as_deref(),
+        file_flag: "--passphrase-file",
+        env: "MXKEYS_PASSPHRASE",
+        prompt: "Backup passphrase: ".into(),
+        confirm: false,
+    })?;
+    let pb = spinner("deriving the backup key from the passphrase".into());
+    let key = backup::key_from_passphrase(&pass, &version, a.max.max_rounds);
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    let key = key?;
+    backup::check_auth_data(&key, &version)?;
+    let text = key.encode();
+    if json {
+        return print_json(&json!({
+            "recovery_key": text.as_str(),
+            "public_key": encode_unpadded(&key.backup_public_key()),
+        }));
+    }
+    println!("{}", text.as_str());
+    eprintln!("This is the backup's key as a Security Key; it matches the backup's public key.");
+    Ok(())
+}
