@@ -493,6 +493,14 @@ def run_jssdk_decrypt(path, e):
     return "error", p.stderr.strip()
 
 
+# Peers that cannot open an `ok` vector, and why (README "What the peers do").
+KNOWN_PEER_LIMITS = {
+    # KeyMetadata.verify_raw_key compares self.mac.rstrip("=") with no None check: AttributeError.
+    "jssdk6-no-keycheck-phrase.json": {"mautrix"},
+    "jssdk6-no-keycheck-key.json": {"mautrix"},
+}
+
+
 def check(outdir):
     manifest = load(os.path.join(outdir, "manifest.json"))
     listed = {e["file"] for e in manifest["vectors"]}
@@ -531,7 +539,8 @@ def check(outdir):
         if not ref_ok:
             bad += 1
         # peers must read every vector that should open; on failures they may be more lenient
-        if e["expect"] == "ok" and not (agree(m) and agree(j)):
+        known = KNOWN_PEER_LIMITS.get(e["file"], set())
+        if e["expect"] == "ok" and not ((agree(m) or "mautrix" in known) and (agree(j) or "js-sdk" in known)):
             bad += 1
         if e["expect"] == "ok":
             for n, s in e["secrets"].items():
