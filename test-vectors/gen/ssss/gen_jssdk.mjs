@@ -4,8 +4,11 @@
 //   node gen_jssdk.mjs identity OUT.json   fresh cross-signing seeds + backup key (wasm OlmMachine)
 //   node gen_jssdk.mjs vectors  IDENTITY.json OUTDIR META.json
 //                                          js-sdk vectors into OUTDIR, their manifest entries to META.json
+//   node gen_jssdk.mjs account  IDENTITY.json OUT.json [--passphrase P --iterations N] [--two-keys]
+//                                          one fresh account (interop); prints its keys as JSON
 //   node gen_jssdk.mjs decrypt  ACCOUNT.json (--recovery-key K | --passphrase P) [--key-id ID]
-//                                          js-sdk reads the account data; prints {name: plaintext}
+//                                          js-sdk reads the account data; prints {name: plaintext} for
+//                                          every account-data type with an `encrypted` map
 //   node gen_jssdk.mjs encrypt  IN.json OUT.json --secret NAME --value-file F (--recovery-key K | --passphrase P)
 //                                          js-sdk stores one more secret under the default key
 //
@@ -200,6 +203,24 @@ async function makeVectors(identityFile, outDir, metaFile) {
     writeJson(metaFile, { jssdk_version: JSSDK_VERSION, wasm_version: WASM_VERSION, entries });
 }
 
+async function makeAccount([identityFile, out, ...args]) {
+    const identity = JSON.parse(fs.readFileSync(identityFile, "utf8"));
+    const ad = new AccountData();
+    const cache = {};
+    const ss = secretStorage(ad, cache);
+    const keys = [];
+    const kinds = args.includes("--two-keys") ? [undefined, arg(args, "--passphrase")] : [arg(args, "--passphrase")];
+    for (const passphrase of kinds) {
+        const generated = await createKey(passphrase, Number(arg(args, "--iterations") ?? 500000));
+        const { keyId } = await addKey(ss, generated);
+        cache[keyId] = generated.privateKey;
+        keys.push({ key_id: keyId, security_key: generated.encodedPrivateKey, passphrase: passphrase ?? null });
+    }
+    for (const n of SECRET_NAMES) await ss.store(n, identity.secrets[n], keys.map((k) => k.key_id));
+    writeJson(out, ad.toObject());
+    process.stdout.write(JSON.stringify({ made_by: `matrix-js-sdk ${JSSDK_VERSION}`, default: keys.at(-1), keys }) + "\n");
+}
+
 function arg(args, name) {
     const i = args.indexOf(name);
     return i >= 0 ? args[i + 1] : undefined;
@@ -237,9 +258,8 @@ async function decrypt(args) {
     const [keyId, key] = await openKey(ss, args);
     cache[keyId] = key;
     const out = {};
-    for (const n of SECRET_NAMES) {
-        if (!ad.data.has(n)) continue;
-        out[n] = await ss.get(n);
+    for (const [type, content] of ad.data) {
+        if (content && typeof content.encrypted === "object") out[type] = await ss.get(type);
     }
     process.stdout.write(JSON.stringify(out) + "\n");
 }
@@ -257,7 +277,7 @@ async function encrypt(args) {
 
 const [cmd, ...rest] = process.argv.slice(2);
 if (import.meta.url === `file://${process.argv[1]}`) {
-    const run = { identity: () => makeIdentity(rest[0]), vectors: () => makeVectors(...rest), decrypt: () => decrypt(rest), encrypt: () => encrypt(rest) }[cmd];
+    const run = { identity: () => makeIdentity(rest[0]), vectors: () => makeVectors(...rest), account: () => makeAccount(rest), decrypt: () => decrypt(rest), encrypt: () => encrypt(rest) }[cmd];
     if (!run) {
         console.error("usage: see the header of gen_jssdk.mjs");
         process.exit(2);

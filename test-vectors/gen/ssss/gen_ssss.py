@@ -5,6 +5,8 @@
                                               mautrix vectors + derived files + OUTDIR/manifest.json
     gen_ssss.py check OUTDIR                  every manifest entry through the reference reader,
                                               mautrix and matrix-js-sdk (node gen_jssdk.mjs decrypt)
+    gen_ssss.py account IDENTITY.json OUT.json [--passphrase P] [--iterations N] [--two-keys]
+                                              one fresh mautrix account (interop); prints its keys as JSON
     gen_ssss.py decrypt ACCOUNT.json (--recovery-key K | --passphrase P) [--key-id ID]
     gen_ssss.py encrypt IN.json OUT.json --secret NAME --value-file F (--recovery-key K | --passphrase P)
                                               mautrix as a peer (used by ../../interop/ssss.sh)
@@ -462,8 +464,8 @@ async def mautrix_open(account, security_key=None, passphrase=None, key_id=None)
 async def mautrix_decrypt(account, **kw):
     machine, key = await mautrix_open(account, **kw)
     out = {}
-    for n in SECRET_NAMES:
-        if n in account:
+    for n, content in account.items():
+        if isinstance(content, dict) and isinstance(content.get("encrypted"), dict):
             out[n] = b64e(await machine.get_decrypted_account_data(n, key))
     return out
 
@@ -558,6 +560,17 @@ def main(argv):
         asyncio.run(make_vectors(argv[1], argv[2], argv[3]))
     elif cmd == "check":
         sys.exit(0 if check(argv[1]) else 1)
+    elif cmd == "account":
+        identity = load(argv[1])
+        kw = peer_args(argv)
+        phrase = argv[argv.index("--passphrase") + 1] if "--passphrase" in argv else None
+        iters = int(argv[argv.index("--iterations") + 1]) if "--iterations" in argv else None
+        spec = [(None, None), (phrase, iters)] if "--two-keys" in argv else [(phrase, iters)]
+        data, keys = asyncio.run(mautrix_account(identity, spec))
+        dump(argv[2], data)
+        ks = [{"key_id": k.id, "security_key": k.recovery_key,
+               "passphrase": p} for k, (p, _) in zip(keys, spec)]
+        print(json.dumps({"made_by": MAUTRIX, "default": ks[-1], "keys": ks}))
     elif cmd == "decrypt":
         print(json.dumps(asyncio.run(mautrix_decrypt(load_account(argv[1]), **peer_args(argv)))))
     elif cmd == "encrypt":
