@@ -85,6 +85,33 @@ pub enum Error {
         actual: String,
     },
 
+    /// Secret-storage account data is malformed or lacks something.
+    #[error("{0}")]
+    Ssss(String),
+
+    /// The Security Key or Phrase is not the one of this secret-storage key.
+    #[error("this is not the Security Key (or Phrase) of secret-storage key {key_id}: its key check fails; try your other Security Key, or --key-id to pick another key")]
+    SsssWrongKey {
+        /// The key id checked.
+        key_id: String,
+    },
+
+    /// A secret's MAC does not match although the key passed its check (or had none).
+    #[error("secret {secret} fails its MAC check: the account data was changed or damaged (or the key is wrong and could not be checked in advance)")]
+    SsssMac {
+        /// The secret's name.
+        secret: String,
+    },
+
+    /// A secret is not encrypted under the chosen key.
+    #[error("secret {secret} is not encrypted under key {key_id}; see `mxkeys ssss inspect` for which keys hold it")]
+    SsssNoKey {
+        /// The secret's name.
+        secret: String,
+        /// The key id asked for.
+        key_id: String,
+    },
+
     /// An empty passphrase was given for writing a file.
     #[error("the passphrase is empty; choose a passphrase to protect the export")]
     EmptyPassphrase,
@@ -154,7 +181,10 @@ impl Error {
             Error::Json { .. } => "json",
             Error::EmptyPassphrase => "passphrase",
             Error::RecoveryKey(e) => e.kind(),
-            Error::Backup(_) => "format",
+            Error::Backup(_) | Error::Ssss(_) => "format",
+            Error::SsssWrongKey { .. } => "wrong_key",
+            Error::SsssMac { .. } => "mac",
+            Error::SsssNoKey { .. } => "no_key",
             Error::BackupKeyMismatch { .. } => "wrong_key",
             Error::Io(_) => "io",
         }

@@ -27,6 +27,7 @@ pub mod megolm;
 pub mod recovery_key;
 pub mod secret;
 pub mod session;
+pub mod ssss;
 
 pub use error::{ArmorError, Error};
 pub use secret::{Passphrase, SecretBytes};

@@ -7,6 +7,7 @@ mod io;
 mod keys;
 mod output;
 mod secrets;
+mod ssss;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -44,6 +45,9 @@ enum Command {
     /// Server-side key backups (m.megolm_backup.v1.curve25519-aes-sha2).
     #[command(subcommand)]
     Backup(backup::BackupCmd),
+    /// Secret storage: the cross-signing keys and backup key in account data.
+    #[command(subcommand)]
+    Ssss(ssss::SsssCmd),
 }
 
 /// Where a command's secret comes from, besides the environment and the prompt.
@@ -68,6 +72,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Export(cmd) => export::run(cmd, cli.json),
         Command::RecoveryKey(cmd) => keys::run(cmd, cli.json),
         Command::Backup(cmd) => backup::run(cmd, cli.json),
+        Command::Ssss(cmd) => ssss::run(cmd, cli.json),
     }
 }
 

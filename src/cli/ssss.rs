@@ -1,0 +1,392 @@
+//! `mxkeys ssss ...`: secret storage in account data — inspect, decrypt with a Security Key or
+//! Security Phrase, encrypt a secret.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use serde_json::{json, Map, Value};
+
+use mxkeys::recovery_key::RecoveryKey;
+use mxkeys::ssss::{self, AccountData, KeyCheck, KeyDescription, Unlock};
+use mxkeys::Passphrase;
+
+use super::export::MaxRounds;
+use super::io::{note, print_json, read_json, spinner, warn};
+use super::keys::KeyFileArg;
+use super::secrets::{self, SecretSpec};
+use super::{output, CliError, ForceArg};
+
+const ABOUT_INPUT: &str = "\
+ACCOUNT_DATA.json is the user's account data: a JSON object {type: content}, or a list of events
+[{\"type\": ..., \"content\": ...}] as /sync returns in account_data.events. Fetch the pieces with:
+  for t in m.secret_storage.default_key m.cross_signing.master m.cross_signing.self_signing \\
+           m.cross_signing.user_signing m.megolm_backup.v1; do
+    curl -s -H \"Authorization: Bearer $TOKEN\" \"$HS/_matrix/client/v3/user/$USER/account_data/$t\"; done
+(and m.secret_storage.key.KEYID for the key id that default_key names).";
+
+const DECRYPT_AFTER: &str = "\
+The key is a Security Key (--key-file or MXKEYS_RECOVERY_KEY) or a Security Phrase
+(--passphrase-file or MXKEYS_PASSPHRASE); at the prompt, either is accepted. It is checked against
+the key description first, so a wrong key says so instead of printing garbage.
+
+Output per secret: the backup key as a Security Key with its public key; each cross-signing private
+key with its Ed25519 public key, to compare with what your client shows.
+
+Examples:
+  mxkeys ssss decrypt account_data.json
+  mxkeys ssss decrypt account_data.json --secret m.megolm_backup.v1 --json";
+
+#[derive(Debug, Subcommand)]
+pub enum SsssCmd {
+    /// List keys and secrets in account data; no secret needed.
+    #[command(after_help = ABOUT_INPUT)]
+    Inspect {
+        /// Account data (- for standard input).
+        file: PathBuf,
+    },
+    /// Decrypt the secrets with a Security Key or Security Phrase.
+    #[command(after_help = DECRYPT_AFTER)]
+    Decrypt(DecryptArgs),
+    /// Encrypt (add or replace) a secret under a key; writes the updated account data.
+    Encrypt(EncryptArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// Use this secret-storage key instead of the default one.
+    #[arg(long, value_name = "ID")]
+    key_id: Option<String>,
+    #[command(flatten)]
+    key: KeyFileArg,
+    /// Read the Security Phrase from this file's first line (- for standard input).
+    #[arg(long, value_name = "PATH")]
+    passphrase_file: Option<PathBuf>,
+    #[command(flatten)]
+    max: MaxRounds,
+}
+
+#[derive(Debug, Args)]
+pub struct DecryptArgs {
+    /// Account data (- for standard input).
+    file: PathBuf,
+    /// Only this secret (repeatable), e.g. m.megolm_backup.v1.
+    #[arg(long, value_name = "NAME")]
+    secret: Vec<String>,
+    #[command(flatten)]
+    key: KeyArgs,
+    /// Write the secrets as JSON here (mode 0600) instead of standard output.
+    #[arg(short, long, value_name = "OUT")]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    force: ForceArg,
+}
+
+#[derive(Debug, Args)]
+pub struct EncryptArgs {
+    /// Account data (- for standard input).
+    file: PathBuf,
+    /// The secret's name, e.g. m.megolm_backup.v1.
+    #[arg(long, value_name = "NAME")]
+    secret: String,
+    /// The secret's value (its stored text, usually unpadded base64): this file's first line.
+    #[arg(long, value_name = "PATH")]
+    value_file: PathBuf,
+    #[command(flatten)]
+    key: KeyArgs,
+    /// Updated account data to write.
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+    #[command(flatten)]
+    force: ForceArg,
+}
+
+pub fn run(cmd: SsssCmd, json: bool) -> Result<(), CliError> {
+    match cmd {
+        SsssCmd::Inspect { file } => inspect(&file, json),
+        SsssCmd::Decrypt(a) => decrypt(a, json),
+        SsssCmd::Encrypt(a) => encrypt(a, json),
+    }
+}
+
+fn load(file: &Path) -> Result<AccountData, CliError> {
+    Ok(AccountData::parse(&read_json(file)?)?)
+}
+
+/// Get the key from a Security Key or Security Phrase and check it against `desc`.
+pub fn unlock(args: &KeyArgs, desc: &KeyDescription) -> Result<ssss::Unlocked, CliError> {
+    enum Input {
+        Key(Passphrase),
+        Phrase(Passphrase),
+        Either(Passphrase),
+    }
+    let env = |name: &str| std::env::var(name).ok().map(Passphrase::new);
+    let input = if let Some(f) = &args.key.key_file {
+        Input::Key(secrets::read(&spec(
+            Some(f),
+            "--key-file",
+            "MXKEYS_RECOVERY_KEY",
+            "",
+        ))?)
+    } else if let Some(f) = &args.passphrase_file {
+        Input::Phrase(secrets::read(&spec(
+            Some(f),
+            "--passphrase-file",
+            "MXKEYS_PASSPHRASE",
+            "",
+        ))?)
+    } else if let Some(k) = env("MXKEYS_RECOVERY_KEY") {
+        Input::Key(k)
+    } else if let Some(p) = env("MXKEYS_PASSPHRASE") {
+        Input::Phrase(p)
+    } else {
+        let prompt = if desc.passphrase.is_some() {
+            "Security Key or Security Phrase: "
+        } else {
+            "Security Key: "
+        };
+        Input::Either(secrets::read(&spec(
+            None,
+            "--key-file",
+            "MXKEYS_RECOVERY_KEY",
+            prompt,
+        ))?)
+    };
+    let decoded;
+    let with = match &input {
+        Input::Key(t) => {
+            decoded = RecoveryKey::decode(t.expose()).map_err(|e| CliError::Lib(e.into()))?;
+            Unlock::SecurityKey(&decoded)
+        }
+        Input::Phrase(p) => Unlock::Phrase(p),
+        // At the prompt: a valid Security Key is one; anything else is a phrase if the key has one.
+        Input::Either(t) => match RecoveryKey::decode(t.expose()) {
+            Ok(k) => {
+                decoded = k;
+                Unlock::SecurityKey(&decoded)
+            }
+            Err(e) if desc.passphrase.is_none() => return Err(CliError::Lib(e.into())),
+            Err(_) => Unlock::Phrase(t),
+        },
+    };
+    let pb = match (&with, &desc.passphrase) {
+        (Unlock::Phrase(_), Some(info)) => spinner(format!(
+            "deriving the key from the Security Phrase ({} rounds)",
+            info.iterations
+        )),
+        _ => None,
+    };
+    let unlocked = ssss::unlock(desc, with, args.max.max_rounds);
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    let unlocked = unlocked?;
+    if unlocked.check == KeyCheck::Unchecked {
+        warn(&format!(
+            "key {} has no check (iv/mac) in its description, so a wrong key shows only as MAC failures below",
+            desc.id
+        ));
+    }
+    Ok(unlocked)
+}
+
+fn spec<'a>(
+    file: Option<&'a Path>,
+    flag: &'static str,
+    env: &'static str,
+    prompt: &str,
+) -> SecretSpec<'a> {
+    SecretSpec {
+        file,
+        file_flag: flag,
+        env,
+        prompt: prompt.into(),
+        confirm: false,
+    }
+}
+
+fn inspect(file: &Path, json: bool) -> Result<(), CliError> {
+    let ad = load(file)?;
+    let default = ad.default_key_id().map(str::to_owned);
+    let mut keys = Vec::new();
+    for id in ad.key_ids() {
+        match ad.key(&id) {
+            Ok(d) => keys.push(json!({
+                "key_id": id,
+                "default": default.as_deref() == Some(id.as_str()),
+                "name": d.name,
+                "has_key_check": d.check.is_some(),
+                "passphrase": d.passphrase,
+            })),
+            Err(e) => keys.push(json!({"key_id": id, "error": e.to_string()})),
+        }
+    }
+    let secrets: Map<String, Value> = ad
+        .secrets()
+        .into_iter()
+        .map(|(n, ids)| (n, json!(ids)))
+        .collect();
+    if json {
+        return print_json(&json!({"default_key": default, "keys": keys, "secrets": secrets}));
+    }
+    println!("default key: {}", default.as_deref().unwrap_or("(none)"));
+    for k in &keys {
+        let id = k["key_id"].as_str().unwrap_or_default();
+        if let Some(e) = k.get("error").and_then(Value::as_str) {
+            println!("key {id}: {e}");
+            continue;
+        }
+        let unlock = match k.get("passphrase") {
+            Some(Value::Object(p)) => format!(
+                "Security Key or Security Phrase (PBKDF2, {} iterations)",
+                p.get("iterations").and_then(Value::as_u64).unwrap_or(0)
+            ),
+            _ => "Security Key only".into(),
+        };
+        println!(
+            "key {id}{}: {unlock}{}",
+            k.get("name")
+                .and_then(Value::as_str)
+                .map(|n| format!(" ({n:?})"))
+                .unwrap_or_default(),
+            if k["has_key_check"] == json!(true) {
+                ""
+            } else {
+                "; no key check stored"
+            }
+        );
+    }
+    for (name, ids) in &secrets {
+        println!(
+            "secret {name}: encrypted under {}",
+            ids.as_array()
+                .map(|a| a
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
+    let mut pending = match &a.output {
+        Some(out) => Some(output::create(out, a.force.force, &[&a.file])?),
+        None => None,
+    };
+    let ad = load(&a.file)?;
+    let desc = ad.resolve_key(a.key.key_id.as_deref())?;
+    let unlocked = unlock(&a.key, &desc)?;
+    let results = ssss::decrypt_secrets(&ad, &unlocked, &a.secret)?;
+    let total = results.len();
+    let mut out = Map::new();
+    let mut failed = 0;
+    for (name, result) in results {
+        match result {
+            Ok(plain) => {
+                let info = ssss::describe_secret(&name, &plain);
+                let mut v = Map::new();
+                v.insert("secret".into(), Value::String(plain.to_string()));
+                if let Some(p) = info.public_key {
+                    v.insert("public_key".into(), Value::String(p));
+                }
+                if let Some(r) = info.recovery_key {
+                    v.insert("recovery_key".into(), Value::String(r));
+                }
+                out.insert(name, Value::Object(v));
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    let check = unlocked.check;
+    if failed > 0 && out.is_empty() {
+        return Err(CliError::Input(format!(
+            "none of the {total} secrets could be decrypted{}",
+            if check == KeyCheck::Unchecked {
+                "; the key is probably wrong (this key has no check to tell)"
+            } else {
+                ""
+            }
+        )));
+    }
+    let doc = Value::Object(out);
+    if let Some(mut p) = pending.take() {
+        serde_json::to_writer_pretty(&mut p, &doc).map_err(std::io::Error::from)?;
+        std::io::Write::write_all(&mut p, b"\n")?;
+        let path = p.commit()?;
+        let names: Vec<&String> = doc
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        if json {
+            print_json(
+                &json!({"output": path.display().to_string(), "key_id": desc.id, "secrets": names}),
+            )?;
+        } else {
+            eprintln!("wrote {} secrets to {}", names.len(), path.display());
+        }
+    } else if json {
+        print_json(&doc)?;
+    } else {
+        if check == KeyCheck::Verified {
+            note(&format!("key {} verified", desc.id));
+        }
+        for (name, v) in doc.as_object().into_iter().flatten() {
+            println!("{name}");
+            if let Some(r) = v.get("recovery_key").and_then(Value::as_str) {
+                println!("  backup key (Security Key form): {r}");
+            } else {
+                println!(
+                    "  private key: {}",
+                    v["secret"].as_str().unwrap_or_default()
+                );
+            }
+            if let Some(p) = v.get("public_key").and_then(Value::as_str) {
+                println!("  public key:  {p}");
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(CliError::Input(format!(
+            "{failed} of {total} secrets could not be decrypted (see above)"
+        )));
+    }
+    Ok(())
+}
+
+fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
+    let mut pending = output::create(&a.output, a.force.force, &[&a.file])?;
+    let mut ad = load(&a.file)?;
+    let desc = ad.resolve_key(a.key.key_id.as_deref())?;
+    let value = secrets::read(&spec(
+        Some(&a.value_file),
+        "--value-file",
+        "MXKEYS_SECRET_VALUE",
+        "",
+    ))?;
+    let unlocked = unlock(&a.key, &desc)?;
+    let mut iv = [0u8; 16];
+    getrandom::getrandom(&mut iv).map_err(|e| CliError::Input(format!("no randomness: {e}")))?;
+    let payload = ssss::encrypt_secret(unlocked.key.expose(), &a.secret, value.expose(), iv);
+    ad.set_encrypted(&a.secret, &desc.id, payload);
+    serde_json::to_writer_pretty(&mut pending, &Value::Object(ad.into_map()))
+        .map_err(std::io::Error::from)?;
+    std::io::Write::write_all(&mut pending, b"\n")?;
+    let path = pending.commit()?;
+    if json {
+        return print_json(
+            &json!({"output": path.display().to_string(), "secret": a.secret, "key_id": desc.id}),
+        );
+    }
+    eprintln!(
+        "wrote the account data with {} encrypted under key {} to {}",
+        a.secret,
+        desc.id,
+        path.display()
+    );
+    Ok(())
+}

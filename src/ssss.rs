@@ -1,0 +1,606 @@
+//! Secret storage, `m.secret_storage.v1.aes-hmac-sha2` (FORMATS.md "Secret storage"): the
+//! account data where clients keep the cross-signing private keys and the backup key, encrypted
+//! under a key the user holds as a Security Key or derives from a Security Phrase.
+//!
+//! Per secret: HKDF-SHA-256(key, salt = 32 zero bytes, info = secret name) -> AES-256-CTR key |
+//! HMAC-SHA-256 key; the MAC covers the ciphertext and is checked before decrypting. The key
+//! itself is checked first against its description's `iv`/`mac` (the encryption of 32 zero bytes
+//! under the name ""), so a wrong key is reported as such, not as a damaged secret.
+
+use aes::cipher::{KeyIvInit, StreamCipher};
+use hkdf::Hkdf;
+use hmac::Mac;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use crate::encoding::{decode_lenient, encode_unpadded};
+use crate::error::Error;
+use crate::export::container::{hmac_sha256, Aes256Ctr};
+use crate::kdf::{self, Rounds};
+use crate::recovery_key::RecoveryKey;
+use crate::secret::{Passphrase, SecretBytes};
+
+/// The secret-storage algorithm this module implements.
+pub const ALGORITHM: &str = "m.secret_storage.v1.aes-hmac-sha2";
+/// Account-data type naming the default key.
+pub const DEFAULT_KEY: &str = "m.secret_storage.default_key";
+/// Prefix of key descriptions' account-data types.
+pub const KEY_PREFIX: &str = "m.secret_storage.key.";
+
+/// The well-known secrets, in the order they are shown.
+pub const KNOWN_SECRETS: [&str; 4] = [
+    "m.cross_signing.master",
+    "m.cross_signing.self_signing",
+    "m.cross_signing.user_signing",
+    "m.megolm_backup.v1",
+];
+
+/// A user's account data, as `{type: content}`.
+#[derive(Debug, Clone)]
+pub struct AccountData(Map<String, Value>);
+
+/// `m.pbkdf2` parameters of a key made from a Security Phrase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PassphraseInfo {
+    /// Salt, used as its UTF-8 bytes.
+    pub salt: String,
+    /// PBKDF2 iterations.
+    pub iterations: u32,
+    /// Key length in bits (256).
+    pub bits: u32,
+}
+
+/// A key description, `m.secret_storage.key.ID`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyDescription {
+    /// The key id.
+    pub id: String,
+    /// Its human name, if any.
+    pub name: Option<String>,
+    /// Key-check IV and MAC; old descriptions may lack them.
+    #[serde(skip)]
+    pub check: Option<([u8; 16], Vec<u8>)>,
+    /// Present when the key can be derived from a Security Phrase.
+    pub passphrase: Option<PassphraseInfo>,
+    /// Why the passphrase information cannot be used (unknown algorithm, missing fields); the
+    /// Security Key still works.
+    pub passphrase_problem: Option<String>,
+}
+
+impl AccountData {
+    /// Accept `{type: content}` or a list of events `[{"type", "content"}]` (the shape of /sync's
+    /// `account_data.events`), or `{"events": [...]}`.
+    ///
+    /// # Errors
+    /// [`Error::Ssss`] for anything else.
+    pub fn parse(doc: &Value) -> Result<Self, Error> {
+        let events = match doc {
+            Value::Array(a) => Some(a),
+            Value::Object(o) => match o.get("events") {
+                Some(Value::Array(a)) => Some(a),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(events) = events {
+            let mut map = Map::new();
+            for (i, e) in events.iter().enumerate() {
+                let t = e.get("type").and_then(Value::as_str).ok_or_else(|| {
+                    Error::Ssss(format!("account-data event {} has no \"type\"", i + 1))
+                })?;
+                let c = e.get("content").cloned().unwrap_or(Value::Null);
+                map.insert(t.to_owned(), c);
+            }
+            return Ok(AccountData(map));
+        }
+        match doc {
+            Value::Object(o) => Ok(AccountData(o.clone())),
+            _ => Err(Error::Ssss(
+                "account data must be a JSON object {type: content} or a list of events".into(),
+            )),
+        }
+    }
+
+    /// The default key id, if set.
+    pub fn default_key_id(&self) -> Option<&str> {
+        self.0.get(DEFAULT_KEY)?.get("key")?.as_str()
+    }
+
+    /// Ids of every key description present.
+    pub fn key_ids(&self) -> Vec<String> {
+        self.0
+            .keys()
+            .filter_map(|k| k.strip_prefix(KEY_PREFIX).map(str::to_owned))
+            .collect()
+    }
+
+    /// Secrets present (any account data with an `encrypted` object), with the key ids each is
+    /// encrypted under. Known secrets first.
+    pub fn secrets(&self) -> Vec<(String, Vec<String>)> {
+        let mut out: Vec<(String, Vec<String>)> = self
+            .0
+            .iter()
+            .filter_map(|(name, c)| {
+                let enc = c.get("encrypted")?.as_object()?;
+                Some((name.clone(), enc.keys().cloned().collect()))
+            })
+            .collect();
+        out.sort_by_key(|(n, _)| {
+            (
+                KNOWN_SECRETS.iter().position(|k| k == n).unwrap_or(99),
+                n.clone(),
+            )
+        });
+        out
+    }
+
+    /// Parse a key description.
+    ///
+    /// # Errors
+    /// [`Error::Ssss`] when it is missing or malformed.
+    pub fn key(&self, id: &str) -> Result<KeyDescription, Error> {
+        let c = self
+            .0
+            .get(&format!("{KEY_PREFIX}{id}"))
+            .and_then(Value::as_object)
+            .ok_or_else(|| {
+                Error::Ssss(format!(
+                    "no key description {KEY_PREFIX}{id} in the account data"
+                ))
+            })?;
+        let alg = c
+            .get("algorithm")
+            .and_then(Value::as_str)
+            .unwrap_or("(none)");
+        if alg != ALGORITHM {
+            return Err(Error::Ssss(format!(
+                "key {id} uses algorithm {alg}; only {ALGORITHM} is supported"
+            )));
+        }
+        let check = match (
+            c.get("iv").and_then(Value::as_str),
+            c.get("mac").and_then(Value::as_str),
+        ) {
+            (Some(iv), Some(mac)) => {
+                let iv = decode_lenient(iv)
+                    .ok()
+                    .and_then(|b| <[u8; 16]>::try_from(b).ok())
+                    .ok_or_else(|| {
+                        Error::Ssss(format!("key {id}: iv is not 16 bytes of base64"))
+                    })?;
+                let mac = decode_lenient(mac)
+                    .map_err(|_| Error::Ssss(format!("key {id}: mac is not base64")))?;
+                Some((iv, mac))
+            }
+            _ => None,
+        };
+        let (passphrase, passphrase_problem) = match c.get("passphrase") {
+            None | Some(Value::Null) => (None, None),
+            Some(p) => match parse_passphrase(p) {
+                Ok(info) => (Some(info), None),
+                Err(why) => (None, Some(format!("key {id}: {why}"))),
+            },
+        };
+        Ok(KeyDescription {
+            id: id.to_owned(),
+            name: c.get("name").and_then(Value::as_str).map(str::to_owned),
+            check,
+            passphrase,
+            passphrase_problem,
+        })
+    }
+
+    /// The key to use: `explicit`, else the default key, else the only key.
+    ///
+    /// # Errors
+    /// [`Error::Ssss`] when there is no key, or several and no default.
+    pub fn resolve_key(&self, explicit: Option<&str>) -> Result<KeyDescription, Error> {
+        let id = match (explicit, self.default_key_id()) {
+            (Some(id), _) | (None, Some(id)) => id.to_owned(),
+            (None, None) => match self.key_ids().as_slice() {
+                [only] => only.clone(),
+                [] => return Err(Error::Ssss(
+                    "the account data has no secret-storage key (m.secret_storage.key.*); include it in the file".into(),
+                )),
+                many => return Err(Error::Ssss(format!(
+                    "no default key (m.secret_storage.default_key) and several keys: choose one with --key-id ({})",
+                    many.join(", ")
+                ))),
+            },
+        };
+        self.key(&id)
+    }
+
+    /// The encrypted payload of `secret` under `key_id`.
+    ///
+    /// # Errors
+    /// [`Error::Ssss`] when the secret or that key's copy is missing.
+    pub fn encrypted(&self, secret: &str, key_id: &str) -> Result<&Value, Error> {
+        let enc = self
+            .0
+            .get(secret)
+            .and_then(|c| c.get("encrypted"))
+            .ok_or_else(|| Error::Ssss(format!("the account data has no secret {secret}")))?;
+        enc.get(key_id).ok_or_else(|| Error::SsssNoKey {
+            secret: secret.to_owned(),
+            key_id: key_id.to_owned(),
+        })
+    }
+
+    /// Set `secret`'s copy under `key_id`, keeping other keys' copies.
+    pub fn set_encrypted(&mut self, secret: &str, key_id: &str, payload: Value) {
+        let entry = self
+            .0
+            .entry(secret.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        if let Some(obj) = entry.as_object_mut() {
+            let enc = obj
+                .entry("encrypted")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !enc.is_object() {
+                *enc = Value::Object(Map::new());
+            }
+            if let Some(e) = enc.as_object_mut() {
+                e.insert(key_id.to_owned(), payload);
+            }
+        }
+    }
+
+    /// The account data as `{type: content}`.
+    pub fn into_map(self) -> Map<String, Value> {
+        self.0
+    }
+}
+
+fn parse_passphrase(p: &Value) -> Result<PassphraseInfo, String> {
+    let alg = p
+        .get("algorithm")
+        .and_then(Value::as_str)
+        .unwrap_or("(none)");
+    if alg != "m.pbkdf2" {
+        return Err(format!(
+            "Security Phrase algorithm {alg} is not supported (only m.pbkdf2)"
+        ));
+    }
+    let salt = p
+        .get("salt")
+        .and_then(Value::as_str)
+        .ok_or("the Security Phrase has no salt")?;
+    let iterations = p
+        .get("iterations")
+        .and_then(Value::as_u64)
+        .ok_or("the Security Phrase has no iterations")?;
+    let bits = p.get("bits").and_then(Value::as_u64).unwrap_or(256);
+    Ok(PassphraseInfo {
+        salt: salt.to_owned(),
+        iterations: u32::try_from(iterations).unwrap_or(u32::MAX),
+        bits: u32::try_from(bits).unwrap_or(u32::MAX),
+    })
+}
+
+/// What unlocks secret storage.
+#[derive(Debug, Clone, Copy)]
+pub enum Unlock<'a> {
+    /// A Security Key (recovery-key encoding of the 32-byte key).
+    SecurityKey(&'a RecoveryKey),
+    /// A Security Phrase (PBKDF2 with the key description's parameters).
+    Phrase(&'a Passphrase),
+}
+
+/// A secret-storage key that passed its check.
+#[derive(Debug)]
+pub struct Unlocked {
+    /// The key bytes.
+    pub key: SecretBytes<32>,
+    /// Its description.
+    pub desc: KeyDescription,
+    /// Whether the description could confirm it.
+    pub check: KeyCheck,
+}
+
+/// Turn a Security Key or Phrase into the key of `desc` and check it.
+///
+/// # Errors
+/// [`Error::Ssss`] when a phrase is given but the key has none (or an unusable one);
+/// [`Error::SsssWrongKey`]; rounds errors.
+pub fn unlock(desc: &KeyDescription, with: Unlock<'_>, max_rounds: u32) -> Result<Unlocked, Error> {
+    let key = match with {
+        Unlock::SecurityKey(k) => SecretBytes::from_array(&mut k.expose().to_owned()),
+        Unlock::Phrase(p) => {
+            let info = desc.passphrase.as_ref().ok_or_else(|| {
+                Error::Ssss(desc.passphrase_problem.clone().unwrap_or_else(|| {
+                    format!(
+                        "key {} has no Security Phrase; use its Security Key",
+                        desc.id
+                    )
+                }))
+            })?;
+            key_from_passphrase(p, info, max_rounds)?
+        }
+    };
+    let check = check_key(key.expose(), desc)?;
+    Ok(Unlocked {
+        key,
+        desc: desc.clone(),
+        check,
+    })
+}
+
+/// One secret's name and its plaintext (unpadded base64 of its bytes), or why it failed.
+pub type SecretResult = (String, Result<Zeroizing<String>, Error>);
+
+/// Decrypt the secrets stored under the unlocked key: `only` those names, or every secret that
+/// has a copy under it. Each secret succeeds or fails on its own.
+///
+/// # Errors
+/// [`Error::SsssNoKey`] when no wanted secret has a copy under the key.
+pub fn decrypt_secrets(
+    ad: &AccountData,
+    unlocked: &Unlocked,
+    only: &[String],
+) -> Result<Vec<SecretResult>, Error> {
+    let id = &unlocked.desc.id;
+    let names: Vec<String> = if only.is_empty() {
+        let all = ad.secrets();
+        let under: Vec<String> = all
+            .iter()
+            .filter(|(_, ids)| ids.contains(id))
+            .map(|(n, _)| n.clone())
+            .collect();
+        if under.is_empty() {
+            return Err(Error::SsssNoKey {
+                secret: all
+                    .first()
+                    .map_or_else(|| "(any)".to_owned(), |(n, _)| n.clone()),
+                key_id: id.clone(),
+            });
+        }
+        under
+    } else {
+        only.to_vec()
+    };
+    Ok(names
+        .into_iter()
+        .map(|n| {
+            let r = ad
+                .encrypted(&n, id)
+                .and_then(|payload| decrypt_secret(unlocked.key.expose(), &n, payload));
+            (n, r)
+        })
+        .collect())
+}
+
+/// Derive a secret-storage key from a Security Phrase.
+///
+/// # Errors
+/// [`Error::Ssss`] for bits other than 256; rounds errors for absurd iteration counts.
+pub fn key_from_passphrase(
+    pass: &Passphrase,
+    info: &PassphraseInfo,
+    max_rounds: u32,
+) -> Result<SecretBytes<32>, Error> {
+    if info.bits != 256 {
+        return Err(Error::Ssss(format!(
+            "the passphrase asks for a {}-bit key; only 256 is defined",
+            info.bits
+        )));
+    }
+    let rounds = Rounds::new(info.iterations, max_rounds)?;
+    Ok(kdf::pbkdf2_sha512::<32>(
+        pass.expose().as_bytes(),
+        info.salt.as_bytes(),
+        rounds,
+    ))
+}
+
+struct Keys {
+    aes: SecretBytes<32>,
+    mac: SecretBytes<32>,
+}
+
+fn derive(key: &[u8; 32], name: &str) -> Keys {
+    let hk = Hkdf::<Sha256>::new(Some(&[0u8; 32]), key);
+    let mut okm = SecretBytes::<64>::zeroed();
+    // 64 bytes is far below HKDF-SHA-256's limit: expand cannot fail.
+    let _ = hk.expand(name.as_bytes(), okm.expose_mut());
+    let mut keys = Keys {
+        aes: SecretBytes::zeroed(),
+        mac: SecretBytes::zeroed(),
+    };
+    let (a, m) = okm.expose().split_at(32);
+    keys.aes.expose_mut().copy_from_slice(a);
+    keys.mac.expose_mut().copy_from_slice(m);
+    keys
+}
+
+fn encrypt_raw(key: &[u8; 32], name: &str, plaintext: &[u8], iv: &[u8; 16]) -> (Vec<u8>, [u8; 32]) {
+    let keys = derive(key, name);
+    let mut ct = plaintext.to_vec();
+    Aes256Ctr::new(keys.aes.expose().into(), iv.into()).apply_keystream(&mut ct);
+    let mut h = hmac_sha256(keys.mac.expose());
+    h.update(&ct);
+    (ct, h.finalize().into_bytes().into())
+}
+
+/// Whether a key passed its description's check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyCheck {
+    /// The description's iv/mac confirm the key.
+    Verified,
+    /// The description has no iv/mac (old clients): the key could not be checked in advance.
+    Unchecked,
+}
+
+/// Check a key against its description, in constant time.
+///
+/// # Errors
+/// [`Error::SsssWrongKey`] when the check fails.
+pub fn check_key(key: &[u8; 32], desc: &KeyDescription) -> Result<KeyCheck, Error> {
+    let Some((iv, mac)) = &desc.check else {
+        return Ok(KeyCheck::Unchecked);
+    };
+    let keys = derive(key, "");
+    let mut ct = [0u8; 32];
+    Aes256Ctr::new(keys.aes.expose().into(), iv.into()).apply_keystream(&mut ct);
+    let mut h = hmac_sha256(keys.mac.expose());
+    h.update(&ct);
+    h.verify_slice(mac).map_err(|_| Error::SsssWrongKey {
+        key_id: desc.id.clone(),
+    })?;
+    Ok(KeyCheck::Verified)
+}
+
+/// Decrypt one secret's payload `{iv, ciphertext, mac}`. The MAC is checked first.
+///
+/// # Errors
+/// [`Error::Ssss`] for a malformed payload, [`Error::SsssMac`] when the MAC fails.
+pub fn decrypt_secret(
+    key: &[u8; 32],
+    name: &str,
+    payload: &Value,
+) -> Result<Zeroizing<String>, Error> {
+    let get = |f: &str| {
+        payload
+            .get(f)
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::Ssss(format!("secret {name}: no \"{f}\" string")))
+            .and_then(|s| {
+                decode_lenient(s)
+                    .map_err(|_| Error::Ssss(format!("secret {name}: {f} is not base64")))
+            })
+    };
+    let iv: [u8; 16] = get("iv")?
+        .try_into()
+        .map_err(|_| Error::Ssss(format!("secret {name}: iv is not 16 bytes")))?;
+    let ct = get("ciphertext")?;
+    let mac = get("mac")?;
+    let keys = derive(key, name);
+    let mut h = hmac_sha256(keys.mac.expose());
+    h.update(&ct);
+    h.verify_slice(&mac).map_err(|_| Error::SsssMac {
+        secret: name.to_owned(),
+    })?;
+    let mut plain = Zeroizing::new(ct);
+    Aes256Ctr::new(keys.aes.expose().into(), (&iv).into()).apply_keystream(&mut plain);
+    let text = String::from_utf8(std::mem::take(&mut *plain))
+        .map_err(|_| Error::Ssss(format!("secret {name} is not UTF-8 text after decryption")))?;
+    Ok(Zeroizing::new(text))
+}
+
+/// Encrypt a secret's plaintext under `key`. `iv` must be fresh randomness; bit 63 is cleared.
+pub fn encrypt_secret(key: &[u8; 32], name: &str, plaintext: &str, iv: [u8; 16]) -> Value {
+    let iv = crate::export::clear_bit63(iv);
+    let (ct, mac) = encrypt_raw(key, name, plaintext.as_bytes(), &iv);
+    serde_json::json!({
+        "iv": encode_unpadded(&iv),
+        "ciphertext": encode_unpadded(&ct),
+        "mac": encode_unpadded(&mac),
+    })
+}
+
+/// A key description for a new key: its check `iv`/`mac` computed from `iv`.
+pub fn describe_key(key: &[u8; 32], iv: [u8; 16], name: Option<&str>) -> Value {
+    let iv = crate::export::clear_bit63(iv);
+    let (_, mac) = encrypt_raw(key, "", &[0u8; 32], &iv);
+    let mut v = serde_json::json!({
+        "algorithm": ALGORITHM,
+        "iv": encode_unpadded(&iv),
+        "mac": encode_unpadded(&mac),
+    });
+    if let (Some(n), Some(o)) = (name, v.as_object_mut()) {
+        o.insert("name".into(), Value::String(n.to_owned()));
+    }
+    v
+}
+
+/// What a decrypted secret is, for display: its public key when it is a known key type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretInfo {
+    /// Public key (unpadded base64): Ed25519 for cross-signing seeds, Curve25519 for the backup key.
+    pub public_key: Option<String>,
+    /// The backup key in Security Key form.
+    pub recovery_key: Option<String>,
+}
+
+/// Public keys of the well-known secrets (their plaintext is unpadded base64 of 32 bytes).
+pub fn describe_secret(name: &str, plaintext: &str) -> SecretInfo {
+    let bytes = decode_lenient(plaintext).ok().map(Zeroizing::new);
+    let key: Option<Zeroizing<[u8; 32]>> = bytes
+        .as_ref()
+        .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+        .map(Zeroizing::new);
+    let mut info = SecretInfo {
+        public_key: None,
+        recovery_key: None,
+    };
+    let Some(key) = key else { return info };
+    if name.starts_with("m.cross_signing.") {
+        let sk = ed25519_dalek::SigningKey::from_bytes(&key);
+        info.public_key = Some(encode_unpadded(sk.verifying_key().as_bytes()));
+    } else if name == "m.megolm_backup.v1" {
+        let mut k = *key;
+        let rk = crate::recovery_key::RecoveryKey::from_bytes(&mut k);
+        info.public_key = Some(encode_unpadded(&rk.backup_public_key()));
+        info.recovery_key = Some(rk.encode().to_string());
+    }
+    info
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_check_and_secret_round_trip() {
+        let key = [7u8; 32];
+        let desc_json = describe_key(&key, [3; 16], Some("k"));
+        let mut ad = serde_json::json!({
+            DEFAULT_KEY: {"key": "K1"},
+            "m.secret_storage.key.K1": desc_json,
+        });
+        let payload = encrypt_secret(&key, "m.megolm_backup.v1", "c2VjcmV0", [4; 16]);
+        ad["m.megolm_backup.v1"] = serde_json::json!({"encrypted": {"K1": payload}});
+        let ad = AccountData::parse(&ad).unwrap();
+        assert_eq!(ad.default_key_id(), Some("K1"));
+        let desc = ad.key("K1").unwrap();
+        assert_eq!(check_key(&key, &desc).unwrap(), KeyCheck::Verified);
+        assert!(matches!(
+            check_key(&[8; 32], &desc),
+            Err(Error::SsssWrongKey { .. })
+        ));
+        let enc = ad.encrypted("m.megolm_backup.v1", "K1").unwrap();
+        assert_eq!(
+            &*decrypt_secret(&key, "m.megolm_backup.v1", enc).unwrap(),
+            "c2VjcmV0"
+        );
+        // The name is part of the key derivation: another name fails the MAC.
+        assert!(matches!(
+            decrypt_secret(&key, "m.cross_signing.master", enc),
+            Err(Error::SsssMac { .. })
+        ));
+        assert!(matches!(
+            ad.encrypted("m.megolm_backup.v1", "K2"),
+            Err(Error::SsssNoKey { .. })
+        ));
+    }
+
+    #[test]
+    fn events_list_shape_is_read() {
+        let ad = AccountData::parse(&serde_json::json!([
+            {"type": DEFAULT_KEY, "content": {"key": "A"}},
+            {"type": "m.cross_signing.master", "content": {"encrypted": {"A": {}}}},
+        ]))
+        .unwrap();
+        assert_eq!(ad.default_key_id(), Some("A"));
+        assert_eq!(
+            ad.secrets(),
+            vec![("m.cross_signing.master".into(), vec!["A".into()])]
+        );
+    }
+}
