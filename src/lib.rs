@@ -16,6 +16,7 @@
 //! # Ok::<(), mxkeys::Error>(())
 //! ```
 
+pub mod attachment;
 pub mod backup;
 pub mod encoding;
 pub mod error;

@@ -9,83 +9,17 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mxkeys");
+use common::*;
+
 const PASS: &str = "correct horse battery staple";
-
-fn vectors() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/export")
-}
-
-fn mxkeys(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .env_remove("MXKEYS_PASSPHRASE")
-        .env_remove("MXKEYS_NEW_PASSPHRASE");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    // No terminal: prompting must be impossible, so a missing secret is a usage error.
-    cmd.stdin(Stdio::null());
-    if Path::new("/usr/bin/setsid").exists() {
-        let mut s = Command::new("/usr/bin/setsid");
-        s.arg("-w").arg(cmd.get_program()).args(cmd.get_args());
-        for (k, v) in cmd.get_envs() {
-            match v {
-                Some(v) => s.env(k, v),
-                None => s.env_remove(k),
-            };
-        }
-        cmd = s;
-        cmd.stdin(Stdio::null());
-    }
-    cmd.output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Exit 1 (or `code`), exactly one line on stderr starting with `error:`, no panic.
-fn assert_fails(o: &Output, code: i32, needle: &str) {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
-    let lines: Vec<&str> = err.lines().filter(|l| !l.starts_with("warning:")).collect();
-    assert_eq!(lines.len(), 1, "one line expected: {err}");
-    assert!(lines[0].starts_with("error: "), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    assert!(err.contains(needle), "{needle:?} not in {err}");
-}
-
-fn tmpdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("mxkeys-cli-")
-        .tempdir()
-        .unwrap()
-}
-
-/// Nothing but `keep` in the directory: no OUT, no temporary file.
-fn assert_only(dir: &Path, keep: &[&str]) {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
-    let mut want: Vec<String> = keep.iter().map(|s| s.to_string()).collect();
-    want.sort();
-    assert_eq!(names, want);
-}
-
-fn sha(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
 
 #[derive(Deserialize)]
 struct Manifest {

@@ -1,6 +1,7 @@
 //! Command-line definitions and dispatch. The only code that touches files, the environment and
 //! the terminal.
 
+mod attachment;
 mod backup;
 mod export;
 mod io;
@@ -48,6 +49,9 @@ enum Command {
     /// Secret storage: the cross-signing keys and backup key in account data.
     #[command(subcommand)]
     Ssss(ssss::SsssCmd),
+    /// Encrypted attachments (the EncryptedFile of m.file / m.image events).
+    #[command(subcommand)]
+    Attachment(attachment::AttachmentCmd),
 }
 
 /// Where a command's secret comes from, besides the environment and the prompt.
@@ -73,6 +77,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::RecoveryKey(cmd) => keys::run(cmd, cli.json),
         Command::Backup(cmd) => backup::run(cmd, cli.json),
         Command::Ssss(cmd) => ssss::run(cmd, cli.json),
+        Command::Attachment(cmd) => attachment::run(cmd, cli.json),
     }
 }
 
