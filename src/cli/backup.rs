@@ -134,11 +134,11 @@ pub fn run(cmd: BackupCmd, json: bool) -> Result<(), CliError> {
 }
 
 /// What decrypting a backup gave.
-struct Decrypted {
-    sessions: Vec<Map<String, Value>>,
-    failures: Vec<Outcome>,
-    total: usize,
-    mac: BTreeMap<&'static str, u64>,
+pub(super) struct Decrypted {
+    pub sessions: Vec<Map<String, Value>>,
+    pub failures: Vec<Outcome>,
+    pub total: usize,
+    pub mac: BTreeMap<&'static str, u64>,
 }
 
 fn decrypt_source(src: &Source, json: bool) -> Result<Decrypted, CliError> {
@@ -146,11 +146,23 @@ fn decrypt_source(src: &Source, json: bool) -> Result<Decrypted, CliError> {
     let version = src.auth_data.as_deref().map(read_json).transpose()?;
     let (_, entries) = backup::entries(&doc, src.room_id.as_deref(), src.session_id.as_deref())?;
     let key: RecoveryKey = read_key(src.key.key_file.as_deref())?;
-    if let Some(v) = &version {
-        backup::check_auth_data(&key, v)?;
+    decrypt_with(&key, &entries, version.as_ref(), src.allow_partial, json)
+}
+
+/// Check the key against the version (if given), decrypt every entry, list failures; an error
+/// when nothing or (without `allow_partial`) not everything decrypted.
+pub(super) fn decrypt_with(
+    key: &RecoveryKey,
+    entries: &[backup::Entry],
+    version: Option<&Value>,
+    allow_partial: bool,
+    json: bool,
+) -> Result<Decrypted, CliError> {
+    if let Some(v) = version {
+        backup::check_auth_data(key, v)?;
     }
     let pb = spinner(format!("decrypting {} sessions", entries.len()));
-    let outcomes = backup::decrypt_entries(&key, &entries);
+    let outcomes = backup::decrypt_entries(key, entries);
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
@@ -184,7 +196,7 @@ fn decrypt_source(src: &Source, json: bool) -> Result<Decrypted, CliError> {
             if failures.iter().all(|f| matches!(&f.result, Err(e) if e.kind() == "mac")) { " (MAC mismatch)" } else { "" }
         )));
     }
-    if !failures.is_empty() && !src.allow_partial {
+    if !failures.is_empty() && !allow_partial {
         return Err(CliError::Input(format!(
             "{} of {total} sessions could not be decrypted (listed above); nothing was written, add --allow-partial to keep the {} that could",
             failures.len(),
@@ -199,7 +211,7 @@ fn decrypt_source(src: &Source, json: bool) -> Result<Decrypted, CliError> {
     })
 }
 
-fn rooms(sessions: &[Map<String, Value>]) -> u64 {
+pub(super) fn rooms(sessions: &[Map<String, Value>]) -> u64 {
     sessions
         .iter()
         .filter_map(|s| s.get("room_id").and_then(Value::as_str))
@@ -220,7 +232,7 @@ fn failure_json(failures: &[Outcome]) -> Value {
     )
 }
 
-fn explain_mac(d: &Decrypted, json: bool) {
+pub(super) fn explain_mac(d: &Decrypted, json: bool) {
     if json {
         return;
     }

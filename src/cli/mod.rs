@@ -7,6 +7,7 @@ mod export;
 mod io;
 mod keys;
 mod output;
+mod recover;
 mod secrets;
 mod ssss;
 
@@ -52,6 +53,8 @@ enum Command {
     /// Encrypted attachments (the EncryptedFile of m.file / m.image events).
     #[command(subcommand)]
     Attachment(attachment::AttachmentCmd),
+    /// Security Key or Phrase + key backup -> an export file any client imports.
+    Recover(recover::RecoverArgs),
 }
 
 /// Where a command's secret comes from, besides the environment and the prompt.
@@ -78,6 +81,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Backup(cmd) => backup::run(cmd, cli.json),
         Command::Ssss(cmd) => ssss::run(cmd, cli.json),
         Command::Attachment(cmd) => attachment::run(cmd, cli.json),
+        Command::Recover(a) => recover::run(a, cli.json),
     }
 }
 

@@ -108,6 +108,18 @@ pub fn run(cmd: SsssCmd, json: bool) -> Result<(), CliError> {
     }
 }
 
+impl KeyArgs {
+    /// The --key-id, if given.
+    pub fn key_id(&self) -> Option<&str> {
+        self.key_id.as_deref()
+    }
+
+    /// The --max-rounds limit.
+    pub fn max_rounds(&self) -> u32 {
+        self.max.max_rounds
+    }
+}
+
 fn load(file: &Path) -> Result<AccountData, CliError> {
     Ok(AccountData::parse(&read_json(file)?)?)
 }

@@ -1,0 +1,150 @@
+//! `mxkeys recover`: Security Key or Phrase -> backup key from secret storage -> checked against
+//! the backup version -> every session decrypted -> an export file any client can import.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use mxkeys::backup;
+use mxkeys::encoding::decode_lenient;
+use mxkeys::export::{self, ExportWriter};
+use mxkeys::recovery_key::RecoveryKey;
+use mxkeys::session::Summary;
+use mxkeys::ssss::{self, AccountData};
+
+use super::backup::{decrypt_with, explain_mac, rooms};
+use super::export::{fresh_nonces, new_passphrase, report_written, write_rounds};
+use super::io::{note, print_json, read_json, spinner};
+use super::ssss::{unlock, KeyArgs};
+use super::{output, CliError, ForceArg};
+
+const AFTER: &str = "\
+For the person who has a Security Key or Security Phrase and wants their message keys back. Gather:
+  account data (m.secret_storage.*, m.megolm_backup.v1): see `mxkeys ssss inspect --help`
+  the backup:         GET /_matrix/client/v3/room_keys/keys?version=V > backup.json
+  its version:        GET /_matrix/client/v3/room_keys/version > version.json
+Then:
+  mxkeys recover --account-data account_data.json --backup backup.json --backup-version version.json -o keys.txt
+
+The Security Key/Phrase is read from --key-file / --passphrase-file / MXKEYS_RECOVERY_KEY /
+MXKEYS_PASSPHRASE or asked for; the new export passphrase from --new-passphrase-file /
+MXKEYS_NEW_PASSPHRASE or asked for twice. Import keys.txt in any client (Element: Settings >
+Security & Privacy > Import E2E room keys). The plaintext keys never touch the disk.";
+
+#[derive(Debug, Args)]
+#[command(after_help = AFTER)]
+pub struct RecoverArgs {
+    /// The account data holding secret storage.
+    #[arg(long, value_name = "AD.json")]
+    account_data: PathBuf,
+    /// The backup: GET /room_keys/keys body.
+    #[arg(long, value_name = "BACKUP.json")]
+    backup: PathBuf,
+    /// The backup version (GET /room_keys/version body), to check the key belongs to it.
+    #[arg(long, value_name = "VERSION.json")]
+    backup_version: Option<PathBuf>,
+    /// The export file to write.
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+    /// PBKDF2 rounds of the export.
+    #[arg(long, value_name = "N", default_value_t = export::DEFAULT_ROUNDS)]
+    rounds: u32,
+    /// Read the export's new passphrase from this file (else MXKEYS_NEW_PASSPHRASE, else a prompt).
+    #[arg(long, value_name = "PATH")]
+    new_passphrase_file: Option<PathBuf>,
+    /// Write the sessions that decrypt even when others fail (they are listed).
+    #[arg(long)]
+    allow_partial: bool,
+    #[command(flatten)]
+    key: KeyArgs,
+    #[command(flatten)]
+    force: ForceArg,
+}
+
+pub fn run(a: RecoverArgs, json: bool) -> Result<(), CliError> {
+    let rounds = write_rounds(a.rounds, a.key.max_rounds())?;
+    let mut pending = output::create(&a.output, a.force.force, &[&a.account_data, &a.backup])?;
+    let ad = AccountData::parse(&read_json(&a.account_data)?)?;
+    let doc = read_json(&a.backup)?;
+    let version = a.backup_version.as_deref().map(read_json).transpose()?;
+    let (_, entries) = backup::entries(&doc, None, None)?;
+
+    // 1. Secret storage: the backup key.
+    let desc = ad.resolve_key(a.key.key_id())?;
+    let unlocked = unlock(&a.key, &desc)?;
+    let results = ssss::decrypt_secrets(&ad, &unlocked, &["m.megolm_backup.v1".to_owned()])?;
+    let plain = match results.into_iter().next() {
+        Some((_, r)) => r?,
+        None => {
+            return Err(CliError::Input(
+                "the account data has no m.megolm_backup.v1 secret".into(),
+            ))
+        }
+    };
+    let bytes = Zeroizing::new(decode_lenient(&plain).map_err(|_| {
+        CliError::Input("the stored backup key (m.megolm_backup.v1) is not base64".into())
+    })?);
+    let mut raw = Zeroizing::new(<[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+        CliError::Input(format!(
+            "the stored backup key is {} bytes, expected 32",
+            bytes.len()
+        ))
+    })?);
+    let key = RecoveryKey::from_bytes(&mut raw);
+    if !json {
+        note(&format!(
+            "secret storage opened with key {}; backup key found",
+            desc.id
+        ));
+    }
+
+    // 2. The backup, checked against its version.
+    let d = decrypt_with(&key, &entries, version.as_ref(), a.allow_partial, json)?;
+
+    // 3. The export.
+    let pass = new_passphrase(
+        a.new_passphrase_file.as_deref(),
+        "--new-passphrase-file",
+        "MXKEYS_NEW_PASSPHRASE",
+    )?;
+    let data = Zeroizing::new(serde_json::to_vec(&d.sessions).map_err(io::Error::from)?);
+    let pb = spinner(format!(
+        "deriving the export key ({} PBKDF2 rounds)",
+        rounds.get()
+    ));
+    let writer = ExportWriter::new(&mut pending, &pass, rounds, fresh_nonces()?);
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    let mut writer = writer?;
+    writer.write_all(&data)?;
+    writer.finish()?;
+    let path = pending.commit()?;
+    explain_mac(&d, json);
+    let summary = Summary {
+        sessions: d.sessions.len() as u64,
+        rooms: rooms(&d.sessions),
+    };
+    if json {
+        return print_json(&json!({
+            "output": path.display().to_string(),
+            "sessions": summary.sessions,
+            "rooms": summary.rooms,
+            "total": d.total,
+            "failed": d.failures.len(),
+            "rounds": rounds.get(),
+        }));
+    }
+    report_written(&path, &summary, rounds, false)?;
+    eprintln!(
+        "Done: {} of {} sessions in {} rooms. Import {} in your client with the passphrase you just chose.",
+        summary.sessions,
+        d.total,
+        summary.rooms,
+        path.display()
+    );
+    Ok(())
+}
