@@ -26,6 +26,7 @@ pub mod fuzz_targets;
 pub mod kdf;
 pub mod megolm;
 pub mod recovery_key;
+pub mod search;
 pub mod secret;
 pub mod session;
 pub mod ssss;

@@ -192,7 +192,13 @@ fn from_passphrase(a: FromPassphraseArgs, json: bool) -> Result<(), CliError> {
         pb.finish_and_clear();
     }
     let key = key?;
-    backup::check_auth_data(&key, &version)?;
+    backup::check_auth_data(&key, &version).map_err(|e| match e {
+        mxkeys::Error::BackupKeyMismatch { .. } => CliError::Input(
+            "wrong backup passphrase: the key it gives does not match the backup's public key"
+                .into(),
+        ),
+        other => CliError::Lib(other),
+    })?;
     let text = key.encode();
     if json {
         return print_json(&json!({

@@ -4,10 +4,12 @@
 mod attachment;
 mod backup;
 mod export;
+mod interrupt;
 mod io;
 mod keys;
 mod output;
 mod recover;
+mod search;
 mod secrets;
 mod ssss;
 
@@ -55,6 +57,12 @@ enum Command {
     Attachment(attachment::AttachmentCmd),
     /// Security Key or Phrase + key backup -> an export file any client imports.
     Recover(recover::RecoverArgs),
+    /// Forgotten passphrases: search a candidate list on all cores.
+    #[command(subcommand)]
+    Passphrase(search::PassphraseCmd),
+    /// Measure this machine.
+    #[command(subcommand)]
+    Bench(search::BenchCmd),
 }
 
 /// Where a command's secret comes from, besides the environment and the prompt.
@@ -75,6 +83,7 @@ pub struct ForceArg {
 
 /// Run one parsed command line.
 pub fn run(cli: Cli) -> Result<(), CliError> {
+    interrupt::install();
     match cli.command {
         Command::Export(cmd) => export::run(cmd, cli.json),
         Command::RecoveryKey(cmd) => keys::run(cmd, cli.json),
@@ -82,6 +91,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Ssss(cmd) => ssss::run(cmd, cli.json),
         Command::Attachment(cmd) => attachment::run(cmd, cli.json),
         Command::Recover(a) => recover::run(a, cli.json),
+        Command::Passphrase(cmd) => search::run_passphrase(cmd, cli.json),
+        Command::Bench(cmd) => search::run_bench(cmd, cli.json),
     }
 }
 

@@ -14,7 +14,8 @@ use super::CliError;
 
 /// An output being written.
 pub struct PendingOutput {
-    tmp: BufWriter<NamedTempFile>,
+    /// Taken by `commit`; `None` only after it.
+    tmp: Option<BufWriter<NamedTempFile>>,
     path: PathBuf,
     force: bool,
 }
@@ -59,8 +60,9 @@ pub fn create(path: &Path, force: bool, inputs: &[&Path]) -> Result<PendingOutpu
         .map_err(|e| {
             CliError::Input(format!("cannot create a file in {}: {}", dir.display(), e))
         })?;
+    super::interrupt::register(tmp.path());
     Ok(PendingOutput {
-        tmp: BufWriter::with_capacity(256 * 1024, tmp),
+        tmp: Some(BufWriter::with_capacity(256 * 1024, tmp)),
         path: path.to_path_buf(),
         force,
     })
@@ -79,20 +81,28 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 impl PendingOutput {
     /// Flush, fsync and move into place. Only now does OUT appear.
-    pub fn commit(self) -> Result<PathBuf, CliError> {
-        let path = self.path;
-        let tmp = self
-            .tmp
+    pub fn commit(mut self) -> Result<PathBuf, CliError> {
+        let path = self.path.clone();
+        let force = self.force;
+        let Some(tmp) = self.tmp.take() else {
+            return Err(write_error(
+                &path,
+                &io::Error::other("output already committed"),
+            ));
+        };
+        let tmp = tmp
             .into_inner()
             .map_err(|e| write_error(&path, e.error()))?;
+        let tmp_path = tmp.path().to_path_buf();
         tmp.as_file()
             .sync_all()
             .map_err(|e| write_error(&path, &e))?;
-        let persisted = if self.force {
+        let persisted = if force {
             tmp.persist(&path)
         } else {
             tmp.persist_noclobber(&path)
         };
+        super::interrupt::unregister(&tmp_path);
         persisted.map_err(|e| {
             if e.error.kind() == io::ErrorKind::AlreadyExists {
                 CliError::Usage(format!(
@@ -113,15 +123,30 @@ impl PendingOutput {
     }
 }
 
+impl Drop for PendingOutput {
+    fn drop(&mut self) {
+        // Dropped without commit (an error): the NamedTempFile removes itself.
+        if let Some(tmp) = &self.tmp {
+            super::interrupt::unregister(tmp.get_ref().path());
+        }
+    }
+}
+
 fn write_error(path: &Path, e: &io::Error) -> CliError {
     CliError::Input(format!("cannot write {}: {}", path.display(), e))
 }
 
 impl Write for PendingOutput {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.tmp.write(buf)
+        match &mut self.tmp {
+            Some(t) => t.write(buf),
+            None => Err(io::Error::other("output already committed")),
+        }
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.tmp.flush()
+        match &mut self.tmp {
+            Some(t) => t.flush(),
+            None => Ok(()),
+        }
     }
 }

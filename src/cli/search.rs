@@ -1,0 +1,409 @@
+//! `mxkeys passphrase search` and `mxkeys bench kdf`.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use mxkeys::export::{self, Limits};
+use mxkeys::kdf::{self, Rounds};
+use mxkeys::search::{self, Candidates, Progress, Target};
+use mxkeys::ssss::AccountData;
+
+use super::export::MaxRounds;
+use super::io::{print_json, read_json};
+use super::{interrupt, output, CliError, ForceArg};
+
+const SEARCH_AFTER: &str = "\
+TARGET is an export file, an account-data file (the Security Phrase of a secret-storage key;
+--key-id for another than the default) or a backup version (GET /room_keys/version body of an
+old passphrase-protected backup). LIST holds one candidate per line, any UTF-8 (- for standard
+input). For exports, the Latin-1 bytes matrix-nio used are tried too.
+
+--mutate also tries, for each line: as typed, lower case, UPPER CASE, Capitalised and leetspeak
+(a->4 e->3 i->1 o->0 s->5), each bare and with a suffix 1, 12, 123, !, ?, ., a digit 0-9 or a year
+1990-2030: up to 290 candidates per line. Each candidate costs one key derivation (see
+`mxkeys bench kdf` for the rate here).
+
+The passphrase found is shown only on the terminal or written to -o (mode 0600), never to a log.
+Ctrl-C stops and prints the --skip value that resumes. --shard I/N takes every N-th line starting
+at line I, to split a list across machines.
+
+Exit codes: 0 found, 1 nothing matched (the count tried is printed), 2 usage.
+
+Example:
+  mxkeys passphrase search element-keys.txt --candidates guesses.txt --mutate";
+
+#[derive(Debug, Subcommand)]
+pub enum PassphraseCmd {
+    /// Try candidate passphrases against an export, a Security Phrase or a backup passphrase.
+    #[command(after_help = SEARCH_AFTER)]
+    Search(SearchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCmd {
+    /// PBKDF2-HMAC-SHA-512 derivations per second on this machine, for 1..N threads.
+    Kdf(BenchKdfArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Kind {
+    Export,
+    Ssss,
+    Backup,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Export file, account data, or backup version JSON.
+    target: PathBuf,
+    /// Candidate list, one per line (- for standard input).
+    #[arg(long, value_name = "LIST")]
+    candidates: PathBuf,
+    /// What TARGET is, if not detected.
+    #[arg(long, value_enum)]
+    kind: Option<Kind>,
+    /// Secret-storage key to search the phrase of (default: the default key).
+    #[arg(long, value_name = "ID")]
+    key_id: Option<String>,
+    /// Try common variations of each line (see below).
+    #[arg(long)]
+    mutate: bool,
+    /// Threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Skip the first N lines (to resume).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    skip: u64,
+    /// Take only lines I, I+N, I+2N, ... (1-based), to split the work across machines.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+    /// Write the passphrase found here (mode 0600) instead of showing it on the terminal.
+    #[arg(short, long, value_name = "OUT")]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    max: MaxRounds,
+    #[command(flatten)]
+    force: ForceArg,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchKdfArgs {
+    /// Rounds per derivation.
+    #[arg(long, default_value_t = export::DEFAULT_ROUNDS)]
+    rounds: u32,
+    /// Seconds to measure each thread count.
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+}
+
+pub fn run_passphrase(cmd: PassphraseCmd, json: bool) -> Result<(), CliError> {
+    match cmd {
+        PassphraseCmd::Search(a) => search(a, json),
+    }
+}
+
+pub fn run_bench(cmd: BenchCmd, json: bool) -> Result<(), CliError> {
+    match cmd {
+        BenchCmd::Kdf(a) => bench_kdf(a, json),
+    }
+}
+
+fn load_target(a: &SearchArgs, limits: &Limits) -> Result<Target, CliError> {
+    let mut bytes = Vec::new();
+    File::open(&a.target)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(|e| CliError::Input(format!("cannot read {}: {}", a.target.display(), e)))?;
+    let kind = match a.kind {
+        Some(k) => k,
+        None if String::from_utf8_lossy(
+            bytes.get(..bytes.len().min(64 * 1024)).unwrap_or_default(),
+        )
+        .contains(export::armor::BEGIN) =>
+        {
+            Kind::Export
+        }
+        None => {
+            let v = read_json(&a.target)?;
+            let auth = v.get("auth_data").unwrap_or(&v);
+            if auth.get("private_key_salt").is_some()
+                || v.get("algorithm").and_then(|x| x.as_str()) == Some(mxkeys::backup::ALGORITHM)
+            {
+                Kind::Backup
+            } else {
+                Kind::Ssss
+            }
+        }
+    };
+    Ok(match kind {
+        Kind::Export => Target::export(&bytes, limits)?,
+        Kind::Ssss => Target::ssss(
+            &AccountData::parse(&read_json(&a.target)?)?,
+            a.key_id.as_deref(),
+            limits,
+        )?,
+        Kind::Backup => Target::backup(&read_json(&a.target)?, limits)?,
+    })
+}
+
+fn parse_shard(s: &str) -> Result<(u64, u64), CliError> {
+    let bad = || {
+        CliError::Usage(format!(
+            "--shard {s}: expected I/N with 1 <= I <= N, e.g. 2/4"
+        ))
+    };
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (u64, u64) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if i == 0 || n == 0 || i > n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// Show the passphrase found: -o, else stdout if a terminal, else the controlling terminal.
+fn reveal(found: &str, line: u64, a: &SearchArgs, json: bool) -> Result<(), CliError> {
+    if let Some(out) = &a.output {
+        let mut p = output::create(out, a.force.force, &[&a.target, &a.candidates])?;
+        p.write_all(found.as_bytes())?;
+        p.write_all(b"\n")?;
+        let path = p.commit()?;
+        if json {
+            return print_json(
+                &json!({"found": true, "line": line, "output": path.display().to_string()}),
+            );
+        }
+        eprintln!(
+            "found it (candidate line {line}); written to {}",
+            path.display()
+        );
+        return Ok(());
+    }
+    if io::stdout().is_terminal() && !json {
+        println!("{found}");
+        eprintln!("found it (candidate line {line})");
+        return Ok(());
+    }
+    if let Ok(mut tty) = OpenOptions::new().write(true).open("/dev/tty") {
+        let _ = writeln!(tty, "passphrase: {found}");
+        if json {
+            return print_json(&json!({"found": true, "line": line, "shown_on": "terminal"}));
+        }
+        eprintln!("found it (candidate line {line}); shown on the terminal only");
+        return Ok(());
+    }
+    Err(CliError::Usage(format!(
+        "the passphrase was found at candidate line {line}, but there is no terminal to show it on and it is never printed to a pipe; rerun with -o FILE --skip {}",
+        line.saturating_sub(1)
+    )))
+}
+
+fn search(a: SearchArgs, json: bool) -> Result<(), CliError> {
+    if a.target == Path::new("-") {
+        return Err(CliError::Usage(
+            "TARGET must be a file; - is for --candidates".into(),
+        ));
+    }
+    if let Some(out) = &a.output {
+        // Refuse an existing -o now, not after hours of searching.
+        drop(output::create(
+            out,
+            a.force.force,
+            &[&a.target, &a.candidates],
+        )?);
+    }
+    let shard = a.shard.as_deref().map(parse_shard).transpose()?;
+    let limits = Limits {
+        max_rounds: a.max.max_rounds,
+    };
+    let target = load_target(&a, &limits)?;
+    let threads = a
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if threads == 0 {
+        return Err(CliError::Usage("--threads must be at least 1".into()));
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| CliError::Input(format!("cannot start {threads} threads: {e}")))?;
+    let regular = std::fs::metadata(&a.candidates).is_ok_and(|m| m.is_file());
+    let total_lines = if a.candidates == Path::new("-") || !regular {
+        // A pipe can be read only once: no line count, no ETA.
+        None
+    } else {
+        let f = File::open(&a.candidates).map_err(|e| {
+            CliError::Usage(format!(
+                "--candidates: cannot open {}: {}",
+                a.candidates.display(),
+                e
+            ))
+        })?;
+        Some(BufReader::new(f).split(b'\n').count() as u64)
+    };
+    let reader: Box<dyn BufRead> = if a.candidates == Path::new("-") {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(BufReader::new(File::open(&a.candidates)?))
+    };
+    let mut lines = Candidates::new(reader);
+    let progress = Arc::new(Progress::default());
+    interrupt::set_search(progress.clone());
+    if !json {
+        eprintln!("searching: {}; {threads} threads", target.describe());
+    }
+    let bar = (io::stderr().is_terminal()).then(|| {
+        let pb = match total_lines {
+            Some(n) => indicatif::ProgressBar::new(n.saturating_sub(a.skip)),
+            None => indicatif::ProgressBar::new_spinner(),
+        };
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} lines, {msg} [{elapsed_precise}, eta {eta}]",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb
+    });
+    let start = Instant::now();
+    let chunk_target = threads * 4;
+    let mut lines_done = a.skip;
+    let mut chunk: Vec<Zeroizing<String>> = Vec::with_capacity(chunk_target * 2);
+    let mut origin: Vec<u64> = Vec::with_capacity(chunk_target * 2);
+    let mut found = None;
+    let mut eof = false;
+    while found.is_none() && !eof {
+        chunk.clear();
+        origin.clear();
+        let mut last_line = lines_done;
+        while chunk.len() < chunk_target {
+            let Some(line) = lines.next_line()? else {
+                eof = true;
+                break;
+            };
+            let n = lines.lines;
+            last_line = n;
+            if n <= a.skip {
+                continue;
+            }
+            if let Some((i, k)) = shard {
+                if (n - 1) % k != i - 1 {
+                    continue;
+                }
+            }
+            if a.mutate {
+                for m in search::mutations(&line) {
+                    chunk.push(m);
+                    origin.push(n);
+                }
+            } else {
+                chunk.push(line);
+                origin.push(n);
+            }
+        }
+        if let Some(pos) = pool.install(|| search::search_chunk(&target, &chunk, &progress)) {
+            found = Some((
+                chunk.get(pos).cloned().unwrap_or_default(),
+                origin.get(pos).copied().unwrap_or(0),
+            ));
+            break;
+        }
+        if progress.cancel.load(Ordering::SeqCst) {
+            if let Some(pb) = &bar {
+                pb.abandon();
+            }
+            let resume = origin
+                .first()
+                .map_or(lines_done, |first| first.saturating_sub(1));
+            eprintln!(
+                "stopped after {} candidates; resume with --skip {resume}",
+                progress.tried.load(Ordering::Relaxed)
+            );
+            return Err(CliError::Input("interrupted".into()));
+        }
+        lines_done = last_line;
+        if let Some(pb) = &bar {
+            pb.set_position(lines_done.saturating_sub(a.skip));
+            let tried = progress.tried.load(Ordering::Relaxed);
+            pb.set_message(format!(
+                "{tried} candidates, {:.1}/s",
+                tried as f64 / start.elapsed().as_secs_f64().max(1e-9)
+            ));
+        }
+    }
+    if let Some(pb) = &bar {
+        pb.finish_and_clear();
+    }
+    let tried = progress.tried.load(Ordering::Relaxed);
+    if lines.skipped_non_utf8 > 0 {
+        eprintln!(
+            "warning: {} lines were not UTF-8 and were skipped",
+            lines.skipped_non_utf8
+        );
+    }
+    match found {
+        Some((pass, line)) => reveal(&pass, line, &a, json),
+        None => {
+            if json {
+                print_json(&json!({"found": false, "tried": tried, "lines": lines_done}))?;
+            }
+            Err(CliError::Input(format!(
+                "none of the {tried} candidates ({} lines) opened the target; add --mutate, or a longer list",
+                lines_done.saturating_sub(a.skip)
+            )))
+        }
+    }
+}
+
+fn bench_kdf(a: BenchKdfArgs, json: bool) -> Result<(), CliError> {
+    let rounds = Rounds::new(a.rounds, u32::MAX)
+        .map_err(|_| CliError::Usage("--rounds must be at least 1".into()))?;
+    let max = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut rows = Vec::new();
+    for threads in 1..=max {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| CliError::Input(format!("cannot start threads: {e}")))?;
+        let budget = Duration::from_secs_f64(a.seconds.max(0.1));
+        let start = Instant::now();
+        let done: u64 = pool.install(|| {
+            use rayon::prelude::*;
+            (0..threads)
+                .into_par_iter()
+                .map(|t| {
+                    let mut n = 0u64;
+                    while start.elapsed() < budget {
+                        let _ = kdf::pbkdf2_sha512::<64>(b"benchmark", &[t as u8; 16], rounds);
+                        n += 1;
+                    }
+                    n
+                })
+                .sum()
+        });
+        let secs = start.elapsed().as_secs_f64();
+        let per_s = done as f64 / secs;
+        rows.push(json!({"threads": threads, "derivations_per_s": per_s, "rounds_per_s": per_s * f64::from(rounds.get())}));
+        if !json {
+            println!(
+                "{threads} thread{}: {per_s:.2} derivations/s at {} rounds ({:.2} M rounds/s)",
+                if threads == 1 { "" } else { "s" },
+                rounds.get(),
+                per_s * f64::from(rounds.get()) / 1e6
+            );
+        }
+    }
+    if json {
+        return print_json(&json!({"rounds": rounds.get(), "results": rows}));
+    }
+    Ok(())
+}

@@ -1,0 +1,492 @@
+//! Forgotten-passphrase search: try candidate passphrases against an export file, a secret-storage
+//! key (Security Phrase) or a legacy passphrase-protected backup, on all cores.
+//!
+//! Each candidate costs one PBKDF2-HMAC-SHA-512 derivation (100k-500k rounds); what follows is
+//! cheap: for exports, decrypt the first ciphertext block and look for the start of a JSON array
+//! before paying for the HMAC over the whole file; for secret storage, the key check; for
+//! backups, one X25519 base-point multiplication compared with `auth_data.public_key`.
+//!
+//! The search is reproducible: candidates are taken in order in chunks, and within a chunk the
+//! first match in input order wins, however the threads were scheduled.
+
+use std::io::{BufRead, Read};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use aes::cipher::{KeyIvInit, StreamCipher};
+use hmac::Mac;
+use rayon::prelude::*;
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+use crate::encoding::decode_lenient;
+use crate::error::Error;
+use crate::export::container::{Aes256Ctr, ExportKeys, Header, HEADER_LEN, MAC_LEN};
+use crate::export::{ArmorReader, Limits};
+use crate::kdf::{self, Rounds};
+use crate::recovery_key::RecoveryKey;
+use crate::secret::Passphrase;
+use crate::ssss::{self, AccountData, KeyCheck, KeyDescription, PassphraseInfo};
+
+/// What a candidate is checked against.
+pub enum Target {
+    /// A key export file held in memory.
+    Export {
+        /// Its header.
+        header: Header,
+        /// Checked rounds.
+        rounds: Rounds,
+        /// Header and ciphertext: what the HMAC covers.
+        sealed: Vec<u8>,
+        /// The stored HMAC.
+        tag: [u8; MAC_LEN],
+    },
+    /// A secret-storage key made from a Security Phrase.
+    Ssss {
+        /// The key description (its check iv/mac, when present, is the test).
+        desc: KeyDescription,
+        /// PBKDF2 parameters.
+        info: PassphraseInfo,
+        /// Checked rounds.
+        rounds: Rounds,
+        /// When the description has no check: a secret encrypted under the key, to test its MAC.
+        secret: Option<(String, Value)>,
+    },
+    /// A legacy backup whose key came from a passphrase.
+    Backup {
+        /// `auth_data.public_key`, decoded.
+        public_key: [u8; 32],
+        /// `private_key_salt`.
+        salt: String,
+        /// Checked rounds.
+        rounds: Rounds,
+    },
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.describe().as_str())
+    }
+}
+
+impl Target {
+    /// An export file (armored text).
+    ///
+    /// # Errors
+    /// As for decrypting an export, up to (not including) the MAC.
+    pub fn export(text: &[u8], limits: &Limits) -> Result<Self, Error> {
+        let mut bytes = Vec::new();
+        ArmorReader::new(text)
+            .read_to_end(&mut bytes)
+            .map_err(Error::from_io)?;
+        let min = (HEADER_LEN + MAC_LEN) as u64;
+        if bytes.len() < HEADER_LEN + MAC_LEN {
+            return Err(Error::ExportTooShort {
+                len: bytes.len() as u64,
+                min,
+            });
+        }
+        let (sealed, tag) = bytes.split_at(bytes.len() - MAC_LEN);
+        let mut head = [0u8; HEADER_LEN];
+        head.copy_from_slice(sealed.get(..HEADER_LEN).unwrap_or_default());
+        let header = Header::parse(&head);
+        let rounds = header.check(limits.max_rounds)?;
+        let mut t = [0u8; MAC_LEN];
+        t.copy_from_slice(tag);
+        Ok(Target::Export {
+            header,
+            rounds,
+            sealed: sealed.to_vec(),
+            tag: t,
+        })
+    }
+
+    /// The Security Phrase of a secret-storage key (`key_id`, else the default key).
+    ///
+    /// # Errors
+    /// [`Error::Ssss`] when the key has no Security Phrase, or nothing to check against.
+    pub fn ssss(ad: &AccountData, key_id: Option<&str>, limits: &Limits) -> Result<Self, Error> {
+        let desc = ad.resolve_key(key_id)?;
+        let info = desc.passphrase.clone().ok_or_else(|| {
+            Error::Ssss(desc.passphrase_problem.clone().unwrap_or_else(|| {
+                format!(
+                    "key {} was not made from a Security Phrase: there is no phrase to search for",
+                    desc.id
+                )
+            }))
+        })?;
+        if info.bits != 256 {
+            return Err(Error::Ssss(format!(
+                "the key asks for {} bits; only 256 is defined",
+                info.bits
+            )));
+        }
+        let rounds = Rounds::new(info.iterations, limits.max_rounds)?;
+        let secret = if desc.check.is_some() {
+            None
+        } else {
+            let found = ad
+                .secrets()
+                .into_iter()
+                .find(|(_, ids)| ids.contains(&desc.id))
+                .and_then(|(name, _)| {
+                    ad.encrypted(&name, &desc.id)
+                        .ok()
+                        .map(|p| (name, p.clone()))
+                });
+            Some(found.ok_or_else(|| {
+                Error::Ssss(format!(
+                    "key {} has no key check and no secret to test a phrase against",
+                    desc.id
+                ))
+            })?)
+        };
+        Ok(Target::Ssss {
+            desc,
+            info,
+            rounds,
+            secret,
+        })
+    }
+
+    /// A backup version (GET /room_keys/version body) with passphrase parameters in `auth_data`.
+    ///
+    /// # Errors
+    /// [`Error::Backup`] when it was not made from a passphrase.
+    pub fn backup(version: &Value, limits: &Limits) -> Result<Self, Error> {
+        let auth = version.get("auth_data").unwrap_or(version);
+        let pk = auth
+            .get("public_key")
+            .and_then(Value::as_str)
+            .and_then(|p| decode_lenient(p).ok())
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| Error::Backup("auth_data has no 32-byte public_key".into()))?;
+        let salt = auth
+            .get("private_key_salt")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                Error::Backup(
+                    "auth_data has no private_key_salt: this backup was not made from a passphrase"
+                        .into(),
+                )
+            })?;
+        let iterations = auth
+            .get("private_key_iterations")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let bits = auth
+            .get("private_key_bits")
+            .and_then(Value::as_u64)
+            .unwrap_or(256);
+        if bits != 256 {
+            return Err(Error::Backup(format!(
+                "private_key_bits is {bits}; only 256 is defined"
+            )));
+        }
+        let rounds = Rounds::new(
+            u32::try_from(iterations).unwrap_or(u32::MAX),
+            limits.max_rounds,
+        )?;
+        Ok(Target::Backup {
+            public_key: pk,
+            salt: salt.to_owned(),
+            rounds,
+        })
+    }
+
+    /// PBKDF2 rounds per candidate.
+    pub fn rounds(&self) -> u32 {
+        match self {
+            Target::Export { rounds, .. }
+            | Target::Ssss { rounds, .. }
+            | Target::Backup { rounds, .. } => rounds.get(),
+        }
+    }
+
+    /// One line saying what is searched.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Export { rounds, sealed, .. } => format!(
+                "key export, {} bytes of sessions, {} PBKDF2 rounds per candidate",
+                sealed.len().saturating_sub(HEADER_LEN),
+                rounds.get()
+            ),
+            Target::Ssss { desc, rounds, .. } => format!(
+                "Security Phrase of secret-storage key {}, {} PBKDF2 rounds per candidate",
+                desc.id,
+                rounds.get()
+            ),
+            Target::Backup { rounds, .. } => {
+                format!(
+                    "legacy backup passphrase, {} PBKDF2 rounds per candidate",
+                    rounds.get()
+                )
+            }
+        }
+    }
+
+    /// Does this passphrase open the target?
+    pub fn check(&self, candidate: &str) -> bool {
+        let utf8 = candidate.as_bytes();
+        match self {
+            Target::Export { .. } => {
+                // matrix-nio keyed files with the Latin-1 bytes: try those too when they differ.
+                self.check_bytes(utf8)
+                    || Passphrase::new(candidate.to_owned())
+                        .latin1_bytes()
+                        .is_some_and(|l| self.check_bytes(&l))
+            }
+            _ => self.check_bytes(utf8),
+        }
+    }
+
+    fn check_bytes(&self, password: &[u8]) -> bool {
+        match self {
+            Target::Export {
+                header,
+                rounds,
+                sealed,
+                tag,
+            } => {
+                let keys = ExportKeys::derive(password, &header.salt, *rounds);
+                let ct = sealed.get(HEADER_LEN..).unwrap_or_default();
+                let mut first = Zeroizing::new([0u8; 16]);
+                let n = ct.len().min(16);
+                if let (Some(dst), Some(src)) = (first.get_mut(..n), ct.get(..n)) {
+                    dst.copy_from_slice(src);
+                    Aes256Ctr::new(keys.aes.expose().into(), (&header.iv).into())
+                        .apply_keystream(dst);
+                }
+                if !plausible_json_start(first.get(..n).unwrap_or_default()) {
+                    return false;
+                }
+                let mut mac = keys.hmac();
+                mac.update(sealed);
+                mac.verify_slice(tag).is_ok()
+            }
+            Target::Ssss {
+                desc,
+                info,
+                rounds,
+                secret,
+            } => {
+                let key = kdf::pbkdf2_sha512::<32>(password, info.salt.as_bytes(), *rounds);
+                match secret {
+                    None => matches!(ssss::check_key(key.expose(), desc), Ok(KeyCheck::Verified)),
+                    Some((name, payload)) => {
+                        ssss::decrypt_secret(key.expose(), name, payload).is_ok()
+                    }
+                }
+            }
+            Target::Backup {
+                public_key,
+                salt,
+                rounds,
+            } => {
+                let mut key = kdf::pbkdf2_sha512::<32>(password, salt.as_bytes(), *rounds);
+                RecoveryKey::from_bytes(key.expose_mut()).backup_public_key() == *public_key
+            }
+        }
+    }
+}
+
+/// The first bytes of a JSON array as any writer produces it: optional whitespace, `[`, then
+/// whitespace, `{` or `]`; all printable.
+fn plausible_json_start(bytes: &[u8]) -> bool {
+    let mut it = bytes.iter().copied().skip_while(u8::is_ascii_whitespace);
+    match it.next() {
+        Some(b'[') => {}
+        None => return bytes.is_empty(),
+        Some(_) => return false,
+    }
+    match it.find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{' | b']') | None => {}
+        Some(_) => return false,
+    }
+    bytes.iter().all(|b| *b >= 0x20 || b.is_ascii_whitespace())
+}
+
+/// Shared counters of a running search.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Candidates tried.
+    pub tried: AtomicU64,
+    /// Set to stop at the next candidate.
+    pub cancel: AtomicBool,
+}
+
+/// Try a chunk of candidates in parallel; the position of the first (in chunk order) that opens
+/// the target. Stops early when `progress.cancel` is set (then `None`, and `tried` says how far).
+pub fn search_chunk(
+    target: &Target,
+    chunk: &[Zeroizing<String>],
+    progress: &Progress,
+) -> Option<usize> {
+    chunk.par_iter().position_first(|cand| {
+        if progress.cancel.load(Ordering::Relaxed) {
+            return false;
+        }
+        let hit = target.check(cand);
+        progress.tried.fetch_add(1, Ordering::Relaxed);
+        hit
+    })
+}
+
+/// Variations of a remembered passphrase, most likely first: as typed, lower case, upper case,
+/// capitalised, leetspeak (a→4, e→3, i→1, o→0, s→5); each also with a suffix: 1, 12, 123, !, ?,
+/// ., a digit 0-9, or a year 1990-2030. Duplicates are removed. At most 5 × 58 = 290 variants.
+pub fn mutations(word: &str) -> Vec<Zeroizing<String>> {
+    let mut bases: Vec<String> = Vec::with_capacity(5);
+    let mut capitalised = String::with_capacity(word.len());
+    let mut chars = word.chars();
+    if let Some(c) = chars.next() {
+        capitalised.extend(c.to_uppercase());
+        capitalised.push_str(&chars.as_str().to_lowercase());
+    }
+    let leet: String = word
+        .chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            'a' => '4',
+            'e' => '3',
+            'i' => '1',
+            'o' => '0',
+            's' => '5',
+            _ => c,
+        })
+        .collect();
+    for b in [
+        word.to_owned(),
+        word.to_lowercase(),
+        word.to_uppercase(),
+        capitalised,
+        leet,
+    ] {
+        if !bases.contains(&b) {
+            bases.push(b);
+        }
+    }
+    let mut suffixes: Vec<String> = ["", "1", "12", "123", "!", "?", "."]
+        .map(String::from)
+        .to_vec();
+    suffixes.extend((0..10).map(|d| d.to_string()));
+    suffixes.extend((1990..=2030).map(|y| y.to_string()));
+    let mut out: Vec<Zeroizing<String>> = Vec::with_capacity(bases.len() * suffixes.len());
+    for suffix in &suffixes {
+        for base in &bases {
+            let v = Zeroizing::new(format!("{base}{suffix}"));
+            if !out.iter().any(|o| **o == *v) {
+                out.push(v);
+            }
+        }
+    }
+    for mut b in bases {
+        zeroize::Zeroize::zeroize(&mut b);
+    }
+    out
+}
+
+/// Read candidate lines: one per line, trailing `\r\n`/`\n` removed; lines that are not UTF-8 are
+/// counted in `skipped_non_utf8` and left out.
+pub struct Candidates<R> {
+    reader: R,
+    /// Lines read so far (1-based number of the last line returned).
+    pub lines: u64,
+    /// Lines left out because they were not UTF-8.
+    pub skipped_non_utf8: u64,
+}
+
+impl<R: BufRead> Candidates<R> {
+    /// Wrap a reader.
+    pub fn new(reader: R) -> Self {
+        Candidates {
+            reader,
+            lines: 0,
+            skipped_non_utf8: 0,
+        }
+    }
+
+    /// The next line, or None at the end.
+    ///
+    /// # Errors
+    /// Reading errors.
+    pub fn next_line(&mut self) -> std::io::Result<Option<Zeroizing<String>>> {
+        loop {
+            let mut buf = Zeroizing::new(Vec::new());
+            if self.reader.read_until(b'\n', &mut buf)? == 0 {
+                return Ok(None);
+            }
+            self.lines += 1;
+            if buf.last() == Some(&b'\n') {
+                buf.pop();
+                if buf.last() == Some(&b'\r') {
+                    buf.pop();
+                }
+            }
+            match String::from_utf8(std::mem::take(&mut *buf)) {
+                Ok(s) => return Ok(Some(Zeroizing::new(s))),
+                Err(e) => {
+                    let mut bytes = e.into_bytes();
+                    zeroize::Zeroize::zeroize(&mut bytes);
+                    self.skipped_non_utf8 += 1;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::{self, Nonces};
+
+    #[test]
+    fn export_target_finds_the_passphrase_and_only_it() {
+        let pass = Passphrase::new("hunter2".into());
+        let nonces = Nonces {
+            salt: [1; 16],
+            iv: [2; 16],
+        };
+        let text =
+            export::encrypt(b"[{\"a\":1}]", &pass, Rounds::new(10, 10).unwrap(), nonces).unwrap();
+        let t = Target::export(text.as_bytes(), &Limits::default()).unwrap();
+        let cands: Vec<Zeroizing<String>> = ["a", "b", "hunter2", "hunter2"]
+            .iter()
+            .map(|s| Zeroizing::new(s.to_string()))
+            .collect();
+        let p = Progress::default();
+        assert_eq!(
+            search_chunk(&t, &cands, &p),
+            Some(2),
+            "first match in order"
+        );
+        assert!(p.tried.load(Ordering::Relaxed) >= 3);
+        assert!(!t.check("Hunter2"));
+    }
+
+    #[test]
+    fn json_start_filter() {
+        assert!(plausible_json_start(b"[{\"algorithm\":"));
+        assert!(plausible_json_start(b"[\n  {\n    \"al"));
+        assert!(plausible_json_start(b"[]"));
+        assert!(!plausible_json_start(b"{\"a\": 1}"));
+        assert!(!plausible_json_start(b"[\x01{"));
+    }
+
+    #[test]
+    fn mutations_cover_the_documented_forms() {
+        let m: Vec<String> = mutations("Summer").iter().map(|s| s.to_string()).collect();
+        for want in [
+            "Summer",
+            "summer",
+            "SUMMER",
+            "5umm3r",
+            "Summer2019",
+            "summer!",
+            "SUMMER123",
+        ] {
+            assert!(m.contains(&want.to_string()), "{want}");
+        }
+        assert!(m.len() <= 290);
+        let unique: std::collections::HashSet<_> = m.iter().collect();
+        assert_eq!(unique.len(), m.len());
+    }
+}
