@@ -90,7 +90,8 @@ async function decrypt(keysPath, eventsPath, outPath) {
       const d = await m.decryptRoomEvent(JSON.stringify(ev), new W.RoomId(ev.room_id), settings);
       results.push({ event_id: ev.event_id, ok: true, event: JSON.parse(d.event) });
     } catch (e) {
-      results.push({ event_id: ev.event_id, ok: false, error: String(e && e.message ? e.message : e), code: e && e.code });
+      const desc = e && (e.description || e.message);
+      results.push({ event_id: ev.event_id, ok: false, error: `code ${e && e.code}: ${desc || String(e)}` });
     }
   }
   writeFileSync(outPath, JSON.stringify({ import: imp, results }, null, 1));

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates test-vectors/megolm/ (and test-vectors/events/ once gen_events.py exists) with the
-# third-party peers, then re-checks every manifest verdict. See ../../megolm/README.md.
+# Regenerates test-vectors/megolm/ and test-vectors/events/ with the
+# third-party peers, then re-checks every manifest verdict. See ../../megolm/README.md and ../../events/README.md.
 #   ./run.sh            everything
 #   ./run.sh megolm     only test-vectors/megolm
 #   ./run.sh events     only test-vectors/events
@@ -17,7 +17,7 @@ if [ "$what" = all ] || [ "$what" = megolm ]; then
   echo "== megolm: reference + vodozemac + python-olm + wasm import"
   .venv/bin/python gen_megolm.py --check
 fi
-if { [ "$what" = all ] || [ "$what" = events ]; } && [ -f gen_events.py ]; then
+if { [ "$what" = all ] || [ "$what" = events ]; }; then
   echo "== events: encrypted events, key files + manifest"
   .venv/bin/python gen_events.py
   echo "== events: reference decryptor + vodozemac + python-olm + wasm decryptRoomEvent"
