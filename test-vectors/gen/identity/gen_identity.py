@@ -1,0 +1,461 @@
+"""Builds test-vectors/identity from what gen_wasm.mjs recorded (.build/wasm.json) and checks it.
+
+  gen_identity.py vectors WASM.json OUTDIR        # writes keys-query/, qr/, sas/ files + .build/qr-list.json
+  gen_identity.py manifest WASM.json OUTDIR QRCHECK.json   # reference checks, writes manifest.json
+
+Reference code here is written from the spec with `cryptography` and `canonicaljson`; every expectation
+it computes is compared with what a peer said (wasm's own trust view, signatures, SAS output, QR
+parser) and the run fails on any disagreement that is not listed as a known divergence.
+"""
+import base64
+import copy
+import hashlib
+import json
+import os
+import sys
+
+import canonicaljson
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.exceptions import InvalidSignature
+import olm
+from nio.api import Api as NioApi
+from nio.crypto.sas import Sas as NioSas
+
+A, B, C = "@alice:example.org", "@bob:example.org", "@carol:example.org"
+WASM = "matrix-sdk-crypto-wasm 18.9.0 (matrix-sdk-crypto 0.19.1, vodozemac 0.11.0)"
+EMOJI = NioSas.emoji  # [(symbol, name)] x 64, matrix-nio 0.26.0
+
+
+def b64d(s):
+    return base64.b64decode(s + "=" * (-len(s) % 4))
+
+
+def b64e(b):
+    return base64.b64encode(b).decode().rstrip("=")
+
+
+def canon(obj):
+    return canonicaljson.encode_canonical_json(obj)
+
+
+def verify_obj(pub_b64, obj, sig_b64):
+    """Signed JSON: drop signatures + unsigned, canonical JSON, ed25519."""
+    o = {k: v for k, v in obj.items() if k not in ("signatures", "unsigned")}
+    try:
+        Ed25519PublicKey.from_public_bytes(b64d(pub_b64)).verify(b64d(sig_b64), canon(o))
+        return True
+    except (InvalidSignature, ValueError):
+        return False
+
+
+def sign_obj(seed_b64, obj):
+    o = {k: v for k, v in obj.items() if k not in ("signatures", "unsigned")}
+    return b64e(Ed25519PrivateKey.from_private_bytes(b64d(seed_b64)).sign(canon(o)))
+
+
+def pub_of_seed(seed_b64):
+    from cryptography.hazmat.primitives import serialization as s
+    return b64e(Ed25519PrivateKey.from_private_bytes(b64d(seed_b64)).public_key().public_bytes(s.Encoding.Raw, s.PublicFormat.Raw))
+
+
+def olm_pub_of_seed(seed_b64):
+    return olm.PkSigning(b64d(seed_b64)).public_key
+
+
+def only_key(o):
+    (k, v), = o["keys"].items()
+    return k, v
+
+
+def flip_b64(s, pos=5):
+    raw = bytearray(b64d(s))
+    raw[pos] ^= 0x01
+    return b64e(bytes(raw))
+
+
+# ---------------------------------------------------------------- keys/query reference checker
+def check_user(resp, user, viewer):
+    """Reference verdict for one user of a /keys/query response, as seen by `viewer`."""
+    problems = []
+    mk = resp.get("master_keys", {}).get(user)
+    res = {"master_key": None, "master_signed_by_own_device": [], "self_signing_valid": False,
+           "user_signing_valid": None, "signed_by_viewer_user_signing": None, "devices": {}, "problems": problems}
+    master_pub = None
+    if mk is None:
+        problems.append("no_master_key")
+    else:
+        mid, master_pub = only_key(mk)
+        res["master_key"] = master_pub
+        if mk.get("user_id") != user or "master" not in mk.get("usage", []):
+            problems.append("master_key_malformed")
+        for kid, sig in sorted(mk.get("signatures", {}).get(user, {}).items()):
+            if kid == mid:
+                if not verify_obj(master_pub, mk, sig):
+                    problems.append("master_self_signature_invalid")
+                continue
+            dev = kid.split(":", 1)[1]
+            dk = resp.get("device_keys", {}).get(user, {}).get(dev)
+            if dk is None:
+                continue  # signature by a device we do not have: cannot be checked
+            if verify_obj(dk["keys"][f"ed25519:{dev}"], mk, sig):
+                res["master_signed_by_own_device"].append(dev)
+            else:
+                problems.append(f"master_device_signature_invalid:{dev}")
+
+    def check_sub(kind, usage):
+        o = resp.get(kind, {}).get(user)
+        if o is None:
+            return None, None
+        kid, pub = only_key(o)
+        if o.get("user_id") != user or usage not in o.get("usage", []):
+            problems.append(f"{usage}_key_malformed")
+            return False, pub
+        if master_pub is None:
+            return False, pub
+        sig = o.get("signatures", {}).get(user, {}).get(f"ed25519:{master_pub}")
+        if sig is None:
+            problems.append(f"{usage}_not_signed_by_master")
+            return False, pub
+        if not verify_obj(master_pub, o, sig):
+            problems.append(f"{usage}_signature_invalid")
+            return False, pub
+        return True, pub
+
+    ssk_ok, ssk_pub = check_sub("self_signing_keys", "self_signing")
+    if ssk_ok is None:
+        problems.append("no_self_signing_key")
+        ssk_ok = False
+    res["self_signing_valid"] = ssk_ok
+    usk_ok, _ = check_sub("user_signing_keys", "user_signing")
+    res["user_signing_valid"] = usk_ok
+
+    for dev, dk in sorted(resp.get("device_keys", {}).get(user, {}).items()):
+        sigs = dk.get("signatures", {}).get(user, {})
+        own = sigs.get(f"ed25519:{dev}")
+        dpub = dk.get("keys", {}).get(f"ed25519:{dev}")
+        if dk.get("user_id") != user or dk.get("device_id") != dev or dpub is None:
+            res["devices"][dev] = "bad_signature"
+            problems.append(f"device_malformed:{dev}")
+            continue
+        if own is None or not verify_obj(dpub, dk, own):
+            res["devices"][dev] = "bad_signature"
+            problems.append(f"device_self_signature_invalid:{dev}")
+            continue
+        cross = sigs.get(f"ed25519:{ssk_pub}") if ssk_pub else None
+        others = sorted(k for k in sigs if k not in (f"ed25519:{dev}", f"ed25519:{ssk_pub}"))
+        for k in others:
+            problems.append(f"device_signed_by_other_key:{dev}:{k}")
+        if cross is None:
+            res["devices"][dev] = "not_cross_signed"
+            problems.append(f"device_not_cross_signed:{dev}")
+        elif not verify_obj(ssk_pub, dk, cross):
+            res["devices"][dev] = "bad_signature"
+            problems.append(f"device_cross_signature_invalid:{dev}")
+        elif not ssk_ok:
+            res["devices"][dev] = "not_cross_signed"
+            problems.append(f"device_self_signing_key_untrusted:{dev}")
+        else:
+            res["devices"][dev] = "cross_signed"
+
+    if user != viewer and master_pub is not None:
+        usk = resp.get("user_signing_keys", {}).get(viewer)
+        vres = check_user_sub_viewer(resp, viewer)
+        sig = None
+        if usk is not None:
+            _, usk_pub = only_key(usk)
+            sig = mk.get("signatures", {}).get(viewer, {}).get(f"ed25519:{usk_pub}")
+        if sig is None:
+            res["signed_by_viewer_user_signing"] = False
+        elif not verify_obj(usk_pub, mk, sig):
+            res["signed_by_viewer_user_signing"] = False
+            problems.append("master_viewer_user_signing_signature_invalid")
+        else:
+            res["signed_by_viewer_user_signing"] = bool(vres)
+            if not vres:
+                problems.append("viewer_user_signing_key_untrusted")
+    res["master_signed_by_own_device"].sort()
+    problems.sort()
+    return res
+
+
+def check_user_sub_viewer(resp, viewer):
+    """Is the viewer's user-signing key signed by the viewer's master key?"""
+    mk = resp.get("master_keys", {}).get(viewer)
+    usk = resp.get("user_signing_keys", {}).get(viewer)
+    if mk is None or usk is None:
+        return False
+    _, mpub = only_key(mk)
+    sig = usk.get("signatures", {}).get(viewer, {}).get(f"ed25519:{mpub}")
+    return sig is not None and verify_obj(mpub, usk, sig)
+
+
+# ---------------------------------------------------------------- SAS reference
+def hkdf(secret, info, n):
+    return HKDF(algorithm=hashes.SHA256(), length=n, salt=None, info=info.encode()).derive(secret)
+
+
+def sas_info(s_user, s_dev, s_key, a_user, a_dev, a_key, txn):
+    return f"MATRIX_KEY_VERIFICATION_SAS|{s_user}|{s_dev}|{s_key}|{a_user}|{a_dev}|{a_key}|{txn}"
+
+
+def sas_from_bytes(b):
+    n = int.from_bytes(b[:6], "big")
+    emoji = [(n >> (42 - 6 * (i + 1))) & 0x3F for i in range(7)]
+    b0, b1, b2, b3, b4 = b[:5]
+    dec = [((b0 << 5) | (b1 >> 3)) + 1000, (((b1 & 0x7) << 10) | (b2 << 2) | (b3 >> 6)) + 1000, (((b3 & 0x3F) << 7) | (b4 >> 1)) + 1000]
+    return emoji, dec
+
+
+def x25519_pub(priv):
+    from cryptography.hazmat.primitives import serialization as s
+    return X25519PrivateKey.from_private_bytes(priv).public_key().public_bytes(s.Encoding.Raw, s.PublicFormat.Raw)
+
+
+def x25519(priv, pub):
+    return X25519PrivateKey.from_private_bytes(priv).exchange(X25519PublicKey.from_public_bytes(pub))
+
+
+# ---------------------------------------------------------------- vectors
+def write_json(path, obj):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, ensure_ascii=False, indent=2)
+        f.write("\n")
+
+
+def keys_query_vectors(w, out):
+    """Returns [(file, viewer, users, made_by, comment)] and writes the files."""
+    snaps = w["snapshots"]
+    ids = w["identities"]
+    entries = []
+
+    def put(name, resp, viewer, made_by, comment, users=(A, B)):
+        write_json(os.path.join(out, "keys-query", name), resp)
+        entries.append(dict(file=f"keys-query/{name}", viewer=viewer, users=list(users), made_by=made_by, comment=comment))
+
+    run = f"{WASM}: OlmMachine.bootstrapCrossSigning for both users, uploads relayed by an in-memory homeserver (gen/identity/hs.mjs); the response as"
+    put("wasm-alice-before.json", snaps["before-verification-alice"]["response"], A,
+        f"{run} alice sees it before any verification",
+        "alice: ALICEDEV1 signed by her self-signing key, ALICEDEV2 logged in after the bootstrap (not cross-signed); bob cross-signed his own device; nobody has signed the other's master key")
+    base = snaps["after-qr-alice"]["response"]
+    put("wasm-alice-verified.json", base, A,
+        f"{run} alice sees it after verifying bob by QR (her user-signing key signs his master key) and ALICEDEV2 by QR (her self-signing key signs it)",
+        "everything cross-signed; bob's master key carries alice's user-signing signature")
+    put("wasm-bob-verified.json", snaps["after-sas-bob"]["response"], B,
+        f"{run} bob sees it after verifying alice by SAS (his user-signing key signs her master key)",
+        "bob's view: alice's master key carries bob's user-signing signature; bob's user-signing key is listed, alice's is not")
+
+    t = "transform of wasm-alice-verified.json by gen_identity.py"
+    ad = "ALICEDEV1"
+    ssk_a = only_key(base["self_signing_keys"][A])[1]
+    msk_a = only_key(base["master_keys"][A])[1]
+    usk_a = only_key(base["user_signing_keys"][A])[1]
+    assert pub_of_seed(ids[A]["self_signing_seed"]) == ssk_a == olm_pub_of_seed(ids[A]["self_signing_seed"])
+    assert pub_of_seed(ids[A]["master_seed"]) == msk_a
+    assert pub_of_seed(ids[A]["user_signing_seed"]) == usk_a
+
+    r = copy.deepcopy(base)
+    s = r["device_keys"][A][ad]["signatures"][A]
+    s[f"ed25519:{ssk_a}"] = flip_b64(s[f"ed25519:{ssk_a}"])
+    put("flip-device-cross-signature.json", r, A, f"{t}: one bit of ALICEDEV1's self-signing-key signature flipped", "device cross-signature does not verify")
+
+    r = copy.deepcopy(base)
+    s = r["device_keys"][A][ad]["signatures"][A]
+    s[f"ed25519:{ad}"] = flip_b64(s[f"ed25519:{ad}"], 40)
+    put("flip-device-self-signature.json", r, A, f"{t}: one bit of ALICEDEV1's own signature flipped", "device self-signature does not verify: the device is not usable at all")
+
+    r = copy.deepcopy(base)
+    r["device_keys"][A][ad]["keys"][f"curve25519:{ad}"] = b64e(bytes(32))
+    put("tampered-device-key.json", r, A, f"{t}: ALICEDEV1's curve25519 key replaced after signing", "signed content changed after signing: the self-signature fails first (the cross-signature fails too)")
+
+    r = copy.deepcopy(base)
+    del r["self_signing_keys"][A]["signatures"][A][f"ed25519:{msk_a}"]
+    put("missing-master-signature-on-self-signing.json", r, A, f"{t}: the master key's signature on alice's self-signing key removed",
+        "self-signing key not signed by the master key: alice's devices are not cross-signed (their signatures still verify)")
+
+    r = copy.deepcopy(base)
+    del r["user_signing_keys"][A]["signatures"][A][f"ed25519:{msk_a}"]
+    put("missing-master-signature-on-user-signing.json", r, A, f"{t}: the master key's signature on alice's user-signing key removed",
+        "user-signing key not signed by the master key: its signature on bob's master key proves nothing")
+
+    r = copy.deepcopy(base)
+    o = r["self_signing_keys"][A]
+    o["signatures"][A][f"ed25519:{msk_a}"] = flip_b64(o["signatures"][A][f"ed25519:{msk_a}"])
+    put("flip-master-signature-on-self-signing.json", r, A, f"{t}: one bit of the master key's signature on the self-signing key flipped", "self-signing key signature invalid")
+
+    r = copy.deepcopy(base)
+    dk = r["device_keys"][A][ad]
+    dk["signatures"][A][f"ed25519:{ssk_a}"] = sign_obj(ids[A]["user_signing_seed"], dk)
+    put("device-signed-by-user-signing-key.json", r, A,
+        f"{t}: ALICEDEV1's cross-signature re-made with alice's user-signing private key (exportCrossSigningKeys), listed under the self-signing key id",
+        "a device signed by the wrong key: the signature does not verify under the self-signing key")
+
+    r = copy.deepcopy(base)
+    dk = r["device_keys"][A][ad]
+    del dk["signatures"][A][f"ed25519:{ssk_a}"]
+    dk["signatures"][A][f"ed25519:{msk_a}"] = sign_obj(ids[A]["master_seed"], dk)
+    put("device-signed-by-master-key.json", r, A,
+        f"{t}: ALICEDEV1's self-signing signature replaced by a valid signature of alice's master key (its own key id)",
+        "the master key does not sign devices: a valid signature by it does not make the device cross-signed")
+
+    r = copy.deepcopy(base)
+    mk = r["master_keys"][B]
+    mk["signatures"][A][f"ed25519:{usk_a}"] = flip_b64(mk["signatures"][A][f"ed25519:{usk_a}"])
+    put("flip-user-signing-signature-on-bob.json", r, A, f"{t}: one bit of alice's user-signing signature on bob's master key flipped", "bob is not verified by alice")
+
+    r = copy.deepcopy(base)
+    mk = r["master_keys"][A]
+    mk["signatures"][A][f"ed25519:{ad}"] = flip_b64(mk["signatures"][A][f"ed25519:{ad}"])
+    put("flip-device-signature-on-master.json", r, A, f"{t}: one bit of ALICEDEV1's signature on alice's master key flipped", "the device's signature on the master key does not verify")
+
+    r = copy.deepcopy(base)
+    r["master_keys"][B] = copy.deepcopy(snaps["before-verification-alice"]["response"]["master_keys"][B])
+    bm = r["master_keys"][B]
+    bm["signatures"].setdefault(A, {})[f"ed25519:{usk_a}"] = sign_obj(ids[A]["user_signing_seed"], bm)
+    r["device_keys"][A]["ALICEDEV2"] = copy.deepcopy(snaps["before-verification-alice"]["response"]["device_keys"][A]["ALICEDEV2"])
+    put("mixed-alice2-not-cross-signed.json", r, A,
+        f"{t}: ALICEDEV2 as it was before its QR verification (no self-signing signature); alice's user-signing signature on bob's master key re-made with her exported private key",
+        "one device not cross-signed next to a cross-signed one; the re-made user-signing signature verifies")
+    return entries
+
+
+def build_vectors(wasm_path, out):
+    w = json.load(open(wasm_path))
+    entries = keys_query_vectors(w, out)
+    json.dump(entries, open(".build/keys-query-list.json", "w"), indent=1)
+
+
+# ---------------------------------------------------------------- canonical JSON
+MAX_INT = 2**53 - 1
+
+
+def parse_strict(text):
+    """json.loads, but report duplicate keys, floats and out-of-range integers."""
+    issues = []
+
+    def pairs(ps):
+        keys = [k for k, _ in ps]
+        if len(set(keys)) != len(keys):
+            issues.append("duplicate_key")
+        return dict(ps)
+
+    def pfloat(x):
+        issues.append("float")
+        return float(x)
+
+    def pint(x):
+        v = int(x)
+        if abs(v) > MAX_INT:
+            issues.append("int_range")
+        return v
+
+    v = json.loads(text, object_pairs_hook=pairs, parse_float=pfloat, parse_int=pint)
+    return v, issues
+
+
+def canonical_entries(w):
+    inputs = json.load(open("canon_inputs.json", encoding="utf-8"))
+    wasm = {c["name"]: c for c in w["canonical"]}
+    wasm_canon = {c["name"]: c["wasm_canonical"] for c in w.get("canonical_backup", []) if c.get("wasm_canonical") is not None}
+    dev_pub = w["devices"][f"{A}|ALICEDEV1"]["ed25519"]
+    vk = Ed25519PublicKey.from_public_bytes(b64d(dev_pub))
+    entries = []
+    for inp in inputs:
+        name, text = inp["name"], inp["input"]
+        value, issues = parse_strict(text)
+        py = canonicaljson.encode_canonical_json(value).decode()
+        nio = NioApi.to_canonical_json(value)
+        wj = wasm[name]
+        aj = wj.get("another_json")
+        cands = [py, aj, nio]
+        if isinstance(value, dict) and "a" in value and isinstance(value["a"], (int, float)):
+            for lit in ("1.5", "1.0", "1", "100.0", "100", "1e2", "9007199254740992", "-9007199254740992"):
+                cands.append('{"a":%s}' % lit)
+        if name == "duplicate-key":
+            cands += ['{"a":1}', '{"a":2}']
+        # OlmMachine.sign() signs the message string as given (checked below), so it says nothing about
+        # canonical JSON; wasm's canonical form is checked through verifyBackup (wasm_canon).
+        wasm_form = wasm_canon.get(name)
+        ok = not issues
+        canonical = py if ok else None
+        notes = []
+        if ok:
+            assert nio == py, (name, nio, py)
+            made = "canonicaljson 2.0.0 encode_canonical_json; matrix-nio 0.26.0 Api.to_canonical_json gives the same"
+            if name in wasm_canon:
+                assert wasm_form == py, (name, wasm_form, py)
+                made += f"; {WASM} agrees (OlmMachine.verifyBackup accepts a master-key signature over these bytes)"
+            if aj == py:
+                made += "; another-json 0.2.0 gives the same"
+            else:
+                made += f"; another-json 0.2.0 (matrix-js-sdk) DIFFERS: {json.dumps(aj, ensure_ascii=False)}"
+        else:
+            made = (f"refused by the spec's rules ({', '.join(sorted(set(issues)))}); peers do not refuse: "
+                    f"canonicaljson 2.0.0 gives {json.dumps(py, ensure_ascii=False)}, "
+                    f"matrix-nio 0.26.0 {json.dumps(nio, ensure_ascii=False)}, "
+                    f"another-json 0.2.0 {json.dumps(aj, ensure_ascii=False)}"
+                    + (f", {WASM} verifyBackup canonicalises it as {json.dumps(wasm_form, ensure_ascii=False)}" if wasm_form else ""))
+        entries.append({"input": text, "canonical": canonical, "made_by": made, "comment": inp["comment"]})
+    # sign() signs the raw message string, not its canonical JSON
+    for inp in inputs:
+        vk.verify(b64d(wasm[inp["name"]]["wasm_device_signature"]), inp["input"].encode())
+    return entries
+
+
+def keys_query_entries(w, out):
+    lst = json.load(open(".build/keys-query-list.json"))
+    snaps = w["snapshots"]
+    real = {"keys-query/wasm-alice-before.json": "before-verification-alice", "keys-query/wasm-alice-verified.json": "after-qr-alice",
+            "keys-query/wasm-bob-verified.json": "after-sas-bob"}
+    entries = []
+    for e in lst:
+        resp = json.load(open(os.path.join(out, e["file"])))
+        for user in e["users"]:
+            exp = check_user(resp, user, e["viewer"])
+            if e["file"] in real:
+                # the reference verdict must agree with the machine that saw this response
+                tv = snaps[real[e["file"]]]["trust"]
+                for dev, st in exp["devices"].items():
+                    wv = tv["devices"][f"{user}|{dev}"]
+                    assert wv["isCrossSignedByOwner"] == (st == "cross_signed"), (e["file"], user, dev, st, wv)
+                if user != e["viewer"]:
+                    assert tv["identities"][user]["isVerified"] == exp["signed_by_viewer_user_signing"], (e["file"], user, exp)
+            entries.append({"file": e["file"], "user": user, "viewer": e["viewer"], "expect": exp, "made_by": e["made_by"], "comment": e["comment"]})
+    return entries
+
+
+def write_manifest(wasm_path, out, qr_check=None):
+    w = json.load(open(wasm_path))
+    m = {"canonical_json": canonical_entries(w), "keys_query": keys_query_entries(w, out), "qr": [], "sas": []}
+    if os.path.exists(".build/qr-list.json"):
+        m["qr"] = qr_entries(out, qr_check)
+    if os.path.exists(".build/sas-list.json"):
+        m["sas"] = json.load(open(".build/sas-list.json", encoding="utf-8"))
+    listed = {e["file"] for e in m["keys_query"]} | {e["file"] for e in m["qr"]} | {e["transcript"] for e in m["sas"]}
+    listed |= {e["secret_storage"]["file"] for e in m["keys_query"] if e.get("secret_storage")}
+    on_disk = set()
+    for root, _, files in os.walk(out):
+        for f in files:
+            rel = os.path.relpath(os.path.join(root, f), out)
+            if rel not in ("manifest.json", "README.md"):
+                on_disk.add(rel)
+    assert on_disk == listed, (on_disk - listed, listed - on_disk)
+    write_json(os.path.join(out, "manifest.json"), m)
+    print("manifest:", {k: len(v) for k, v in m.items()})
+
+
+def main():
+    cmd = sys.argv[1]
+    if cmd == "vectors":
+        build_vectors(sys.argv[2], sys.argv[3])
+    elif cmd == "manifest":
+        write_manifest(sys.argv[2], sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else None)
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+# Writes canon_inputs.json: the canonical-JSON inputs (JSON texts, kept as text so escapes, number
+# spellings and whitespace survive). Run once; the file is committed, gen_wasm.mjs and
+# gen_identity.py read it.
+import json
+I = []
+def add(name, text, comment):
+    I.append({"name": name, "input": text, "comment": comment})
+add("sort-simple", '{"b": 1, "a": 2}', "keys sorted")
+add("spec-whitespace", '{\n  "one": 1,\n  "two": "Two"\n}', "whitespace and newlines between tokens removed (spec example)")
+add("spec-order", '{"b": "2", "a": "1"}', "spec example: keys in code point order")
+add("nested", '{"b": {"d": [3, {"z": 1, "y": 2}], "c": null}, "a": [true, false]}', "objects inside arrays inside objects sorted too; array order kept; null/true/false")
+add("empty", '{"a": {}, "b": [], "c": ""}', "empty object, array, string")
+add("key-order-ascii", '{"é": 1, "e": 2, "_": 3, "a": 4, "A": 5, "9": 6, "10": 7, "1": 8, "": 9}', "code point order: empty key first, digits as strings (\"10\" < \"9\"), upper before _ before lower, é after ASCII")
+add("key-order-astral", '{"\\ud83d\\ude00": 1, "\\uff5e": 2, "z": 3}', "U+FF5E sorts before U+1F600 by code point (and UTF-8 bytes) but after it by UTF-16 code units")
+add("unicode-escaped-in", '{"a": "\\u65E5\\u672C\\u8A9E", "b": "\\u00e9"}', "\\u escapes in the input come out as raw UTF-8")
+add("unicode-raw", '{"日本": "語", "emoji": "😀🔑"}', "non-ASCII stays raw UTF-8, astral characters are not escaped")
+add("surrogate-pair-in", '{"a": "\\ud83d\\udd11"}', "an escaped surrogate pair becomes the raw 4-byte UTF-8 character")
+add("control-chars", '{"a": "\\u0000\\u0001\\u001f"}', "C0 controls without a short form are escaped as \\u00XX with lowercase hex")
+add("short-escapes", '{"a": "\\b\\f\\n\\r\\t"}', "the five short escapes are used for their characters")
+add("quote-backslash-solidus", '{"a": "\\"\\\\\\/"}', "quote and backslash stay escaped; an escaped solidus comes out unescaped")
+add("del-and-separators", '{"a": "\\u007f\\u0080\\u2028\\u2029"}', "DEL, C1 controls and U+2028/U+2029 are not escaped")
+add("integers", '{"max": 9007199254740991, "min": -9007199254740991, "zero": 0, "negzero": -0, "neg": -42}', "integers at the edges of the allowed range; -0 becomes 0")
+add("top-level-array", '[3, 2, 1, {"b": 1, "a": 0}]', "a top-level array (signing needs an object; canonical JSON itself does not care)")
+add("device-keys-like", '{"user_id": "@alice:example.org", "device_id": "JLAFKJWSCS", "algorithms": ["m.olm.v1.curve25519-aes-sha2", "m.megolm.v1.aes-sha2"], "keys": {"curve25519:JLAFKJWSCS": "3C5BFWi2Y8MaVvjM8M22DBmh24PmgR0nPvJOIArzgyI", "ed25519:JLAFKJWSCS": "lEuiRJBit0IG6nUf5pUzWTUEsRVVe/HJkoKuEww9ULI"}}', "a device_keys object without signatures (spec example keys)")
+add("deep-nesting", '{"a": {"b": {"c": {"d": {"e": {"f": {"g": [[[["x"]]]]}}}}}}}', "deep nesting")
+add("big-ints-mixed", '{"a": [1, -1, 100, 1000000, 2147483648, 4294967296]}', "integers beyond 32 bits but inside 2^53")
+# not canonical-JSON-able (the spec allows only integers in [-(2^53)+1, 2^53-1])
+add("float", '{"a": 1.5}', "a float: not allowed in canonical JSON")
+add("float-integral", '{"a": 1.0}', "1.0 is a float literal: not allowed")
+add("exponent", '{"a": 1e2}', "an exponent literal is a float: not allowed")
+add("int-too-big", '{"a": 9007199254740992}', "2^53 is outside the allowed integer range")
+add("int-too-small", '{"a": -9007199254740992}', "-(2^53) is outside the allowed integer range")
+add("duplicate-key", '{"a": 1, "a": 2}', "the same key twice: ambiguous, a signature checker must not pick one")
+json.dump(I, open("canon_inputs.json", "w"), ensure_ascii=False, indent=1)
+print(len(I))
