@@ -322,9 +322,160 @@ def keys_query_vectors(w, out):
     return entries
 
 
+# ---------------------------------------------------------------- QR
+def qr_build(mode, txn, k1, k2, secret, version=2, header=b"MATRIX", txn_len=None):
+    t = txn.encode()
+    n = len(t) if txn_len is None else txn_len
+    return header + bytes([version, mode]) + n.to_bytes(2, "big") + t + k1 + k2 + secret
+
+
+def qr_parse(b):
+    """Reference reader: returns (expect, fields)."""
+    if len(b) < 6 and b == b"MATRIX"[:len(b)]:
+        return "truncated", None
+    if b[:6] != b"MATRIX":
+        return "header", None
+    if len(b) < 8:
+        return "truncated", None
+    if b[6] != 2:
+        return "version", None
+    if b[7] not in (0, 1, 2):
+        return "mode", None
+    if len(b) < 10:
+        return "truncated", None
+    n = int.from_bytes(b[8:10], "big")
+    if len(b) < 10 + n + 64:
+        return "truncated", None
+    try:
+        txn = b[10:10 + n].decode("utf-8")
+    except UnicodeDecodeError:
+        return "transaction_id", None
+    k1, k2, sec = b[10 + n:42 + n], b[42 + n:74 + n], b[74 + n:]
+    if not (ed25519_point_ok(k1) and ed25519_point_ok(k2)):
+        return "key", None
+    if len(sec) < 8:
+        # the spec only suggests "about 8 bytes"; matrix-sdk-crypto refuses anything shorter
+        return "secret", None
+    return "ok", dict(version=2, mode=b[7], transaction_id=txn, key1=b64e(k1), key2=b64e(k2), secret_len=len(sec))
+
+
+P25519 = 2**255 - 19
+D25519 = (-121665 * pow(121666, P25519 - 2, P25519)) % P25519
+
+
+def ed25519_point_ok(k):
+    """Does the 32-byte string decompress to a point on edwards25519 (RFC 8032 5.1.3)?"""
+    y = int.from_bytes(k, "little") & ((1 << 255) - 1)
+    sign = k[31] >> 7
+    if y >= P25519:
+        return False
+    u, v = (y * y - 1) % P25519, (D25519 * y * y + 1) % P25519
+    x = (u * pow(v, 3, P25519) * pow(u * pow(v, 7, P25519), (P25519 - 5) // 8, P25519)) % P25519
+    if (v * x * x) % P25519 == u % P25519:
+        pass
+    elif (v * x * x) % P25519 == (-u) % P25519:
+        x = (x * pow(2, (P25519 - 1) // 4, P25519)) % P25519
+    else:
+        return False
+    if x == 0 and sign == 1:
+        return False
+    return True
+
+
+def qr_vectors(w, out):
+    qd = os.path.join(out, "qr")
+    os.makedirs(qd, exist_ok=True)
+    ents = []
+    devs = w["devices"]
+    snap = w["snapshots"]["after-qr-alice"]["response"]
+    am = only_key(snap["master_keys"][A])[1]
+    bm = only_key(snap["master_keys"][B])[1]
+    a1 = devs[f"{A}|ALICEDEV1"]["ed25519"]
+    a2 = devs[f"{A}|ALICEDEV2"]["ed25519"]
+
+    def put(name, data, expect_mode, keys, made_by, comment, secret_b64=None):
+        with open(os.path.join(qd, name), "wb") as f:
+            f.write(data)
+        exp, fields = qr_parse(data)
+        e = {"file": f"qr/{name}", "expect": exp}
+        e.update(fields or dict(version=None, mode=None, transaction_id=None, key1=None, key2=None, secret_len=None))
+        if expect_mode is not None:
+            assert exp == "ok" and fields["mode"] == expect_mode and (fields["key1"], fields["key2"]) == keys, (name, exp, fields)
+        if secret_b64 is not None:
+            assert b64e(data[-fields["secret_len"]:]) == secret_b64
+        e.update(made_by=made_by, comment=comment)
+        ents.append(e)
+        return data
+
+    ab, aa = w["qr"]["alice-bob"], w["qr"]["alice2-alice1"]
+    recip = lambda flow: next(m["content"]["secret"] for m in flow["messages"] if m["type"] == "m.key.verification.start")
+    how = f"{WASM}: VerificationRequest.generateQrCode() + Qr.toBytes() after a to-device request/ready between two OlmMachines"
+    put("wasm-mode0-alice.bin", b64d(ab["requester_qr"]), 0, (am, bm), f"{how} (alice shows, verifying bob)",
+        "mode 0x00: key1 = alice's master key, key2 = bob's master key as alice has it; 32-character transaction id")
+    put("wasm-mode0-bob.bin", b64d(ab["other_qr"]), 0, (bm, am), f"{how} (bob shows, verifying alice); alice scanned it and sent m.reciprocate.v1 with this secret",
+        "mode 0x00 from the other side of the same request", secret_b64=recip(ab))
+    put("wasm-mode1-alice1.bin", b64d(aa["other_qr"]), 1, (am, a2), f"{how} (self-verification: ALICEDEV1, which trusts the master key, shows); ALICEDEV2 scanned it and sent m.reciprocate.v1 with this secret",
+        "mode 0x01: key1 = own master key, key2 = the other device's (ALICEDEV2) ed25519 key", secret_b64=recip(aa))
+    put("wasm-mode2-alice2.bin", b64d(aa["requester_qr"]), 2, (a2, am), f"{how} (self-verification: ALICEDEV2, which does not trust the master key yet, shows)",
+        "mode 0x02: key1 = this device's ed25519 key, key2 = the master key as this device has it")
+
+    good = b64d(ab["requester_qr"])
+    spec = qr_build(0, "$ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqr", bytes(range(0, 32)), bytes(range(0x10, 0x30)), bytes(range(0x20, 0x28)))
+    assert spec[:10].hex() == "4d41545249580200002d"
+    put("spec-example.bin", spec, None, None, "gen_identity.py from the spec's example (QR code format): event id of 45 bytes ($ + 44), keys 00 01 .. 1f and 10 11 .. 2f, secret 2021222324252627",
+        "the spec's example byte for byte: the layout is right but 000102..1f is not an ed25519 point (key1 AAECAwQFBg..., key2 EBESExQVFh..., secret ICEiIyQlJic)")
+    spec_built = "gen_identity.py (spec layout)"
+    put("spec-txid-event-id.bin", qr_build(1, "$wwvD9hkRt5AbiE8a1ZY2DLjVC7HRbXxQJHcv6DdAkbw", b64d(am), b64d(a2), b"\x00\xff" * 4), 1, (am, a2),
+        f"{spec_built} with alice's real keys", "a room event id as the transaction id (in-room verification); secret bytes 00 ff ..")
+    put("spec-long-secret.bin", qr_build(2, "t", b64d(a2), b64d(am), bytes(range(256)) ), 2, (a2, am), f"{spec_built} with alice's real keys",
+        "1-byte transaction id, 256-byte secret: the secret is the rest of the payload")
+    bad = f"transform of wasm-mode0-alice.bin by gen_identity.py"
+    put("bad-header.bin", b"MATRIY" + good[6:], None, None, f"{bad}: 'MATRIX' -> 'MATRIY'", "wrong magic")
+    put("bad-header-lowercase.bin", b"matrix" + good[6:], None, None, f"{bad}: lowercase magic", "wrong magic (case matters)")
+    put("bad-version-1.bin", good[:6] + b"\x01" + good[7:], None, None, f"{bad}: version byte 0x01", "version 1 (only 0x02 is defined)")
+    put("bad-version-3.bin", good[:6] + b"\x03" + good[7:], None, None, f"{bad}: version byte 0x03", "unknown future version")
+    put("bad-mode-3.bin", good[:7] + b"\x03" + good[8:], None, None, f"{bad}: mode byte 0x03", "mode 3 is not defined")
+    n = int.from_bytes(good[8:10], "big")
+    put("truncated-key2.bin", good[:10 + n + 32 + 16], None, None, f"{bad}: cut in the middle of key2", "truncated keys")
+    put("truncated-key1.bin", good[:10 + n + 5], None, None, f"{bad}: cut in key1", "truncated keys")
+    put("truncated-header.bin", good[:7], None, None, f"{bad}: first 7 bytes", "ends after the version byte")
+    put("truncated-txid.bin", good[:10 + n // 2], None, None, f"{bad}: cut inside the transaction id", "transaction id shorter than its length says")
+    put("empty.bin", b"", None, None, "gen_identity.py", "zero bytes")
+    put("zero-length-secret.bin", good[:10 + n + 64], None, None, f"{bad}: shared secret removed", "keys complete but no shared secret at all")
+    put("short-secret-1.bin", good[:10 + n + 64 + 1], None, None, f"{bad}: shared secret cut to 1 byte", "a 1-byte shared secret: the spec only suggests about 8 bytes, matrix-sdk-crypto refuses fewer than 8, so do we")
+    put("short-secret-7.bin", good[:10 + n + 64 + 7], None, None, f"{bad}: shared secret cut to 7 bytes", "a 7-byte shared secret: one short of the 8 that matrix-sdk-crypto requires")
+    put("overlong-txid-length.bin", good[:8] + (0xFFFF).to_bytes(2, "big") + good[10:], None, None, f"{bad}: transaction id length 0xFFFF", "declared length runs past the end of the payload")
+    put("txid-length-too-long-by-one.bin", good[:8] + (n + 1).to_bytes(2, "big") + good[10:], None, None, f"{bad}: transaction id length +1",
+        "length one too big: the keys shift by one byte; if the shifted bytes are still ed25519 points it parses (transaction id 1 byte longer, secret 1 byte shorter) and only comparing the transaction id and keys with the expected ones catches it; `expect` says which case this file is")
+    put("zero-length-txid.bin", qr_build(0, "", b64d(am), b64d(bm), b"12345678"), None, None, f"{spec_built} with alice's real keys",
+        "transaction id of length 0: the layout allows it (wasm accepts it); no request can match it")
+    put("txid-not-utf8.bin", qr_build(0, "", b64d(am), b64d(bm), b"12345678", txn_len=None)[:8] + (2).to_bytes(2, "big") + b"\xff\xfe" + b64d(am) + b64d(bm) + b"12345678",
+        None, None, f"{spec_built} with alice's real keys", "transaction id bytes are not UTF-8")
+    json.dump([e["file"] for e in ents], open(".build/qr-list.json", "w"), indent=1)
+    json.dump(ents, open(".build/qr-entries.json", "w"), ensure_ascii=False, indent=1)
+
+
+def qr_entries(out, qr_check):
+    ents = json.load(open(".build/qr-entries.json", encoding="utf-8"))
+    chk = json.load(open(qr_check)) if qr_check else {}
+    for e in ents:
+        c = chk.get(e["file"])
+        if c is None:
+            continue
+        if c["accepted"]:
+            e["made_by"] += f"; {WASM} QrCodeScan.fromBytes accepts it"
+        else:
+            e["made_by"] += f"; {WASM} QrCodeScan.fromBytes rejects it: {c['error']}"
+        if (e["expect"] == "ok") != c["accepted"]:
+            e["comment"] += f" [wasm {'accepts' if c['accepted'] else 'rejects'} it; the reference reader says {e['expect']}]"
+            print("QR divergence:", e["file"], e["expect"], c)
+    return ents
+
+
 def build_vectors(wasm_path, out):
     w = json.load(open(wasm_path))
     entries = keys_query_vectors(w, out)
+    qr_vectors(w, out)
     json.dump(entries, open(".build/keys-query-list.json", "w"), indent=1)
 
 
