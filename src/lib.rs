@@ -20,6 +20,7 @@ pub mod attachment;
 pub mod backup;
 pub mod encoding;
 pub mod error;
+pub mod events;
 pub mod export;
 #[doc(hidden)]
 pub mod fuzz_targets;

@@ -356,7 +356,7 @@ fn public_key(arg: &str) -> Result<[u8; 32], CliError> {
 }
 
 /// Sessions from a JSON array or an export file.
-fn read_sessions(
+pub(super) fn read_sessions(
     path: &Path,
     pass: &PassphraseArgs,
     max: &MaxRounds,

@@ -3,6 +3,7 @@
 
 mod attachment;
 mod backup;
+mod events;
 mod export;
 mod interrupt;
 mod io;
@@ -63,6 +64,9 @@ enum Command {
     /// Measure this machine.
     #[command(subcommand)]
     Bench(search::BenchCmd),
+    /// Room history: decrypt megolm events offline, explain the ones that cannot be.
+    #[command(subcommand)]
+    Events(events::EventsCmd),
 }
 
 /// Where a command's secret comes from, besides the environment and the prompt.
@@ -93,6 +97,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Recover(a) => recover::run(a, cli.json),
         Command::Passphrase(cmd) => search::run_passphrase(cmd, cli.json),
         Command::Bench(cmd) => search::run_bench(cmd, cli.json),
+        Command::Events(cmd) => events::run(cmd, cli.json),
     }
 }
 

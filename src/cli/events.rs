@@ -1,0 +1,216 @@
+//! `mxkeys events ...`: decrypt room history offline and explain every event that cannot be.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+
+use mxkeys::events::{decrypt_events, decrypted_event, parse_events, KeyStore, Outcome};
+
+use super::backup::read_sessions;
+use super::export::MaxRounds;
+use super::io::{open_input, print_json};
+use super::{output, CliError, ForceArg, PassphraseArgs};
+
+const AFTER: &str = "\
+EVENTS is a JSON array of events, a /messages response ({\"chunk\": [...]}), or one event per
+line (JSON Lines), e.g.
+  curl -H \"Authorization: Bearer $TOKEN\" \"$HS/_matrix/client/v3/rooms/$ROOM/messages?dir=b&limit=1000\" > events.json
+KEYS is an export file (its passphrase is asked for), or a JSON array of sessions (what
+`mxkeys export decrypt` or `mxkeys backup decrypt` writes).
+
+Exit codes: 0 every event decrypted, 1 some could not be (each is explained), 2 usage.";
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCmd {
+    /// Decrypt m.room.encrypted events; undecryptable ones are kept, with the reason.
+    #[command(after_help = AFTER)]
+    Decrypt(EventArgs),
+    /// Say why each event cannot be decrypted, and which sessions to look for.
+    #[command(after_help = AFTER)]
+    Diagnose(EventArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EventArgs {
+    /// The events (- for standard input).
+    events: PathBuf,
+    /// The keys: an export file or a JSON array of sessions.
+    #[arg(long, value_name = "KEYS")]
+    keys: PathBuf,
+    /// Write the decrypted events here (mode 0600) instead of standard output (decrypt only).
+    #[arg(short, long, value_name = "OUT")]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    pass: PassphraseArgs,
+    #[command(flatten)]
+    max: MaxRounds,
+    #[command(flatten)]
+    force: ForceArg,
+}
+
+pub fn run(cmd: EventsCmd, json: bool) -> Result<(), CliError> {
+    match cmd {
+        EventsCmd::Decrypt(a) => go(a, json, false),
+        EventsCmd::Diagnose(a) => go(a, json, true),
+    }
+}
+
+fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
+    let mut pending = match (&a.output, diagnose) {
+        (Some(out), false) => Some(output::create(out, a.force.force, &[&a.events, &a.keys])?),
+        (Some(_), true) => return Err(CliError::Usage("-o is for `events decrypt`".into())),
+        _ => None,
+    };
+    let mut raw = Vec::new();
+    io::Read::read_to_end(&mut open_input(&a.events)?, &mut raw)?;
+    let events =
+        parse_events(&raw).map_err(|e| CliError::Input(format!("{}: {e}", a.events.display())))?;
+    let sessions = read_sessions(&a.keys, &a.pass, &a.max)?;
+    let store = KeyStore::from_sessions(&sessions);
+    for (id, why) in &store.rejected {
+        eprintln!("warning: key for session {id} not used: {why}");
+    }
+    let outcomes = decrypt_events(&store, &events);
+    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut wanted: BTreeMap<String, (Option<String>, u32)> = BTreeMap::new();
+    for (ev, o) in events.iter().zip(&outcomes) {
+        *counts.entry(o.kind()).or_insert(0) += 1;
+        match o {
+            Outcome::UnknownSession {
+                session_id,
+                message_index,
+            } => {
+                let room = ev.get("room_id").and_then(Value::as_str).map(str::to_owned);
+                let e = wanted
+                    .entry(session_id.clone())
+                    .or_insert((room, *message_index));
+                e.1 = e.1.min(*message_index);
+            }
+            Outcome::TooLate {
+                session_id,
+                message_index,
+                ..
+            } => {
+                let room = ev.get("room_id").and_then(Value::as_str).map(str::to_owned);
+                let e = wanted
+                    .entry(session_id.clone())
+                    .or_insert((room, *message_index));
+                e.1 = e.1.min(*message_index);
+            }
+            _ => {}
+        }
+    }
+    let readable = counts.get("ok").copied().unwrap_or(0);
+    let total = events.len() as u64;
+    if diagnose {
+        let per_event: Vec<Value> = events
+            .iter()
+            .zip(&outcomes)
+            .filter(|(_, o)| o.kind() != "ok")
+            .map(|(ev, o)| {
+                let mut v = serde_json::to_value(o).unwrap_or(Value::Null);
+                if let Some(obj) = v.as_object_mut() {
+                    obj.insert(
+                        "event_id".into(),
+                        ev.get("event_id").cloned().unwrap_or(Value::Null),
+                    );
+                    obj.insert("why".into(), Value::String(o.explain()));
+                }
+                v
+            })
+            .collect();
+        let look_for: Vec<Value> = wanted
+            .iter()
+            .map(|(sid, (room, idx))| json!({"session_id": sid, "room_id": room, "needed_from_index": idx}))
+            .collect();
+        if json {
+            print_json(
+                &json!({"events": total, "readable": readable, "by_reason": counts, "undecryptable": per_event, "sessions_to_look_for": look_for}),
+            )?;
+        } else {
+            let mut out = io::stdout().lock();
+            for (ev, o) in events
+                .iter()
+                .zip(&outcomes)
+                .filter(|(_, o)| o.kind() != "ok")
+            {
+                writeln!(
+                    out,
+                    "{}: {}",
+                    ev.get("event_id")
+                        .and_then(Value::as_str)
+                        .unwrap_or("(no event_id)"),
+                    o.explain()
+                )?;
+            }
+            writeln!(out, "{readable} of {total} events readable")?;
+            for (k, n) in counts.iter().filter(|(k, _)| **k != "ok") {
+                writeln!(out, "  {n} {k}")?;
+            }
+            if !look_for.is_empty() {
+                writeln!(out, "sessions to look for in other exports or backups:")?;
+                for (sid, (room, idx)) in &wanted {
+                    writeln!(
+                        out,
+                        "  {sid} (room {}) from message index {idx}",
+                        room.as_deref().unwrap_or("?")
+                    )?;
+                }
+            }
+        }
+    } else {
+        let out_events: Vec<Value> = events
+            .iter()
+            .zip(&outcomes)
+            .map(|(ev, o)| match o {
+                Outcome::Ok { plaintext, .. } => decrypted_event(ev, plaintext),
+                other => {
+                    let mut kept = ev.clone();
+                    if let Some(obj) = kept.as_object_mut() {
+                        obj.insert(
+                            "mxkeys_error".into(),
+                            json!({"reason": other.kind(), "why": other.explain()}),
+                        );
+                    }
+                    kept
+                }
+            })
+            .collect();
+        match pending.take() {
+            Some(mut p) => {
+                serde_json::to_writer_pretty(&mut p, &out_events).map_err(io::Error::from)?;
+                p.write_all(b"\n")?;
+                let path = p.commit()?;
+                if json {
+                    print_json(
+                        &json!({"output": path.display().to_string(), "events": total, "readable": readable, "by_reason": counts}),
+                    )?;
+                }
+            }
+            None => {
+                let mut out = io::BufWriter::new(io::stdout().lock());
+                serde_json::to_writer_pretty(&mut out, &out_events).map_err(io::Error::from)?;
+                out.write_all(b"\n")?;
+                out.flush()?;
+            }
+        }
+        if !json && readable == total {
+            eprintln!("decrypted all {total} events");
+        }
+    }
+    if readable < total {
+        return Err(CliError::Input(format!(
+            "{} of {total} events could not be decrypted{}",
+            total - readable,
+            if diagnose {
+                " (explained above)"
+            } else {
+                " (kept encrypted, with mxkeys_error; `mxkeys events diagnose` explains each)"
+            }
+        )));
+    }
+    Ok(())
+}

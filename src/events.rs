@@ -1,0 +1,452 @@
+//! Offline room history: decrypt `m.megolm.v1.aes-sha2` events with the sessions from an export
+//! or a backup, and say exactly why each event that cannot be decrypted cannot.
+//!
+//! Events are grouped by session and taken in index order, so each session's ratchet only moves
+//! forward: decrypting 100k events of one session costs 100k small steps, not 100k long ones.
+//! Sessions are processed in parallel.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::encoding::decode_lenient;
+use crate::megolm::{Message, MessageError, Ratchet, SessionKey};
+
+/// The megolm room-message algorithm.
+pub const MEGOLM: &str = "m.megolm.v1.aes-sha2";
+
+/// A session known from the keys.
+#[derive(Debug)]
+pub struct KnownSession {
+    /// Room it belongs to.
+    pub room_id: Option<String>,
+    /// Curve25519 key of the device that created it.
+    pub sender_key: Option<String>,
+    /// The key.
+    pub key: SessionKey,
+}
+
+/// Sessions by id; of several copies of one session the one with the lowest first index is kept.
+#[derive(Debug, Default)]
+pub struct KeyStore {
+    sessions: HashMap<String, KnownSession>,
+    /// Sessions in the input that could not be used (bad key, no id), with why.
+    pub rejected: Vec<(String, String)>,
+}
+
+impl KeyStore {
+    /// Build from export-format session objects.
+    pub fn from_sessions(sessions: &[Map<String, Value>]) -> Self {
+        let mut store = KeyStore::default();
+        for s in sessions {
+            let text = |k: &str| s.get(k).and_then(Value::as_str).map(str::to_owned);
+            let id = text("session_id").unwrap_or_default();
+            if s.get("algorithm")
+                .and_then(Value::as_str)
+                .is_some_and(|a| a != MEGOLM)
+            {
+                store
+                    .rejected
+                    .push((id, "not an m.megolm.v1.aes-sha2 session".into()));
+                continue;
+            }
+            let key = match text("session_key").map(|k| SessionKey::from_base64(&k)) {
+                Some(Ok(k)) => k,
+                Some(Err(e)) => {
+                    store.rejected.push((id, e.to_string()));
+                    continue;
+                }
+                None => {
+                    store.rejected.push((id, "no session_key".into()));
+                    continue;
+                }
+            };
+            let sid = key.session_id();
+            if !id.is_empty() && id != sid {
+                store
+                    .rejected
+                    .push((id, format!("session_key belongs to session {sid}")));
+                continue;
+            }
+            let new = KnownSession {
+                room_id: text("room_id"),
+                sender_key: text("sender_key"),
+                key,
+            };
+            match store.sessions.get(&sid) {
+                Some(old) if old.key.first_index() <= new.key.first_index() => {}
+                _ => {
+                    store.sessions.insert(sid, new);
+                }
+            }
+        }
+        store
+    }
+
+    /// Number of usable sessions.
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// True when no session is usable.
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+}
+
+/// What happened to one event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Decrypted; the plaintext `{type, content, room_id}`.
+    Ok {
+        /// Message index.
+        message_index: u32,
+        /// The decrypted JSON.
+        plaintext: Value,
+    },
+    /// No key for its session.
+    UnknownSession {
+        /// The session id it names.
+        session_id: String,
+        /// Its message index.
+        message_index: u32,
+    },
+    /// The key is known only from a later index.
+    TooLate {
+        /// The session.
+        session_id: String,
+        /// The event's index.
+        message_index: u32,
+        /// The first index the keys can decrypt.
+        first_known_index: u32,
+    },
+    /// The session belongs to another room than the event (or the plaintext names another room).
+    RoomMismatch {
+        /// The session.
+        session_id: String,
+        /// The event's room.
+        event_room: Option<String>,
+        /// The session's (or the plaintext's) room.
+        session_room: Option<String>,
+    },
+    /// The event's sender_key is not the session's.
+    SenderKeyMismatch {
+        /// The session.
+        session_id: String,
+    },
+    /// The MAC failed.
+    Mac {
+        /// The session.
+        session_id: String,
+    },
+    /// The signature failed.
+    Signature {
+        /// The session.
+        session_id: String,
+    },
+    /// Not a megolm event (e.g. Olm to-device, or not encrypted at all).
+    UnknownAlgorithm {
+        /// The algorithm named, if any.
+        algorithm: Option<String>,
+    },
+    /// Malformed.
+    Format {
+        /// What is wrong.
+        why: String,
+    },
+}
+
+impl Outcome {
+    /// The short name used in manifests and summaries.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Ok { .. } => "ok",
+            Outcome::UnknownSession { .. } => "unknown_session",
+            Outcome::TooLate { .. } => "too_late",
+            Outcome::RoomMismatch { .. } => "room_mismatch",
+            Outcome::SenderKeyMismatch { .. } => "sender_key_mismatch",
+            Outcome::Mac { .. } => "mac",
+            Outcome::Signature { .. } => "signature",
+            Outcome::UnknownAlgorithm { .. } => "unknown_algorithm",
+            Outcome::Format { .. } => "format",
+        }
+    }
+
+    /// The message index, when the ciphertext could be parsed.
+    pub fn message_index(&self) -> Option<u32> {
+        match self {
+            Outcome::Ok { message_index, .. }
+            | Outcome::UnknownSession { message_index, .. }
+            | Outcome::TooLate { message_index, .. } => Some(*message_index),
+            _ => None,
+        }
+    }
+
+    /// One sentence for a person.
+    pub fn explain(&self) -> String {
+        match self {
+            Outcome::Ok { .. } => "decrypted".into(),
+            Outcome::UnknownSession { session_id, .. } => format!(
+                "no key for session {session_id}: look for it in another export or backup (it was created by the sender's device)"
+            ),
+            Outcome::TooLate { session_id, message_index, first_known_index } => format!(
+                "session {session_id} is known only from message {first_known_index}, this is message {message_index}: an export or backup from an earlier device holds the earlier part"
+            ),
+            Outcome::RoomMismatch { session_id, event_room, session_room } => format!(
+                "session {session_id} belongs to room {}, but the event is in {}: a replayed or misfiled event",
+                session_room.as_deref().unwrap_or("?"),
+                event_room.as_deref().unwrap_or("?")
+            ),
+            Outcome::SenderKeyMismatch { session_id } => format!(
+                "the event's sender_key is not the one of session {session_id}'s creator: a forged or misattributed event"
+            ),
+            Outcome::Mac { session_id } => format!("MAC mismatch with session {session_id}: the ciphertext was changed or damaged"),
+            Outcome::Signature { session_id } => format!(
+                "signature mismatch with session {session_id}: the event was not sent by the session's owner, or was changed"
+            ),
+            Outcome::UnknownAlgorithm { algorithm } => format!(
+                "not a megolm room event (algorithm {}); Olm to-device messages need the device's own keys",
+                algorithm.as_deref().unwrap_or("none")
+            ),
+            Outcome::Format { why } => format!("malformed event: {why}"),
+        }
+    }
+}
+
+/// Events from a JSON array, a `/messages` response (`chunk`), a `/sync` timeline
+/// (`events`), or JSON Lines.
+///
+/// # Errors
+/// A description of why the input is none of those.
+pub fn parse_events(text: &[u8]) -> Result<Vec<Value>, String> {
+    match serde_json::from_slice::<Value>(text) {
+        Ok(Value::Array(a)) => Ok(a),
+        Ok(Value::Object(o)) => match o.get("chunk").or_else(|| o.get("events")) {
+            Some(Value::Array(a)) => Ok(a.clone()),
+            _ if o.contains_key("content") => Ok(vec![Value::Object(o)]),
+            _ => Err(
+                "a JSON object without \"chunk\" or \"events\"; expected a list of events".into(),
+            ),
+        },
+        Ok(_) => Err("expected a JSON array of events".into()),
+        Err(_) => {
+            let text = std::str::from_utf8(text)
+                .map_err(|_| "the events file is not UTF-8".to_string())?;
+            text.lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+                .map(|(i, l)| {
+                    serde_json::from_str(l).map_err(|e| format!("line {}: not JSON ({}); expected a JSON array, a /messages response, or one event per line", i + 1, e.classify() as u8))
+                })
+                .collect()
+        }
+    }
+}
+
+struct Prepared {
+    position: usize,
+    session_id: String,
+    bytes: Vec<u8>,
+    index: u32,
+}
+
+/// Decrypt every event; results in input order.
+pub fn decrypt_events(store: &KeyStore, events: &[Value]) -> Vec<Outcome> {
+    let mut results: Vec<Option<Outcome>> = vec![None; events.len()];
+    let mut by_session: HashMap<String, Vec<Prepared>> = HashMap::new();
+    for (position, ev) in events.iter().enumerate() {
+        match precheck(store, ev) {
+            Ok(p) => by_session
+                .entry(p.session_id.clone())
+                .or_default()
+                .push(Prepared { position, ..p }),
+            Err(o) => {
+                if let Some(slot) = results.get_mut(position) {
+                    *slot = Some(o);
+                }
+            }
+        }
+    }
+    let decrypted: Vec<(usize, Outcome)> = by_session
+        .into_par_iter()
+        .flat_map_iter(|(sid, mut list)| {
+            list.sort_by_key(|p| p.index);
+            let known = store.sessions.get(&sid);
+            let mut ratchet: Option<Ratchet> = known.map(|k| k.key.to_ratchet());
+            list.into_iter()
+                .map(|p| {
+                    let outcome = match (known, ratchet.as_mut()) {
+                        (Some(k), Some(r)) => decrypt_one(events.get(p.position), k, r, &p),
+                        _ => Outcome::UnknownSession {
+                            session_id: sid.clone(),
+                            message_index: p.index,
+                        },
+                    };
+                    (p.position, outcome)
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for (pos, o) in decrypted {
+        if let Some(slot) = results.get_mut(pos) {
+            *slot = Some(o);
+        }
+    }
+    results
+        .into_iter()
+        .map(|o| {
+            o.unwrap_or(Outcome::Format {
+                why: "internal: not processed".into(),
+            })
+        })
+        .collect()
+}
+
+/// Everything that can be checked before the ratchet: algorithm, shape, session, room, sender.
+fn precheck(store: &KeyStore, ev: &Value) -> Result<Prepared, Outcome> {
+    let fmt = |why: &str| Outcome::Format {
+        why: why.to_owned(),
+    };
+    let content = ev
+        .get("content")
+        .and_then(Value::as_object)
+        .ok_or_else(|| fmt("no content object"))?;
+    let algorithm = content.get("algorithm").and_then(Value::as_str);
+    if algorithm != Some(MEGOLM) {
+        return Err(Outcome::UnknownAlgorithm {
+            algorithm: algorithm.map(str::to_owned),
+        });
+    }
+    let ct = content
+        .get("ciphertext")
+        .and_then(Value::as_str)
+        .ok_or_else(|| fmt("content.ciphertext is missing or not a string"))?;
+    let sid = content
+        .get("session_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| fmt("content.session_id is missing or not a string"))?;
+    let bytes = decode_lenient(ct).map_err(|_| fmt("content.ciphertext is not base64"))?;
+    let index = Message::parse(&bytes)
+        .map_err(|e| Outcome::Format { why: e.to_string() })?
+        .index;
+    let Some(known) = store.sessions.get(sid) else {
+        return Err(Outcome::UnknownSession {
+            session_id: sid.to_owned(),
+            message_index: index,
+        });
+    };
+    let event_room = ev.get("room_id").and_then(Value::as_str);
+    if let (Some(er), Some(sr)) = (event_room, known.room_id.as_deref()) {
+        if er != sr {
+            return Err(Outcome::RoomMismatch {
+                session_id: sid.to_owned(),
+                event_room: Some(er.to_owned()),
+                session_room: Some(sr.to_owned()),
+            });
+        }
+    }
+    if let (Some(ek), Some(sk)) = (
+        content.get("sender_key").and_then(Value::as_str),
+        known.sender_key.as_deref(),
+    ) {
+        if ek != sk {
+            return Err(Outcome::SenderKeyMismatch {
+                session_id: sid.to_owned(),
+            });
+        }
+    }
+    if index < known.key.first_index() {
+        return Err(Outcome::TooLate {
+            session_id: sid.to_owned(),
+            message_index: index,
+            first_known_index: known.key.first_index(),
+        });
+    }
+    Ok(Prepared {
+        position: 0,
+        session_id: sid.to_owned(),
+        bytes,
+        index,
+    })
+}
+
+fn decrypt_one(
+    ev: Option<&Value>,
+    known: &KnownSession,
+    ratchet: &mut Ratchet,
+    p: &Prepared,
+) -> Outcome {
+    let sid = || p.session_id.clone();
+    if ratchet.index() > p.index {
+        // Two events claim an index below where the ratchet went: start again from the key.
+        *ratchet = known.key.to_ratchet();
+    }
+    if ratchet.advance_to(p.index).is_err() {
+        return Outcome::TooLate {
+            session_id: sid(),
+            message_index: p.index,
+            first_known_index: known.key.first_index(),
+        };
+    }
+    let msg = match Message::parse(&p.bytes) {
+        Ok(m) => m,
+        Err(e) => return Outcome::Format { why: e.to_string() },
+    };
+    let plain = match msg.decrypt(ratchet, known.key.signing_key()) {
+        Ok(p) => p,
+        Err(MessageError::Mac) => return Outcome::Mac { session_id: sid() },
+        Err(MessageError::Signature) => return Outcome::Signature { session_id: sid() },
+        Err(e) => return Outcome::Format { why: e.to_string() },
+    };
+    let plaintext: Value = match serde_json::from_slice(&plain) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => {
+            return Outcome::Format {
+                why: "the decrypted payload is not a JSON object".into(),
+            }
+        }
+    };
+    // The plaintext names its room: an event replayed into another room is caught here.
+    let event_room = ev.and_then(|e| e.get("room_id")).and_then(Value::as_str);
+    if let (Some(pr), Some(er)) = (plaintext.get("room_id").and_then(Value::as_str), event_room) {
+        if pr != er {
+            return Outcome::RoomMismatch {
+                session_id: sid(),
+                event_room: Some(er.to_owned()),
+                session_room: Some(pr.to_owned()),
+            };
+        }
+    }
+    Outcome::Ok {
+        message_index: p.index,
+        plaintext,
+    }
+}
+
+/// The decrypted form of an event: its envelope with the cleartext `type` and `content`.
+pub fn decrypted_event(original: &Value, plaintext: &Value) -> Value {
+    let mut out = Map::new();
+    for k in [
+        "event_id",
+        "sender",
+        "origin_server_ts",
+        "room_id",
+        "unsigned",
+    ] {
+        if let Some(v) = original.get(k) {
+            out.insert(k.into(), v.clone());
+        }
+    }
+    out.insert(
+        "type".into(),
+        plaintext.get("type").cloned().unwrap_or(Value::Null),
+    );
+    out.insert(
+        "content".into(),
+        plaintext.get("content").cloned().unwrap_or(Value::Null),
+    );
+    Value::Object(out)
+}
