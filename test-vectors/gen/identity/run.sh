@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Regenerates test-vectors/identity/ (all vectors + manifest.json; README.md is kept) with the peers:
+# @matrix-org/matrix-sdk-crypto-wasm (OlmMachines on an in-memory homeserver), another-json,
+# canonicaljson, matrix-nio, python-olm. Installs into test-vectors/gen/identity/node_modules and
+# .venv (gitignored). Needs Node >= 20, npm, Python >= 3.10 with venv. Every run makes new keys, so
+# almost every file changes (canonical JSON, spec-built QR payloads and the libolm SAS vectors do not).
+set -euo pipefail
+cd "$(dirname "$0")"
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+[ -x .venv/bin/python ] || python3 -m venv .venv
+if [ ! -f .venv/.installed ] || [ requirements.txt -nt .venv/.installed ]; then
+  .venv/bin/pip install --quiet --disable-pip-version-check --only-binary=python-olm -r requirements.txt
+  touch .venv/.installed
+fi
+out=../../identity
+mkdir -p .build "$out"
+rm -f .build/*.json
+rm -rf "$out/keys-query" "$out/qr" "$out/sas" "$out/manifest.json"
+echo "== matrix-sdk-crypto-wasm: cross-signing, verifications, QR codes, canonical JSON probes"
+node gen_wasm.mjs .build/wasm.json
+echo "== vectors (keys/query, QR, SAS)"
+.venv/bin/python gen_identity.py vectors .build/wasm.json "$out"
+echo "== wasm QR parser on every QR vector"
+node check_qr.mjs .build/qr-list.json "$out" .build/qr-wasm.json
+echo "== reference checks against the peers, manifest"
+.venv/bin/python gen_identity.py manifest .build/wasm.json "$out" .build/qr-wasm.json
