@@ -579,7 +579,7 @@ def sas_vectors(w, out):
                 if m["sender"] != C:
                     mac_check(secret, m, txn, {kid: keys_of[(m["sender"], kid)] for kid in m["content"]["mac"]})
             made += "; shared secret known (carol's side played by gen_wasm.mjs with a fixed X25519 key); reference HKDF and python-olm 3.2.16 (libolm) Sas.generate_bytes give the same 6 bytes; wasm's m.key.verification.mac checked with the reference HMAC"
-            comment = f"wasm is the {'acceptor' if s_id[0] == C else 'starter'}; both ephemeral keys' owners known: the Rust side can recompute bytes, emoji, decimals and the MACs"
+            comment = f"wasm is the {'acceptor' if s_id[0] == C else 'starter'}; carol's ephemeral private key is in the transcript, so the shared secret is known: the Rust side can recompute bytes, emoji, decimals and the MACs"
         else:
             made += " on both machines (identical)"
             comment = "two wasm machines; their ephemeral private keys are not exposed, so the shared secret is unknown (null): check the info string, the commitment and the transcript; emoji/decimals are what both machines showed"
