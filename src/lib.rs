@@ -26,6 +26,7 @@ pub mod export;
 pub mod fuzz_targets;
 pub mod kdf;
 pub mod megolm;
+pub mod merge;
 pub mod recovery_key;
 pub mod search;
 pub mod secret;

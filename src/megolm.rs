@@ -136,6 +136,31 @@ impl SessionKey {
         })
     }
 
+    /// The first message index of a key that has the right version and length, whatever else
+    /// is wrong with it (a bad signature, a bad point): for reports on damaged keys.
+    pub fn peek_index(bytes: &[u8]) -> Option<u32> {
+        let expected = match bytes.first() {
+            Some(1) => EXPORT_LEN,
+            Some(2) => SIGNED_LEN,
+            _ => return None,
+        };
+        if bytes.len() != expected {
+            return None;
+        }
+        let idx: [u8; 4] = bytes.get(1..5)?.try_into().ok()?;
+        Some(u32::from_be_bytes(idx))
+    }
+
+    /// The key in the 0x01 export format (a 0x02 key loses its signature), as unpadded base64.
+    pub fn to_export_base64(&self) -> Zeroizing<String> {
+        let mut b = Zeroizing::new(Vec::with_capacity(EXPORT_LEN));
+        b.push(1);
+        b.extend_from_slice(&self.index.to_be_bytes());
+        b.extend_from_slice(self.ratchet.expose());
+        b.extend_from_slice(&self.signing_key);
+        Zeroizing::new(encode_unpadded(&b))
+    }
+
     /// Which encoding it came in.
     pub fn format(&self) -> SessionKeyFormat {
         self.format

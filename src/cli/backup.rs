@@ -2,7 +2,7 @@
 //! backup into an export file.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
@@ -12,16 +12,14 @@ use zeroize::Zeroizing;
 
 use mxkeys::backup::{self, MacKind, Outcome};
 use mxkeys::encoding::decode_lenient;
-use mxkeys::export::{self, ExportWriter, Limits};
+use mxkeys::export::{self, ExportWriter};
 use mxkeys::megolm::SessionKey;
 use mxkeys::recovery_key::RecoveryKey;
 use mxkeys::session::Summary;
 
-use super::export::{
-    fresh_nonces, new_passphrase, old_passphrase, open_verified, report_written, write_rounds,
-    MaxRounds,
-};
-use super::io::{note, open_input, print_json, read_json, spinner, warn};
+use super::export::{fresh_nonces, new_passphrase, report_written, write_rounds, MaxRounds};
+use super::inputs::{read_all, Keyring};
+use super::io::{note, print_json, read_json, spinner, warn};
 use super::keys::{read_key, KeyFileArg};
 use super::{output, CliError, ForceArg, PassphraseArgs};
 
@@ -361,35 +359,8 @@ pub(super) fn read_sessions(
     pass: &PassphraseArgs,
     max: &MaxRounds,
 ) -> Result<Vec<Map<String, Value>>, CliError> {
-    let mut src = open_input(path)?;
-    let mut head = Vec::new();
-    (&mut src).take(4096).read_to_end(&mut head)?;
-    src.seek_to_start()?;
-    let is_export = String::from_utf8_lossy(&head).contains(export::armor::BEGIN);
-    let plain: Zeroizing<Vec<u8>> = if is_export {
-        let pw = old_passphrase(pass, path)?;
-        let v = open_verified(
-            path,
-            src,
-            &pw,
-            &Limits {
-                max_rounds: max.max_rounds,
-            },
-        )?;
-        let mut buf = Zeroizing::new(Vec::new());
-        v.into_plaintext()?.read_to_end(&mut buf)?;
-        buf
-    } else {
-        let mut buf = Zeroizing::new(Vec::new());
-        src.read_to_end(&mut buf)?;
-        buf
-    };
-    let mut out = Vec::new();
-    mxkeys::session::for_each(&plain[..], "input", |s: Map<String, Value>| {
-        out.push(s);
-        Ok(())
-    })?;
-    Ok(out)
+    let files: Vec<PathBuf> = pass.passphrase_file.iter().cloned().collect();
+    read_all(path, &mut Keyring::new(&files, max.max_rounds))
 }
 
 fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {

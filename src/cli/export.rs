@@ -66,6 +66,16 @@ pub enum ExportCmd {
     /// Change an export's passphrase or rounds without writing the plaintext anywhere.
     #[command(after_help = REENCRYPT_AFTER)]
     Reencrypt(ReencryptArgs),
+    /// Check every session: fields, key structure and signature, session ids, duplicates.
+    Validate(super::manage::ValidateArgs),
+    /// Merge exports and/or JSON files: one copy per session, the best one; conflicts refused.
+    Merge(super::manage::MergeArgs),
+    /// Rewrite an export in the form every known reader accepts (--check: who would refuse it).
+    Normalize(super::manage::NormalizeArgs),
+    /// Keep a subset of the sessions (by room, sender, algorithm).
+    Filter(super::manage::FilterArgs),
+    /// A table per room: sessions, lowest first index, senders.
+    List(super::manage::ListArgs),
 }
 
 #[derive(Debug, Args)]
@@ -138,6 +148,11 @@ pub fn run(cmd: ExportCmd, json: bool) -> Result<(), CliError> {
         ExportCmd::Decrypt(a) => decrypt(a, json),
         ExportCmd::Encrypt(a) => encrypt(a, json),
         ExportCmd::Reencrypt(a) => reencrypt(a, json),
+        ExportCmd::Validate(a) => super::manage::validate(a, json),
+        ExportCmd::Merge(a) => super::manage::merge_cmd(a, json),
+        ExportCmd::Normalize(a) => super::manage::normalize(a, json),
+        ExportCmd::Filter(a) => super::manage::filter(a, json),
+        ExportCmd::List(a) => super::manage::list(a, json),
     }
 }
 

@@ -7,12 +7,7 @@ use std::path::Path;
 use super::CliError;
 
 /// An input that can be read twice (exports are: once for the MAC, once to decrypt).
-pub trait Source: BufRead + Seek {
-    /// Rewind to the start.
-    fn seek_to_start(&mut self) -> io::Result<()> {
-        self.seek(io::SeekFrom::Start(0)).map(|_| ())
-    }
-}
+pub trait Source: BufRead + Seek {}
 impl<T: BufRead + Seek> Source for T {}
 
 /// Open FILE, or read standard input into memory for `-` (it cannot be rewound).

@@ -1,0 +1,154 @@
+//! Reading sessions from an export file or a plaintext JSON array, with the passphrases of
+//! several inputs: each export tries the passphrases already given first, then the next
+//! `--passphrase-file`, then MXKEYS_PASSPHRASE, then a prompt (three tries).
+
+use std::collections::VecDeque;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use mxkeys::export::{self, Header, Limits};
+use mxkeys::Passphrase;
+
+use super::export::open_verified;
+use super::io::open_input;
+use super::secrets::{self, SecretSpec};
+use super::CliError;
+
+/// Passphrases met so far, and where the next ones come from.
+pub struct Keyring {
+    known: Vec<Passphrase>,
+    files: VecDeque<PathBuf>,
+    env_tried: bool,
+    limits: Limits,
+}
+
+impl Keyring {
+    /// `files`: the `--passphrase-file` options, in input order.
+    pub fn new(files: &[PathBuf], max_rounds: u32) -> Self {
+        Keyring {
+            known: Vec::new(),
+            files: files.iter().cloned().collect(),
+            env_tried: false,
+            limits: Limits { max_rounds },
+        }
+    }
+
+    /// The `i`-th passphrase that opened something.
+    pub fn get(&self, i: usize) -> Option<&Passphrase> {
+        self.known.get(i)
+    }
+
+    /// The next passphrase not tried yet: a file, the environment, or (up to `prompts` times)
+    /// the terminal. None when nothing is left.
+    fn next_new(&mut self, path: &Path, prompts: &mut u32) -> Result<Option<Passphrase>, CliError> {
+        if let Some(f) = self.files.pop_front() {
+            return secrets::read(&spec(Some(&f), String::new())).map(Some);
+        }
+        if !self.env_tried {
+            self.env_tried = true;
+            if let Ok(p) = std::env::var("MXKEYS_PASSPHRASE") {
+                return Ok(Some(Passphrase::new(p)));
+            }
+        }
+        if *prompts == 0 {
+            return Ok(None);
+        }
+        *prompts -= 1;
+        match secrets::read(&spec(None, format!("Passphrase for {}: ", path.display()))) {
+            Ok(p) => Ok(Some(p)),
+            Err(CliError::Usage(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn spec(file: Option<&Path>, prompt: String) -> SecretSpec<'_> {
+    SecretSpec {
+        file,
+        file_flag: "--passphrase-file",
+        // The environment is consulted once per run by the keyring itself.
+        env: "MXKEYS_PASSPHRASE_UNUSED",
+        prompt,
+        confirm: false,
+    }
+}
+
+/// A stream of session JSON, and what it came from.
+pub struct Opened {
+    /// The JSON text.
+    pub reader: Box<dyn Read>,
+    /// For an export: its header and which keyring passphrase opened it.
+    pub export: Option<(Header, usize)>,
+}
+
+/// Open an export (trying the keyring) or a JSON file.
+pub fn open_sessions(path: &Path, keys: &mut Keyring) -> Result<Opened, CliError> {
+    let mut src = open_input(path)?;
+    let mut head = Vec::new();
+    (&mut src).take(64 * 1024).read_to_end(&mut head)?;
+    src.seek(SeekFrom::Start(0))?;
+    if !String::from_utf8_lossy(&head).contains(export::armor::BEGIN) {
+        return Ok(Opened {
+            reader: Box::new(src),
+            export: None,
+        });
+    }
+    let mut prompts = 3;
+    let mut i = 0;
+    loop {
+        if i == keys.known.len() {
+            match keys.next_new(path, &mut prompts)? {
+                Some(p) => keys.known.push(p),
+                None if i == 0 => {
+                    return Err(CliError::Usage(format!(
+                        "{} is an export file and no passphrase was given: use --passphrase-file PATH or MXKEYS_PASSPHRASE, or run in a terminal",
+                        path.display()
+                    )))
+                }
+                None => {
+                    return Err(CliError::Input(format!(
+                        "none of the {i} passphrases given opens {} (wrong passphrase, or the file was changed); give its passphrase with one more --passphrase-file, in input order",
+                        path.display()
+                    )))
+                }
+            }
+        }
+        let pass = keys
+            .known
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| Passphrase::new(String::new()));
+        src.seek(SeekFrom::Start(0))?;
+        match open_verified(path, src, &pass, &keys.limits) {
+            Ok(v) => {
+                let header = *v.header();
+                return Ok(Opened {
+                    reader: Box::new(v.into_plaintext()?),
+                    export: Some((header, i)),
+                });
+            }
+            Err(CliError::Lib(mxkeys::Error::ExportMac)) => {
+                src = open_input(path)?;
+                i += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// All sessions of one input, in memory.
+pub fn read_all(path: &Path, keys: &mut Keyring) -> Result<Vec<Map<String, Value>>, CliError> {
+    let opened = open_sessions(path, keys)?;
+    let mut out = Vec::new();
+    mxkeys::session::for_each(
+        std::io::BufReader::new(opened.reader),
+        "input",
+        |s: Map<String, Value>| {
+            out.push(s);
+            Ok(())
+        },
+    )?;
+    Ok(out)
+}

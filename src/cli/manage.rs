@@ -1,0 +1,709 @@
+//! `mxkeys export validate|merge|normalize|filter|list`: look inside, clean up and combine exports.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::io::{self, BufReader, Write};
+use std::path::PathBuf;
+
+use clap::Args;
+use rayon::prelude::*;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use mxkeys::export::{self, ExportWriter};
+use mxkeys::kdf::Rounds;
+use mxkeys::megolm::{SessionKey, SessionKeyFormat};
+use mxkeys::merge::{self, Report, SHARED_HISTORY};
+use mxkeys::Passphrase;
+
+use super::export::{fresh_nonces, new_passphrase, MaxRounds};
+use super::inputs::{open_sessions, read_all, Keyring};
+use super::io::{open_input, print_json, spinner, warn};
+use super::output::PendingOutput;
+use super::{output, CliError, ForceArg};
+
+/// Secrets for reading one or more inputs.
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    /// Passphrase files, one per encrypted input, in input order (first lines; - for stdin).
+    #[arg(long, value_name = "PATH")]
+    passphrase_file: Vec<PathBuf>,
+    #[command(flatten)]
+    max: MaxRounds,
+}
+
+impl ReadArgs {
+    fn keyring(&self) -> Keyring {
+        Keyring::new(&self.passphrase_file, self.max.max_rounds)
+    }
+}
+
+/// How to write a sessions output.
+#[derive(Debug, Args)]
+pub struct WriteArgs {
+    /// Write a plaintext JSON array instead of an export file.
+    #[arg(long)]
+    plaintext: bool,
+    /// PBKDF2 rounds of the output export (default: the input's, or 500000).
+    #[arg(long, value_name = "N")]
+    rounds: Option<u32>,
+    /// The output's passphrase from this file (else MXKEYS_NEW_PASSPHRASE, else a prompt).
+    #[arg(long, value_name = "PATH")]
+    new_passphrase_file: Option<PathBuf>,
+    #[command(flatten)]
+    force: ForceArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// An export file or a JSON array of sessions (- for standard input).
+    file: PathBuf,
+    #[command(flatten)]
+    read: ReadArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Export files and/or JSON arrays of sessions.
+    #[arg(required = true, num_args = 1..)]
+    inputs: Vec<PathBuf>,
+    /// The merged file.
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+    /// Also write conflicting sessions (both copies) instead of failing.
+    #[arg(long)]
+    keep_conflicts: bool,
+    #[command(flatten)]
+    read: ReadArgs,
+    #[command(flatten)]
+    write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct NormalizeArgs {
+    /// The export file.
+    file: PathBuf,
+    /// The rewritten export (not needed with --check).
+    #[arg(short, long, value_name = "OUT", required_unless_present = "check")]
+    output: Option<PathBuf>,
+    /// Only report which known clients would refuse the file as it is, and why.
+    #[arg(long)]
+    check: bool,
+    #[command(flatten)]
+    read: ReadArgs,
+    #[command(flatten)]
+    write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// An export file or a JSON array of sessions.
+    file: PathBuf,
+    /// The subset.
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+    /// Keep only these rooms (repeatable).
+    #[arg(long, value_name = "ROOM_ID")]
+    room: Vec<String>,
+    /// Leave out these rooms (repeatable).
+    #[arg(long, value_name = "ROOM_ID")]
+    exclude_room: Vec<String>,
+    /// Keep only sessions from these sender keys (repeatable).
+    #[arg(long, value_name = "KEY")]
+    sender_key: Vec<String>,
+    /// Keep only this algorithm.
+    #[arg(long, value_name = "ALG")]
+    algorithm: Option<String>,
+    #[command(flatten)]
+    read: ReadArgs,
+    #[command(flatten)]
+    write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// An export file or a JSON array of sessions.
+    file: PathBuf,
+    #[command(flatten)]
+    read: ReadArgs,
+}
+
+fn report_json(r: &Report) -> Vec<Value> {
+    r.problems
+        .iter()
+        .map(|p| {
+            json!({
+                "index": r.index, "room_id": r.room_id, "session_id": r.session_id,
+                "what": p.code, "why": p.why, "warning": p.warning,
+            })
+        })
+        .collect()
+}
+
+/// Validate streaming: sessions are checked in parallel batches and dropped once checked; only
+/// a hash of each (session_id, session_key) is kept, to find duplicates.
+pub fn validate(a: ValidateArgs, json: bool) -> Result<(), CliError> {
+    let mut keys = a.read.keyring();
+    let opened = open_sessions(&a.file, &mut keys)?;
+    let mut reports: Vec<Report> = Vec::new();
+    let mut seen: HashSet<[u8; 32]> = HashSet::new();
+    let mut spellings: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut batch: Vec<Map<String, Value>> = Vec::with_capacity(4096);
+    let mut next_index = 0usize;
+    let mut flush = |batch: &mut Vec<Map<String, Value>>, reports: &mut Vec<Report>| {
+        let base = next_index;
+        let mut checked: Vec<Report> = batch
+            .par_iter()
+            .enumerate()
+            .map(|(i, s)| merge::validate(base + i, s))
+            .collect();
+        for (s, r) in batch.iter().zip(checked.iter_mut()) {
+            for k in merge::shared_history_spellings(s) {
+                *spellings.entry(k).or_insert(0) += 1;
+            }
+            if let (Some(id), Some(key)) = (
+                s.get("session_id").and_then(Value::as_str),
+                s.get("session_key").and_then(Value::as_str),
+            ) {
+                let mut h = Sha256::new();
+                h.update(id.as_bytes());
+                h.update([0]);
+                h.update(key.as_bytes());
+                if !seen.insert(h.finalize().into()) {
+                    r.problems.push(merge::Problem {
+                        code: "duplicate",
+                        why: "the same session appears earlier in this file".into(),
+                        warning: true,
+                    });
+                }
+            }
+            *counts.entry(r.status()).or_insert(0) += 1;
+        }
+        next_index += batch.len();
+        reports.extend(checked.into_iter().filter(|r| !r.problems.is_empty()));
+        batch.clear();
+    };
+    mxkeys::session::for_each(
+        BufReader::new(opened.reader),
+        "input",
+        |s: Map<String, Value>| {
+            batch.push(s);
+            if batch.len() == batch.capacity() {
+                flush(&mut batch, &mut reports);
+            }
+            Ok(())
+        },
+    )?;
+    flush(&mut batch, &mut reports);
+    let total: u64 = counts.values().sum();
+    let invalid = counts.get("invalid").copied().unwrap_or(0);
+    if json {
+        let problems: Vec<Value> = reports.iter().flat_map(report_json).collect();
+        print_json(&json!({
+            "sessions": total,
+            "ok": counts.get("ok").copied().unwrap_or(0),
+            "warnings": counts.get("warning").copied().unwrap_or(0),
+            "invalid": invalid,
+            "shared_history_spellings": spellings,
+            "problems": problems,
+        }))?;
+    } else {
+        let mut out = io::stdout().lock();
+        for r in &reports {
+            for p in &r.problems {
+                writeln!(
+                    out,
+                    "{} #{} {} {}: {}: {}",
+                    if p.warning { "warning" } else { "invalid" },
+                    r.index,
+                    r.room_id.as_deref().unwrap_or("(no room_id)"),
+                    r.session_id.as_deref().unwrap_or("(no session_id)"),
+                    p.code,
+                    p.why
+                )?;
+            }
+        }
+        writeln!(
+            out,
+            "{total} sessions: {} ok, {} with warnings, {invalid} invalid",
+            counts.get("ok").copied().unwrap_or(0),
+            counts.get("warning").copied().unwrap_or(0)
+        )?;
+        for (k, n) in &spellings {
+            let who = SHARED_HISTORY
+                .iter()
+                .find(|(s, _)| s == k)
+                .map_or("", |(_, w)| w);
+            writeln!(
+                out,
+                "shared-history flag spelled {k} in {n} sessions: {who}"
+            )?;
+        }
+    }
+    if invalid > 0 {
+        return Err(CliError::Input(format!(
+            "{invalid} of {total} sessions are invalid (listed above)"
+        )));
+    }
+    Ok(())
+}
+
+/// Write sessions as JSON or as an export.
+fn write_sessions(
+    mut pending: PendingOutput,
+    sessions: &[Map<String, Value>],
+    w: &WriteArgs,
+    pass: Option<Passphrase>,
+    rounds: u32,
+    max_rounds: u32,
+) -> Result<PathBuf, CliError> {
+    let data = Zeroizing::new(serde_json::to_vec(sessions).map_err(io::Error::from)?);
+    if w.plaintext {
+        pending.write_all(&data)?;
+        pending.write_all(b"\n")?;
+        return pending.commit();
+    }
+    let pass = match pass {
+        Some(p)
+            if w.new_passphrase_file.is_none()
+                && std::env::var_os("MXKEYS_NEW_PASSPHRASE").is_none() =>
+        {
+            p
+        }
+        _ => new_passphrase(
+            w.new_passphrase_file.as_deref(),
+            "--new-passphrase-file",
+            "MXKEYS_NEW_PASSPHRASE",
+        )?,
+    };
+    let rounds = Rounds::new(rounds, max_rounds.max(rounds))
+        .map_err(|_| CliError::Usage("--rounds must be at least 1".into()))?;
+    let pb = spinner(format!("deriving the key ({} PBKDF2 rounds)", rounds.get()));
+    let writer = ExportWriter::new(&mut pending, &pass, rounds, fresh_nonces()?);
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    let mut writer = writer?;
+    writer.write_all(&data)?;
+    writer.finish()?;
+    pending.commit()
+}
+
+pub fn merge_cmd(a: MergeArgs, json: bool) -> Result<(), CliError> {
+    let inputs: Vec<&std::path::Path> = a.inputs.iter().map(PathBuf::as_path).collect();
+    let pending = output::create(&a.output, a.write.force.force, &inputs)?;
+    let mut keys = a.read.keyring();
+    let mut all = Vec::with_capacity(a.inputs.len());
+    for p in &a.inputs {
+        all.push(read_all(p, &mut keys)?);
+    }
+    let (mut out, report) = merge::merge(&all);
+    let name = |i: usize| {
+        a.inputs
+            .get(i)
+            .map_or_else(String::new, |p| p.display().to_string())
+    };
+    for d in &report.invalid {
+        warn(&format!(
+            "{} #{} {}: dropped: {}",
+            name(d.input),
+            d.index,
+            d.session_id.as_deref().unwrap_or("?"),
+            d.why
+        ));
+    }
+    for c in &report.conflicts {
+        warn(&format!(
+            "session {} conflicts: its copies in {} are not the same session key",
+            c.session_id,
+            c.inputs
+                .iter()
+                .map(|i| name(*i))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if !report.conflicts.is_empty() && !a.keep_conflicts {
+        return Err(CliError::Input(format!(
+            "{} sessions have conflicting copies (listed above); nothing was written. Add --keep-conflicts to write every copy of them",
+            report.conflicts.len()
+        )));
+    }
+    if a.keep_conflicts {
+        let ids: HashSet<&str> = report
+            .conflicts
+            .iter()
+            .map(|c| c.session_id.as_str())
+            .collect();
+        for input in &all {
+            for s in input {
+                let sid = s
+                    .get("session_key")
+                    .and_then(Value::as_str)
+                    .and_then(|k| SessionKey::from_base64(k).ok())
+                    .map(|k| k.session_id());
+                if sid.as_deref().is_some_and(|id| ids.contains(id)) {
+                    out.push(s.clone());
+                }
+            }
+        }
+    }
+    let pass = None;
+    let path = write_sessions(
+        pending,
+        &out,
+        &a.write,
+        pass,
+        a.write.rounds.unwrap_or(export::DEFAULT_ROUNDS),
+        a.read.max.max_rounds,
+    )?;
+    if json {
+        return print_json(&json!({
+            "output": path.display().to_string(),
+            "inputs": report.inputs,
+            "sessions_read": report.read,
+            "unique": report.unique,
+            "replaced_by_better_copy": report.replaced,
+            "conflicts": report.conflicts,
+            "invalid_dropped": report.invalid.len(),
+            "written": out.len(),
+        }));
+    }
+    eprintln!(
+        "{} inputs, {} sessions read, {} unique, {} replaced by a better copy, {} conflicts, {} invalid dropped; wrote {} to {}",
+        report.inputs,
+        report.read,
+        report.unique,
+        report.replaced,
+        report.conflicts.len(),
+        report.invalid.len(),
+        out.len(),
+        path.display()
+    );
+    Ok(())
+}
+
+/// Which clients would refuse a file as it is (armor: from inspecting; sessions: decrypted).
+fn refusals(
+    i: &export::Inspection,
+    sessions: Option<&[Map<String, Value>]>,
+) -> Vec<(&'static str, String)> {
+    let a = &i.armor;
+    let mut out = Vec::new();
+    if a.text_before || a.text_after {
+        out.push(("matrix-nio", "the file must start with the BEGIN line and end with the END line; there is text around the armor".into()));
+        out.push((
+            "matrix-rust-sdk",
+            "text outside BEGIN/END is refused".into(),
+        ));
+    }
+    if a.indented_lines > 0 {
+        out.push((
+            "matrix-rust-sdk",
+            format!("{} indented body lines", a.indented_lines),
+        ));
+        out.push((
+            "matrix-nio",
+            format!(
+                "{} indented body lines (it strips only line breaks)",
+                a.indented_lines
+            ),
+        ));
+    }
+    if a.blank_lines > 0 {
+        out.push((
+            "matrix-rust-sdk",
+            format!(
+                "{} blank lines inside the body (whitespace-only lines are refused)",
+                a.blank_lines
+            ),
+        ));
+    }
+    if !a.final_newline {
+        out.push(("mautrix-go", "no newline after the END line".into()));
+    }
+    if i.header.rounds < export::SPEC_MIN_ROUNDS {
+        out.push((
+            "(all)",
+            format!(
+                "{} rounds is below the spec's 100000: accepted, but weak",
+                i.header.rounds
+            ),
+        ));
+    }
+    if let Some(sessions) = sessions {
+        let reports = merge::validate_all(sessions);
+        let invalid = reports.iter().filter(|r| r.status() == "invalid").count();
+        if invalid > 0 {
+            out.push(("matrix-rust-sdk", format!("{invalid} invalid sessions: its import is all-or-nothing, one bad session fails the whole file")));
+        }
+        let signed = sessions
+            .iter()
+            .filter(|s| {
+                s.get("session_key")
+                    .and_then(Value::as_str)
+                    .and_then(|k| SessionKey::from_base64(k).ok())
+                    .is_some_and(|k| k.format() == SessionKeyFormat::Signed)
+            })
+            .count();
+        if signed > 0 {
+            out.push(("matrix-rust-sdk", format!("{signed} sessions carry signed 0x02 keys; it imports only the 0x01 export format")));
+        }
+        let both = sessions
+            .iter()
+            .filter(|s| {
+                s.contains_key("m.shared_history")
+                    && s.contains_key("org.matrix.msc3061.shared_history")
+            })
+            .count();
+        if both > 0 {
+            out.push((
+                "matrix-rust-sdk",
+                format!(
+                    "{both} sessions spell the shared-history flag both ways (\"duplicate field\")"
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// The portable form of one session: 0x01 key, one shared-history spelling.
+fn normalize_session(mut s: Map<String, Value>) -> Map<String, Value> {
+    if let Some(k) = s
+        .get("session_key")
+        .and_then(Value::as_str)
+        .and_then(|k| SessionKey::from_base64(k).ok())
+    {
+        if k.format() == SessionKeyFormat::Signed {
+            s.insert(
+                "session_key".into(),
+                Value::String(k.to_export_base64().to_string()),
+            );
+        }
+    }
+    // matrix-rust-sdk refuses both spellings at once; it reads m.shared_history, as does every
+    // current client. Keep the value of whichever spelling is there.
+    let flag = SHARED_HISTORY
+        .iter()
+        .find_map(|(k, _)| s.get(*k).and_then(Value::as_bool));
+    for (k, _) in SHARED_HISTORY {
+        s.remove(k);
+    }
+    if let Some(f) = flag {
+        s.insert("m.shared_history".into(), Value::Bool(f));
+    }
+    s
+}
+
+pub fn normalize(a: NormalizeArgs, json: bool) -> Result<(), CliError> {
+    let inspection = export::inspect(open_input(&a.file)?)?;
+    let pending = match (&a.output, a.check) {
+        (Some(out), false) => Some(output::create(out, a.write.force.force, &[&a.file])?),
+        _ => None,
+    };
+    let mut keys = a.read.keyring();
+    let opened = open_sessions(&a.file, &mut keys)?;
+    let Some((header, which)) = opened.export else {
+        return Err(CliError::Usage(format!(
+            "{} is not an export file",
+            a.file.display()
+        )));
+    };
+    let mut sessions = Vec::new();
+    mxkeys::session::for_each(
+        BufReader::new(opened.reader),
+        "decrypted export",
+        |s: Map<String, Value>| {
+            sessions.push(s);
+            Ok(())
+        },
+    )?;
+    if a.check {
+        let r = refusals(&inspection, Some(&sessions));
+        if json {
+            let list: Vec<Value> = r
+                .iter()
+                .map(|(c, why)| json!({"client": c, "why": why}))
+                .collect();
+            print_json(&json!({"refused_by": list}))?;
+        } else if r.is_empty() {
+            println!("every known reader (Element Web, matrix-rust-sdk, matrix-nio, mautrix-go) accepts this file as it is");
+        } else {
+            for (c, why) in &r {
+                println!("{c}: {why}");
+            }
+        }
+        return Ok(());
+    }
+    let before = sessions.len();
+    let reports = merge::validate_all(&sessions);
+    let kept: Vec<Map<String, Value>> = sessions
+        .into_iter()
+        .zip(&reports)
+        .filter_map(|(s, r)| {
+            if r.status() == "invalid" {
+                warn(&format!(
+                    "#{} {}: dropped: {}",
+                    r.index,
+                    r.session_id.as_deref().unwrap_or("?"),
+                    r.problems
+                        .iter()
+                        .map(|p| p.why.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ));
+                None
+            } else {
+                Some(normalize_session(s))
+            }
+        })
+        .collect();
+    let pass = keys.get(which).cloned();
+    let rounds = a.write.rounds.unwrap_or(header.rounds);
+    let Some(pending) = pending else {
+        return Ok(());
+    };
+    let path = write_sessions(
+        pending,
+        &kept,
+        &a.write,
+        pass,
+        rounds,
+        a.read.max.max_rounds,
+    )?;
+    if json {
+        return print_json(
+            &json!({"output": path.display().to_string(), "sessions": kept.len(), "dropped": before - kept.len()}),
+        );
+    }
+    eprintln!(
+        "wrote {} sessions ({} invalid dropped) to {} in the portable form: 128-character lines, LF, final newline, 0x01 keys, m.shared_history",
+        kept.len(),
+        before - kept.len(),
+        path.display()
+    );
+    Ok(())
+}
+
+pub fn filter(a: FilterArgs, json: bool) -> Result<(), CliError> {
+    let pending = output::create(&a.output, a.write.force.force, &[&a.file])?;
+    let mut keys = a.read.keyring();
+    let opened = open_sessions(&a.file, &mut keys)?;
+    let export = opened.export;
+    let mut sessions = Vec::new();
+    let text =
+        |s: &Map<String, Value>, k: &str| s.get(k).and_then(Value::as_str).map(str::to_owned);
+    let mut total = 0u64;
+    mxkeys::session::for_each(
+        BufReader::new(opened.reader),
+        "input",
+        |s: Map<String, Value>| {
+            total += 1;
+            let room = text(&s, "room_id").unwrap_or_default();
+            let keep = (a.room.is_empty() || a.room.contains(&room))
+                && !a.exclude_room.contains(&room)
+                && (a.sender_key.is_empty()
+                    || text(&s, "sender_key").is_some_and(|k| a.sender_key.contains(&k)))
+                && a.algorithm
+                    .as_ref()
+                    .is_none_or(|alg| text(&s, "algorithm").as_ref() == Some(alg));
+            if keep {
+                sessions.push(s);
+            }
+            Ok(())
+        },
+    )?;
+    let mut w = a.write;
+    if export.is_none() {
+        w.plaintext = true;
+    }
+    let (pass, rounds) = match export {
+        Some((h, i)) => (keys.get(i).cloned(), w.rounds.unwrap_or(h.rounds)),
+        None => (None, export::DEFAULT_ROUNDS),
+    };
+    let path = write_sessions(pending, &sessions, &w, pass, rounds, a.read.max.max_rounds)?;
+    if json {
+        return print_json(
+            &json!({"output": path.display().to_string(), "sessions": sessions.len(), "read": total}),
+        );
+    }
+    eprintln!(
+        "kept {} of {total} sessions in {}",
+        sessions.len(),
+        path.display()
+    );
+    Ok(())
+}
+
+pub fn list(a: ListArgs, json: bool) -> Result<(), CliError> {
+    struct Room {
+        sessions: u64,
+        lowest: Option<u32>,
+        senders: BTreeSet<String>,
+    }
+    let mut keys = a.read.keyring();
+    let opened = open_sessions(&a.file, &mut keys)?;
+    let mut rooms: BTreeMap<String, Room> = BTreeMap::new();
+    mxkeys::session::for_each(
+        BufReader::new(opened.reader),
+        "input",
+        |s: Map<String, Value>| {
+            let room = s
+                .get("room_id")
+                .and_then(Value::as_str)
+                .unwrap_or("(no room_id)")
+                .to_owned();
+            let idx = s
+                .get("session_key")
+                .and_then(Value::as_str)
+                .and_then(|k| mxkeys::encoding::decode_lenient(k).ok())
+                .and_then(|b| SessionKey::peek_index(&b));
+            let r = rooms.entry(room).or_insert(Room {
+                sessions: 0,
+                lowest: None,
+                senders: BTreeSet::new(),
+            });
+            r.sessions += 1;
+            r.lowest = match (r.lowest, idx) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            if let Some(k) = s.get("sender_key").and_then(Value::as_str) {
+                r.senders.insert(k.to_owned());
+            }
+            Ok(())
+        },
+    )?;
+    if json {
+        let list: Vec<Value> = rooms
+            .iter()
+            .map(|(id, r)| json!({"room_id": id, "sessions": r.sessions, "lowest_first_index": r.lowest, "senders": r.senders}))
+            .collect();
+        return print_json(&json!({"rooms": list}));
+    }
+    let mut out = io::stdout().lock();
+    writeln!(
+        out,
+        "{:<44} {:>8} {:>12} {:>7}",
+        "room", "sessions", "lowest index", "senders"
+    )?;
+    for (id, r) in &rooms {
+        writeln!(
+            out,
+            "{:<44} {:>8} {:>12} {:>7}",
+            id,
+            r.sessions,
+            r.lowest.map_or_else(|| "-".to_owned(), |i| i.to_string()),
+            r.senders.len()
+        )?;
+    }
+    writeln!(
+        out,
+        "{} rooms, {} sessions",
+        rooms.len(),
+        rooms.values().map(|r| r.sessions).sum::<u64>()
+    )?;
+    Ok(())
+}
