@@ -24,6 +24,7 @@ pub mod events;
 pub mod export;
 #[doc(hidden)]
 pub mod fuzz_targets;
+pub mod identity;
 pub mod kdf;
 pub mod megolm;
 pub mod merge;

@@ -5,6 +5,7 @@ mod attachment;
 mod backup;
 mod events;
 mod export;
+mod identity;
 mod inputs;
 mod interrupt;
 mod io;
@@ -69,6 +70,15 @@ enum Command {
     /// Room history: decrypt megolm events offline, explain the ones that cannot be.
     #[command(subcommand)]
     Events(events::EventsCmd),
+    /// Cross-signing: check the signature chains of a /keys/query response.
+    #[command(subcommand)]
+    CrossSigning(identity::CrossSigningCmd),
+    /// Verification QR codes.
+    #[command(subcommand)]
+    Qr(identity::QrCmd),
+    /// SAS (emoji) verification.
+    #[command(subcommand)]
+    Sas(identity::SasCmd),
 }
 
 /// Where a command's secret comes from, besides the environment and the prompt.
@@ -100,6 +110,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Passphrase(cmd) => search::run_passphrase(cmd, cli.json),
         Command::Bench(cmd) => search::run_bench(cmd, cli.json),
         Command::Events(cmd) => events::run(cmd, cli.json),
+        Command::CrossSigning(cmd) => identity::run_cross_signing(cmd, cli.json),
+        Command::Qr(cmd) => identity::run_qr(cmd, cli.json),
+        Command::Sas(cmd) => identity::run_sas(cmd, cli.json),
     }
 }
 
