@@ -4,11 +4,32 @@
 //! Each function feeds arbitrary bytes to one parser and asserts the properties that must hold
 //! for every input: no panic (the fuzzer's job), and canonical round trips where the format has
 //! one. Not part of the stable API.
+//!
+//! The round-trip targets take their parameters (keys, IVs, rounds, chunk sizes) off the front of
+//! the input with [`Take`] rather than `arbitrary::Arbitrary`: every entry point stays `&[u8]`, so
+//! `tests/fuzz_corpus.rs` replays the same files on stable, and the library needs no fuzz-only
+//! dependency.
+//!
+//! The fixed secrets are those of committed test vectors, so the seeds from `test-vectors/` get
+//! past the MACs and the fuzzer starts at the deep end of each format.
 
-use std::io::{Read, Write};
+use std::io::{Cursor, Read, Write};
 
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::attachment::{
+    find_encrypted_file, AttachmentDecryptor, AttachmentEncryptor, AttachmentError, AttachmentKey,
+    EncryptedFile, HashCheck,
+};
+use crate::backup::{self, MacKind};
+use crate::encoding::{decode_lenient, encode_unpadded};
+use crate::error::Error;
 use crate::export::{self, ArmorReader, ArmorWriter, Limits, Nonces};
 use crate::kdf::Rounds;
+use crate::megolm::{SessionKey, SessionKeyFormat, EXPORT_LEN};
+use crate::recovery_key::{self, RecoveryKey, CHARS};
+use crate::ssss::{self, AccountData, KeyCheck, Unlock};
 use crate::Passphrase;
 
 /// Rounds cap for fuzzing: a file asking for more is refused, so each input costs microseconds.
@@ -92,4 +113,601 @@ pub fn session_json(data: &[u8]) {
     }
     let split = crate::session::scan(OneByte(data), "input", |_| Ok(())).map_err(|e| e.kind());
     assert_eq!(whole, split, "result depends on how the input is split");
+}
+
+/// Takes fixed-size pieces off the front of a fuzz input; missing bytes read as zero.
+struct Take<'a>(&'a [u8]);
+
+impl<'a> Take<'a> {
+    fn byte(&mut self) -> u8 {
+        match self.0.split_first() {
+            Some((b, rest)) => {
+                self.0 = rest;
+                *b
+            }
+            None => 0,
+        }
+    }
+    fn array<const N: usize>(&mut self) -> [u8; N] {
+        let mut a = [0u8; N];
+        for x in &mut a {
+            *x = self.byte();
+        }
+        a
+    }
+    fn bytes(&mut self, n: usize) -> &'a [u8] {
+        let (head, rest) = self.0.split_at(n.min(self.0.len()));
+        self.0 = rest;
+        head
+    }
+    /// A chunk size in 1..=256, for feeding a streaming writer in uneven pieces.
+    fn step(&mut self) -> usize {
+        usize::from(self.byte()) + 1
+    }
+    fn rest(self) -> &'a [u8] {
+        self.0
+    }
+}
+
+/// `write_all` in pieces of `step` bytes.
+fn write_in_steps<W: Write>(w: &mut W, data: &[u8], step: usize) -> std::io::Result<()> {
+    for chunk in data.chunks(step.max(1)) {
+        w.write_all(chunk)?;
+    }
+    Ok(())
+}
+
+/// The backup key of test-vectors/backup/olm-*.json.
+const BACKUP_KEY: &str = "EsTn iEYx SoG7 cV5J KNdU n1qT P6wU ro7d 5eod zkXm 9CsP MJK8";
+/// The Security Key of test-vectors/ssss/jssdk-security-key*.json.
+const SSSS_KEY: &str = "EsTh tAH2 fnc4 jQq8 egj4 MoiR DaRF QgZP dp1V y2WN zbwu keYY";
+/// The Security Phrase of test-vectors/ssss/jssdk-phrase-i1000.json (its 1000 iterations are
+/// above the fuzz limit: the phrase path runs on inputs that ask for 16 or fewer).
+const SSSS_PHRASE: &str = "correct horse battery staple";
+/// test-vectors/attachment/wasm-17.json: the key, IV (low 64 bits zero) and hash of wasm-17.bin.
+const ATTACHMENT_INFO: &str = r#"{"url":"mxc://example.org/wasm_17","v":"v2","key":{"kty":"oct","key_ops":["decrypt","encrypt"],"alg":"A256CTR","k":"nLO11tplRWOzMiK76WMLpIKKuuEmQfvrmxIxnQw4u20","ext":true},"iv":"kxpYCRA366IAAAAAAAAAAA","hashes":{"sha256":"ko0AFtbjXrj/8junPBfTJkvdrGKx4CtLJnSeOcKBVpI"}}"#;
+/// A real 0x01 session key (test-vectors/export/sessions-basic.json, first session).
+const SESSION_KEY: &str = "AQAAAACNM8xHZ1ejxht0AoZNmQOjn32kbCb3qRgVk9cYnrclwCvXlIXKxMldqxky3wF7ULHqxa9A7ZG8tA6JCSLhvFW7pdS0NM8rMcAVCPp3DPaoJU8ZdZe8gGH5RsrM6oOCCLfLSWlUaXZ9f5czMfvesiB8FtdduS0H9xcIj3WzcbyNT/Y2CVrEt+RTMZWd5XUHtgItJssQWMu392zVurMrhJKe";
+
+/// `r.ok()`, after asserting it is `Ok`: for steps of a round trip that cannot fail.
+fn must<T, E: std::fmt::Debug>(r: Result<T, E>, what: &str) -> Option<T> {
+    assert!(r.is_ok(), "{what}: {:?}", r.as_ref().err());
+    r.ok()
+}
+
+fn fixed_key(text: &str) -> Option<RecoveryKey> {
+    let key = RecoveryKey::decode(text);
+    assert!(key.is_ok(), "the fixed fuzz key does not decode");
+    key.ok()
+}
+
+/// Recovery-key decoding on arbitrary text: a key that decodes re-encodes to the same characters
+/// (base58 of a fixed length is canonical) and decodes to the same bytes; every suggestion for
+/// one that does not is itself a valid key.
+pub fn recovery_key(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match RecoveryKey::decode(text) {
+        Ok(k) => {
+            let enc = k.encode();
+            assert_eq!(
+                enc.len(),
+                CHARS + CHARS / 4 - 1,
+                "grouped form has 12 groups of 4"
+            );
+            let back = RecoveryKey::decode(&enc);
+            assert!(
+                back.as_ref().is_ok_and(|b| b.expose() == k.expose()),
+                "encode does not decode back"
+            );
+            let typed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+            let canon: String = enc.chars().filter(|c| *c != ' ').collect();
+            assert_eq!(typed, canon, "two spellings of one key");
+            assert!(
+                recovery_key::suggest(text).is_empty(),
+                "suggestions for a valid key"
+            );
+        }
+        Err(e) => {
+            let _ = (e.kind(), e.to_string());
+            if text.len() <= 4 * CHARS {
+                for s in recovery_key::suggest(text) {
+                    assert!(
+                        RecoveryKey::decode(&s).is_ok(),
+                        "a suggestion does not decode"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A whole backup document (any shape) decrypted with a fixed key: one outcome per entry, in
+/// order, each decrypted session filed under its own ids. Also the version checks on the same
+/// document.
+pub fn backup_entries(data: &[u8]) {
+    let Ok(doc) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
+    let Some(key) = fixed_key(BACKUP_KEY) else {
+        return;
+    };
+    for (room, session) in [(None, None), (Some("!room:example.org"), Some("session"))] {
+        let Ok((_, entries)) = backup::entries(&doc, room, session) else {
+            continue;
+        };
+        let out = backup::decrypt_entries(&key, &entries);
+        assert_eq!(out.len(), entries.len(), "an entry was lost");
+        for (o, e) in out.iter().zip(&entries) {
+            assert_eq!((&o.room_id, &o.session_id), (&e.room_id, &e.session_id));
+            match &o.result {
+                Ok((s, _)) => {
+                    assert_eq!(s.get("room_id"), Some(&Value::String(e.room_id.clone())));
+                    assert_eq!(
+                        s.get("session_id"),
+                        Some(&Value::String(e.session_id.clone()))
+                    );
+                    let sk = s
+                        .get("session_key")
+                        .and_then(Value::as_str)
+                        .map(SessionKey::from_base64);
+                    assert!(
+                        sk.is_some_and(|k| k.is_ok_and(|k| k.session_id() == e.session_id)),
+                        "a decrypted session key does not belong to its session"
+                    );
+                }
+                Err(f) => {
+                    let _ = (f.kind(), f.to_string());
+                }
+            }
+        }
+    }
+    let _ = backup::check_auth_data(&key, &doc);
+    let _ = backup::key_from_passphrase(&Passphrase::new("fuzz".into()), &doc, FUZZ_MAX_ROUNDS);
+}
+
+/// One `session_data` object decrypted with a fixed key; when it decrypts, its session id is the
+/// one its key gives, and another id is refused.
+pub fn backup_session_data(data: &[u8]) {
+    let Ok(v) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
+    let Some(key) = fixed_key(BACKUP_KEY) else {
+        return;
+    };
+    match backup::decrypt_session_data(&key, &v, None) {
+        Ok(d) => {
+            let sk = d
+                .plaintext
+                .get("session_key")
+                .and_then(Value::as_str)
+                .map(SessionKey::from_base64);
+            assert!(
+                sk.as_ref().is_some_and(Result::is_ok),
+                "decrypted without a valid session_key"
+            );
+            let Some(Ok(sk)) = sk else {
+                return;
+            };
+            assert_eq!(sk.first_index(), d.first_index);
+            let own = backup::decrypt_session_data(&key, &v, Some(&sk.session_id()));
+            assert!(
+                own.is_ok_and(|o| o.mac == d.mac),
+                "its own session id is refused"
+            );
+            let other = backup::decrypt_session_data(&key, &v, Some("another session"));
+            assert!(
+                other.is_err_and(|e| e.kind() == "session_key"),
+                "filed under another session id and accepted"
+            );
+        }
+        Err(e) => {
+            let _ = (e.kind(), e.to_string());
+        }
+    }
+}
+
+/// Secret-storage account data: parsing, key descriptions, choosing the key, unlocking with a
+/// fixed Security Key and Phrase (at most 16 rounds), decrypting every secret; adding a secret
+/// to a copy makes exactly that payload readable.
+pub fn ssss_account_data(data: &[u8]) {
+    let Ok(doc) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
+    let Ok(ad) = AccountData::parse(&doc) else {
+        return;
+    };
+    let _ = ad.default_key_id();
+    let ids = ad.key_ids();
+    for id in &ids {
+        let _ = ad.key(id).map(|d| serde_json::to_string(&d));
+    }
+    let secrets = ad.secrets();
+    let Some(key) = fixed_key(SSSS_KEY) else {
+        return;
+    };
+    let phrase = Passphrase::new(SSSS_PHRASE.into());
+    for explicit in [None, ids.first().map(String::as_str)] {
+        let Ok(desc) = ad.resolve_key(explicit) else {
+            continue;
+        };
+        for with in [Unlock::SecurityKey(&key), Unlock::Phrase(&phrase)] {
+            let Ok(u) = ssss::unlock(&desc, with, FUZZ_MAX_ROUNDS) else {
+                continue;
+            };
+            assert!(u.check == KeyCheck::Verified || desc.check.is_none());
+            if let Ok(results) = ssss::decrypt_secrets(&ad, &u, &[]) {
+                for (name, r) in results {
+                    assert!(
+                        secrets.iter().any(|(n, _)| *n == name),
+                        "{name} is not listed"
+                    );
+                    if let Ok(plain) = r {
+                        let _ = ssss::describe_secret(&name, &plain);
+                    }
+                }
+            }
+            let _ = ssss::decrypt_secrets(&ad, &u, &["m.megolm_backup.v1".to_owned()]);
+        }
+    }
+    let mut copy = ad.clone();
+    let payload = json!({"iv": "fuzz"});
+    copy.set_encrypted("m.fuzz", "FUZZKEY", payload.clone());
+    assert_eq!(copy.encrypted("m.fuzz", "FUZZKEY").ok(), Some(&payload));
+    assert_eq!(
+        copy.key_ids().len(),
+        ids.len() + usize::from(ad.key_ids().len() != ids.len())
+    );
+    let _ = copy.into_map();
+}
+
+/// Finding and checking an `EncryptedFile` in arbitrary JSON; what parses survives a serde round
+/// trip unchanged (unknown fields included), and a checked key rejects an empty download unless
+/// its hash is the empty file's.
+pub fn attachment_info(data: &[u8]) {
+    let Ok(doc) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
+    for thumbnail in [false, true] {
+        let Ok(file) = find_encrypted_file(&doc, thumbnail) else {
+            continue;
+        };
+        let again = serde_json::to_value(&file).and_then(serde_json::from_value::<EncryptedFile>);
+        assert!(
+            again.as_ref().is_ok_and(|a| *a == file),
+            "EncryptedFile changed in a serde round trip: {again:?}"
+        );
+        if let Ok(key) = AttachmentKey::from_info(&file) {
+            let _ = key.counter();
+            let empty_hash = encode_unpadded(&Sha256::digest(b""));
+            let want = file
+                .hashes
+                .get("sha256")
+                .and_then(Value::as_str)
+                .map(decode_lenient);
+            let is_empty = matches!(want, Some(Ok(h)) if encode_unpadded(&h) == empty_hash);
+            let dec = AttachmentDecryptor::new(Vec::new(), &key).finish();
+            assert_eq!(dec.is_ok(), is_empty);
+        }
+    }
+}
+
+/// Arbitrary bytes as a downloaded attachment for a fixed `EncryptedFile` (v2, the same as v0,
+/// or v2 with the counter about to wrap), written in uneven pieces: accepted exactly when the
+/// SHA-256 matches, the same verdict as the hash-only pass, and the released bytes encrypt back
+/// to the input.
+pub fn attachment_stream(data: &[u8]) {
+    let mut t = Take(data);
+    let mode = t.byte() % 3;
+    let step = t.step();
+    let body = t.rest();
+    let Some(mut file) = must(
+        serde_json::from_str::<EncryptedFile>(ATTACHMENT_INFO),
+        "the fixed attachment info does not parse",
+    ) else {
+        return;
+    };
+    match mode {
+        0 => {}
+        1 => file.v = None,
+        _ => file.iv = "kxpYCRA366L//////////w".into(),
+    }
+    let Some(key) = must(
+        AttachmentKey::from_info(&file),
+        "the fixed attachment info is refused",
+    ) else {
+        return;
+    };
+    let mut plain = Vec::new();
+    let mut dec = AttachmentDecryptor::new(&mut plain, &key);
+    let wrote = write_in_steps(&mut dec, body, step);
+    assert!(wrote.is_ok(), "writing into a Vec failed");
+    let verdict = dec.finish().map(|_| ());
+    let mut check = HashCheck::new(&key);
+    let _ = check.write_all(body);
+    assert_eq!(
+        verdict,
+        check.finish(),
+        "one-pass and hash-only verdicts differ"
+    );
+    let matches = file.hashes.get("sha256").and_then(Value::as_str)
+        == Some(encode_unpadded(&Sha256::digest(body)).as_str());
+    assert_eq!(verdict.is_ok(), matches);
+    assert!(verdict.is_ok() || verdict == Err(AttachmentError::Hash));
+    assert_eq!(plain.len(), body.len());
+    if mode == 0 {
+        // v2 with IV[8..16] zero is exactly what the encryptor writes for the same key.
+        let raw = decode_lenient(&file.key.k.replace('-', "+").replace('_', "/"));
+        let iv = decode_lenient(&file.iv);
+        if let (Ok(k), Ok(iv)) = (raw, iv) {
+            let (Ok(mut k), Some(Ok(iv8))) = (
+                <[u8; 32]>::try_from(k),
+                iv.get(..8).map(<[u8; 8]>::try_from),
+            ) else {
+                return;
+            };
+            let mut enc = AttachmentEncryptor::new(Vec::new(), &mut k, iv8);
+            let back = write_in_steps(&mut enc, &plain, step).and_then(|()| enc.finish(None));
+            assert!(
+                back.is_ok_and(|(_, ct)| ct == body),
+                "decrypt then encrypt changed bytes"
+            );
+        }
+    }
+}
+
+/// Megolm session keys from raw bytes: what parses is exactly its fields (re-serialized in the
+/// export format it gives the same bytes, a signed key minus its signature), its index peeks
+/// the same, and its ratchet advances forward only.
+pub fn megolm_session_key(data: &[u8]) {
+    let Ok(k) = SessionKey::from_bytes(data) else {
+        return;
+    };
+    assert_eq!(SessionKey::peek_index(data), Some(k.first_index()));
+    let export = decode_lenient(&k.to_export_base64());
+    let mut want = vec![1u8];
+    want.extend_from_slice(data.get(1..EXPORT_LEN).unwrap_or_default());
+    assert!(export.is_ok_and(|e| e == want), "re-serialized key differs");
+    match k.format() {
+        SessionKeyFormat::Export => assert_eq!(data.len(), EXPORT_LEN),
+        SessionKeyFormat::Signed => assert_eq!(data.len(), crate::megolm::SIGNED_LEN),
+    }
+    assert_eq!(data.get(133..165), Some(&k.signing_key()[..]));
+    assert_eq!(data.get(5..133), Some(&k.ratchet().expose()[..]));
+    let again = SessionKey::from_base64(&encode_unpadded(data));
+    assert!(again.is_ok_and(|a| a.same_session(&k) && a.first_index() == k.first_index()));
+    let mut r = k.to_ratchet();
+    let step = u32::from(data.last().copied().unwrap_or(0)) * 257;
+    let target = k.first_index().saturating_add(step);
+    assert!(r.advance_to(target).is_ok());
+    assert_eq!(r.index(), target);
+    if let Some(before) = k.first_index().checked_sub(1) {
+        assert!(
+            k.to_ratchet().advance_to(before).is_err(),
+            "the ratchet went backwards"
+        );
+    }
+}
+
+/// Encrypt arbitrary plaintext with the streaming writer (1..=16 rounds, arbitrary salt, IV,
+/// passphrase and write sizes), then read it back: same header, same bytes; another passphrase
+/// fails.
+pub fn export_roundtrip(data: &[u8]) {
+    let mut t = Take(data);
+    let rounds = u32::from(t.byte() % 16) + 1;
+    let salt = t.array::<16>();
+    let iv = t.array::<16>();
+    let plen = usize::from(t.byte() % 32);
+    let pass = Passphrase::new(String::from_utf8_lossy(t.bytes(plen)).into_owned());
+    let step = t.step();
+    let plain = t.rest();
+    let Ok(r) = Rounds::new(rounds, FUZZ_MAX_ROUNDS) else {
+        return;
+    };
+    let w = export::ExportWriter::new(Vec::new(), &pass, r, Nonces { salt, iv });
+    let mut w = match w {
+        Ok(w) => w,
+        Err(e) => {
+            assert!(
+                pass.is_empty() && matches!(e, Error::EmptyPassphrase),
+                "{e}"
+            );
+            return;
+        }
+    };
+    let file = write_in_steps(&mut w, plain, step).and_then(|()| w.finish());
+    let Some(file) = must(file, "writing into a Vec failed") else {
+        return;
+    };
+    let limits = Limits {
+        max_rounds: FUZZ_MAX_ROUNDS,
+    };
+    let i = export::inspect(&file[..]);
+    assert!(
+        i.as_ref().is_ok_and(|i| i.header.rounds == rounds
+            && i.header.salt == salt
+            && i.header.iv == export::clear_bit63(iv)
+            && i.ciphertext_len == plain.len() as u64
+            && i.armor.final_newline),
+        "inspect disagrees with what was written"
+    );
+    let mut back = Vec::new();
+    let read = export::open(Cursor::new(&file[..]), &pass, &limits)
+        .and_then(|v| v.into_plaintext())
+        .and_then(|mut p| p.read_to_end(&mut back).map_err(Error::from_io));
+    assert!(read.is_ok(), "own export does not open");
+    assert_eq!(back, plain);
+    let other = Passphrase::new(
+        if pass.expose() == "fuzz" {
+            "other"
+        } else {
+            "fuzz"
+        }
+        .into(),
+    );
+    let wrong = export::open(Cursor::new(&file[..]), &other, &limits);
+    assert!(
+        matches!(wrong, Err(Error::ExportMac)),
+        "another passphrase opens it"
+    );
+}
+
+/// Encrypt arbitrary plaintext as an attachment (any key and IV, uneven writes) and decrypt it
+/// with the `EncryptedFile` read back from its JSON: the same bytes; a changed, cut or extended
+/// ciphertext fails the hash.
+pub fn attachment_roundtrip(data: &[u8]) {
+    let mut t = Take(data);
+    let mut key = t.array::<32>();
+    let iv = t.array::<8>();
+    let step = t.step();
+    let flip = usize::from(t.byte());
+    let plain = t.rest();
+    let mut enc = AttachmentEncryptor::new(Vec::new(), &mut key, iv);
+    assert_eq!(key, [0u8; 32], "the caller's key copy was not wiped");
+    let done = write_in_steps(&mut enc, plain, step).and_then(|()| enc.finish(None));
+    let Some((file, ct)) = must(done, "writing into a Vec failed") else {
+        return;
+    };
+    assert_eq!(ct.len(), plain.len());
+    let Some(text) = must(
+        serde_json::to_vec(&file),
+        "EncryptedFile does not serialize",
+    ) else {
+        return;
+    };
+    let read = serde_json::from_slice::<Value>(&text)
+        .ok()
+        .and_then(|doc| find_encrypted_file(&doc, false).ok());
+    assert_eq!(read.as_ref(), Some(&file), "EncryptedFile JSON round trip");
+    let Some(k) = must(AttachmentKey::from_info(&file), "own EncryptedFile refused") else {
+        return;
+    };
+    let decrypt = |ct: &[u8]| {
+        let mut out = Vec::new();
+        let mut d = AttachmentDecryptor::new(&mut out, &k);
+        let _ = write_in_steps(&mut d, ct, step);
+        d.finish().map(|_| ()).map(|()| out)
+    };
+    assert_eq!(decrypt(&ct).ok().as_deref(), Some(plain));
+    let mut changed = ct.clone();
+    let n = changed.len();
+    if let Some(b) = changed.get_mut(flip % n.max(1)) {
+        *b ^= 1;
+        assert!(decrypt(&changed).is_err(), "a changed byte passed the hash");
+        let cut = ct.get(..n - 1).unwrap_or_default();
+        assert!(decrypt(cut).is_err(), "a cut file passed the hash");
+    }
+    let mut longer = ct.clone();
+    longer.push(0);
+    assert!(
+        decrypt(&longer).is_err(),
+        "an extended file passed the hash"
+    );
+}
+
+/// `encrypt_session_data` then `decrypt_session_data` with any backup key and ephemeral key: the
+/// MAC always matches (the empty-message MAC), the plaintext comes back when it is a session
+/// object, a damaged one is refused only by the JSON or session-key checks; another key fails
+/// the MAC.
+pub fn backup_roundtrip(data: &[u8]) {
+    let mut t = Take(data);
+    let mut private = t.array::<32>();
+    let mut eph = t.array::<32>();
+    let wrap = t.byte() % 2 == 1;
+    let rest = t.rest();
+    let key = RecoveryKey::from_bytes(&mut private);
+    let mut other = *key.expose();
+    if let Some(b) = other.get_mut(1) {
+        *b ^= 1; // byte 0's low bits are clamped away by X25519; byte 1 is not
+    }
+    let other = RecoveryKey::from_bytes(&mut other);
+    let plaintext = if wrap {
+        let v = json!({"algorithm": "m.megolm.v1.aes-sha2", "session_key": SESSION_KEY,
+            "fuzz": String::from_utf8_lossy(rest)});
+        serde_json::to_vec(&v).unwrap_or_default()
+    } else {
+        rest.to_vec()
+    };
+    let sd = backup::encrypt_session_data(&key.backup_public_key(), &plaintext, &mut eph);
+    assert_eq!(eph, [0u8; 32], "the ephemeral secret was not wiped");
+    match backup::decrypt_session_data(&key, &sd, None) {
+        Ok(d) => {
+            assert_eq!(d.mac, MacKind::Empty);
+            let want = serde_json::from_slice::<Map<String, Value>>(&plaintext);
+            assert!(
+                want.is_ok_and(|w| w == d.plaintext),
+                "the plaintext changed"
+            );
+        }
+        Err(e) => assert!(
+            !wrap && matches!(e.kind(), "json" | "session_key"),
+            "own session_data refused: {e}"
+        ),
+    }
+    let wrong = backup::decrypt_session_data(&other, &sd, None);
+    assert!(
+        wrong.is_err_and(|e| e.kind() == "mac"),
+        "another key passed the MAC"
+    );
+}
+
+/// `encrypt_secret` then `decrypt_secret`, and the same through whole account data made with
+/// `describe_key`: any key, IV, name and text come back; another name or key is refused.
+pub fn ssss_roundtrip(data: &[u8]) {
+    let mut t = Take(data);
+    let key = t.array::<32>();
+    let iv = t.array::<16>();
+    let nlen = usize::from(t.byte() % 64);
+    let name = String::from_utf8_lossy(t.bytes(nlen)).into_owned();
+    let plain = String::from_utf8_lossy(t.rest()).into_owned();
+    let payload = ssss::encrypt_secret(&key, &name, &plain, iv);
+    let back = ssss::decrypt_secret(&key, &name, &payload);
+    assert!(back.is_ok_and(|b| *b == plain), "secret round trip");
+    let renamed = ssss::decrypt_secret(&key, &format!("{name}x"), &payload);
+    assert!(
+        matches!(renamed, Err(Error::SsssMac { .. })),
+        "another name passed the MAC"
+    );
+
+    let mut doc = Map::new();
+    doc.insert(
+        format!("{}FUZZ", ssss::KEY_PREFIX),
+        ssss::describe_key(&key, iv, Some("fuzz")),
+    );
+    doc.insert(ssss::DEFAULT_KEY.into(), json!({"key": "FUZZ"}));
+    let Some(mut ad) = must(
+        AccountData::parse(&Value::Object(doc)),
+        "own account data refused",
+    ) else {
+        return;
+    };
+    ad.set_encrypted(&name, "FUZZ", payload);
+    let Some(desc) = must(ad.resolve_key(None), "own key description refused") else {
+        return;
+    };
+    assert_eq!(desc.id, "FUZZ");
+    let rk = RecoveryKey::from_bytes(&mut key.clone());
+    let u = ssss::unlock(&desc, Unlock::SecurityKey(&rk), FUZZ_MAX_ROUNDS);
+    let Some(u) = must(u, "own Security Key refused") else {
+        return;
+    };
+    assert_eq!(u.check, KeyCheck::Verified);
+    let all = ssss::decrypt_secrets(&ad, &u, &[]);
+    let got = all.ok().and_then(|r| {
+        r.into_iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, v)| v.ok())
+    });
+    assert_eq!(got.as_deref().map(String::as_str), Some(plain.as_str()));
+    let mut wrong = key;
+    if let Some(b) = wrong.get_mut(0) {
+        *b ^= 1;
+    }
+    let wk = RecoveryKey::from_bytes(&mut wrong);
+    let refused = ssss::unlock(&desc, Unlock::SecurityKey(&wk), FUZZ_MAX_ROUNDS);
+    assert!(
+        matches!(refused, Err(Error::SsssWrongKey { .. })),
+        "another key unlocked it"
+    );
 }

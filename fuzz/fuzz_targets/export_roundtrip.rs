@@ -1,0 +1,4 @@
+#![no_main]
+//! See mxkeys::fuzz_targets::export_roundtrip.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys::fuzz_targets::export_roundtrip(data));
