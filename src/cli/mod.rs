@@ -5,6 +5,7 @@ mod attachment;
 mod backup;
 mod events;
 mod export;
+mod guide;
 mod identity;
 mod inputs;
 mod interrupt;
@@ -30,7 +31,9 @@ Secrets are never read from the command line. Each is read from its --*-file opt
 - for standard input; the first line, without its line break), else from the environment
 (MXKEYS_PASSPHRASE, MXKEYS_NEW_PASSPHRASE, MXKEYS_RECOVERY_KEY), else from a prompt without echo.";
 
-/// Offline tools for Matrix end-to-end-encryption keys: room-key export files, and more to come.
+/// Offline tools for Matrix end-to-end-encryption keys: export files, Security Keys, key backups,
+/// secret storage, attachments and room history. Run with no arguments in a terminal for a
+/// guided start.
 #[derive(Debug, Parser)]
 #[command(name = "mxkeys", version, after_help = AFTER_HELP)]
 pub struct Cli {
@@ -39,7 +42,7 @@ pub struct Cli {
     pub json: bool,
 
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,6 +82,19 @@ enum Command {
     /// SAS (emoji) verification.
     #[command(subcommand)]
     Sas(identity::SasCmd),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Example:\n  mxkeys completions bash > ~/.local/share/bash-completion/completions/mxkeys")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per command into a folder.
+    #[command(after_help = "Examples:\n  mxkeys manpage > mxkeys.1 && man ./mxkeys.1\n  mxkeys manpage --dir /usr/local/share/man/man1")]
+    Manpage {
+        /// Write mxkeys.1, mxkeys-export.1, mxkeys-export-decrypt.1, ... into this folder.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Where a command's secret comes from, besides the environment and the prompt.
@@ -100,7 +116,15 @@ pub struct ForceArg {
 /// Run one parsed command line.
 pub fn run(cli: Cli) -> Result<(), CliError> {
     interrupt::install();
-    match cli.command {
+    let Some(command) = cli.command else {
+        if guide::interactive() {
+            return guide::start();
+        }
+        use clap::CommandFactory;
+        let _ = Cli::command().print_help();
+        return Err(CliError::Usage("no command given (run mxkeys in a terminal for a guided start)".into()));
+    };
+    match command {
         Command::Export(cmd) => export::run(cmd, cli.json),
         Command::RecoveryKey(cmd) => keys::run(cmd, cli.json),
         Command::Backup(cmd) => backup::run(cmd, cli.json),
@@ -113,7 +137,44 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::CrossSigning(cmd) => identity::run_cross_signing(cmd, cli.json),
         Command::Qr(cmd) => identity::run_qr(cmd, cli.json),
         Command::Sas(cmd) => identity::run_sas(cmd, cli.json),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            use std::io::Write;
+            // Generate into memory: clap_complete panics on a failed write (e.g. a closed pipe).
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "mxkeys", &mut buf);
+            std::io::stdout().lock().write_all(&buf)?;
+            Ok(())
+        }
+        Command::Manpage { dir } => manpage(dir.as_deref()),
     }
+}
+
+/// The man page of mxkeys on stdout, or with `dir` one page per command there (mxkeys.1,
+/// mxkeys-export.1, mxkeys-export-decrypt.1, ...), as packagers install them.
+fn manpage(dir: Option<&std::path::Path>) -> Result<(), CliError> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let Some(dir) = dir else {
+        clap_mangen::Man::new(cmd).render(&mut std::io::stdout().lock())?;
+        return Ok(());
+    };
+    fn walk(cmd: &clap::Command, name: &str, dir: &std::path::Path, n: &mut usize) -> Result<(), CliError> {
+        let page = cmd.clone().display_name(name.to_owned()).bin_name(name.replace('-', " "));
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(page).render(&mut buf)?;
+        let path = dir.join(format!("{name}.1"));
+        std::fs::write(&path, buf).map_err(|e| CliError::Input(format!("cannot write {}: {e}", path.display())))?;
+        *n += 1;
+        for sub in cmd.get_subcommands() {
+            walk(sub, &format!("{name}-{}", sub.get_name()), dir, n)?;
+        }
+        Ok(())
+    }
+    let mut n = 0;
+    walk(&cmd, "mxkeys", dir, &mut n)?;
+    eprintln!("wrote {n} man pages to {}", dir.display());
+    Ok(())
 }
 
 /// A failure, with the exit code it deserves.

@@ -39,16 +39,16 @@ Security & Privacy > Import E2E room keys). The plaintext keys never touch the d
 pub struct RecoverArgs {
     /// The account data holding secret storage.
     #[arg(long, value_name = "AD.json")]
-    account_data: PathBuf,
+    account_data: Option<PathBuf>,
     /// The backup: GET /room_keys/keys body.
     #[arg(long, value_name = "BACKUP.json")]
-    backup: PathBuf,
+    backup: Option<PathBuf>,
     /// The backup version (GET /room_keys/version body), to check the key belongs to it.
     #[arg(long, value_name = "VERSION.json")]
     backup_version: Option<PathBuf>,
     /// The export file to write.
     #[arg(short, long, value_name = "OUT")]
-    output: PathBuf,
+    output: Option<PathBuf>,
     /// PBKDF2 rounds of the export.
     #[arg(long, value_name = "N", default_value_t = export::DEFAULT_ROUNDS)]
     rounds: u32,
@@ -65,10 +65,19 @@ pub struct RecoverArgs {
 }
 
 pub fn run(a: RecoverArgs, json: bool) -> Result<(), CliError> {
+    let (Some(account_data), Some(backup_path), Some(output)) = (&a.account_data, &a.backup, &a.output) else {
+        if super::guide::interactive() {
+            let s = |p: &Option<PathBuf>| p.as_ref().map(|x| x.display().to_string());
+            return super::guide::recover_flow(s(&a.account_data), s(&a.backup), s(&a.backup_version), s(&a.output));
+        }
+        return Err(CliError::Usage(
+            "recover needs --account-data, --backup and -o (or run it in a terminal to be asked for them)".into(),
+        ));
+    };
     let rounds = write_rounds(a.rounds, a.key.max_rounds())?;
-    let mut pending = output::create(&a.output, a.force.force, &[&a.account_data, &a.backup])?;
-    let ad = AccountData::parse(&read_json(&a.account_data)?)?;
-    let doc = read_json(&a.backup)?;
+    let mut pending = output::create(output, a.force.force, &[account_data, backup_path])?;
+    let ad = AccountData::parse(&read_json(account_data)?)?;
+    let doc = read_json(backup_path)?;
     let version = a.backup_version.as_deref().map(read_json).transpose()?;
     let (_, entries) = backup::entries(&doc, None, None)?;
 
