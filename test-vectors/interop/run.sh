@@ -134,5 +134,44 @@ check_b element-web "its default rounds, 500000" "$ASCII_PASS" "$BASIC" ""
 check_b matrix-sdk-crypto-wasm "100000 rounds" "$ASCII_PASS" "$BASIC" 100000
 check_b matrix-nio "its client default, 10000 rounds" "$ASCII_PASS" "$BASIC" 10000
 
+echo "== (c) mxkeys export normalize: files the picky readers refuse become files they read"
+MIXED="$VECTORS/armor-mixed.txt"  # a nio file with CRLF, indentation and text around the armor
+MIXED_PASS="correct horse battery staple"
+for peer in matrix-sdk-crypto-wasm matrix-nio; do
+  n=$((n + 1)); d="$WORK/c$n"; mkdir -p "$d"
+  if peer_decrypt "$peer" "$MIXED_PASS" "$MIXED" "$d/orig.json" >"$d/log" 2>&1; then
+    fail "$peer refuses armor-mixed.txt as it is (it read it: the normalize check below proves nothing)" "$d/log"
+  else
+    pass "$peer refuses armor-mixed.txt as it is"
+  fi
+done
+for peer in element-web matrix-sdk-crypto-wasm matrix-nio; do
+  n=$((n + 1)); d="$WORK/c$n"; mkdir -p "$d"
+  name="$peer decrypts mxkeys export normalize output of armor-mixed.txt"
+  if ! MXKEYS_PASSPHRASE="$MIXED_PASS" "$MXKEYS_BIN" export normalize "$MIXED" -o "$d/n.txt" >"$d/log" 2>&1; then
+    fail "$name: normalize failed" "$d/log"
+  elif ! peer_decrypt "$peer" "$MIXED_PASS" "$d/n.txt" "$d/peer.json" >>"$d/log" 2>&1; then
+    fail "$name" "$d/log"
+  elif ! same "$BASIC" "$d/peer.json" >>"$d/log" 2>&1; then
+    fail "$name: plaintext differs" "$d/log"
+  else
+    pass "$name"
+  fi
+done
+# Signed 0x02 session keys: matrix-rust-sdk refuses the whole file; normalize converts them.
+SIGNED="$ROOT/test-vectors/megolm/valid-signed.json"
+n=$((n + 1)); d="$WORK/c$n"; mkdir -p "$d"
+name="matrix-sdk-crypto-wasm reads normalize output of an export with signed 0x02 keys"
+if ! MXKEYS_PASSPHRASE="$ASCII_PASS" "$MXKEYS_BIN" export encrypt "$SIGNED" -o "$d/signed.txt" --rounds 1000 >"$d/log" 2>&1 ||
+   ! MXKEYS_PASSPHRASE="$ASCII_PASS" "$MXKEYS_BIN" export normalize "$d/signed.txt" -o "$d/n.txt" >>"$d/log" 2>&1; then
+  fail "$name: mxkeys failed" "$d/log"
+elif peer_decrypt matrix-sdk-crypto-wasm "$ASCII_PASS" "$d/signed.txt" "$d/orig.json" >>"$d/log" 2>&1; then
+  fail "$name: wasm read the 0x02 original, so this proves nothing" "$d/log"
+elif ! peer_decrypt matrix-sdk-crypto-wasm "$ASCII_PASS" "$d/n.txt" "$d/peer.json" >>"$d/log" 2>&1; then
+  fail "$name" "$d/log"
+else
+  pass "$name"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
