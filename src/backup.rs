@@ -210,6 +210,25 @@ pub fn decrypt_session_data(
     })
 }
 
+/// Check that a backup public key can be encrypted to: a low-order point (e.g. all zeros) would
+/// give every session the same, publicly known shared secret.
+///
+/// # Errors
+/// [`Error::Backup`] for such a key.
+pub fn check_public_key(public_key: &[u8; 32]) -> Result<(), Error> {
+    let probe = x25519_dalek::StaticSecret::from([0x5a; 32]);
+    if probe
+        .diffie_hellman(&x25519_dalek::PublicKey::from(*public_key))
+        .was_contributory()
+    {
+        Ok(())
+    } else {
+        Err(Error::Backup(
+            "the backup public key is a low-order Curve25519 point: anything encrypted to it could be read by anyone; check auth_data.public_key".into(),
+        ))
+    }
+}
+
 /// Encrypt one session's plaintext (the export-format object minus `room_id` and `session_id`)
 /// for a backup public key. `ephemeral` must be fresh randomness. The MAC is the empty-message
 /// MAC every client expects.
@@ -517,6 +536,16 @@ mod tests {
             decrypt_session_data(&key, &bad, None).unwrap_err().kind(),
             "padding"
         );
+    }
+
+    #[test]
+    fn low_order_public_keys_are_refused() {
+        assert!(check_public_key(&[0; 32]).is_err());
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        assert!(check_public_key(&one).is_err());
+        let key = RecoveryKey::from_bytes(&mut [5; 32]);
+        check_public_key(&key.backup_public_key()).unwrap();
     }
 
     #[test]

@@ -94,6 +94,7 @@ const BUF: usize = 256 * 1024;
 /// A readable, rewindable copy of the input: the file itself, or standard input spooled to an
 /// anonymous temporary file (ciphertext only, never plaintext).
 fn open_rewindable(path: &Path) -> Result<File, CliError> {
+    super::io::note_read(path);
     if path == Path::new("-") {
         let mut tmp = tempfile::tempfile()
             .map_err(|e| CliError::Input(format!("cannot create a temporary file: {e}")))?;

@@ -365,6 +365,7 @@ pub(super) fn read_sessions(
 
 fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
     let public = public_key(&a.public_key)?;
+    backup::check_public_key(&public)?;
     let mut pending = output::create(&a.output, a.force.force, &[&a.sessions])?;
     let sessions = read_sessions(&a.sessions, &a.pass, &a.max)?;
     let verified = a.verified;

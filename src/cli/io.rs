@@ -10,8 +10,26 @@ use super::CliError;
 pub trait Source: BufRead + Seek {}
 impl<T: BufRead + Seek> Source for T {}
 
+/// Every file this run read (inputs and secret files): an output may replace none of them.
+static READ: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Remember that `path` was read.
+pub fn note_read(path: &Path) {
+    if path != Path::new("-") {
+        if let Ok(mut r) = READ.lock() {
+            r.push(path.to_path_buf());
+        }
+    }
+}
+
+/// The files read so far.
+pub fn files_read() -> Vec<std::path::PathBuf> {
+    READ.lock().map(|r| r.clone()).unwrap_or_default()
+}
+
 /// Open FILE, or read standard input into memory for `-` (it cannot be rewound).
 pub fn open_input(path: &Path) -> Result<Box<dyn Source>, CliError> {
+    note_read(path);
     if path == Path::new("-") {
         let mut buf = Vec::new();
         io::stdin()

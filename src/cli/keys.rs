@@ -134,14 +134,14 @@ fn check(a: CheckArgs, json: bool) -> Result<(), CliError> {
                     let list: Vec<&str> = fixes.iter().map(|f| f.as_str()).collect();
                     print_json(&json!({"error": e.to_string(), "suggestions": list}))?;
                 } else if fixes.is_empty() {
-                    eprintln!("No one-character correction makes this a valid Security Key.");
+                    eprintln!("note: no one-character correction makes this a valid Security Key");
                 } else {
                     eprintln!(
-                        "{}",
+                        "note: {}",
                         if a.auth_data.is_some() {
-                            "The corrected key that matches the backup:"
+                            "the corrected key that matches the backup is on standard output"
                         } else {
-                            "Keys one correction away that are valid (add --auth-data VERSION.json to find the one of your backup):"
+                            "keys one correction away that are valid are on standard output (add --auth-data VERSION.json to find the one of your backup)"
                         }
                     );
                     for f in &fixes {

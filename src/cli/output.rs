@@ -84,6 +84,16 @@ impl PendingOutput {
     pub fn commit(mut self) -> Result<PathBuf, CliError> {
         let path = self.path.clone();
         let force = self.force;
+        // Secret files and inputs read after `create` count too: never replace one of them.
+        if path.exists() {
+            if let Some(input) = super::io::files_read().iter().find(|i| same_file(&path, i)) {
+                return Err(CliError::Usage(format!(
+                    "{} is also an input (read as {}); write to another file, nothing was replaced",
+                    path.display(),
+                    input.display()
+                )));
+            }
+        }
         let Some(tmp) = self.tmp.take() else {
             return Err(write_error(
                 &path,

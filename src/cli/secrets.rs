@@ -30,6 +30,7 @@ pub struct SecretSpec<'a> {
 
 /// Read the first line of a file (or stdin), without its line break.
 fn read_first_line(path: &Path, flag: &str) -> Result<Passphrase, CliError> {
+    super::io::note_read(path);
     let reader: Box<dyn Read> = if path == Path::new("-") {
         Box::new(io::stdin().lock())
     } else {

@@ -310,7 +310,7 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
             }
             Err(e) => {
                 failed += 1;
-                eprintln!("error: {e}");
+                warn(&e.to_string());
             }
         }
     }

@@ -311,12 +311,8 @@ impl Parser {
                     }
                 }
                 b'-' if !self.line_has_content => {
-                    if self.group_pad > 0 {
-                        // A short padded group ("QQ=" then END): decode what is there.
-                        self.group_len = 0;
-                        self.group_pad = 0;
-                    }
-                    self.finish_body()?;
+                    // Only a complete END marker closes the body; any other '-' line (a second
+                    // BEGIN, a signature separator) is reported as what it is.
                     self.state = State::EndLine { matched: 1 };
                 }
                 _ if is_base64_char(b) => {
@@ -345,6 +341,12 @@ impl Parser {
             State::EndLine { matched } => {
                 if end.get(matched) == Some(&b) {
                     if matched + 1 == end.len() {
+                        if self.group_pad > 0 {
+                            // A short padded group ("QQ=" then END): decode what is there.
+                            self.group_len = 0;
+                            self.group_pad = 0;
+                        }
+                        self.finish_body()?;
                         self.state = State::After { end_line: true };
                     } else {
                         self.state = State::EndLine {
