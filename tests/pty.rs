@@ -1,7 +1,12 @@
 //! The prompts as a person meets them, through a pseudo-terminal: passphrases are not echoed, a
 //! mistyped confirmation is asked again, and the guided flow reaches a written export file.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -26,13 +31,28 @@ fn new_passphrase_is_not_echoed_and_a_mismatch_is_asked_again() {
     let d = tmpdir();
     let out = d.path().join("out.txt");
     let input = vector_dir("export").join("sessions-basic.json");
-    let mut p = spawn_command(cmd(&["export", "encrypt", s(&input), "-o", s(&out), "--rounds", "1000"]), Some(20_000)).unwrap();
+    let mut p = spawn_command(
+        cmd(&[
+            "export",
+            "encrypt",
+            s(&input),
+            "-o",
+            s(&out),
+            "--rounds",
+            "1000",
+        ]),
+        Some(20_000),
+    )
+    .unwrap();
     p.exp_string("New passphrase for the export: ").unwrap();
     p.send_line("secret-one").unwrap();
     p.exp_string("Repeat it to confirm: ").unwrap();
     p.send_line("secret-two").unwrap();
     let between = p.exp_string("New passphrase for the export: ").unwrap();
-    assert!(between.contains("The two entries differ; try again."), "{between:?}");
+    assert!(
+        between.contains("The two entries differ; try again."),
+        "{between:?}"
+    );
     assert!(!between.contains("secret-"), "echoed: {between:?}");
     p.send_line("secret-one").unwrap();
     p.exp_string("Repeat it to confirm: ").unwrap();
@@ -41,7 +61,10 @@ fn new_passphrase_is_not_echoed_and_a_mismatch_is_asked_again() {
     assert!(rest.contains("wrote 7 sessions"), "{rest:?}");
     assert!(!rest.contains("secret-one"), "echoed: {rest:?}");
     // The file opens with what was typed.
-    let o = mxkeys(&["export", "decrypt", s(&out)], &[("MXKEYS_PASSPHRASE", "secret-one")]);
+    let o = mxkeys(
+        &["export", "decrypt", s(&out)],
+        &[("MXKEYS_PASSPHRASE", "secret-one")],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
@@ -68,8 +91,14 @@ fn guided_flow_reencrypts_an_export() {
     p.send_line("brand new").unwrap();
     let rest = p.exp_eof().unwrap();
     assert!(rest.contains("Done. Import"), "{rest:?}");
-    assert!(!rest.contains("brand new") && !rest.contains("correct horse"), "echoed: {rest:?}");
+    assert!(
+        !rest.contains("brand new") && !rest.contains("correct horse"),
+        "echoed: {rest:?}"
+    );
     assert!(fs::metadata(&out).is_ok());
-    let o = mxkeys(&["export", "decrypt", s(&out)], &[("MXKEYS_PASSPHRASE", "brand new")]);
+    let o = mxkeys(
+        &["export", "decrypt", s(&out)],
+        &[("MXKEYS_PASSPHRASE", "brand new")],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
 }

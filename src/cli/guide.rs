@@ -27,7 +27,9 @@ fn ask(question: &str) -> Result<String, CliError> {
         .read_line(&mut line)
         .map_err(|e| CliError::Usage(format!("cannot read the answer: {e}")))?;
     if n == 0 {
-        return Err(CliError::Usage("no answer (end of input); nothing was done".into()));
+        return Err(CliError::Usage(
+            "no answer (end of input); nothing was done".into(),
+        ));
     }
     Ok(line.trim().to_owned())
 }
@@ -47,16 +49,22 @@ fn ask_path(question: &str, must_exist: bool) -> Result<String, CliError> {
         }
         let exists = Path::new(&p).exists();
         if must_exist && !exists {
-            say(&format!("There is no file at {p}. Check the name and try again."));
+            say(&format!(
+                "There is no file at {p}. Check the name and try again."
+            ));
             continue;
         }
         if !must_exist && exists {
-            say(&format!("{p} already exists; choose a new name so nothing is overwritten."));
+            say(&format!(
+                "{p} already exists; choose a new name so nothing is overwritten."
+            ));
             continue;
         }
         return Ok(p);
     }
-    Err(CliError::Usage("no usable path given; nothing was done".into()))
+    Err(CliError::Usage(
+        "no usable path given; nothing was done".into(),
+    ))
 }
 
 fn optional_path(question: &str) -> Result<Option<String>, CliError> {
@@ -69,7 +77,9 @@ fn optional_path(question: &str) -> Result<Option<String>, CliError> {
         if Path::new(&p).exists() {
             return Ok(Some(p));
         }
-        say(&format!("There is no file at {p}. Try again, or press Enter to skip."));
+        say(&format!(
+            "There is no file at {p}. Try again, or press Enter to skip."
+        ));
     }
 }
 
@@ -127,7 +137,9 @@ fn export_flow() -> Result<(), CliError> {
         "2" => {
             let out = ask_path("Write the new export to (e.g. keys-new.txt): ", false)?;
             run_args(&["export", "reencrypt", &file, "-o", &out])?;
-            say(&format!("\nDone. Import {out} in your client with the new passphrase."));
+            say(&format!(
+                "\nDone. Import {out} in your client with the new passphrase."
+            ));
             Ok(())
         }
         _ => run_args(&["export", "validate", &file]),
@@ -136,14 +148,17 @@ fn export_flow() -> Result<(), CliError> {
 
 fn backup_flow() -> Result<(), CliError> {
     let backup = ask_path("Path of the backup (GET /room_keys/keys body): ", true)?;
-    let version = optional_path("Path of the backup version (GET /room_keys/version body; Enter to skip): ")?;
+    let version =
+        optional_path("Path of the backup version (GET /room_keys/version body; Enter to skip): ")?;
     let out = ask_path("Write the export file to (e.g. keys.txt): ", false)?;
     let mut args = vec!["backup", "to-export", backup.as_str(), "-o", out.as_str()];
     if let Some(v) = &version {
         args.extend(["--auth-data", v.as_str()]);
     }
     run_args(&args)?;
-    say(&format!("\nDone. Import {out} in any client with the passphrase you just chose."));
+    say(&format!(
+        "\nDone. Import {out} in any client with the passphrase you just chose."
+    ));
     Ok(())
 }
 
@@ -173,7 +188,15 @@ pub fn recover_flow(
         None => ask_path("Write the export file to (e.g. keys.txt): ", false)?,
     };
     say("\nNext: your Security Key or Security Phrase (either works), then a new passphrase for the export file.");
-    let mut args = vec!["recover", "--account-data", ad.as_str(), "--backup", backup.as_str(), "-o", out.as_str()];
+    let mut args = vec![
+        "recover",
+        "--account-data",
+        ad.as_str(),
+        "--backup",
+        backup.as_str(),
+        "-o",
+        out.as_str(),
+    ];
     if let Some(v) = &version {
         args.extend(["--backup-version", v.as_str()]);
     }

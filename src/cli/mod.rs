@@ -83,13 +83,17 @@ enum Command {
     #[command(subcommand)]
     Sas(identity::SasCmd),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
-    #[command(after_help = "Example:\n  mxkeys completions bash > ~/.local/share/bash-completion/completions/mxkeys")]
+    #[command(
+        after_help = "Example:\n  mxkeys completions bash > ~/.local/share/bash-completion/completions/mxkeys"
+    )]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
     /// Print the man page (roff), or write one page per command into a folder.
-    #[command(after_help = "Examples:\n  mxkeys manpage > mxkeys.1 && man ./mxkeys.1\n  mxkeys manpage --dir /usr/local/share/man/man1")]
+    #[command(
+        after_help = "Examples:\n  mxkeys manpage > mxkeys.1 && man ./mxkeys.1\n  mxkeys manpage --dir /usr/local/share/man/man1"
+    )]
     Manpage {
         /// Write mxkeys.1, mxkeys-export.1, mxkeys-export-decrypt.1, ... into this folder.
         #[arg(long, value_name = "DIR")]
@@ -122,7 +126,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         use clap::CommandFactory;
         let _ = Cli::command().print_help();
-        return Err(CliError::Usage("no command given (run mxkeys in a terminal for a guided start)".into()));
+        return Err(CliError::Usage(
+            "no command given (run mxkeys in a terminal for a guided start)".into(),
+        ));
     };
     match command {
         Command::Export(cmd) => export::run(cmd, cli.json),
@@ -159,12 +165,21 @@ fn manpage(dir: Option<&std::path::Path>) -> Result<(), CliError> {
         clap_mangen::Man::new(cmd).render(&mut std::io::stdout().lock())?;
         return Ok(());
     };
-    fn walk(cmd: &clap::Command, name: &str, dir: &std::path::Path, n: &mut usize) -> Result<(), CliError> {
-        let page = cmd.clone().display_name(name.to_owned()).bin_name(name.replace('-', " "));
+    fn walk(
+        cmd: &clap::Command,
+        name: &str,
+        dir: &std::path::Path,
+        n: &mut usize,
+    ) -> Result<(), CliError> {
+        let page = cmd
+            .clone()
+            .display_name(name.to_owned())
+            .bin_name(name.replace('-', " "));
         let mut buf = Vec::new();
         clap_mangen::Man::new(page).render(&mut buf)?;
         let path = dir.join(format!("{name}.1"));
-        std::fs::write(&path, buf).map_err(|e| CliError::Input(format!("cannot write {}: {e}", path.display())))?;
+        std::fs::write(&path, buf)
+            .map_err(|e| CliError::Input(format!("cannot write {}: {e}", path.display())))?;
         *n += 1;
         for sub in cmd.get_subcommands() {
             walk(sub, &format!("{name}-{}", sub.get_name()), dir, n)?;

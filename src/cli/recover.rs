@@ -65,10 +65,17 @@ pub struct RecoverArgs {
 }
 
 pub fn run(a: RecoverArgs, json: bool) -> Result<(), CliError> {
-    let (Some(account_data), Some(backup_path), Some(output)) = (&a.account_data, &a.backup, &a.output) else {
+    let (Some(account_data), Some(backup_path), Some(output)) =
+        (&a.account_data, &a.backup, &a.output)
+    else {
         if super::guide::interactive() {
             let s = |p: &Option<PathBuf>| p.as_ref().map(|x| x.display().to_string());
-            return super::guide::recover_flow(s(&a.account_data), s(&a.backup), s(&a.backup_version), s(&a.output));
+            return super::guide::recover_flow(
+                s(&a.account_data),
+                s(&a.backup),
+                s(&a.backup_version),
+                s(&a.output),
+            );
         }
         return Err(CliError::Usage(
             "recover needs --account-data, --backup and -o (or run it in a terminal to be asked for them)".into(),
