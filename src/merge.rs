@@ -234,7 +234,8 @@ struct Copy {
     chain: usize,
     untrusted: bool,
     key: std::sync::Arc<SessionKey>,
-    session: Map<String, Value>,
+    /// Position in its input; the session itself is cloned only if it wins.
+    index: usize,
 }
 
 /// A group's verdict: the winner (its position among the copies, the copy), or a conflict (the
@@ -305,7 +306,7 @@ pub fn merge(inputs: &[Vec<Map<String, Value>>]) -> (Vec<Map<String, Value>>, Me
     for (input, sessions) in inputs.iter().enumerate() {
         report.read += sessions.len();
         let reports = validate_all(sessions);
-        for (s, r) in sessions.iter().zip(reports) {
+        for (index, (s, r)) in sessions.iter().zip(reports).enumerate() {
             if r.status() == "invalid" {
                 report.invalid.push(Dropped {
                     input,
@@ -338,7 +339,7 @@ pub fn merge(inputs: &[Vec<Map<String, Value>>]) -> (Vec<Map<String, Value>>, Me
                     .map_or(0, Vec::len),
                 untrusted: s.get("untrusted").and_then(Value::as_bool).unwrap_or(false),
                 key: std::sync::Arc::new(key),
-                session: s.clone(),
+                index,
             };
             let g = groups.entry(sid.clone()).or_default();
             if g.is_empty() {
@@ -387,7 +388,9 @@ pub fn merge(inputs: &[Vec<Map<String, Value>>]) -> (Vec<Map<String, Value>>, Me
                         first_index: winner.first_index,
                     });
                 }
-                out.push(winner.session);
+                if let Some(s) = inputs.get(winner.input).and_then(|i| i.get(winner.index)) {
+                    out.push(s.clone());
+                }
             }
             Err(inputs) => report.conflicts.push(Conflict {
                 session_id: sid,
