@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -38,7 +39,7 @@ PY_BACKUP = str(GEN / "backup" / ".venv" / "bin" / "python")
 PY_ATT = str(GEN / "attachment" / ".venv" / "bin" / "python")
 BUDGET = 40.0  # seconds one peer may spend repeating one measurement
 
-rows: list[tuple[str, str, str, str]] = []  # what, mxkeys, peer, ratio
+rows: list[tuple[str, str, str, str, str]] = []  # what, mxkeys, peer, ratio of walls, of CPU times
 limits: list[tuple[str, str, str, str]] = []
 rss_rows: list[tuple[str, str, str, str]] = []
 notes: list[str] = []
@@ -69,71 +70,87 @@ def fmt_mb(kb: int) -> str:
     return f"{kb / 1024:.1f} MB"
 
 
-def mxkeys(label: str, args: list[str], reps: int = REPS, extra_env: dict[str, str] | None = None,
-           before=None) -> float:
-    """Best wall time of the whole command (process start to exit) over `reps` runs; records
-    its peak RSS (/usr/bin/time -v)."""
-    best, rss = float("inf"), 0
+class M:
+    """Best wall time and best CPU time (user + system, all threads) over several runs."""
+
+    def __init__(self, wall: float, cpu: float):
+        self.wall, self.cpu = wall, cpu
+
+    def __sub__(self, other: "M") -> "M":
+        return M(max(self.wall - other.wall, 1e-9), max(self.cpu - other.cpu, 1e-9))
+
+    def cell(self) -> str:
+        return f"{fmt_s(self.wall)} ({fmt_s(self.cpu)} CPU)"
+
+
+def timed(cmd: list[str], extra_env: dict[str, str] | None, reps: int, before, label: str) -> tuple[M, int]:
+    """Run a command `reps` times under /usr/bin/time -v: best wall, best CPU (from the rusage of
+    the children), peak RSS of its largest process."""
+    wall, cpu, rss = float("inf"), float("inf"), 0
+    tfile = WORK / "time.txt"
     for _ in range(reps):
         if before:
             before()
-        tfile = WORK / "time.txt"
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
-        p = subprocess.run(["/usr/bin/time", "-v", "-o", str(tfile), BIN, *args],
-                           env=env(**(extra_env or {})), capture_output=True, text=True)
-        wall = time.perf_counter() - t
+        p = subprocess.run(["/usr/bin/time", "-v", "-o", str(tfile), *cmd], env=env(**(extra_env or {})),
+                           capture_output=True, text=True)
+        w = time.perf_counter() - t
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         if p.returncode != 0:
-            raise SystemExit(f"mxkeys {' '.join(args)} failed ({p.returncode}): {p.stderr.strip()}")
-        best = min(best, wall)
+            raise SystemExit(f"{label} failed ({p.returncode}): {p.stderr.strip()}")
+        wall = min(wall, w)
+        cpu = min(cpu, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime))
         m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", tfile.read_text())
         rss = max(rss, int(m.group(1)) if m else 0)
-    rss_rows.append((label, "mxkeys " + " ".join(a if not a.startswith("/") else Path(a).name for a in args), fmt_s(best), fmt_mb(rss)))
-    log(f"mxkeys {label}: {fmt_s(best)}, peak RSS {fmt_mb(rss)}")
-    return best
+    return M(wall, cpu), rss
+
+
+def mxkeys(label: str, args: list[str], reps: int = REPS, extra_env: dict[str, str] | None = None,
+           before=None) -> M:
+    """The whole command (process start to exit), best of `reps` runs; records its peak RSS."""
+    m, rss = timed([BIN, *args], extra_env, reps, before, f"mxkeys {' '.join(args)}")
+    shown = " ".join(a if not a.startswith("/") else Path(a).name for a in args)
+    rss_rows.append((label, f"mxkeys {shown}", m.cell(), fmt_mb(rss)))
+    log(f"mxkeys {label}: {m.cell()}, peak RSS {fmt_mb(rss)}")
+    return m
 
 
 def peer(cmd: list[str], reps: int = REPS, budget: float = BUDGET, extra_env: dict[str, str] | None = None) -> dict:
     """Run a helper (peers.mjs / peers.py), which times itself; returns its JSON line + best."""
     p = subprocess.run([*cmd, str(reps), str(budget)], env=env(**(extra_env or {})), capture_output=True, text=True)
     if p.returncode != 0:
-        err = (p.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"error": err[:200]}
+        lines = p.stderr.strip().splitlines() or ["no output"]
+        err = next((ln.strip() for ln in lines if re.search(r"Error|error:|Killed|Aborted", ln)), lines[-1])
+        return {"error": f"exit {p.returncode}: {err[:200]}"}
     r = json.loads(p.stdout.strip().splitlines()[-1])
-    r["best"] = min(r["times"])
-    log(f"  {r['peer']}: {fmt_s(r['best'])} (runs: {', '.join(fmt_s(t) for t in r['times'])}), peak RSS {fmt_mb(r['max_rss_kb'])}")
+    r["best"] = M(min(r["times"]), min(r["cpu"]))
+    log(f"  {r['peer']}: {r['best'].cell()} (runs: {', '.join(fmt_s(t) for t in r['times'])}), peak RSS {fmt_mb(r['max_rss_kb'])}")
     return r
 
 
-def row(what: str, mx: float, r: dict, check=None) -> None:
+def ratio(peer_m: M, mx: M) -> tuple[str, str]:
+    return f"{peer_m.wall / mx.wall:.2f}", f"{peer_m.cpu / mx.cpu:.2f}"
+
+
+def row(what: str, mx: M, r: dict, check=None) -> None:
     if "error" in r:
-        rows.append((what, fmt_s(mx), f"failed: {r['error']}", "-"))
+        rows.append((what, mx.cell(), f"failed: {r['error']}", "-", "-"))
         log(f"  FAILED {what}: {r['error']}")
         return
     problem = check(r) if check else None
     if problem:
-        rows.append((f"{what} — {r['peer']}", fmt_s(mx), f"{fmt_s(r['best'])}, wrong output: {problem}", "-"))
+        rows.append((f"{what} — {r['peer']}", mx.cell(), f"{r['best'].cell()}, wrong output: {problem}", "-", "-"))
         log(f"  WRONG OUTPUT {r['peer']}: {problem}")
         return
-    rows.append((f"{what} — {r['peer']}", fmt_s(mx), fmt_s(r["best"]), f"{r['best'] / mx:.2f}"))
+    rows.append((f"{what} — {r['peer']}", mx.cell(), r["best"].cell(), *ratio(r["best"], mx)))
 
 
-def shell(label: str, script: str, reps: int, before=None) -> tuple[float, int]:
-    """Best wall time of a bash script, and the peak RSS of its largest process."""
-    best, rss = float("inf"), 0
-    for _ in range(reps):
-        if before:
-            before()
-        tfile = WORK / "time.txt"
-        t = time.perf_counter()
-        p = subprocess.run(["/usr/bin/time", "-v", "-o", str(tfile), "bash", "-c", script], capture_output=True, text=True)
-        wall = time.perf_counter() - t
-        if p.returncode != 0:
-            raise SystemExit(f"{label} failed: {p.stderr.strip()}")
-        best = min(best, wall)
-        m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", tfile.read_text())
-        rss = max(rss, int(m.group(1)) if m else 0)
-    log(f"  {label}: {fmt_s(best)}")
-    return best, rss
+def shell(label: str, script: str, reps: int, before=None) -> tuple[M, int]:
+    """A bash script: best wall and CPU, and the peak RSS of its largest process."""
+    m, rss = timed(["bash", "-c", script], None, reps, before, label)
+    log(f"  {label}: {m.cell()}")
+    return m, rss
 
 
 def rm(*paths: Path):
@@ -243,7 +260,7 @@ def main() -> None:
 
     # ---------------------------------------------------------------- PBKDF2
     log("PBKDF2-HMAC-SHA-512, 500000 rounds")
-    kdf = max(t500k - t1, 1e-9)
+    kdf = t500k - t1
     what = "PBKDF2-HMAC-SHA-512, 500000 rounds, one derivation (mxkeys: export decrypt at 500000 rounds minus at 1 round)"
     row(what, kdf, peer([sys.executable, str(HERE / "peers.py"), "pbkdf2", "500000"]))
     row(what, kdf, peer(["node", str(HERE / "peers.mjs"), "pbkdf2", "500000"]))
@@ -256,8 +273,8 @@ def main() -> None:
         notes.append("`mxkeys bench kdf --json` gave no 1-thread figure on this run.")
     limits.append(("SHA-512 compressions/s, one core (`openssl speed -evp sha512`, 16 KiB blocks)",
                    f"{compressions / 1e6:.2f} M/s ({sha512 / 1e9:.2f} GB/s)",
-                   f"PBKDF2 500000 rounds = 1,000,000 compressions ≥ {fmt_s(pbkdf2_floor)}; mxkeys {fmt_s(kdf)}",
-                   f"{pbkdf2_floor / kdf * 100:.0f}%"))
+                   f"PBKDF2 500000 rounds = 1,000,000 compressions ≥ {fmt_s(pbkdf2_floor)} CPU; mxkeys {fmt_s(kdf.cpu)} CPU",
+                   f"{pbkdf2_floor / kdf.cpu * 100:.0f}%"))
 
     # ---------------------------------------------------------------- backup
     what = f"backup decrypt, {N} sessions"
@@ -339,8 +356,8 @@ def main() -> None:
     t, rss = shell("sha256sum + openssl enc -d", dec_script, min(REPS, 2), before=rm(sh_out))
     ok = sha256_file(sh_out) == big_sha
     sh_out.unlink()
-    rows.append((f"{what_d} — shell: `sha256sum` then `openssl enc -d -aes-256-ctr` (OpenSSL CLI)", fmt_s(mx_dec),
-                 fmt_s(t) if ok else "wrong output", f"{t / mx_dec:.2f}" if ok else "-"))
+    rows.append((f"{what_d} — shell: `sha256sum` then `openssl enc -d -aes-256-ctr` (OpenSSL CLI)", mx_dec.cell(),
+                 t.cell() if ok else "wrong output", *(ratio(t, mx_dec) if ok else ("-", "-"))))
     peer_rss["shell (largest process)"] = [f"decrypt {fmt_mb(rss)}"]
     sh_enc = WORK / "shell.enc"
     enc_script = (f'openssl enc -aes-256-ctr -K {key_hex} -iv {iv_hex} -in "{big}" -out "{sh_enc}" && '
@@ -348,15 +365,16 @@ def main() -> None:
     t, _ = shell("openssl enc + sha256sum", enc_script, min(REPS, 2), before=rm(sh_enc))
     ok = sha256_file(sh_enc) == sha256_file(enc)  # same key and IV as mxkeys' ciphertext
     sh_enc.unlink()
-    rows.append((f"{what} — shell: `openssl enc -aes-256-ctr` then `sha256sum`", fmt_s(mx_enc),
-                 fmt_s(t) if ok else "wrong output", f"{t / mx_enc:.2f}" if ok else "-"))
+    rows.append((f"{what} — shell: `openssl enc -aes-256-ctr` then `sha256sum`", mx_enc.cell(),
+                 t.cell() if ok else "wrong output", *(ratio(t, mx_enc) if ok else ("-", "-"))))
 
     gbs = ATT_MIB * (1 << 20) / 1e9
     limits.append(("AES-256-CTR, one core (`openssl speed -evp aes-256-ctr`)", f"{aes / 1e9:.2f} GB/s", "", ""))
     limits.append(("SHA-256, one core (`openssl speed -evp sha256`)", f"{sha256 / 1e9:.2f} GB/s", "", ""))
     limits.append(("AES-256-CTR then SHA-256 on one core: 1 / (1/AES + 1/SHA-256)", f"{att_limit / 1e9:.2f} GB/s",
-                   f"mxkeys attachment decrypt {gbs / mx_dec:.2f} GB/s, encrypt {gbs / mx_enc:.2f} GB/s (whole command, files on {WORK.parent})",
-                   f"{gbs / mx_dec / (att_limit / 1e9) * 100:.0f}% / {gbs / mx_enc / (att_limit / 1e9) * 100:.0f}%"))
+                   f"mxkeys attachment decrypt {gbs / mx_dec.cpu:.2f} GB/s of CPU time ({gbs / mx_dec.wall:.2f} GB/s wall), "
+                   f"encrypt {gbs / mx_enc.cpu:.2f} GB/s ({gbs / mx_enc.wall:.2f} wall); whole command, reading and writing files on {WORK.parent}",
+                   f"{gbs / mx_dec.cpu / (att_limit / 1e9) * 100:.0f}% / {gbs / mx_enc.cpu / (att_limit / 1e9) * 100:.0f}%"))
 
     # ---------------------------------------------------------------- report
     load_end = os.getloadavg()
@@ -383,26 +401,29 @@ def main() -> None:
         f"- inputs: {N} sessions with real megolm keys (random ratchets, fresh Ed25519 keys); exports of them written by "
         f"mxkeys at 500000 and 1 rounds; a backup of them written by `mxkeys backup encrypt`; {size} of random bytes. "
         f"Files on {WORK.parent}.",
-        "- mxkeys: wall time of the whole command (process start, reading, checking, writing the output file with fsync), "
+        "- mxkeys: the whole command (process start, reading, checking, writing the output file with fsync), "
         f"best of {REPS}. Peers: timed inside their process, from reading the input file to having written the output "
         "(without starting Node/Python and loading modules), best of up to "
         f"{REPS} runs (matrix-nio at 500000 rounds: 1; attachments: 2, or 1 when a run takes over 30 s). Every output is checked: session "
         "counts, and for attachments the SHA-256 of the plaintext (peer encryptions are decrypted by mxkeys).",
-        "- ratio = peer time / mxkeys time: above 1, mxkeys is faster.",
+        "- Each time is wall clock, then (in brackets) CPU time: user + system of the whole process, all threads. "
+        "Wall time depends on what else the machine runs (see the load average); CPU time much less. "
+        "For mxkeys on several threads CPU time adds up the threads.",
+        "- ratio = peer time / mxkeys time, of wall times and of CPU times: above 1, mxkeys is faster (or does less work).",
         "",
-        "| what | mxkeys | peer | ratio |",
-        "|---|---|---|---|",
-        *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows],
+        "| what | mxkeys | peer | ratio (wall) | ratio (CPU) |",
+        "|---|---|---|---|---|",
+        *[f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows],
         "",
         "## Hardware limits, measured in the same run",
         "",
-        "| limit | value | what it means here | mxkeys reaches |",
+        "| limit (`openssl speed` measures CPU time) | value | what it means here | mxkeys reaches (CPU time) |",
         "|---|---|---|---|",
         *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in limits],
         "",
         "## Peak memory (RSS) of each mxkeys command",
         "",
-        "| command | arguments | wall (best) | peak RSS |",
+        "| command | arguments | best wall (CPU) | peak RSS |",
         "|---|---|---|---|",
         *[f"| {a} | `{b}` | {c} | {d} |" for a, b, c, d in rss_rows],
         "",

@@ -11,7 +11,8 @@
 // Secrets come from MXKEYS_PASSPHRASE. Each timed run goes from reading the input file to having
 // written the output file, without Node's start and module loading (wasm is initialised before).
 // Runs repeat REPS times, or until BUDGET seconds have been spent. Prints one JSON line:
-// {"peer", "times": [...], "count", "max_rss_kb"} (max_rss_kb: the whole process).
+// {"peer", "times": [...] (wall seconds), "cpu": [...] (user + system seconds of the process, all
+// threads), "count", "max_rss_kb"} (max_rss_kb: the whole process).
 import { pbkdf2Sync } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -19,13 +20,18 @@ import { fileURLToPath } from "node:url";
 
 const gen = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "test-vectors", "gen");
 
+const cpu = []; // user + system seconds of this process (all threads) per run
+
 async function repeat(fn, reps, budget) {
   const times = [];
   let result;
   let spent = 0;
   while (times.length < reps && (times.length === 0 || spent < budget)) {
     const t = process.hrtime.bigint();
+    const c = process.cpuUsage();
     result = await fn();
+    const u = process.cpuUsage(c);
+    cpu.push((u.user + u.system) / 1e6);
     const s = Number(process.hrtime.bigint() - t) / 1e9;
     times.push(s);
     spent += s;
@@ -34,7 +40,7 @@ async function repeat(fn, reps, budget) {
 }
 
 function report(peer, times, count) {
-  console.log(JSON.stringify({ peer, times, count, max_rss_kb: process.resourceUsage().maxRSS }));
+  console.log(JSON.stringify({ peer, times, cpu, count, max_rss_kb: process.resourceUsage().maxRSS }));
 }
 
 async function exportDecrypt(peer, file, out, reps, budget) {

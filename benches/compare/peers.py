@@ -12,8 +12,9 @@ installs them with those folders' install.sh; nothing is installed here):
 
 Secrets come from MXKEYS_PASSPHRASE. Each timed run goes from reading the input file to having
 written the output file (no fsync), without interpreter start and imports. Runs repeat REPS
-times, or until BUDGET seconds have been spent. Prints one JSON line: {"times": [...], "count",
-"peer", "max_rss_kb"} (max_rss_kb: the whole process, interpreter included).
+times, or until BUDGET seconds have been spent. Prints one JSON line: {"peer", "times": [...]
+(wall seconds), "cpu": [...] (user + system seconds of the process), "count", "max_rss_kb"}
+(max_rss_kb: the whole process, interpreter included).
 """
 
 from __future__ import annotations
@@ -39,13 +40,17 @@ def unb64(s: str) -> bytes:
     return base64.b64decode(s + "=" * (-len(s) % 4))
 
 
+CPU: list[float] = []  # user + system seconds of this process (all threads) per run
+
+
 def repeat(fn, reps: int, budget: float) -> tuple[list[float], object]:
     times: list[float] = []
     result = None
     spent = 0.0
     while len(times) < reps and (not times or spent < budget):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         result = fn()
+        CPU.append(time.process_time() - c)
         times.append(time.perf_counter() - t)
         spent += times[-1]
     return times, result
@@ -53,7 +58,7 @@ def repeat(fn, reps: int, budget: float) -> tuple[list[float], object]:
 
 def report(peer: str, times: list[float], count) -> None:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"peer": peer, "times": times, "count": count, "max_rss_kb": rss}))
+    print(json.dumps({"peer": peer, "times": times, "cpu": CPU, "count": count, "max_rss_kb": rss}))
 
 
 # ------------------------------------------------------------------ inputs
