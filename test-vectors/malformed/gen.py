@@ -18,7 +18,8 @@ Each case is one file (or none, when the test makes the input itself) and one co
 Optional keys: "setup" (what tests/malformed.rs prepares in the case's fresh temp dir before
 running: see README.md), "stdin" (a file fed to standard input), "max_seconds" (a bound on the
 run time, only for inputs asking for absurd PBKDF2 work), "ignore" (a known bug in mxkeys: the
-test is skipped with this reason until it is fixed).
+test is skipped with this reason until it is fixed), "fixed_bug" (a bug this case found, since
+fixed: the case now runs with the others and guards against its return).
 
 Run: python3 test-vectors/malformed/gen.py   (rewrites every file listed in manifest.json)
 """
@@ -498,7 +499,7 @@ def export_cases():
          DEC, 1, "unexpected text after", "text after BEGIN on the same line", ENV_P)
     case("export-double-begin.txt", good.replace(BEGIN.encode(), (BEGIN + "\n" + BEGIN).encode()),
          DEC, 1, "line 2", "BEGIN twice", ENV_P,
-         ignore="a second BEGIN line is reported as \"the armor has no base64 body between BEGIN "
+         fixed_bug="a second BEGIN line is reported as \"the armor has no base64 body between BEGIN "
                 "and END\" (the body is closed at the first '-' before the END marker is "
                 "matched) instead of the exact \"line 2: expected '-----END ...', found another "
                 "'-' line\"")
@@ -684,7 +685,7 @@ def export_cases():
     case("sessions-good.json", None,
          ["export", "encrypt", "{file}", "-o", "{out}", "--rounds", "4294967296"], 2,
          "4294967296", "--rounds 2^32 does not fit (clap rejects it)", ENV_P,
-         ignore="clap's own usage errors (a value out of range, an unknown flag) print a blank "
+         fixed_bug="clap's own usage errors (a value out of range, an unknown flag) print a blank "
                 "line and \"For more information, try '--help'.\" after the error: line "
                 "(contract: one line)")
     case("sessions-good.json", None, ENC, 2, "passphrase is empty", "empty new passphrase",
@@ -768,7 +769,7 @@ def recovery_key_cases():
          "--suggest --json: the suggestions go to stdout, one error line on stderr")
     case("rk-zero.txt", None, chk + ["--suggest"], 1, "no zero",
          "--suggest: the correction list's heading goes to stderr as a second line",
-         ignore="`recovery-key check --suggest` prints its heading (\"Keys one correction away "
+         fixed_bug="`recovery-key check --suggest` prints its heading (\"Keys one correction away "
                 "...\") on stderr, so a failing run has a second stderr line that is not "
                 "warning:/note: (contract: one line starting error:)")
 
@@ -1004,7 +1005,7 @@ def backup_cases():
                                       b64(b"\0" * 32), "-o", "{out}"], 1, "low-order",
          "--public-key is the all-zero (low-order) point: every session key would be encrypted "
          "under a shared secret anyone can compute",
-         ignore="`backup encrypt --public-key AAAA...A` (the all-zero X25519 point, or any "
+         fixed_bug="`backup encrypt --public-key AAAA...A` (the all-zero X25519 point, or any "
                 "low-order point) is accepted: the backup is encrypted under the all-zero shared "
                 "secret, so anyone can decrypt it; decrypt refuses such ephemeral keys but "
                 "encrypt does not check the public key")
@@ -1122,17 +1123,17 @@ def ssss_cases():
     ]:
         extra = {"max_seconds": 1} if "iter" in name else {}
         if name.startswith("payload-"):
-            extra["ignore"] = two_error_lines
+            extra["fixed_bug"] = two_error_lines
         case(f"ssss-{name}.json", data, dec, 1, needle, f"ssss decrypt: {what}", env, **extra)
     # MAC failures: the per-secret error line plus the summary are two error: lines
     bad_mac = with_secret({"encrypted": {KEY_ID: dict(enc, mac=b64(rand(32)))}})
     nonutf8 = with_secret({"encrypted": {KEY_ID: ssss_encrypt(SSSS_KEY, mb, b"\xff\xfe")}})
     case("ssss-payload-mac-wrong.json", bad_mac, dec, 1, "fails its MAC check",
-         "ssss decrypt: random payload mac", ENV_S, ignore=two_error_lines)
+         "ssss decrypt: random payload mac", ENV_S, fixed_bug=two_error_lines)
     case("ssss-payload-nonutf8.json", nonutf8, dec, 1, "not UTF-8 text",
-         "ssss decrypt: the secret decrypts to non-UTF-8 bytes", ENV_S, ignore=two_error_lines)
+         "ssss decrypt: the secret decrypts to non-UTF-8 bytes", ENV_S, fixed_bug=two_error_lines)
     case("ssss-good.json", None, dec + ["--secret", "m.cross_signing.master"], 1,
-         "", "--secret names a secret that is not there", ENV_S, ignore=two_error_lines)
+         "", "--secret names a secret that is not there", ENV_S, fixed_bug=two_error_lines)
     case("ssss-good.json", None, dec, 1, "its key check fails", "the wrong Security Key",
          {"MXKEYS_RECOVERY_KEY": RK})
     case("ssss-good.json", None, dec + ["--key-id", "NOPE"], 1, "no key description",
@@ -1339,7 +1340,7 @@ def output_cases():
                                     "{out}", "--force"], 2,
          "is also an input", "-o names the --key-file (with --force): the key would be replaced",
          ENV_K, setup="out-holds-recovery-key",
-         ignore="-o OUT --force may name the --key-file/--passphrase-file: output::create only "
+         fixed_bug="-o OUT --force may name the --key-file/--passphrase-file: output::create only "
                 "compares OUT with the data inputs, so the secret file is replaced by the output")
 
 
