@@ -12,12 +12,12 @@ use zeroize::Zeroizing;
 
 use mxkeys::backup::{self, MacKind, Outcome};
 use mxkeys::encoding::decode_lenient;
-use mxkeys::export::{self, ExportWriter};
+use mxkeys::export;
 use mxkeys::megolm::SessionKey;
 use mxkeys::recovery_key::RecoveryKey;
 use mxkeys::session::Summary;
 
-use super::export::{fresh_nonces, new_passphrase, report_written, write_rounds, MaxRounds};
+use super::export::{export_writer, new_passphrase, report_written, write_rounds, MaxRounds};
 use super::inputs::{read_all, Keyring};
 use super::io::{note, print_json, read_json, spinner, warn};
 use super::keys::{read_key, KeyFileArg};
@@ -309,15 +309,7 @@ fn to_export(a: ToExportArgs, json: bool) -> Result<(), CliError> {
         "--passphrase-file",
         "MXKEYS_PASSPHRASE",
     )?;
-    let pb = spinner(format!(
-        "deriving the export key ({} PBKDF2 rounds)",
-        rounds.get()
-    ));
-    let writer = ExportWriter::new(&mut pending, &pass, rounds, fresh_nonces()?);
-    if let Some(pb) = pb {
-        pb.finish_and_clear();
-    }
-    let mut writer = writer?;
+    let mut writer = export_writer(&mut pending, &pass, rounds)?;
     writer.write_all(&plain)?;
     writer.finish()?;
     let path = pending.commit()?;

@@ -223,6 +223,25 @@ pub(super) fn fresh_nonces() -> Result<Nonces, CliError> {
     Ok(Nonces { salt, iv })
 }
 
+/// Start writing an export to `out`: fresh salt and IV, the key derived with a spinner on a
+/// terminal.
+pub(super) fn export_writer<W: Write>(
+    out: W,
+    pass: &Passphrase,
+    rounds: Rounds,
+) -> Result<ExportWriter<W>, CliError> {
+    let nonces = fresh_nonces()?;
+    let pb = spinner(format!(
+        "deriving the export key ({} PBKDF2 rounds)",
+        rounds.get()
+    ));
+    let writer = ExportWriter::new(out, pass, rounds, nonces);
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    Ok(writer?)
+}
+
 /// Open and check the HMAC, with a spinner while the key is derived.
 pub(super) fn open_verified(
     file: &Path,
@@ -485,13 +504,7 @@ fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
         "--passphrase-file",
         "MXKEYS_PASSPHRASE",
     )?;
-    let nonces = fresh_nonces()?;
-    let pb = spinner(format!("deriving the key ({} PBKDF2 rounds)", rounds.get()));
-    let writer = ExportWriter::new(&mut pending, &pass, rounds, nonces);
-    if let Some(pb) = pb {
-        pb.finish_and_clear();
-    }
-    let mut writer = writer?;
+    let mut writer = export_writer(&mut pending, &pass, rounds)?;
     let sum = session::scan(
         BufReader::with_capacity(
             64 * 1024,
@@ -528,15 +541,7 @@ fn reencrypt(a: ReencryptArgs, json: bool) -> Result<(), CliError> {
         "--new-passphrase-file",
         "MXKEYS_NEW_PASSPHRASE",
     )?;
-    let pb = spinner(format!(
-        "deriving the new key ({} PBKDF2 rounds)",
-        rounds.get()
-    ));
-    let writer = ExportWriter::new(&mut pending, &new, rounds, fresh_nonces()?);
-    if let Some(pb) = pb {
-        pb.finish_and_clear();
-    }
-    let mut writer = writer?;
+    let mut writer = export_writer(&mut pending, &new, rounds)?;
     let plain = verified.into_plaintext()?;
     let sum = session::scan(
         BufReader::with_capacity(

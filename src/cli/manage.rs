@@ -10,15 +10,15 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use mxkeys::export::{self, ExportWriter};
+use mxkeys::export;
 use mxkeys::kdf::Rounds;
 use mxkeys::megolm::{SessionKey, SessionKeyFormat};
 use mxkeys::merge::{self, Report, SHARED_HISTORY};
 use mxkeys::Passphrase;
 
-use super::export::{fresh_nonces, new_passphrase, MaxRounds};
+use super::export::{export_writer, new_passphrase, MaxRounds};
 use super::inputs::{open_sessions, read_all, Keyring};
-use super::io::{open_input, print_json, spinner, warn};
+use super::io::{open_input, print_json, warn};
 use super::output::PendingOutput;
 use super::{output, CliError, ForceArg};
 
@@ -279,12 +279,7 @@ fn write_sessions(
     };
     let rounds = Rounds::new(rounds, max_rounds.max(rounds))
         .map_err(|_| CliError::Usage("--rounds must be at least 1".into()))?;
-    let pb = spinner(format!("deriving the key ({} PBKDF2 rounds)", rounds.get()));
-    let writer = ExportWriter::new(&mut pending, &pass, rounds, fresh_nonces()?);
-    if let Some(pb) = pb {
-        pb.finish_and_clear();
-    }
-    let mut writer = writer?;
+    let mut writer = export_writer(&mut pending, &pass, rounds)?;
     writer.write_all(&data)?;
     writer.finish()?;
     pending.commit()

@@ -10,14 +10,14 @@ use zeroize::Zeroizing;
 
 use mxkeys::backup;
 use mxkeys::encoding::decode_lenient;
-use mxkeys::export::{self, ExportWriter};
+use mxkeys::export;
 use mxkeys::recovery_key::RecoveryKey;
 use mxkeys::session::Summary;
 use mxkeys::ssss::{self, AccountData};
 
 use super::backup::{decrypt_with, explain_mac, rooms};
-use super::export::{fresh_nonces, new_passphrase, report_written, write_rounds};
-use super::io::{note, print_json, read_json, spinner};
+use super::export::{export_writer, new_passphrase, report_written, write_rounds};
+use super::io::{note, print_json, read_json};
 use super::ssss::{unlock, KeyArgs};
 use super::{output, CliError, ForceArg};
 
@@ -127,15 +127,7 @@ pub fn run(a: RecoverArgs, json: bool) -> Result<(), CliError> {
         "MXKEYS_NEW_PASSPHRASE",
     )?;
     let data = Zeroizing::new(serde_json::to_vec(&d.sessions).map_err(io::Error::from)?);
-    let pb = spinner(format!(
-        "deriving the export key ({} PBKDF2 rounds)",
-        rounds.get()
-    ));
-    let writer = ExportWriter::new(&mut pending, &pass, rounds, fresh_nonces()?);
-    if let Some(pb) = pb {
-        pb.finish_and_clear();
-    }
-    let mut writer = writer?;
+    let mut writer = export_writer(&mut pending, &pass, rounds)?;
     writer.write_all(&data)?;
     writer.finish()?;
     let path = pending.commit()?;
