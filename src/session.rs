@@ -38,11 +38,16 @@ impl<'de> Deserialize<'de> for SessionPeek {
                 let mut peek = SessionPeek::default();
                 while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
                     match &*key {
+                        // Any JSON value is accepted here (a number where a string belongs is
+                        // validate's business), but a syntax error must propagate: swallowing it
+                        // would leave the parser mid-value and accept text that is not JSON.
                         "room_id" => {
-                            peek.room_id = map.next_value::<Option<String>>().ok().flatten()
+                            let v: serde_json::Value = map.next_value()?;
+                            peek.room_id = v.as_str().map(str::to_owned);
                         }
                         "session_id" => {
-                            peek.session_id = map.next_value::<Option<String>>().ok().flatten()
+                            let v: serde_json::Value = map.next_value()?;
+                            peek.session_id = v.as_str().map(str::to_owned);
                         }
                         _ => {
                             map.next_value::<IgnoredAny>()?;
@@ -309,6 +314,26 @@ fn unwrap_json_io(what: &'static str, e: serde_json::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the session_json fuzz target: a key without its value was accepted.
+    #[test]
+    fn a_key_without_a_value_is_not_json() {
+        for bad in [
+            &br#"[{"room_id"}]"#[..],
+            br#"[{"room_id":}]"#,
+            br#"[{"session_id" ,"a":1}]"#,
+        ] {
+            let e = scan(bad, "input", |_| Ok(())).unwrap_err();
+            assert_eq!(e.kind(), "json", "{}", String::from_utf8_lossy(bad));
+        }
+        // A non-string room_id is still read past, not refused.
+        assert_eq!(
+            scan(&br#"[{"room_id":5,"x":1}]"#[..], "input", |_| Ok(()))
+                .unwrap()
+                .sessions,
+            1
+        );
+    }
 
     #[test]
     fn counts_sessions_and_rooms() {
