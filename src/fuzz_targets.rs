@@ -27,7 +27,7 @@ use crate::encoding::{decode_lenient, encode_unpadded};
 use crate::error::Error;
 use crate::export::{self, ArmorReader, ArmorWriter, Limits, Nonces};
 use crate::kdf::Rounds;
-use crate::megolm::{SessionKey, SessionKeyFormat, EXPORT_LEN};
+use crate::megolm::{Message, SessionKey, SessionKeyFormat, EXPORT_LEN};
 use crate::recovery_key::{self, RecoveryKey, CHARS};
 use crate::ssss::{self, AccountData, KeyCheck, Unlock};
 use crate::Passphrase;
@@ -113,6 +113,12 @@ pub fn session_json(data: &[u8]) {
     }
     let split = crate::session::scan(OneByte(data), "input", |_| Ok(())).map_err(|e| e.kind());
     assert_eq!(whole, split, "result depends on how the input is split");
+    if whole.is_ok() {
+        // IgnoredAny checks syntax only, with no depth limit: what the scanner accepts must be
+        // JSON at all.
+        let any = serde_json::from_slice::<serde::de::IgnoredAny>(data);
+        assert!(any.is_ok(), "the scanner accepted invalid JSON: {any:?}");
+    }
 }
 
 /// Takes fixed-size pieces off the front of a fuzz input; missing bytes read as zero.
@@ -709,5 +715,66 @@ pub fn ssss_roundtrip(data: &[u8]) {
     assert!(
         matches!(refused, Err(Error::SsssWrongKey { .. })),
         "another key unlocked it"
+    );
+}
+
+/// A megolm ciphertext (decoded bytes): parsing, then decrypting with a fixed session's ratchet
+/// advanced to the message's index, which checks the MAC first.
+pub fn megolm_message(data: &[u8]) {
+    let Ok(m) = Message::parse(data) else {
+        return;
+    };
+    assert!(data.len() >= 1 + 8 + 64 && data.first() == Some(&3));
+    let Some(sk) = must(
+        SessionKey::from_base64(SESSION_KEY),
+        "the fixed session key",
+    ) else {
+        return;
+    };
+    let mut r = sk.to_ratchet();
+    if r.advance_to(m.index).is_ok() {
+        assert_eq!(r.index(), m.index);
+        let _ = m.decrypt(&r, sk.signing_key()).map(|p| p.len());
+    }
+}
+
+/// QR verification payloads: a payload that decodes accounts for every byte of the input.
+pub fn identity_qr(data: &[u8]) {
+    let Ok(q) = crate::identity::decode_qr(data) else {
+        return;
+    };
+    assert_eq!(q.version, 2);
+    assert!(q.mode <= 2);
+    assert!(q.secret_len >= 8);
+    assert_eq!(
+        data.len(),
+        6 + 1 + 1 + 2 + q.transaction_id.len() + 32 + 32 + q.secret_len
+    );
+    for k in [&q.key1, &q.key2] {
+        assert!(decode_lenient(k).is_ok_and(|b| b.len() == 32));
+    }
+    let _ = (q.key_meanings(), q.mode_meaning());
+}
+
+/// Strict JSON parsing and canonical JSON: canonical text parses back strictly and is a fixed
+/// point (canonicalizing it again gives the same text).
+pub fn canonical_json(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(v) = crate::identity::parse_strict(text) else {
+        return;
+    };
+    let Ok(c) = crate::identity::canonical_json(&v) else {
+        return;
+    };
+    let back = crate::identity::parse_strict(&c);
+    assert!(back.is_ok(), "canonical JSON does not parse strictly: {c}");
+    let again = back.ok().map(|b| crate::identity::canonical_json(&b));
+    assert!(
+        again
+            .as_ref()
+            .is_some_and(|a| a.as_ref().is_ok_and(|a| *a == c)),
+        "canonical JSON is not a fixed point: {c} then {again:?}"
     );
 }

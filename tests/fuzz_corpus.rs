@@ -26,6 +26,14 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// Regressions named `known-bug-*` reproduce a bug in mxkeys that is not fixed yet: only
+/// `known_bug_regressions` (ignored) replays them. Rename the file when the bug is fixed.
+fn is_known_bug(p: &Path) -> bool {
+    p.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("known-bug-"))
+}
+
 /// Seeds: (folder under test-vectors/, file-name prefix, extension).
 type Seeds<'a> = &'a [(&'a str, &'a str, &'a str)];
 
@@ -45,7 +53,11 @@ fn replay(target: &str, f: fn(&[u8]), seeds: Seeds<'_>) -> usize {
         );
     }
     inputs.extend(files(&root.join("fuzz/corpus").join(target)));
-    inputs.extend(files(&root.join("fuzz/regressions").join(target)));
+    inputs.extend(
+        files(&root.join("fuzz/regressions").join(target))
+            .into_iter()
+            .filter(|p| !is_known_bug(p)),
+    );
     for p in &inputs {
         let data = fs::read(p).unwrap();
         let r = std::panic::catch_unwind(|| f(&data));
@@ -161,6 +173,48 @@ fn backup_roundtrip_inputs() {
 fn ssss_roundtrip_inputs() {
     let seeds = &[("ssss", "", "json")];
     assert!(replay("ssss_roundtrip", fuzz_targets::ssss_roundtrip, seeds) >= 10);
+}
+
+#[test]
+fn megolm_message_inputs() {
+    replay("megolm_message", fuzz_targets::megolm_message, &[]);
+}
+
+#[test]
+fn identity_qr_inputs() {
+    let seeds = &[("identity/qr", "", "bin")];
+    assert!(replay("identity_qr", fuzz_targets::identity_qr, seeds) >= 10);
+}
+
+#[test]
+fn canonical_json_inputs() {
+    let seeds = &[
+        ("identity/keys-query", "", "json"),
+        ("identity", "", "json"),
+    ];
+    assert!(replay("canonical_json", fuzz_targets::canonical_json, seeds) >= 10);
+}
+
+/// The open bugs, one input each (fails until they are fixed; see fuzz/README.md).
+#[test]
+#[ignore = "known bugs in mxkeys: fuzz/regressions/*/known-bug-*"]
+fn known_bug_regressions() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    type Target = fn(&[u8]);
+    let targets: [(&str, Target); 1] = [("session_json", fuzz_targets::session_json)];
+    let mut failed = Vec::new();
+    for (target, f) in targets {
+        for p in files(&root.join(target))
+            .into_iter()
+            .filter(|p| is_known_bug(p))
+        {
+            let data = fs::read(&p).unwrap();
+            if std::panic::catch_unwind(|| f(&data)).is_err() {
+                failed.push(p.display().to_string());
+            }
+        }
+    }
+    assert!(failed.is_empty(), "still failing: {failed:#?}");
 }
 
 /// The seeds really reach the deep end: the fixed keys of the targets open the vectors they were
