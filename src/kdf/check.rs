@@ -1,0 +1,264 @@
+//! Differential checks of the lane code against the `sha2` and `pbkdf2` crates, shared by the
+//! unit tests, `tests/kdf_lanes.rs` and the fuzz target.
+
+use sha2::{Digest, Sha512};
+
+use super::lanes::{self, IV};
+use super::{Engine, Rounds};
+
+/// SHA-512 of each message (at most `L`), computed in lanes by `compress`, which absorbs one
+/// lane-transposed block into a lane-transposed state. Messages of different lengths take
+/// different numbers of blocks; a lane that has finished keeps its state.
+pub(crate) fn sha512_lanes<const L: usize>(
+    compress: impl Fn(&mut [[u64; L]; 8], &[[u64; L]; 16]),
+    messages: &[&[u8]],
+) -> Vec<[u8; 64]> {
+    let padded: Vec<Vec<u8>> = messages.iter().take(L).map(|m| pad(m)).collect();
+    let blocks = padded.iter().map(|p| p.len() / 128).max().unwrap_or(0);
+    let mut state = IV.map(|w| [w; L]);
+    for b in 0..blocks {
+        let mut block = [[0u64; L]; 16];
+        for (lane, p) in padded.iter().enumerate() {
+            let bytes = p.chunks(128).nth(b).unwrap_or_default();
+            for (row, chunk) in block.iter_mut().zip(bytes.chunks(8)) {
+                if let Some(slot) = row.get_mut(lane) {
+                    *slot = chunk.iter().fold(0u64, |w, x| (w << 8) | u64::from(*x));
+                }
+            }
+        }
+        let before = state;
+        compress(&mut state, &block);
+        for (lane, p) in padded.iter().enumerate() {
+            if b >= p.len() / 128 {
+                for (row, old) in state.iter_mut().zip(before.iter()) {
+                    if let (Some(s), Some(o)) = (row.get_mut(lane), old.get(lane)) {
+                        *s = *o;
+                    }
+                }
+            }
+        }
+    }
+    (0..padded.len())
+        .map(|lane| {
+            let mut d = [0u8; 64];
+            for (bytes, row) in d.chunks_mut(8).zip(state.iter()) {
+                let w = row.get(lane).copied().unwrap_or(0).to_be_bytes();
+                bytes.copy_from_slice(&w);
+            }
+            d
+        })
+        .collect()
+}
+
+/// FIPS 180-4, 5.1.2: the message, `0x80`, zeros, and the 128-bit big-endian bit length, to a
+/// multiple of 128 bytes.
+fn pad(m: &[u8]) -> Vec<u8> {
+    let mut p = m.to_vec();
+    p.push(0x80);
+    while p.len() % 128 != 112 {
+        p.push(0);
+    }
+    p.extend_from_slice(&((m.len() as u128) * 8).to_be_bytes());
+    p
+}
+
+/// A lane compression on 4 lanes, with its name.
+pub(crate) type Compress4 = (&'static str, fn(&mut [[u64; 4]; 8], &[[u64; 4]; 16]));
+/// A lane compression on 8 lanes, with its name.
+pub(crate) type Compress8 = (&'static str, fn(&mut [[u64; 8]; 8], &[[u64; 8]; 16]));
+
+/// The portable compression on 4 and 8 lanes, and the AVX2 ones when the CPU has AVX2.
+pub(crate) fn compressions() -> (Vec<Compress4>, Vec<Compress8>) {
+    let mut four: Vec<Compress4> = vec![("portable x4", lanes::compress)];
+    let mut eight: Vec<Compress8> = vec![("portable x8", lanes::compress)];
+    #[cfg(target_arch = "x86_64")]
+    if super::avx2::Avx2::detect().is_some() {
+        four.push(("avx2 x4", |s, b| {
+            if let Some(tok) = super::avx2::Avx2::detect() {
+                super::avx2::compress4(tok, s, b);
+            }
+        }));
+        eight.push(("avx2 x8", |s, b| {
+            if let Some(tok) = super::avx2::Avx2::detect() {
+                super::avx2::compress8(tok, s, b);
+            }
+        }));
+    }
+    (four, eight)
+}
+
+/// Split fuzz input into a round count (1-4), a batch size (1-9), up to nine messages and a salt.
+///
+/// The first byte gives rounds and count; each of the next nine gives a message length (0-191
+/// exactly, then steps of 16 up to 1199), and the messages are taken one after another from
+/// what follows; the rest is the salt.
+fn split(data: &[u8]) -> (u32, Vec<&[u8]>, &[u8]) {
+    let (head, mut body) = data.split_at(data.len().min(10));
+    let (cfg, lens) = head.split_first().map_or((0, &[][..]), |(c, l)| (*c, l));
+    let rounds = 1 + u32::from(cfg % 4);
+    let count = 1 + usize::from(cfg >> 2) % 9;
+    let mut msgs = Vec::with_capacity(count);
+    for i in 0..count {
+        let b = usize::from(lens.get(i).copied().unwrap_or(0));
+        let len = if b < 192 { b } else { 192 + (b - 192) * 16 };
+        let (m, rest) = body.split_at(len.min(body.len()));
+        msgs.push(m);
+        body = rest;
+    }
+    (rounds, msgs, body)
+}
+
+/// Fuzz entry point: SHA-512 in every available lane engine (portable and AVX2, 4 and 8 lanes)
+/// against `sha2`, and [`super::pbkdf2_sha512_batch`] with every [`Engine`] against the
+/// `pbkdf2` crate, on messages, passwords, salt and (small) round count cut from `data`.
+/// Panics on the first difference. Not part of the stable API.
+pub fn compare_lanes_with_sha2(data: &[u8]) {
+    let (rounds, msgs, salt) = split(data);
+    let want: Vec<[u8; 64]> = msgs.iter().map(|m| Sha512::digest(m).into()).collect();
+    let (four, eight) = compressions();
+    for (name, c) in four {
+        for (i, group) in msgs.chunks(4).enumerate() {
+            let got = sha512_lanes(c, group);
+            assert!(
+                got.iter().eq(want.iter().skip(i * 4).take(group.len())),
+                "{name}: SHA-512 differs from sha2"
+            );
+        }
+    }
+    for (name, c) in eight {
+        for (i, group) in msgs.chunks(8).enumerate() {
+            let got = sha512_lanes(c, group);
+            assert!(
+                got.iter().eq(want.iter().skip(i * 8).take(group.len())),
+                "{name}: SHA-512 differs from sha2"
+            );
+        }
+    }
+    let Ok(r) = Rounds::new(rounds, rounds) else {
+        return;
+    };
+    // 80 bytes: two output blocks, the second cut short.
+    let want: Vec<[u8; 80]> = msgs
+        .iter()
+        .map(|p| {
+            let mut k = [0u8; 80];
+            pbkdf2::pbkdf2_hmac::<Sha512>(p, salt, rounds, &mut k);
+            k
+        })
+        .collect();
+    for engine in Engine::ALL {
+        if let Some(got) = engine.pbkdf2_sha512::<80>(&msgs, salt, r) {
+            assert!(
+                got.iter().map(|k| k.expose()).eq(want.iter()),
+                "{engine:?}: PBKDF2 differs from the pbkdf2 crate"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// FIPS 180-4 example "abc" (and the empty message) in every lane of every engine.
+    #[test]
+    fn known_answers_in_every_lane() {
+        let abc = "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a\
+                   2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f";
+        let (four, eight) = compressions();
+        for (name, c) in four {
+            let got = sha512_lanes(c, &[b"abc", b"", b"abc", b"abc"]);
+            assert_eq!(hex::encode(got[0]), abc, "{name}");
+            assert_eq!(got[0], got[2], "{name}");
+            assert_eq!(got[0], got[3], "{name}");
+            assert_eq!(got[1], <[u8; 64]>::from(Sha512::digest(b"")), "{name}");
+        }
+        for (name, c) in eight {
+            let got = sha512_lanes(c, &[&b"abc"[..]; 8]);
+            assert!(got.iter().all(|d| hex::encode(d) == abc), "{name}");
+        }
+    }
+
+    /// The portable lane model against `sha2` on every length up to three blocks, a different
+    /// length in each lane: runs on every CPU, with or without AVX2.
+    #[test]
+    fn portable_lanes_match_sha2_on_every_length() {
+        let data: Vec<u8> = (0..400u32).map(|i| (i * 131 + 7) as u8).collect();
+        for len in 0..=384usize {
+            let msgs: Vec<&[u8]> = (0..4)
+                .map(|lane| &data[lane * 3..(lane * 3 + len.saturating_sub(lane * 5))])
+                .collect();
+            let got = sha512_lanes::<4>(lanes::compress, &msgs);
+            for (g, m) in got.iter().zip(&msgs) {
+                assert_eq!(
+                    *g,
+                    <[u8; 64]>::from(Sha512::digest(m)),
+                    "length {}",
+                    m.len()
+                );
+            }
+        }
+    }
+
+    fn rows<const L: usize, const R: usize>(words: &[u64]) -> [[u64; L]; R] {
+        let mut out = [[0u64; L]; R];
+        for (i, w) in words.iter().enumerate() {
+            out[i / L % R][i % L] = *w;
+        }
+        out
+    }
+
+    proptest! {
+        /// One compression from an arbitrary state (not only the IV) with an arbitrary block:
+        /// AVX2 (4 and 8 lanes) and the portable model agree bit for bit, lane by lane.
+        #[test]
+        fn avx2_compress_matches_portable(
+            state in prop::collection::vec(any::<u64>(), 64),
+            block in prop::collection::vec(any::<u64>(), 128),
+        ) {
+            let s8: [[u64; 8]; 8] = rows(&state);
+            let b8: [[u64; 8]; 16] = rows(&block);
+            let mut want = s8;
+            lanes::compress(&mut want, &b8);
+            let s4: [[u64; 4]; 8] = rows(&state[..32]);
+            let b4: [[u64; 4]; 16] = rows(&block[..64]);
+            let mut want4 = s4;
+            lanes::compress(&mut want4, &b4);
+            let (four, eight) = compressions();
+            for (name, c) in four {
+                let mut got = s4;
+                c(&mut got, &b4);
+                prop_assert_eq!(got, want4, "{}", name);
+            }
+            for (name, c) in eight {
+                let mut got = s8;
+                c(&mut got, &b8);
+                prop_assert_eq!(got, want, "{}", name);
+            }
+        }
+
+        /// Lane independence: changing one lane's input changes only that lane's output.
+        #[test]
+        fn lanes_do_not_mix(
+            block in prop::collection::vec(any::<u64>(), 64),
+            lane in 0usize..4,
+            word in 0usize..16,
+            flip in 0u32..64,
+        ) {
+            let b: [[u64; 4]; 16] = rows(&block);
+            let mut b2 = b;
+            b2[word][lane] ^= 1 << flip;
+            for (name, c) in compressions().0 {
+                let (mut s, mut s2) = (IV.map(|w| [w; 4]), IV.map(|w| [w; 4]));
+                c(&mut s, &b);
+                c(&mut s2, &b2);
+                for other in 0..4 {
+                    let same = (0..8).all(|i| s[i][other] == s2[i][other]);
+                    prop_assert_eq!(same, other != lane, "{} lane {}", name, other);
+                }
+            }
+        }
+    }
+}
