@@ -24,7 +24,7 @@ use crate::export::container::{Aes256Ctr, ExportKeys, Header, HEADER_LEN, MAC_LE
 use crate::export::{ArmorReader, Limits};
 use crate::kdf::{self, Rounds};
 use crate::recovery_key::RecoveryKey;
-use crate::secret::Passphrase;
+use crate::secret::{Passphrase, SecretBytes};
 use crate::ssss::{self, AccountData, KeyCheck, KeyDescription, PassphraseInfo};
 
 /// What a candidate is checked against.
@@ -226,64 +226,101 @@ impl Target {
 
     /// Does this passphrase open the target?
     pub fn check(&self, candidate: &str) -> bool {
-        let utf8 = candidate.as_bytes();
-        match self {
-            Target::Export { .. } => {
-                // matrix-nio keyed files with the Latin-1 bytes: try those too when they differ.
-                self.check_bytes(utf8)
-                    || Passphrase::new(candidate.to_owned())
-                        .latin1_bytes()
-                        .is_some_and(|l| self.check_bytes(&l))
+        self.passwords(candidate).iter().any(|pw| {
+            let key = kdf::pbkdf2_sha512::<64>(pw, self.salt(), self.kdf_rounds());
+            self.verify(&key)
+        })
+    }
+
+    /// The position of the first candidate (in order) that opens the target. All the
+    /// derivations go through [`kdf::pbkdf2_sha512_batch`], so the candidates share SIMD lanes.
+    pub fn first_match(&self, candidates: &[Zeroizing<String>]) -> Option<usize> {
+        // (candidate position, password bytes): one or two per candidate, in order.
+        let tries: Vec<(usize, Zeroizing<Vec<u8>>)> = candidates
+            .iter()
+            .enumerate()
+            .flat_map(|(i, c)| self.passwords(c).into_iter().map(move |pw| (i, pw)))
+            .collect();
+        let passwords: Vec<&[u8]> = tries.iter().map(|(_, pw)| pw.as_slice()).collect();
+        let keys = kdf::pbkdf2_sha512_batch::<64>(&passwords, self.salt(), self.kdf_rounds());
+        tries
+            .iter()
+            .zip(&keys)
+            .find(|(_, key)| self.verify(key))
+            .map(|((i, _), _)| *i)
+    }
+
+    /// The byte strings a candidate stands for: its UTF-8 bytes, and for exports also its
+    /// Latin-1 bytes when they differ (matrix-nio keyed files with those).
+    fn passwords(&self, candidate: &str) -> Vec<Zeroizing<Vec<u8>>> {
+        let mut out = vec![Zeroizing::new(candidate.as_bytes().to_vec())];
+        if let Target::Export { .. } = self {
+            if let Some(l) = Passphrase::new(candidate.to_owned()).latin1_bytes() {
+                out.push(l);
             }
-            _ => self.check_bytes(utf8),
+        }
+        out
+    }
+
+    fn salt(&self) -> &[u8] {
+        match self {
+            Target::Export { header, .. } => &header.salt,
+            Target::Ssss { info, .. } => info.salt.as_bytes(),
+            Target::Backup { salt, .. } => salt.as_bytes(),
         }
     }
 
-    fn check_bytes(&self, password: &[u8]) -> bool {
+    fn kdf_rounds(&self) -> Rounds {
+        match self {
+            Target::Export { rounds, .. }
+            | Target::Ssss { rounds, .. }
+            | Target::Backup { rounds, .. } => *rounds,
+        }
+    }
+
+    /// Does this derived key open the target? Exports use all 64 bytes (AES key, HMAC key);
+    /// secret storage and backups the first 32 (PBKDF2 with 32 bytes of output is exactly the
+    /// first half of its 64-byte output).
+    fn verify(&self, key: &SecretBytes<64>) -> bool {
+        let (k, k2) = key.expose().split_at(32);
+        let mut first = SecretBytes::<32>::zeroed();
+        first.expose_mut().copy_from_slice(k);
         match self {
             Target::Export {
                 header,
-                rounds,
                 sealed,
                 tag,
+                ..
             } => {
-                let keys = ExportKeys::derive(password, &header.salt, *rounds);
+                let mut mac = SecretBytes::<32>::zeroed();
+                mac.expose_mut().copy_from_slice(k2);
+                let keys = ExportKeys { aes: first, mac };
                 let ct = sealed.get(HEADER_LEN..).unwrap_or_default();
-                let mut first = Zeroizing::new([0u8; 16]);
+                let mut head = Zeroizing::new([0u8; 16]);
                 let n = ct.len().min(16);
-                if let (Some(dst), Some(src)) = (first.get_mut(..n), ct.get(..n)) {
+                if let (Some(dst), Some(src)) = (head.get_mut(..n), ct.get(..n)) {
                     dst.copy_from_slice(src);
                     Aes256Ctr::new(keys.aes.expose().into(), (&header.iv).into())
                         .apply_keystream(dst);
                 }
-                if !plausible_json_start(first.get(..n).unwrap_or_default()) {
+                if !plausible_json_start(head.get(..n).unwrap_or_default()) {
                     return false;
                 }
                 let mut mac = keys.hmac();
                 mac.update(sealed);
                 mac.verify_slice(tag).is_ok()
             }
-            Target::Ssss {
-                desc,
-                info,
-                rounds,
-                secret,
-            } => {
-                let key = kdf::pbkdf2_sha512::<32>(password, info.salt.as_bytes(), *rounds);
-                match secret {
-                    None => matches!(ssss::check_key(key.expose(), desc), Ok(KeyCheck::Verified)),
-                    Some((name, payload)) => {
-                        ssss::decrypt_secret(key.expose(), name, payload).is_ok()
-                    }
+            Target::Ssss { desc, secret, .. } => match secret {
+                None => matches!(
+                    ssss::check_key(first.expose(), desc),
+                    Ok(KeyCheck::Verified)
+                ),
+                Some((name, payload)) => {
+                    ssss::decrypt_secret(first.expose(), name, payload).is_ok()
                 }
-            }
-            Target::Backup {
-                public_key,
-                salt,
-                rounds,
-            } => {
-                let mut key = kdf::pbkdf2_sha512::<32>(password, salt.as_bytes(), *rounds);
-                RecoveryKey::from_bytes(key.expose_mut()).backup_public_key() == *public_key
+            },
+            Target::Backup { public_key, .. } => {
+                RecoveryKey::from_bytes(first.expose_mut()).backup_public_key() == *public_key
             }
         }
     }
@@ -316,19 +353,31 @@ pub struct Progress {
 
 /// Try a chunk of candidates in parallel; the position of the first (in chunk order) that opens
 /// the target. Stops early when `progress.cancel` is set (then `None`, and `tried` says how far).
+///
+/// Each thread takes a group of candidates at a time (as many as the SIMD lanes of
+/// [`kdf::Engine::fastest`], fewer when the chunk is too short to give every thread a full
+/// group) and derives their keys side by side.
 pub fn search_chunk(
     target: &Target,
     chunk: &[Zeroizing<String>],
     progress: &Progress,
 ) -> Option<usize> {
-    chunk.par_iter().position_first(|cand| {
-        if progress.cancel.load(Ordering::Relaxed) {
-            return false;
-        }
-        let hit = target.check(cand);
-        progress.tried.fetch_add(1, Ordering::Relaxed);
-        hit
-    })
+    let lanes = kdf::Engine::fastest().lanes();
+    let per_thread = chunk.len().div_ceil(rayon::current_num_threads().max(1));
+    let group = per_thread.clamp(1, lanes);
+    chunk
+        .par_chunks(group)
+        .enumerate()
+        .find_map_first(|(g, cands)| {
+            if progress.cancel.load(Ordering::Relaxed) {
+                return None;
+            }
+            let hit = target.first_match(cands);
+            progress
+                .tried
+                .fetch_add(cands.len() as u64, Ordering::Relaxed);
+            hit.map(|i| g * group + i)
+        })
 }
 
 /// Variations of a remembered passphrase, most likely first: as typed, lower case, upper case,
@@ -460,6 +509,97 @@ mod tests {
         );
         assert!(p.tried.load(Ordering::Relaxed) >= 3);
         assert!(!t.check("Hunter2"));
+    }
+
+    fn cands(words: &[&str]) -> Vec<Zeroizing<String>> {
+        words
+            .iter()
+            .map(|s| Zeroizing::new(s.to_string()))
+            .collect()
+    }
+
+    fn export_target(pass: &str) -> Target {
+        let nonces = Nonces {
+            salt: [1; 16],
+            iv: [2; 16],
+        };
+        let pass = Passphrase::new(pass.into());
+        let text =
+            export::encrypt(b"[{\"a\":1}]", &pass, Rounds::new(3, 3).unwrap(), nonces).unwrap();
+        Target::export(text.as_bytes(), &Limits::default()).unwrap()
+    }
+
+    #[test]
+    fn first_match_in_order_across_groups_and_threads() {
+        let t = export_target("needle");
+        // Hits at 5 and 7 (not 4-aligned), in chunks of every length and on 1 and 3 threads.
+        let words = [
+            "a", "b", "c", "d", "e", "needle", "f", "needle", "g", "h", "i",
+        ];
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            for len in 0..=words.len() {
+                let c = cands(&words[..len]);
+                let p = Progress::default();
+                let want = (len > 5).then_some(5);
+                assert_eq!(pool.install(|| search_chunk(&t, &c, &p)), want, "{len}");
+                if want.is_none() {
+                    assert_eq!(p.tried.load(Ordering::Relaxed), len as u64);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn cancel_stops_before_deriving() {
+        let t = export_target("needle");
+        let p = Progress::default();
+        p.cancel.store(true, Ordering::Relaxed);
+        assert_eq!(search_chunk(&t, &cands(&["needle"; 9]), &p), None);
+        assert_eq!(p.tried.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn latin1_second_try_in_a_batch() {
+        // A matrix-nio file: keyed with the Latin-1 bytes of "café".
+        let salt = [5u8; 16];
+        let header = crate::export::Header {
+            version: 1,
+            salt,
+            iv: [0; 16],
+            rounds: 4,
+        };
+        let keys = ExportKeys::derive(b"caf\xe9", &salt, Rounds::new(4, 4).unwrap());
+        let mut w = crate::export::ExportWriter::with_keys(Vec::new(), &keys, &header).unwrap();
+        std::io::Write::write_all(&mut w, b"[]").unwrap();
+        let text = w.finish().unwrap();
+        let t = Target::export(&text, &Limits::default()).unwrap();
+        let c = cands(&["cafe", "café!", "naïve", "café", "x"]);
+        assert_eq!(t.first_match(&c), Some(3));
+        assert_eq!(search_chunk(&t, &c, &Progress::default()), Some(3));
+        assert!(t.check("café"));
+    }
+
+    #[test]
+    fn backup_target_found_in_a_batch() {
+        let rounds = Rounds::new(5, 5).unwrap();
+        let mut key = kdf::pbkdf2_sha512::<32>(b"hunter2", b"pepper", rounds);
+        let pk = RecoveryKey::from_bytes(key.expose_mut()).backup_public_key();
+        let version = serde_json::json!({
+            "algorithm": "m.megolm_backup.v1.curve25519-aes-sha2",
+            "auth_data": {
+                "public_key": crate::encoding::encode_unpadded(&pk),
+                "private_key_salt": "pepper",
+                "private_key_iterations": 5,
+            }
+        });
+        let t = Target::backup(&version, &Limits::default()).unwrap();
+        let c = cands(&["a", "b", "c", "d", "e", "f", "hunter2"]);
+        assert_eq!(search_chunk(&t, &c, &Progress::default()), Some(6));
+        assert!(t.check("hunter2") && !t.check("hunter3"));
     }
 
     #[test]
