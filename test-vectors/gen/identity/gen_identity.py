@@ -741,7 +741,8 @@ def write_manifest(wasm_path, out, qr_check=None):
     for root, _, files in os.walk(out):
         for f in files:
             rel = os.path.relpath(os.path.join(root, f), out)
-            if rel not in ("manifest.json", "README.md"):
+            # qr-images/ and stored-keys/ have their own manifests (gen_qr_images.*, gen_stored_keys.mjs)
+            if rel not in ("manifest.json", "README.md") and rel.split(os.sep)[0] not in ("qr-images", "stored-keys"):
                 on_disk.add(rel)
     assert on_disk == listed, (on_disk - listed, listed - on_disk)
     write_json(os.path.join(out, "manifest.json"), m)
