@@ -441,6 +441,84 @@ pub fn check_user(resp: &Value, user: &str, viewer: &str) -> UserReport {
     }
 }
 
+/// How a cross-signing private key in secret storage stands against the published public key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoredKeyStatus {
+    /// The stored private key gives the published public key.
+    Match,
+    /// It gives another key: cross-signing was reset elsewhere, or this is an old secret.
+    Mismatch,
+    /// Secret storage has no copy of it under the key used.
+    Missing,
+    /// A copy is there but does not decrypt (wrong MAC, malformed).
+    Unreadable,
+    /// It decrypts but is not 32 bytes of unpadded base64.
+    NotAKey,
+    /// A key is stored but the response publishes none of this kind for the user.
+    NotPublished,
+}
+
+/// One cross-signing secret compared with the published key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredKeyReport {
+    /// The verdict.
+    pub status: StoredKeyStatus,
+    /// The public key the stored private key gives (unpadded base64).
+    pub stored_public_key: Option<String>,
+    /// The public key in the `/keys/query` response.
+    pub published_public_key: Option<String>,
+    /// Why a secret is missing or unreadable.
+    pub detail: Option<String>,
+}
+
+/// The published public key of `user`'s `master`, `self_signing` or `user_signing` key in a
+/// `/keys/query` response (its only `keys` entry).
+pub fn published_cross_signing_key(resp: &Value, user: &str, kind: &str) -> Option<String> {
+    resp.get(format!("{kind}_keys"))?
+        .get(user)?
+        .get("keys")?
+        .as_object()?
+        .values()
+        .next()?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Compare a stored cross-signing secret (`m.cross_signing.master`, `.self_signing`,
+/// `.user_signing`: the private key as unpadded base64, or why it could not be read) with the key
+/// `user` publishes. `missing` tells a secret with no copy under the key apart from one that does
+/// not decrypt.
+pub fn compare_stored_key(
+    resp: &Value,
+    user: &str,
+    name: &str,
+    stored: Result<&str, (bool, String)>,
+) -> StoredKeyReport {
+    let kind = name.strip_prefix("m.cross_signing.").unwrap_or(name);
+    let published = published_cross_signing_key(resp, user, kind);
+    let report = |status, stored_public_key, detail| StoredKeyReport {
+        status,
+        stored_public_key,
+        published_public_key: published.clone(),
+        detail,
+    };
+    let plain = match stored {
+        Err((true, why)) => return report(StoredKeyStatus::Missing, None, Some(why)),
+        Err((false, why)) => return report(StoredKeyStatus::Unreadable, None, Some(why)),
+        Ok(p) => p,
+    };
+    let Some(derived) = crate::ssss::describe_secret(name, plain).public_key else {
+        return report(StoredKeyStatus::NotAKey, None, None);
+    };
+    let status = match &published {
+        None => StoredKeyStatus::NotPublished,
+        Some(p) if *p == derived => StoredKeyStatus::Match,
+        Some(_) => StoredKeyStatus::Mismatch,
+    };
+    report(status, Some(derived), None)
+}
+
 /// A decoded QR verification payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QrPayload {
@@ -582,6 +660,33 @@ pub fn decode_qr(bytes: &[u8]) -> Result<QrPayload, QrError> {
         secret_len: secret.len(),
     })
 }
+
+/// A picture format a QR code can be read from (feature `qr-image`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ImageFormat {
+    /// Starts with `\x89PNG\r\n\x1a\n`.
+    Png,
+    /// Starts with `FF D8 FF`.
+    Jpeg,
+}
+
+/// The picture format of `bytes` by its magic bytes, or `None` (e.g. for a raw QR payload, which
+/// starts with `MATRIX`).
+pub fn image_format(bytes: &[u8]) -> Option<ImageFormat> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(ImageFormat::Png)
+    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        Some(ImageFormat::Jpeg)
+    } else {
+        None
+    }
+}
+
+#[cfg(feature = "qr-image")]
+mod qr_image;
+#[cfg(feature = "qr-image")]
+pub use qr_image::{decode_qr_image, qr_bytes_from_image, QrImageError, DEFAULT_MAX_PIXELS};
 
 /// The 64 SAS emoji (spec `sas-emoji.json`): the emoji and its English name.
 pub const SAS_EMOJI: [(&str, &str); 64] = [

@@ -115,3 +115,129 @@ fn sas_compute_matches_what_wasm_showed() {
     );
     assert_fails(&o, 1, "cannot be derived from public data alone");
 }
+
+/// Every picture in test-vectors/identity/qr-images: exit code, the one error line, and for the
+/// good ones the same JSON as `qr decode` of the raw payload.
+#[test]
+fn qr_decode_pictures() {
+    let dir = vector_dir("identity");
+    let m: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("qr-images/manifest.json")).unwrap())
+            .unwrap();
+    for c in m["images"].as_array().unwrap() {
+        let file = dir.join(c["file"].as_str().unwrap());
+        let o = mxkeys(&["qr", "decode", s(&file), "--json"], &[]);
+        if c["expect"] == "ok" {
+            assert!(o.status.success(), "{}: {}", c["file"], stderr(&o));
+            let raw = dir.join(c["payload_file"].as_str().unwrap());
+            let want = mxkeys(&["qr", "decode", s(&raw), "--json"], &[]);
+            assert!(want.status.success());
+            let got: Value = serde_json::from_slice(&o.stdout).unwrap();
+            let want: Value = serde_json::from_slice(&want.stdout).unwrap();
+            assert_eq!(got, want, "{}", c["file"]);
+        } else {
+            assert_fails(&o, 1, c["error_contains"].as_str().unwrap());
+            assert!(o.stdout.is_empty(), "{}", c["file"]);
+        }
+    }
+    // A picture on standard input, and the pixel limit lowered below a real picture.
+    let png = dir.join("qr-images/element-web-mode1.png");
+    let o = mxkeys(&["qr", "decode", s(&png), "--max-pixels", "1000"], &[]);
+    assert_fails(&o, 1, "above the limit of 1000 pixels");
+    assert!(stderr(&o).contains("--max-pixels"));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_mxkeys"))
+        .args(["qr", "decode", "-"])
+        .stdin(std::fs::File::open(&png).unwrap())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("mode:           1"));
+}
+
+/// test-vectors/identity/stored-keys: secret storage written by matrix-js-sdk holding the private
+/// keys matrix-sdk-crypto-wasm made, compared with what it published.
+#[test]
+fn cross_signing_check_stored_keys() {
+    let dir = vector_dir("identity");
+    let m: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("stored-keys/manifest.json")).unwrap())
+            .unwrap();
+    for c in m["cases"].as_array().unwrap() {
+        let p = |k: &str| dir.join(c[k].as_str().unwrap());
+        let (keys, ad) = (p("keys"), p("account_data"));
+        let secret = if c["key_file"].is_string() {
+            ("--key-file", p("key_file"))
+        } else {
+            ("--passphrase-file", p("passphrase_file"))
+        };
+        let args = [
+            "cross-signing",
+            "check",
+            "--keys",
+            s(&keys),
+            "--account-data",
+            s(&ad),
+            secret.0,
+            s(&secret.1),
+        ];
+        let mut with_json = args.to_vec();
+        with_json.push("--json");
+        let o = mxkeys(&with_json, &[]);
+        let code = c["exit_code"].as_i64().unwrap() as i32;
+        let name = c["name"].as_str().unwrap();
+        if c["expect"].is_null() {
+            assert_fails(&o, 1, "not the Security Key");
+            assert!(
+                o.stdout.is_empty(),
+                "{name}: nothing printed before the key is checked"
+            );
+            continue;
+        }
+        assert_eq!(o.status.code(), Some(code), "{name}: {}", stderr(&o));
+        let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+        for (secret, want) in c["expect"].as_object().unwrap() {
+            assert_eq!(
+                r["secret_storage"][secret]["status"], *want,
+                "{name}: {secret}"
+            );
+        }
+        if code == 1 {
+            assert_fails(&o, 1, "stored private keys do not all match");
+        }
+        // The text report names each verdict.
+        let o = mxkeys(&args, &[]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        for (secret, want) in c["expect"].as_object().unwrap() {
+            let word = match want.as_str().unwrap() {
+                "match" => "matches the published key",
+                "mismatch" => "DOES NOT MATCH",
+                "missing" => "MISSING",
+                other => panic!("{other}"),
+            };
+            assert!(
+                out.contains(&format!("secret storage {secret}: {word}")),
+                "{name}: {out}"
+            );
+        }
+    }
+}
+
+/// The identity commands' help: an Examples section with runnable lines and the exit codes.
+#[test]
+fn identity_help_has_examples_and_exit_codes() {
+    for cmd in [
+        ["cross-signing", "check"],
+        ["qr", "decode"],
+        ["sas", "compute"],
+    ] {
+        let o = mxkeys(&[cmd[0], cmd[1], "--help"], &[]);
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(text.contains("Example"), "{cmd:?}");
+        assert!(text.contains("Exit codes"), "{cmd:?}");
+        let examples: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("  mxkeys "))
+            .collect();
+        assert!(examples.len() >= 2, "{cmd:?}: {text}");
+    }
+}

@@ -172,3 +172,114 @@ fn sas_transcripts() {
     }
     assert!(computed >= 4, "{computed}");
 }
+
+/// test-vectors/identity/qr-images/: pictures of QR codes drawn by Element Web's encoder (npm
+/// `qrcode`) and matrix-sdk-crypto-wasm, plain, photo-like and broken.
+#[test]
+fn qr_images() {
+    let m: Value =
+        serde_json::from_slice(&fs::read(dir().join("qr-images/manifest.json")).unwrap()).unwrap();
+    let cases = m["images"].as_array().unwrap();
+    assert!(cases.len() >= 14);
+    let mut modes = std::collections::BTreeSet::new();
+    for c in cases {
+        let file = c["file"].as_str().unwrap();
+        let ctx = format!("{file}: {}", c["comment"]);
+        let bytes = fs::read(dir().join(file)).unwrap();
+        assert!(identity::image_format(&bytes).is_some(), "{ctx}");
+        let start = std::time::Instant::now();
+        let raw = identity::qr_bytes_from_image(&bytes, identity::DEFAULT_MAX_PIXELS);
+        let got = identity::decode_qr_image(&bytes, identity::DEFAULT_MAX_PIXELS);
+        eprintln!("{file}: {:?}", start.elapsed() / 2);
+        if let Some(sha) = c["payload_sha256"].as_str() {
+            let raw = raw.as_ref().unwrap_or_else(|e| panic!("{ctx}: {e}"));
+            assert_eq!(
+                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(raw)),
+                sha,
+                "{ctx}"
+            );
+        }
+        if let Some(pf) = c["payload_file"].as_str() {
+            let payload = fs::read(dir().join(pf)).unwrap();
+            assert_eq!(
+                raw.as_ref().unwrap(),
+                &payload,
+                "{ctx}: bytes differ from {pf}"
+            );
+        }
+        match got {
+            Ok(q) => {
+                assert_eq!(c["expect"], "ok", "{ctx}");
+                let want = identity::decode_qr(
+                    &fs::read(dir().join(c["payload_file"].as_str().unwrap())).unwrap(),
+                )
+                .unwrap();
+                assert_eq!(q, want, "{ctx}");
+                modes.insert(q.mode);
+            }
+            Err(e) => {
+                assert_eq!(c["expect"], e.kind(), "{ctx}: {e}");
+                let msg = e.to_string();
+                assert!(!msg.contains('\n'), "{ctx}: {msg}");
+                if let Some(want) = c["error_contains"].as_str() {
+                    assert!(msg.contains(want), "{ctx}: {msg:?} lacks {want:?}");
+                }
+            }
+        }
+    }
+    assert_eq!(modes.len(), 3, "every mode decoded from a picture");
+}
+
+/// test-vectors/identity/stored-keys/: cross-signing private keys stored by matrix-js-sdk's
+/// secret storage, next to the keys matrix-sdk-crypto-wasm published.
+#[test]
+fn stored_keys_against_published() {
+    use mxkeys::recovery_key::RecoveryKey;
+    use mxkeys::ssss::{self, AccountData, Unlock};
+    use mxkeys::Passphrase;
+    let m: Value =
+        serde_json::from_slice(&fs::read(dir().join("stored-keys/manifest.json")).unwrap())
+            .unwrap();
+    let user = m["user"].as_str().unwrap();
+    let cases = m["cases"].as_array().unwrap();
+    assert!(cases.len() >= 6);
+    let (mut statuses, mut wrong) = (std::collections::BTreeSet::new(), 0);
+    for c in cases {
+        let ctx = format!("{}: {}", c["name"], c["comment"]);
+        let read = |k: &str| fs::read_to_string(dir().join(c[k].as_str().unwrap())).unwrap();
+        let resp: Value = serde_json::from_str(&read("keys")).unwrap();
+        let ad = AccountData::parse(&serde_json::from_str(&read("account_data")).unwrap()).unwrap();
+        let desc = ad.resolve_key(None).unwrap();
+        let unlocked = if c["key_file"].is_string() {
+            let rk = RecoveryKey::decode(read("key_file").trim_end()).unwrap();
+            ssss::unlock(&desc, Unlock::SecurityKey(&rk), 1_000_000)
+        } else {
+            let p = Passphrase::new(read("passphrase_file").trim_end().to_owned());
+            ssss::unlock(&desc, Unlock::Phrase(&p), 1_000_000)
+        };
+        let Some(expect) = c["expect"].as_object() else {
+            let e = unlocked.unwrap_err();
+            assert!(e.to_string().contains("not the Security Key"), "{ctx}: {e}");
+            wrong += 1;
+            continue;
+        };
+        let unlocked = unlocked.unwrap();
+        let names: Vec<String> = expect.keys().cloned().collect();
+        for (name, r) in ssss::decrypt_secrets(&ad, &unlocked, &names).unwrap() {
+            let report = match &r {
+                Ok(p) => identity::compare_stored_key(&resp, user, &name, Ok(p)),
+                Err(e) => {
+                    identity::compare_stored_key(&resp, user, &name, Err((true, e.to_string())))
+                }
+            };
+            let got = serde_json::to_value(report.status).unwrap();
+            assert_eq!(got, expect[&name], "{ctx}: {name}");
+            statuses.insert(got.as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(wrong, 1);
+    assert_eq!(
+        statuses.into_iter().collect::<Vec<_>>(),
+        ["match", "mismatch", "missing"]
+    );
+}

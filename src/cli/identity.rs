@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
 use mxkeys::encoding::decode_lenient;
-use mxkeys::identity::{self, DeviceStatus, SAS_EMOJI};
+use mxkeys::identity::{self, DeviceStatus, QrImageError, StoredKeyStatus, SAS_EMOJI};
 use mxkeys::ssss::{self, AccountData};
 
 use super::io::{open_input, print_json, read_json};
@@ -16,12 +16,34 @@ use super::ssss::{unlock, KeyArgs};
 use super::CliError;
 
 const CHECK_AFTER: &str = "\
-KEYS_QUERY.json is the body of POST /_matrix/client/v3/keys/query as your client receives it:
-  curl -H \"Authorization: Bearer $TOKEN\" -d '{\"device_keys\": {\"@you:example.org\": []}}' \"$HS/_matrix/client/v3/keys/query\"
-With --account-data and your Security Key or Phrase, the cross-signing private keys in secret
-storage are compared with the published public keys (Element's \"cross-signing is ready\").
+Verifies, offline, every signature chain in a /keys/query response: master key signed by the
+user's devices, self-signing and user-signing keys signed by the master key, each device signed
+by itself and by the self-signing key, and whether you (the viewer) signed other users' master keys.
 
-Exit codes: 0 every chain verifies and every device is cross-signed, 1 otherwise, 2 usage.";
+KEYS_QUERY.json is the response body of POST /_matrix/client/v3/keys/query:
+  {\"device_keys\": {USER: {DEVICE: {...}}}, \"master_keys\": {USER: {\"user_id\", \"usage\", \"keys\",
+   \"signatures\"}}, \"self_signing_keys\": {...}, \"user_signing_keys\": {...}, \"failures\": {}}
+  curl -H \"Authorization: Bearer $TOKEN\" -d '{\"device_keys\": {\"@you:example.org\": []}}' \\
+       \"$HS/_matrix/client/v3/keys/query\" > keys.json
+With --account-data (account data as {type: content}, or a list of account-data events) and your
+Security Key (--key-file, MXKEYS_RECOVERY_KEY) or Phrase (--passphrase-file, MXKEYS_PASSPHRASE), the
+private keys in secret storage (m.cross_signing.master, .self_signing, .user_signing) are compared
+with the keys the viewer publishes: match, mismatch, missing, unreadable. Get the account data with
+  for t in m.secret_storage.default_key m.cross_signing.master m.cross_signing.self_signing \\
+           m.cross_signing.user_signing; do curl -H \"Authorization: Bearer $TOKEN\" \\
+       \"$HS/_matrix/client/v3/user/$MXID/account_data/$t\"; done
+plus m.secret_storage.key.KEYID for the default key's id (jq them into one object by type).
+
+Examples (in the source tree):
+  mxkeys cross-signing check --keys test-vectors/identity/keys-query/wasm-alice-verified.json
+  mxkeys cross-signing check --keys test-vectors/identity/keys-query/wasm-bob-verified.json --json
+  mxkeys cross-signing check --keys test-vectors/identity/stored-keys/alice.keys-query.json \\
+      --account-data test-vectors/identity/stored-keys/match.account-data.json \\
+      --key-file test-vectors/identity/stored-keys/match.security-key.txt
+
+Exit codes: 0 every chain verifies, every device is cross-signed and (with --account-data) every
+stored key matches; 1 otherwise, or a wrong Security Key/Phrase or a malformed file; 2 usage (bad
+arguments, no secret available without a terminal).";
 
 #[derive(Debug, Subcommand)]
 pub enum CrossSigningCmd {
@@ -49,18 +71,60 @@ pub struct CheckArgs {
     key: KeyArgs,
 }
 
+const QR_AFTER: &str = "\
+PAYLOAD is one of:
+  - a PNG or JPEG picture of the code (screenshot or photo; told apart by its first bytes), read
+    with the rqrr QR decoder; exactly one QR code may be in it, at most --max-pixels pixels;
+  - the raw bytes in the code: \"MATRIX\", version 0x02, mode, 2-byte transaction id length, the
+    transaction id, two 32-byte Ed25519 keys, the shared secret (spec \"QR code format\");
+  - those bytes as base64 text (what QR scanner apps show for a binary code).
+Key 1 and key 2 are explained by mode: 0 verifying another user, 1 and 2 self-verification.
+Nothing is fetched: compare the keys with `mxkeys cross-signing check` on a /keys/query response.
+
+Examples (in the source tree):
+  mxkeys qr decode test-vectors/identity/qr-images/photo-rotated-10deg.jpg
+  mxkeys qr decode test-vectors/identity/qr/wasm-mode0-alice.bin --json
+  base64 -w0 test-vectors/identity/qr/wasm-mode2-alice2.bin | mxkeys qr decode -
+
+Exit codes: 0 a valid verification payload was decoded; 1 it was not (no QR code, several codes,
+an unreadable or non-Matrix code, a malformed payload, a broken or too large picture); 2 usage.";
+
 #[derive(Debug, Subcommand)]
 pub enum QrCmd {
-    /// Decode the bytes of a verification QR code (a file of raw bytes, or base64 text).
+    /// Decode a verification QR code: a PNG/JPEG picture of it, its raw bytes, or base64 text.
+    #[command(after_help = QR_AFTER)]
     Decode {
-        /// The payload file (- for standard input).
+        /// The picture or payload file (- for standard input).
         payload: PathBuf,
+        /// Refuse pictures with more pixels than this (checked before decoding).
+        #[arg(long, value_name = "N", default_value_t = identity::DEFAULT_MAX_PIXELS)]
+        max_pixels: u64,
     },
 }
+
+const SAS_AFTER: &str = "\
+Recomputes what both devices of an SAS (emoji) verification should show, and checks the
+acceptor's commitment. T.json holds the m.key.verification.* messages' data (see
+test-vectors/identity/README.md \"sas\"):
+  {\"transaction_id\", \"start\": {\"user_id\", \"device_id\", \"ephemeral_public_key\"},
+   \"accept\": {...same...}, \"commitment\", \"start_content\": {the m.key.verification.start content},
+   \"shared_secret\" (unpadded base64) or \"ephemeral_private_keys\": {\"start\" or \"accept\": ...}}
+The keys come from each side's m.key.verification.key event, the commitment from
+m.key.verification.accept; to-device events are in GET /_matrix/client/v3/sync (\"to_device\"), room
+verifications in GET /_matrix/client/v3/rooms/{roomId}/messages. Without the shared secret or an
+ephemeral private key the emoji cannot be derived (that is the point of the protocol).
+
+Examples (in the source tree):
+  mxkeys sas compute --transcript test-vectors/identity/sas/wasm-alice-carol-carol-starts.json
+  mxkeys sas compute --transcript test-vectors/identity/sas/libolm-fixed-keys.json --json
+
+Exit codes: 0 the emoji and numbers were derived and the commitment (if given) matches; 1 the
+commitment does not match, the transcript lacks a secret, or it is malformed; 2 usage.";
 
 #[derive(Debug, Subcommand)]
 pub enum SasCmd {
     /// Derive the 7 emoji and 3 numbers two devices should show.
+    #[command(after_help = SAS_AFTER)]
     Compute {
         /// The verification transcript: keys, user and device ids, transaction id, and the shared
         /// secret or one side's ephemeral private key (see test-vectors/identity/README.md).
@@ -107,6 +171,16 @@ fn check(a: CheckArgs, json: bool) -> Result<(), CliError> {
     let targets: Vec<String> = match &a.user {
         Some(u) => vec![u.clone()],
         None => all,
+    };
+    // Unlock first: a wrong Security Key fails before anything is printed.
+    let secret_store = match &a.account_data {
+        Some(ad_path) => {
+            let ad = AccountData::parse(&read_json(ad_path)?)?;
+            let desc = ad.resolve_key(a.key.key_id())?;
+            let unlocked = unlock(&a.key, &desc)?;
+            Some((ad, desc, unlocked))
+        }
+        None => None,
     };
     let mut ok = true;
     let mut reports = Map::new();
@@ -179,61 +253,114 @@ fn check(a: CheckArgs, json: bool) -> Result<(), CliError> {
         );
     }
     let mut stored = Map::new();
-    if let Some(ad_path) = &a.account_data {
-        let ad = AccountData::parse(&read_json(ad_path)?)?;
-        let desc = ad.resolve_key(a.key.key_id())?;
-        let unlocked = unlock(&a.key, &desc)?;
+    if let Some((ad, desc, unlocked)) = &secret_store {
         let names: Vec<String> = ["master", "self_signing", "user_signing"]
             .iter()
             .map(|n| format!("m.cross_signing.{n}"))
             .collect();
-        let published = |kind: &str| -> Option<String> {
-            let obj = resp.get(format!("{kind}_keys"))?.get(&viewer)?;
-            obj.get("keys")?
-                .as_object()?
-                .values()
-                .next()?
-                .as_str()
-                .map(str::to_owned)
+        let results = match ssss::decrypt_secrets(ad, unlocked, &names) {
+            Ok(r) => r,
+            // None of the three has a copy under this key: each one is missing.
+            Err(e @ mxkeys::Error::SsssNoKey { .. }) => names
+                .iter()
+                .map(|n| (n.clone(), Err(mxkeys::Error::Ssss(e.to_string()))))
+                .collect(),
+            Err(e) => return Err(e.into()),
         };
-        for (name, result) in ssss::decrypt_secrets(&ad, &unlocked, &names)? {
-            let kind = name.trim_start_matches("m.cross_signing.");
-            let status = match result {
-                Err(e) => format!("not readable: {e}"),
-                Ok(plain) => {
-                    let derived = ssss::describe_secret(&name, &plain).public_key;
-                    match (derived, published(kind)) {
-                        (Some(d), Some(p)) if d == p => "matches the published key".to_owned(),
-                        (Some(d), Some(p)) => {
-                            ok = false;
-                            format!("DOES NOT MATCH: stored key gives {d}, published is {p} (reset cross-signing, or this is an old secret)")
-                        }
-                        (Some(_), None) => "stored, but nothing is published".to_owned(),
-                        (None, _) => "stored value is not a 32-byte key".to_owned(),
-                    }
+        for (name, result) in results {
+            let r = match &result {
+                Ok(plain) => identity::compare_stored_key(&resp, &viewer, &name, Ok(plain)),
+                Err(e) => {
+                    let missing =
+                        matches!(e, mxkeys::Error::SsssNoKey { .. } | mxkeys::Error::Ssss(_))
+                            && ad.encrypted(&name, &desc.id).is_err();
+                    identity::compare_stored_key(
+                        &resp,
+                        &viewer,
+                        &name,
+                        Err((missing, e.to_string())),
+                    )
                 }
             };
+            ok &= r.status == StoredKeyStatus::Match;
             if !json {
-                writeln!(out, "secret storage {name}: {status}")?;
+                let published = r.published_public_key.as_deref().unwrap_or("(none)");
+                let line = match r.status {
+                    StoredKeyStatus::Match => format!(
+                        "matches the published key {published}"
+                    ),
+                    StoredKeyStatus::Mismatch => format!(
+                        "DOES NOT MATCH: the stored key gives {}, the published key is {published} (cross-signing was reset elsewhere, or this is an old secret)",
+                        r.stored_public_key.as_deref().unwrap_or_default()
+                    ),
+                    StoredKeyStatus::Missing => format!(
+                        "MISSING: not in secret storage under key {} ({})",
+                        desc.id,
+                        r.detail.as_deref().unwrap_or_default()
+                    ),
+                    StoredKeyStatus::Unreadable => format!(
+                        "NOT READABLE: {}",
+                        r.detail.as_deref().unwrap_or_default()
+                    ),
+                    StoredKeyStatus::NotAKey => {
+                        "NOT A KEY: the stored value is not 32 bytes of base64".to_owned()
+                    }
+                    StoredKeyStatus::NotPublished => format!(
+                        "stored (public key {}), but {viewer} publishes no such key",
+                        r.stored_public_key.as_deref().unwrap_or_default()
+                    ),
+                };
+                writeln!(out, "secret storage {name}: {line}")?;
             }
-            stored.insert(name, Value::String(status));
+            stored.insert(name, serde_json::to_value(&r).map_err(io::Error::from)?);
         }
     }
     if json {
         print_json(&json!({"viewer": viewer, "users": reports, "secret_storage": stored}))?;
     }
     if !ok {
-        return Err(CliError::Input(
-            "some keys or devices are not cross-signed or do not verify (see above)".into(),
-        ));
+        return Err(CliError::Input(if a.account_data.is_some() {
+            "some keys or devices are not cross-signed or do not verify, or the stored private keys do not all match the published ones (see above)".into()
+        } else {
+            "some keys or devices are not cross-signed or do not verify (see above)".into()
+        }));
     }
     Ok(())
 }
 
 pub fn run_qr(cmd: QrCmd, json: bool) -> Result<(), CliError> {
-    let QrCmd::Decode { payload } = cmd;
+    let QrCmd::Decode {
+        payload,
+        max_pixels,
+    } = cmd;
     let mut raw = Vec::new();
     open_input(&payload)?.read_to_end(&mut raw)?;
+    let q = if identity::image_format(&raw).is_some() {
+        identity::decode_qr_image(&raw, max_pixels).map_err(|e| {
+            let more = match e {
+                QrImageError::TooLarge { .. } => " (or raise --max-pixels)",
+                _ => "",
+            };
+            CliError::Input(format!("{}: {e}{more}", payload.display()))
+        })?
+    } else {
+        decode_payload(raw)?
+    };
+    if json {
+        return print_json(&serde_json::to_value(&q).map_err(io::Error::from)?);
+    }
+    let (m1, m2) = q.key_meanings();
+    println!("version:        {}", q.version);
+    println!("mode:           {} ({})", q.mode, q.mode_meaning());
+    println!("transaction id: {}", q.transaction_id);
+    println!("key 1:          {} ({m1})", q.key1);
+    println!("key 2:          {} ({m2})", q.key2);
+    println!("shared secret:  {} bytes", q.secret_len);
+    Ok(())
+}
+
+/// The raw payload bytes, or base64 text of them.
+fn decode_payload(raw: Vec<u8>) -> Result<identity::QrPayload, CliError> {
     // Accept base64 text too (what a QR scanner app shows for binary codes).
     let bytes = if raw.starts_with(b"MATRIX") {
         raw
@@ -247,19 +374,8 @@ pub fn run_qr(cmd: QrCmd, json: bool) -> Result<(), CliError> {
             None => raw,
         }
     };
-    let q = identity::decode_qr(&bytes)
-        .map_err(|e| CliError::Input(format!("not a valid verification QR payload: {e}")))?;
-    if json {
-        return print_json(&serde_json::to_value(&q).map_err(io::Error::from)?);
-    }
-    let (m1, m2) = q.key_meanings();
-    println!("version:        {}", q.version);
-    println!("mode:           {} ({})", q.mode, q.mode_meaning());
-    println!("transaction id: {}", q.transaction_id);
-    println!("key 1:          {} ({m1})", q.key1);
-    println!("key 2:          {} ({m2})", q.key2);
-    println!("shared secret:  {} bytes", q.secret_len);
-    Ok(())
+    identity::decode_qr(&bytes)
+        .map_err(|e| CliError::Input(format!("not a valid verification QR payload: {e}")))
 }
 
 pub fn run_sas(cmd: SasCmd, json: bool) -> Result<(), CliError> {
