@@ -1,7 +1,7 @@
 //! The batched PBKDF2-HMAC-SHA-512 of `kdf::pbkdf2_sha512_batch` (SHA-512 in SIMD lanes, a
 //! hand-written primitive) against the `sha2` and `pbkdf2` crates and published vectors, for
-//! every engine this CPU can run: the portable lane model always, AVX2 with 4 and 8 lanes when
-//! present. Issue "Multi-buffer SHA-512: candidate search beyond OpenSSL speed".
+//! every engine this CPU can run: the portable lane model always, AVX2 with 4 and 8 lanes and
+//! AVX-512 with 8 and 16 when present. Issue "Multi-buffer SHA-512: candidate search beyond OpenSSL speed".
 
 #![allow(
     clippy::unwrap_used,
@@ -153,10 +153,13 @@ fn long_password_is_hashed_first() {
 
 #[test]
 fn odd_batch_sizes() {
-    let words: Vec<Vec<u8>> = (0..9)
+    let words: Vec<Vec<u8>> = (0..35)
         .map(|i| format!("candidate-{i}").into_bytes())
         .collect();
-    for size in [0, 1, 2, 3, 4, 5, 7, 8, 9] {
+    // Around every group width (4, 8, 16) and the part-filled groups after full ones.
+    for size in [
+        0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 18, 23, 24, 25, 31, 33, 35,
+    ] {
         let batch: Vec<&[u8]> = words.iter().take(size).map(Vec::as_slice).collect();
         check_batch::<64>(&batch, b"0123456789abcdef", 5);
         check_batch::<32>(&batch, b"0123456789abcdef", 5);
@@ -165,22 +168,24 @@ fn odd_batch_sizes() {
 
 #[test]
 fn every_lane_has_its_own_key() {
-    // Nine different passwords: nine different keys, each in its own place; the same password
-    // twice gives the same key wherever it sits.
-    let words: Vec<Vec<u8>> = (0..9).map(|i| vec![b'a' + i; 1 + usize::from(i)]).collect();
+    // Nineteen different passwords (more than one group of every width): nineteen different
+    // keys, each in its own place; the same password twice gives the same key wherever it sits.
+    let words: Vec<Vec<u8>> = (0..19)
+        .map(|i| vec![b'a' + i; 1 + usize::from(i)])
+        .collect();
     let mut batch: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
     batch.push(&words[2]);
     for engine in engines() {
         let got = engine
             .pbkdf2_sha512::<64>(&batch, b"salt", rounds(20))
             .unwrap();
-        for i in 0..9 {
+        for i in 0..19 {
             for j in 0..i {
                 assert_ne!(got[i].expose(), got[j].expose(), "{engine:?}: {i} vs {j}");
             }
             assert_eq!(got[i].expose(), &reference::<64>(batch[i], b"salt", 20));
         }
-        assert_eq!(got[9].expose(), got[2].expose(), "{engine:?}");
+        assert_eq!(got[19].expose(), got[2].expose(), "{engine:?}");
     }
 }
 
@@ -189,7 +194,8 @@ fn many_rounds_match_the_pbkdf2_crate() {
     // Enough rounds that a slip in the iterated part could not hide behind U_1.
     check_batch::<64>(
         &[
-            b"a", b"bb", b"ccc", b"dddd", b"eeeee", b"", b"g", b"h", b"i",
+            b"a", b"bb", b"ccc", b"dddd", b"eeeee", b"", b"g", b"h", b"i", b"j", b"k", b"l", b"m",
+            b"n", b"o", b"p", b"q",
         ],
         b"s",
         3001,
@@ -223,7 +229,7 @@ proptest! {
 
     #[test]
     fn batches_match_the_pbkdf2_crate(
-        passwords in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..300), 0..10),
+        passwords in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..300), 0..20),
         salt in prop::collection::vec(any::<u8>(), 0..200),
         c in 1u32..6,
     ) {
@@ -239,13 +245,28 @@ proptest! {
 }
 
 #[test]
-fn avx2_engines_run_where_the_cpu_has_avx2() {
-    // Guard against the AVX2 tests above passing by being skipped.
+fn simd_engines_run_where_the_cpu_has_them() {
+    // Guard against the SIMD tests above passing by being skipped.
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        assert!(Engine::Avx2x4.available() && Engine::Avx2x8.available());
-        assert_eq!(Engine::fastest(), Engine::Avx2x8);
+    {
+        let avx2 = std::arch::is_x86_feature_detected!("avx2");
+        let avx512 = std::arch::is_x86_feature_detected!("avx512f");
+        assert_eq!(Engine::Avx2x4.available(), avx2);
+        assert_eq!(Engine::Avx2x8.available(), avx2);
+        assert_eq!(Engine::Avx512x8.available(), avx512);
+        assert_eq!(Engine::Avx512x16.available(), avx512);
+        let want = if avx512 {
+            Engine::Avx512x16
+        } else if avx2 {
+            Engine::Avx2x8
+        } else {
+            Engine::Scalar
+        };
+        assert_eq!(Engine::fastest(), want);
         return;
     }
-    assert_eq!(Engine::fastest(), Engine::Scalar);
+    #[allow(unreachable_code)]
+    {
+        assert_eq!(Engine::fastest(), Engine::Scalar);
+    }
 }

@@ -62,36 +62,54 @@ fn pad(m: &[u8]) -> Vec<u8> {
     p
 }
 
-/// A lane compression on 4 lanes, with its name.
+/// A lane compression on 4 lanes, with its name (8 and 16 below).
 pub(crate) type Compress4 = (&'static str, fn(&mut [[u64; 4]; 8], &[[u64; 4]; 16]));
-/// A lane compression on 8 lanes, with its name.
 pub(crate) type Compress8 = (&'static str, fn(&mut [[u64; 8]; 8], &[[u64; 8]; 16]));
+pub(crate) type Compress16 = (&'static str, fn(&mut [[u64; 16]; 8], &[[u64; 16]; 16]));
 
-/// The portable compression on 4 and 8 lanes, and the AVX2 ones when the CPU has AVX2.
-pub(crate) fn compressions() -> (Vec<Compress4>, Vec<Compress8>) {
-    let mut four: Vec<Compress4> = vec![("portable x4", lanes::compress)];
-    let mut eight: Vec<Compress8> = vec![("portable x8", lanes::compress)];
+/// Every lane compression this CPU can run, by lane count: the portable model always, the
+/// AVX2 and AVX-512 ones where the CPU has them.
+pub(crate) struct Compressions {
+    pub(crate) four: Vec<Compress4>,
+    pub(crate) eight: Vec<Compress8>,
+    pub(crate) sixteen: Vec<Compress16>,
+}
+
+pub(crate) fn compressions() -> Compressions {
+    let mut c = Compressions {
+        four: vec![("portable x4", lanes::compress)],
+        eight: vec![("portable x8", lanes::compress)],
+        sixteen: vec![("portable x16", lanes::compress)],
+    };
     #[cfg(target_arch = "x86_64")]
     if super::avx2::Avx2::detect().is_some() {
-        four.push(("avx2 x4", |s, b| {
+        c.four.push(("avx2 x4", |s, b| {
             if let Some(tok) = super::avx2::Avx2::detect() {
                 super::avx2::compress4(tok, s, b);
             }
         }));
-        eight.push(("avx2 x8", |s, b| {
+        c.eight.push(("avx2 x8", |s, b| {
             if let Some(tok) = super::avx2::Avx2::detect() {
                 super::avx2::compress8(tok, s, b);
             }
         }));
     }
-    (four, eight)
+    #[cfg(target_arch = "x86_64")]
+    if super::avx512::Avx512::detect().is_some() {
+        c.eight.push(("avx512 x8", |s, b| {
+            if let Some(tok) = super::avx512::Avx512::detect() {
+                super::avx512::compress8(tok, s, b);
+            }
+        }));
+        c.sixteen.push(("avx512 x16", |s, b| {
+            if let Some(tok) = super::avx512::Avx512::detect() {
+                super::avx512::compress16(tok, s, b);
+            }
+        }));
+    }
+    c
 }
 
-/// Split fuzz input into a round count (1-4), a batch size (1-9), up to nine messages and a salt.
-///
-/// The first byte gives rounds and count; each of the next nine gives a message length (0-191
-/// exactly, then steps of 16 up to 1199), and the messages are taken one after another from
-/// what follows; the rest is the salt.
 fn split(data: &[u8]) -> (u32, Vec<&[u8]>, &[u8]) {
     let (head, mut body) = data.split_at(data.len().min(10));
     let (cfg, lens) = head.split_first().map_or((0, &[][..]), |(c, l)| (*c, l));
@@ -115,7 +133,11 @@ fn split(data: &[u8]) -> (u32, Vec<&[u8]>, &[u8]) {
 pub fn compare_lanes_with_sha2(data: &[u8]) {
     let (rounds, msgs, salt) = split(data);
     let want: Vec<[u8; 64]> = msgs.iter().map(|m| Sha512::digest(m).into()).collect();
-    let (four, eight) = compressions();
+    let Compressions {
+        four,
+        eight,
+        sixteen,
+    } = compressions();
     for (name, c) in four {
         for (i, group) in msgs.chunks(4).enumerate() {
             let got = sha512_lanes(c, group);
@@ -130,6 +152,15 @@ pub fn compare_lanes_with_sha2(data: &[u8]) {
             let got = sha512_lanes(c, group);
             assert!(
                 got.iter().eq(want.iter().skip(i * 8).take(group.len())),
+                "{name}: SHA-512 differs from sha2"
+            );
+        }
+    }
+    for (name, c) in sixteen {
+        for (i, group) in msgs.chunks(16).enumerate() {
+            let got = sha512_lanes(c, group);
+            assert!(
+                got.iter().eq(want.iter().skip(i * 16).take(group.len())),
                 "{name}: SHA-512 differs from sha2"
             );
         }
@@ -167,7 +198,11 @@ mod tests {
     fn known_answers_in_every_lane() {
         let abc = "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a\
                    2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f";
-        let (four, eight) = compressions();
+        let Compressions {
+            four,
+            eight,
+            sixteen,
+        } = compressions();
         for (name, c) in four {
             let got = sha512_lanes(c, &[b"abc", b"", b"abc", b"abc"]);
             assert_eq!(hex::encode(got[0]), abc, "{name}");
@@ -177,6 +212,10 @@ mod tests {
         }
         for (name, c) in eight {
             let got = sha512_lanes(c, &[&b"abc"[..]; 8]);
+            assert!(got.iter().all(|d| hex::encode(d) == abc), "{name}");
+        }
+        for (name, c) in sixteen {
+            let got = sha512_lanes(c, &[&b"abc"[..]; 16]);
             assert!(got.iter().all(|d| hex::encode(d) == abc), "{name}");
         }
     }
@@ -212,11 +251,14 @@ mod tests {
 
     proptest! {
         /// One compression from an arbitrary state (not only the IV) with an arbitrary block:
-        /// AVX2 (4 and 8 lanes) and the portable model agree bit for bit, lane by lane.
+        /// AVX2 (4 and 8 lanes), AVX-512 (8 and 16 lanes) and the portable model agree bit for
+        /// bit, lane by lane.
         #[test]
-        fn avx2_compress_matches_portable(
+        fn simd_compress_matches_portable(
             state in prop::collection::vec(any::<u64>(), 64),
             block in prop::collection::vec(any::<u64>(), 128),
+            state_wide in prop::collection::vec(any::<u64>(), 128),
+            block_wide in prop::collection::vec(any::<u64>(), 256),
         ) {
             let s8: [[u64; 8]; 8] = rows(&state);
             let b8: [[u64; 8]; 16] = rows(&block);
@@ -226,7 +268,11 @@ mod tests {
             let b4: [[u64; 4]; 16] = rows(&block[..64]);
             let mut want4 = s4;
             lanes::compress(&mut want4, &b4);
-            let (four, eight) = compressions();
+            let s16: [[u64; 16]; 8] = rows(&state_wide);
+            let b16: [[u64; 16]; 16] = rows(&block_wide);
+            let mut want16 = s16;
+            lanes::compress(&mut want16, &b16);
+            let Compressions { four, eight, sixteen } = compressions();
             for (name, c) in four {
                 let mut got = s4;
                 c(&mut got, &b4);
@@ -236,6 +282,11 @@ mod tests {
                 let mut got = s8;
                 c(&mut got, &b8);
                 prop_assert_eq!(got, want, "{}", name);
+            }
+            for (name, c) in sixteen {
+                let mut got = s16;
+                c(&mut got, &b16);
+                prop_assert_eq!(got, want16, "{}", name);
             }
         }
 
@@ -250,7 +301,7 @@ mod tests {
             let b: [[u64; 4]; 16] = rows(&block);
             let mut b2 = b;
             b2[word][lane] ^= 1 << flip;
-            for (name, c) in compressions().0 {
+            for (name, c) in compressions().four {
                 let (mut s, mut s2) = (IV.map(|w| [w; 4]), IV.map(|w| [w; 4]));
                 c(&mut s, &b);
                 c(&mut s2, &b2);

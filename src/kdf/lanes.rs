@@ -33,7 +33,31 @@ pub(crate) trait Lane: Copy {
     /// Lane-wise rotate right by 8 (a byte shuffle where the hardware has one).
     #[inline(always)]
     fn rotr8(self) -> Self {
-        self.shr::<8>().or(self.shl::<56>())
+        self.rotr::<8, 56>()
+    }
+    /// Lane-wise rotate right by `R`; `L` must be `64 - R` (stable Rust cannot compute it from
+    /// `R`). Two shifts and an OR unless the hardware rotates (AVX-512).
+    #[inline(always)]
+    fn rotr<const R: i32, const L: i32>(self) -> Self {
+        self.shr::<R>().or(self.shl::<L>())
+    }
+    /// `self ^ b ^ c` (one instruction with AVX-512's ternary logic).
+    #[inline(always)]
+    fn xor3(self, b: Self, c: Self) -> Self {
+        self.xor(b).xor(c)
+    }
+    /// SHA-512's Ch(e, f, g) = (e & f) ^ (!e & g), with `self` as e.
+    #[inline(always)]
+    fn ch(self, f: Self, g: Self) -> Self {
+        self.and(f).xor(self.andnot(g))
+    }
+    /// True when [`Lane::maj`] is one instruction; otherwise the rounds compute Maj from the
+    /// previous round's a ^ b, which takes two.
+    const TERNARY: bool = false;
+    /// SHA-512's Maj(a, b, c) = (a & b) ^ (a & c) ^ (b & c), with `self` as a.
+    #[inline(always)]
+    fn maj(self, b: Self, c: Self) -> Self {
+        b.xor(self.xor(b).and(b.xor(c)))
     }
 }
 
@@ -126,6 +150,23 @@ impl<V: Lane> Lane for Pair<V> {
     #[inline(always)]
     fn rotr8(self) -> Self {
         Pair(self.0.rotr8(), self.1.rotr8())
+    }
+    #[inline(always)]
+    fn rotr<const R: i32, const L: i32>(self) -> Self {
+        Pair(self.0.rotr::<R, L>(), self.1.rotr::<R, L>())
+    }
+    #[inline(always)]
+    fn xor3(self, b: Self, c: Self) -> Self {
+        Pair(self.0.xor3(b.0, c.0), self.1.xor3(b.1, c.1))
+    }
+    #[inline(always)]
+    fn ch(self, f: Self, g: Self) -> Self {
+        Pair(self.0.ch(f.0, g.0), self.1.ch(f.1, g.1))
+    }
+    const TERNARY: bool = V::TERNARY;
+    #[inline(always)]
+    fn maj(self, b: Self, c: Self) -> Self {
+        Pair(self.0.maj(b.0, c.0), self.1.maj(b.1, c.1))
     }
 }
 
@@ -235,40 +276,30 @@ const K: [[u64; 16]; 5] = [
     ],
 ];
 
-/// Rotate right by `R`; `L` must be `64 - R` (stable Rust cannot compute it from `R`).
-#[inline(always)]
-fn rotr<V: Lane, const R: i32, const L: i32>(x: V) -> V {
-    x.shr::<R>().or(x.shl::<L>())
-}
-
 /// Σ0 (FIPS 180-4, 4.1.3).
 #[inline(always)]
 fn big_sigma0<V: Lane>(a: V) -> V {
-    rotr::<V, 28, 36>(a)
-        .xor(rotr::<V, 34, 30>(a))
-        .xor(rotr::<V, 39, 25>(a))
+    a.rotr::<28, 36>()
+        .xor3(a.rotr::<34, 30>(), a.rotr::<39, 25>())
 }
 
 /// Σ1.
 #[inline(always)]
 fn big_sigma1<V: Lane>(e: V) -> V {
-    rotr::<V, 14, 50>(e)
-        .xor(rotr::<V, 18, 46>(e))
-        .xor(rotr::<V, 41, 23>(e))
+    e.rotr::<14, 50>()
+        .xor3(e.rotr::<18, 46>(), e.rotr::<41, 23>())
 }
 
 /// σ0.
 #[inline(always)]
 fn small_sigma0<V: Lane>(w: V) -> V {
-    rotr::<V, 1, 63>(w).xor(w.rotr8()).xor(w.shr::<7>())
+    w.rotr::<1, 63>().xor3(w.rotr8(), w.shr::<7>())
 }
 
 /// σ1.
 #[inline(always)]
 fn small_sigma1<V: Lane>(w: V) -> V {
-    rotr::<V, 19, 45>(w)
-        .xor(rotr::<V, 61, 3>(w))
-        .xor(w.shr::<6>())
+    w.rotr::<19, 45>().xor3(w.rotr::<61, 3>(), w.shr::<6>())
 }
 
 /// One round on the working variables named in order a..h, with the round constant `k` and the
@@ -278,10 +309,14 @@ fn small_sigma1<V: Lane>(w: V) -> V {
 /// `$ab` receives a ^ b, `$bc` holds the previous one, and the caller swaps the two names.
 macro_rules! round {
     ($a:ident $b:ident $c:ident $d:ident $e:ident $f:ident $g:ident $h:ident, $k:expr, $w:expr, $ab:ident $bc:ident) => {{
-        let ch = $e.and($f).xor($e.andnot($g));
+        let ch = $e.ch($f, $g);
         let t1 = $h.add($e.splat($k).add($w)).add(ch).add(big_sigma1($e));
-        $ab = $a.xor($b);
-        let maj = $b.xor($ab.and($bc));
+        let maj = if V::TERNARY {
+            $a.maj($b, $c)
+        } else {
+            $ab = $a.xor($b);
+            $b.xor($ab.and($bc))
+        };
         let t2 = big_sigma0($a).add(maj);
         $d = $d.add(t1);
         $h = t1.add(t2);
@@ -324,7 +359,8 @@ pub(crate) fn compress<V: Lane>(state: &mut [V; 8], block: &[V; 16]) {
         *block;
     // a ^ b of the previous round; before the first, b ^ c.
     let mut p = b.xor(c);
-    let mut q;
+    // Assigned before it is read when Maj uses it (`Lane::TERNARY` false); unused otherwise.
+    let mut q = p;
     let [k_0, k_1, k_rest @ ..] = K;
     rounds16!(plain, k_0, [a b c d e f g h], [w0 w1 w2 w3 w4 w5 w6 w7 w8 w9 w10 w11 w12 w13 w14 w15], q p);
     // Rounds 16-31 apart from the loop: when the block ends in constant padding (as in PBKDF2),
