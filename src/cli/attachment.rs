@@ -17,23 +17,47 @@ use super::{output, CliError, ForceArg};
 
 const DECRYPT_AFTER: &str = "\
 INFO is the EncryptedFile object, the message content holding it in \"file\" (use --thumbnail for
-info.thumbnail_file), or the whole event. IN is the downloaded mxc:// blob, e.g.
-  curl -H \"Authorization: Bearer $TOKEN\" \"$HS/_matrix/client/v1/media/download/SERVER/MEDIA_ID\" > blob
+info.thumbnail_file), or the whole decrypted event (Element: the message's Options > View source;
+or `mxkeys events decrypt`). An EncryptedFile looks like
+  {\"url\": \"mxc://example.org/abc\", \"v\": \"v2\", \"iv\": \"...\", \"hashes\": {\"sha256\": \"...\"},
+   \"key\": {\"kty\": \"oct\", \"alg\": \"A256CTR\", \"k\": \"...\", \"key_ops\": [\"encrypt\", \"decrypt\"],
+           \"ext\": true}}
+IN is the downloaded mxc:// blob (- for standard input), e.g. for mxc://SERVER/MEDIA_ID
+  curl -H \"Authorization: Bearer $TOKEN\" \\
+       \"$HS/_matrix/client/v1/media/download/SERVER/MEDIA_ID\" > blob
 
 The SHA-256 of the ciphertext is checked before any plaintext is kept: with -o the plaintext goes to
 a temporary file that becomes OUT only on a match; to standard output, the file is hashed first and
 decrypted on a second pass. Memory use does not depend on the file size.
 
-Example:
-  mxkeys attachment decrypt blob --info event.json -o photo.jpg";
+Examples:
+  mxkeys attachment decrypt blob --info event.json -o photo.jpg
+  mxkeys attachment decrypt thumb-blob --info content.json --thumbnail -o thumbnail.png
+  mxkeys attachment decrypt blob --info file.json > document.pdf
+
+Exit codes:
+  0    decrypted, and the hash matched
+  1    hash mismatch (a changed or cut-off download, or the wrong blob for this INFO; no
+       plaintext is kept), INFO holds no EncryptedFile or a bad key, IV or version, unreadable file
+  2    usage: bad arguments, OUT exists (add --force) or is an input
+  130  stopped with Ctrl-C; OUT is not created";
 
 const ENCRYPT_AFTER: &str = "\
-Writes the ciphertext to OUT and the EncryptedFile JSON (holding the key: keep it secret) to
---info-out. Upload OUT, then put the EncryptedFile, with its url set to the mxc:// URI, in the
-event's \"file\".
+IN is any file (- for standard input). Writes the ciphertext to OUT and the EncryptedFile JSON
+(holding the key: keep it secret) to --info-out. Upload OUT, then put the EncryptedFile, with its
+url set to the mxc:// URI, in the event's \"file\":
+  curl -X POST -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/octet-stream' \\
+       --data-binary @photo.enc \"$HS/_matrix/media/v3/upload\"      # -> {\"content_uri\": \"mxc://...\"}
 
-Example:
-  mxkeys attachment encrypt video.mp4 -o video.enc --info-out video.json --url mxc://example.org/abc";
+Examples:
+  mxkeys attachment encrypt photo.jpg -o photo.enc --info-out photo.json
+  mxkeys attachment encrypt video.mp4 -o video.enc --info-out video.json --url mxc://example.org/abc
+
+Exit codes:
+  0    written
+  1    IN cannot be read, OUT cannot be written
+  2    usage: bad arguments, -o and --info-out the same file, either exists (add --force)
+  130  stopped with Ctrl-C; neither file is created";
 
 #[derive(Debug, Subcommand)]
 pub enum AttachmentCmd {

@@ -24,19 +24,84 @@ use super::keys::{read_key, KeyFileArg};
 use super::{output, CliError, ForceArg, PassphraseArgs};
 
 const DECRYPT_AFTER: &str = "\
-BACKUP.json is what the server returns for GET /_matrix/client/v3/room_keys/keys?version=V (all
-rooms), or one room's body, one KeyBackupData, or a bare session_data (then give --room-id and
---session-id). Fetch it with:
-  curl -H \"Authorization: Bearer $TOKEN\" \"$HS/_matrix/client/v3/room_keys/keys?version=$V\" > backup.json
+BACKUP.json is what the server returns for GET /_matrix/client/v3/room_keys/keys?version=V:
+  {\"rooms\": {\"!room:example.org\": {\"sessions\": {\"SESSION_ID\": {\"first_message_index\": 0,
+    \"forwarded_count\": 0, \"is_verified\": false,
+    \"session_data\": {\"ephemeral\": \"...\", \"ciphertext\": \"...\", \"mac\": \"...\"}}}}}}
+or one room's body ({\"sessions\": ...}), one KeyBackupData, or a bare session_data (then give
+--room-id and --session-id). VERSION.json is the body of GET /_matrix/client/v3/room_keys/version
+({\"algorithm\": ..., \"auth_data\": {\"public_key\": ...}, \"version\": \"V\"}). Fetch both with an
+access token ($TOKEN, from your client's Help & About) and your homeserver's URL ($HS):
   curl -H \"Authorization: Bearer $TOKEN\" \"$HS/_matrix/client/v3/room_keys/version\" > version.json
+  V=$(jq -r .version version.json)
+  curl -H \"Authorization: Bearer $TOKEN\" \"$HS/_matrix/client/v3/room_keys/keys?version=$V\" \\
+       > backup.json
 
-The key is the Security Key / recovery key (--key-file, MXKEYS_RECOVERY_KEY, or prompt).
-Output: a JSON array of sessions in export format, ready for `mxkeys export encrypt`.
+The key is the Security Key / recovery key (--key-file, MXKEYS_RECOVERY_KEY, or prompt); for a
+Security Phrase use `mxkeys recover`. Output: a JSON array of sessions in export format, ready for
+`mxkeys export encrypt`.
 
 Every session is decrypted on its own: the ones that fail are listed with the reason, and nothing is
 written unless --allow-partial (then the others are). A matching backup MAC proves the key is right
 but not that the data is intact (every client computes it over an empty message); padding, JSON and
-session-key checks catch damage.";
+session-key checks catch damage.
+
+Examples:
+  mxkeys backup decrypt backup.json --auth-data version.json -o keys.json
+  mxkeys backup decrypt backup.json --key-file key.txt --pretty | jq length
+  mxkeys backup decrypt session_data.json --room-id '!abc:example.org' --session-id SESSION_ID
+
+Exit codes:
+  0  every session decrypted (with --allow-partial: at least one)
+  1  the key is not this backup's (--auth-data) or every session fails its MAC, some sessions
+     failed (without --allow-partial; nothing written), the Security Key does not decode
+     (`mxkeys recovery-key check` says why), malformed JSON, unreadable file
+  2  usage: bad arguments, no key (no --key-file, no MXKEYS_RECOVERY_KEY, no terminal), OUT exists
+     (add --force)";
+
+const ENCRYPT_AFTER: &str = "\
+SESSIONS is a JSON array of sessions in export format (what `export decrypt` prints) or an export
+file (its passphrase from --passphrase-file, else MXKEYS_PASSPHRASE, else a prompt). --public-key
+is the backup's auth_data.public_key (unpadded base64), or a VERSION.json file holding it (GET
+/_matrix/client/v3/room_keys/version). No secret key is needed to write a backup.
+
+OUT is a PUT /room_keys/keys body, {\"rooms\": {ROOM_ID: {\"sessions\": {SESSION_ID: KeyBackupData}}}},
+with the MAC every client expects. Upload it (for clients that cannot import files, e.g. Element X):
+  curl -X PUT -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\
+       --data @put.json \"$HS/_matrix/client/v3/room_keys/keys?version=$V\"
+
+Examples:
+  mxkeys backup encrypt keys.json --public-key version.json -o put.json
+  mxkeys backup encrypt element-keys.txt -o put.json \\
+      --public-key 7CzPt5f1IJExcBo7vLJ2DS40ODAy94/Cf/76Iw41ExY
+
+Exit codes:
+  0    written
+  1    a session is invalid (each is listed; nothing written), wrong passphrase of an export,
+       neither an export nor a JSON array, a VERSION.json without auth_data.public_key
+  2    usage: bad arguments, --public-key is neither 32 bytes of base64 nor a file, no passphrase
+       for an export, OUT exists (add --force)
+  130  stopped with Ctrl-C; OUT is not created";
+
+const TO_EXPORT_AFTER: &str = "\
+BACKUP.json and VERSION.json are as for `mxkeys backup decrypt` (see its --help for their shapes and
+the curl lines): the GET /_matrix/client/v3/room_keys/keys?version=V body, and the GET
+/_matrix/client/v3/room_keys/version body. The key is the backup's Security Key / recovery key
+(--key-file, MXKEYS_RECOVERY_KEY, or prompt); the export's new passphrase comes from
+--passphrase-file, else MXKEYS_PASSPHRASE, else a prompt (asked twice). The plaintext keys never
+touch the disk. Import OUT in any client (Element: Settings > Security & Privacy > Import E2E room
+keys).
+
+Examples:
+  mxkeys backup to-export backup.json --auth-data version.json -o keys.txt
+  mxkeys backup to-export backup.json --key-file key.txt --passphrase-file pass.txt -o keys.txt
+
+Exit codes:
+  0    written
+  1    the key is not this backup's or every session fails its MAC, some sessions failed (without
+       --allow-partial; nothing written), the Security Key does not decode, malformed JSON
+  2    usage: bad arguments, no key or no new passphrase available, OUT exists (add --force)
+  130  stopped with Ctrl-C; OUT is not created";
 
 #[derive(Debug, Subcommand)]
 pub enum BackupCmd {
@@ -44,14 +109,17 @@ pub enum BackupCmd {
     #[command(after_help = DECRYPT_AFTER)]
     Decrypt(DecryptArgs),
     /// Encrypt sessions (JSON or an export file) into a PUT /room_keys/keys body.
+    #[command(after_help = ENCRYPT_AFTER)]
     Encrypt(EncryptArgs),
     /// Decrypt a key backup straight into an export file (plaintext never on disk).
+    #[command(after_help = TO_EXPORT_AFTER)]
     ToExport(ToExportArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct Source {
     /// The backup (GET /room_keys/keys body or a smaller piece of it; - for standard input).
+    #[arg(value_name = "BACKUP.json")]
     backup: PathBuf,
     /// Check the key against this backup version first (GET /room_keys/version body).
     #[arg(long, value_name = "VERSION.json")]

@@ -14,22 +14,57 @@ use super::export::MaxRounds;
 use super::io::{open_input, print_json};
 use super::{output, CliError, ForceArg, PassphraseArgs};
 
-const AFTER: &str = "\
+const INPUTS: &str = "\
 EVENTS is a JSON array of events, a /messages response ({\"chunk\": [...]}), or one event per
-line (JSON Lines), e.g.
-  curl -H \"Authorization: Bearer $TOKEN\" \"$HS/_matrix/client/v3/rooms/$ROOM/messages?dir=b&limit=1000\" > events.json
-KEYS is an export file (its passphrase is asked for), or a JSON array of sessions (what
-`mxkeys export decrypt` or `mxkeys backup decrypt` writes).
+line (JSON Lines); - reads standard input. Each m.room.encrypted event looks like
+  {\"type\": \"m.room.encrypted\", \"event_id\": \"$...\", \"room_id\": \"!room:example.org\",
+   \"sender\": \"@a:example.org\", \"origin_server_ts\": 1700000000000,
+   \"content\": {\"algorithm\": \"m.megolm.v1.aes-sha2\", \"session_id\": \"...\", \"ciphertext\": \"...\", ...}}
+Fetch a room's history with an access token ($TOKEN) and your homeserver's URL ($HS):
+  curl -H \"Authorization: Bearer $TOKEN\" \\
+       \"$HS/_matrix/client/v3/rooms/$ROOM/messages?dir=b&limit=1000\" > events.json
+KEYS is an export file (its passphrase from --passphrase-file, else MXKEYS_PASSPHRASE, else a
+prompt), or a JSON array of sessions (what `mxkeys export decrypt` or `mxkeys backup decrypt`
+writes).";
 
-Exit codes: 0 every event decrypted, 1 some could not be (each is explained), 2 usage.";
+const DECRYPT_AFTER: &str = "\
+Output: the events as a JSON array, each decrypted one with its plaintext type and content and the
+event_id, sender, room_id and origin_server_ts of the envelope; the others unchanged, with
+\"mxkeys_error\": {\"reason\": ..., \"why\": ...}.
+
+Examples:
+  mxkeys events decrypt events.json --keys element-keys.txt -o decrypted.json
+  mxkeys events decrypt events.json --keys keys.json | jq -r '.[].content.body'
+
+Exit codes:
+  0    every event decrypted
+  1    some events could not be decrypted (the output is still written; `events diagnose` explains
+       each), wrong passphrase for KEYS, EVENTS or KEYS malformed
+  2    usage: bad arguments, no passphrase for an export, OUT exists (add --force)
+  130  stopped with Ctrl-C; OUT is not created";
+
+const DIAGNOSE_AFTER: &str = "\
+Output: one line per event that cannot be decrypted, and why (no key for the session; key only
+from a later index; wrong room; sender key mismatch; MAC or signature failure; not megolm;
+malformed), then counts per reason and the sessions to look for in other exports or backups, from
+which message index. Nothing is decrypted to disk.
+
+Examples:
+  mxkeys events diagnose events.json --keys element-keys.txt
+  mxkeys events diagnose events.json --keys keys.json --json | jq .sessions_to_look_for
+
+Exit codes:
+  0  every event can be decrypted
+  1  some cannot (each is explained), wrong passphrase for KEYS, EVENTS or KEYS malformed
+  2  usage: bad arguments (-o is for `events decrypt`), no passphrase for an export";
 
 #[derive(Debug, Subcommand)]
 pub enum EventsCmd {
     /// Decrypt m.room.encrypted events; undecryptable ones are kept, with the reason.
-    #[command(after_help = AFTER)]
+    #[command(after_help = format!("{INPUTS}\n\n{DECRYPT_AFTER}"))]
     Decrypt(EventArgs),
     /// Say why each event cannot be decrypted, and which sessions to look for.
-    #[command(after_help = AFTER)]
+    #[command(after_help = format!("{INPUTS}\n\n{DIAGNOSE_AFTER}"))]
     Diagnose(EventArgs),
 }
 

@@ -24,35 +24,87 @@ const INSPECT_ABOUT: &str =
 rounds, salt, IV, size, how the armor looks, which client most likely wrote it, and how long the \
 key derivation will take here.";
 
+const INSPECT_AFTER: &str = "\
+FILE is a room-key export: the text between -----BEGIN MEGOLM SESSION DATA----- and -----END MEGOLM
+SESSION DATA----- that Element (Settings > Security & Privacy > Export E2E room keys), matrix-nio
+or matrix-rust-sdk write. - reads standard input. No passphrase is asked for.
+
+Examples:
+  mxkeys export inspect element-keys.txt
+  mxkeys export inspect element-keys.txt --json | jq .rounds
+
+Exit codes:
+  0  the header was read; problems it shows (huge rounds, unknown version, a file too short to
+     hold a MAC) are listed, not fatal
+  1  not readable as an export: no armor, a character that is not base64, unreadable file
+  2  usage: bad arguments";
+
 const DECRYPT_AFTER: &str = "\
+FILE is an export file (- for standard input). The passphrase comes from --passphrase-file (first
+line), else MXKEYS_PASSPHRASE, else a prompt without echo.
+
 The HMAC is checked over the whole file before anything is decrypted. Output is the JSON array of
-sessions exactly as the exporting client wrote it (--pretty re-indents it). Without -o it goes to
-standard output.
+sessions exactly as the exporting client wrote it (--pretty re-indents it):
+  [{\"algorithm\": \"m.megolm.v1.aes-sha2\", \"room_id\": \"!room:example.org\", \"sender_key\": \"...\",
+    \"session_id\": \"...\", \"session_key\": \"...\", \"sender_claimed_keys\": {\"ed25519\": \"...\"},
+    \"forwarding_curve25519_key_chain\": []}, ...]
+Without -o it goes to standard output. It is your message keys in plain text: keep it safe.
 
 Examples:
   mxkeys export decrypt element-keys.txt -o keys.json
-  MXKEYS_PASSPHRASE='...' mxkeys export decrypt keys.txt | jq length";
+  mxkeys export decrypt element-keys.txt --passphrase-file pass.txt --pretty | less
+  MXKEYS_PASSPHRASE='...' mxkeys export decrypt element-keys.txt | jq length
+
+Exit codes:
+  0    decrypted
+  1    wrong passphrase or changed file (MAC mismatch), malformed export or JSON, rounds above
+       --max-rounds, unreadable file
+  2    usage: bad arguments, no passphrase (no --passphrase-file, no MXKEYS_PASSPHRASE, no
+       terminal), OUT exists (add --force)
+  130  stopped with Ctrl-C; OUT is not created";
 
 const ENCRYPT_AFTER: &str = "\
-SESSIONS.json is a JSON array of session objects (what `export decrypt` prints). Its bytes are
-encrypted as they are: unknown fields keep their values and order. A fresh random salt and IV are
-used; the output uses Element Web's layout, which every client imports.
+SESSIONS.json is a JSON array of session objects, what `export decrypt` and `backup decrypt` print:
+  [{\"algorithm\": \"m.megolm.v1.aes-sha2\", \"room_id\": \"...\", \"session_id\": \"...\",
+    \"session_key\": \"...\", \"sender_key\": \"...\", ...}, ...]
+Its bytes are encrypted as they are: unknown fields keep their values and order. The passphrase of
+the new file comes from --passphrase-file, else MXKEYS_PASSPHRASE, else a prompt (asked twice). A
+fresh random salt and IV are used; the output uses Element Web's layout, which every client
+imports.
 
-Example:
-  mxkeys export encrypt keys.json -o element-keys.txt --rounds 500000";
+Examples:
+  mxkeys export encrypt keys.json -o element-keys.txt
+  mxkeys export encrypt keys.json -o element-keys.txt --passphrase-file pass.txt --rounds 500000
+
+Exit codes:
+  0    written
+  1    SESSIONS.json is not a JSON array of objects, or cannot be read
+  2    usage: bad arguments, --rounds 0 or above --max-rounds, no passphrase or an empty one, OUT
+       exists (add --force)
+  130  stopped with Ctrl-C; OUT is not created";
 
 const REENCRYPT_AFTER: &str = "\
-Asks for the old passphrase (--passphrase-file / MXKEYS_PASSPHRASE / prompt) and the new one
-(--new-passphrase-file / MXKEYS_NEW_PASSPHRASE / prompt, asked twice). The plaintext never touches
-the disk.
+FILE is an export file (- for standard input). Asks for the old passphrase (--passphrase-file /
+MXKEYS_PASSPHRASE / prompt) and the new one (--new-passphrase-file / MXKEYS_NEW_PASSPHRASE /
+prompt, asked twice). The plaintext never touches the disk. Use it to fix a file that only mxkeys
+opens (matrix-nio's Latin-1 passphrase bug) or to change the rounds.
 
-Example:
-  mxkeys export reencrypt old-keys.txt -o new-keys.txt";
+Examples:
+  mxkeys export reencrypt old-keys.txt -o new-keys.txt
+  mxkeys export reencrypt old-keys.txt -o new-keys.txt \\
+      --passphrase-file old-pass.txt --new-passphrase-file new-pass.txt
+
+Exit codes:
+  0    written
+  1    wrong old passphrase or changed file (MAC mismatch), malformed export, rounds above
+       --max-rounds, unreadable file
+  2    usage: bad arguments, a passphrase missing or the new one empty, OUT exists (add --force)
+  130  stopped with Ctrl-C; OUT is not created";
 
 #[derive(Debug, Subcommand)]
 pub enum ExportCmd {
     /// Show an export's header and layout; no passphrase needed.
-    #[command(long_about = INSPECT_ABOUT)]
+    #[command(long_about = INSPECT_ABOUT, after_help = INSPECT_AFTER)]
     Inspect {
         /// The export file (- for standard input).
         file: PathBuf,
@@ -67,14 +119,19 @@ pub enum ExportCmd {
     #[command(after_help = REENCRYPT_AFTER)]
     Reencrypt(ReencryptArgs),
     /// Check every session: fields, key structure and signature, session ids, duplicates.
+    #[command(after_help = super::manage::VALIDATE_AFTER)]
     Validate(super::manage::ValidateArgs),
     /// Merge exports and/or JSON files: one copy per session, the best one; conflicts refused.
+    #[command(after_help = super::manage::MERGE_AFTER)]
     Merge(super::manage::MergeArgs),
     /// Rewrite an export in the form every known reader accepts (--check: who would refuse it).
+    #[command(after_help = super::manage::NORMALIZE_AFTER)]
     Normalize(super::manage::NormalizeArgs),
     /// Keep a subset of the sessions (by room, sender, algorithm).
+    #[command(after_help = super::manage::FILTER_AFTER)]
     Filter(super::manage::FilterArgs),
     /// A table per room: sessions, lowest first index, senders.
+    #[command(after_help = super::manage::LIST_AFTER)]
     List(super::manage::ListArgs),
 }
 

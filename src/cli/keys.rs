@@ -17,14 +17,61 @@ use super::{CliError, PassphraseArgs};
 
 const CHECK_AFTER: &str = "\
 The key is read from --key-file (first line; - for standard input), else MXKEYS_RECOVERY_KEY, else a
-prompt without echo. Spaces and line breaks in it are ignored.
+prompt without echo. Spaces and line breaks in it are ignored. VERSION.json is the body of
+GET /_matrix/client/v3/room_keys/version ({\"algorithm\": ..., \"auth_data\": {\"public_key\": ...},
+\"version\": ...}), or just its auth_data:
+  curl -H \"Authorization: Bearer $TOKEN\" \"$HS/_matrix/client/v3/room_keys/version\" > version.json
+
+A key that does not decode is explained: a character outside base58 (and what it probably was),
+how many characters are missing or extra, a wrong prefix, a failed check digit. --suggest prints on
+standard output the keys one correction away that decode; with --auth-data only the one that
+matches the backup.
 
 Examples:
   mxkeys recovery-key check
   mxkeys recovery-key check --key-file key.txt --auth-data version.json
-  mxkeys recovery-key check --suggest        # after a typo: list likely corrections
+  mxkeys recovery-key check --key-file key.txt --suggest --auth-data version.json
 
-version.json is the body of GET /_matrix/client/v3/room_keys/version.";
+Exit codes:
+  0  the key is valid (and, with --auth-data, belongs to that backup)
+  1  the key does not decode (even when --suggest finds a correction: retry with it), or does not
+     match the backup in --auth-data
+  2  usage: bad arguments, no key (no --key-file, no MXKEYS_RECOVERY_KEY, no terminal)";
+
+const GENERATE_AFTER: &str = "\
+Needs no input. Prints a new Security Key (48 base58 characters in groups of 4) on standard output
+and its backup public key on standard error; with --json both, as recovery_key and public_key. Use
+it with `mxkeys backup encrypt --public-key` to start a backup, or keep it as a spare.
+
+Examples:
+  mxkeys recovery-key generate
+  mxkeys recovery-key generate --json > new-key.json
+
+Exit codes:
+  0  generated
+  1  the operating system gave no randomness
+  2  usage: bad arguments";
+
+const FROM_PASSPHRASE_AFTER: &str = "\
+For old backups whose key was made from a passphrase, before secret storage existed.
+VERSION.json is the body of GET /_matrix/client/v3/room_keys/version; its auth_data must hold
+private_key_salt and private_key_iterations:
+  {\"algorithm\": \"m.megolm_backup.v1.curve25519-aes-sha2\", \"version\": \"1\", \"auth_data\": {
+    \"public_key\": \"...\", \"private_key_salt\": \"...\", \"private_key_iterations\": 500000}}
+The passphrase comes from --passphrase-file, else MXKEYS_PASSPHRASE, else a prompt. Prints the key
+as a Security Key, for `mxkeys backup decrypt` or any client.
+
+Examples:
+  mxkeys recovery-key from-passphrase --auth-data version.json
+  mxkeys recovery-key from-passphrase --auth-data version.json --passphrase-file pass.txt > key.txt
+
+Exit codes:
+  0    the passphrase gives the backup's key (printed)
+  1    wrong passphrase (the key does not match auth_data.public_key), no private_key_salt, rounds
+       above --max-rounds, malformed JSON
+  2    usage: bad arguments, no passphrase (no --passphrase-file, no MXKEYS_PASSPHRASE, no
+       terminal)
+  130  stopped with Ctrl-C";
 
 #[derive(Debug, Subcommand)]
 pub enum KeyCmd {
@@ -32,8 +79,10 @@ pub enum KeyCmd {
     #[command(after_help = CHECK_AFTER)]
     Check(CheckArgs),
     /// Make a new random Security Key (operating-system randomness).
+    #[command(after_help = GENERATE_AFTER)]
     Generate,
     /// Derive the backup key of an old passphrase-protected backup (auth_data.private_key_salt).
+    #[command(after_help = FROM_PASSPHRASE_AFTER)]
     FromPassphrase(FromPassphraseArgs),
 }
 

@@ -22,6 +22,104 @@ use super::io::{open_input, print_json, warn};
 use super::output::PendingOutput;
 use super::{output, CliError, ForceArg};
 
+/// `export validate --help`, after the options.
+pub const VALIDATE_AFTER: &str = "\
+FILE is an export file (its passphrase from --passphrase-file, else MXKEYS_PASSPHRASE, else a
+prompt) or a JSON array of sessions as `export decrypt` or `backup decrypt` write it; - reads
+standard input. Each session is checked: required fields and their types, the algorithm, base64,
+the session key's version, length and (0x02 keys) Ed25519 signature, that session_id is the key's,
+sender keys; duplicates and empty sender_claimed_keys are warnings. One line per problem, e.g.
+  invalid #2 !room:example.org SESSION_ID: bad_key: session_key is 162 bytes, expected 165 ...
+
+Examples:
+  mxkeys export validate element-keys.txt
+  mxkeys export validate keys.json --json | jq .invalid
+
+Exit codes:
+  0  no session is invalid (warnings allowed)
+  1  at least one session is invalid (each is listed), or FILE cannot be opened: wrong
+     passphrase, neither an export nor a JSON array of sessions
+  2  usage: bad arguments, an export and no passphrase available";
+
+/// `export merge --help`, after the options.
+pub const MERGE_AFTER: &str = "\
+INPUT... are export files and/or JSON arrays of sessions (what `export decrypt` and `backup
+decrypt` write), in any mix. Each export tries the passphrases already given, then the next
+--passphrase-file (give one per export, in input order), then MXKEYS_PASSPHRASE, then a prompt.
+The merged export gets a new passphrase: --new-passphrase-file, else MXKEYS_NEW_PASSPHRASE, else a
+prompt (asked twice); with --plaintext OUT is a JSON array instead.
+
+Per session the copy that decrypts the most history is kept (lowest first index), then the shortest
+forwarding chain, then a trusted one; fields are never mixed across copies. Copies whose ratchets
+do not match are a conflict: listed, and nothing is written unless --keep-conflicts.
+
+Examples:
+  mxkeys export merge laptop-keys.txt phone-keys.txt -o all-keys.txt
+  mxkeys export merge laptop-keys.txt backup-keys.json -o all.json --plaintext \\
+      --passphrase-file pass.txt
+
+Exit codes:
+  0    written
+  1    conflicting copies (without --keep-conflicts), an input that no passphrase opens, an input
+       that is neither an export nor a JSON array of sessions
+  2    usage: bad arguments, no passphrase available, OUT exists (add --force) or is an input
+  130  stopped with Ctrl-C; OUT is not created";
+
+/// `export normalize --help`, after the options.
+pub const NORMALIZE_AFTER: &str = "\
+FILE is an export file (its passphrase from --passphrase-file, else MXKEYS_PASSPHRASE, else a
+prompt). OUT is the same sessions in the form every known reader takes: LF line ends, a final
+newline, 128-character lines, 0x01 session keys, the shared-history flag spelled m.shared_history;
+invalid sessions are dropped (and listed). OUT keeps FILE's passphrase and rounds unless
+--new-passphrase-file / MXKEYS_NEW_PASSPHRASE or --rounds say otherwise. --check writes nothing
+and lists which clients would refuse FILE as it is, and why.
+
+Examples:
+  mxkeys export normalize element-keys.txt --check
+  mxkeys export normalize element-keys.txt -o portable-keys.txt
+
+Exit codes:
+  0    checked (whatever it found), or written
+  1    wrong passphrase or changed file (MAC mismatch), malformed export or JSON
+  2    usage: bad arguments, FILE is not an export, no passphrase available, OUT exists (add
+       --force)
+  130  stopped with Ctrl-C; OUT is not created";
+
+/// `export filter --help`, after the options.
+pub const FILTER_AFTER: &str = "\
+FILE is an export file (its passphrase from --passphrase-file, else MXKEYS_PASSPHRASE, else a
+prompt) or a JSON array of sessions. A session is kept when its room_id is one of --room (if
+given) and none of --exclude-room, its sender_key one of --sender-key (if given), its algorithm
+--algorithm (if given). An export gives an export, with the same passphrase and rounds unless
+--new-passphrase-file / MXKEYS_NEW_PASSPHRASE or --rounds say otherwise (--plaintext: JSON); a JSON
+array gives a JSON array. `mxkeys export list FILE` shows the room ids.
+
+Examples:
+  mxkeys export filter element-keys.txt -o work-keys.txt --room '!abc:example.org'
+  mxkeys export filter keys.json -o fewer.json --exclude-room '!big:example.org'
+
+Exit codes:
+  0    written (possibly with no sessions)
+  1    wrong passphrase or changed file (MAC mismatch), neither an export nor a JSON array
+  2    usage: bad arguments, no passphrase available, OUT exists (add --force)
+  130  stopped with Ctrl-C; OUT is not created";
+
+/// `export list --help`, after the options.
+pub const LIST_AFTER: &str = "\
+FILE is an export file (its passphrase from --passphrase-file, else MXKEYS_PASSPHRASE, else a
+prompt) or a JSON array of sessions; - reads standard input. One row per room: the number of
+sessions, the lowest first message index (history before it cannot be read with these keys) and
+the number of distinct sender keys.
+
+Examples:
+  mxkeys export list element-keys.txt
+  mxkeys export list keys.json --json | jq '.rooms[].room_id'
+
+Exit codes:
+  0  listed
+  1  wrong passphrase or changed file (MAC mismatch), neither an export nor a JSON array
+  2  usage: bad arguments, an export and no passphrase available";
+
 /// Secrets for reading one or more inputs.
 #[derive(Debug, Args)]
 pub struct ReadArgs {

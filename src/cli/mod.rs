@@ -24,12 +24,43 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 const AFTER_HELP: &str = "\
-Exit codes: 0 done; 1 the input or secret was wrong (bad MAC, wrong passphrase, malformed file);
-2 usage error (bad arguments, no secret available, output exists).
-
 Secrets are never read from the command line. Each is read from its --*-file option (a path, or
 - for standard input; the first line, without its line break), else from the environment
-(MXKEYS_PASSPHRASE, MXKEYS_NEW_PASSPHRASE, MXKEYS_RECOVERY_KEY), else from a prompt without echo.";
+(MXKEYS_PASSPHRASE, MXKEYS_NEW_PASSPHRASE, MXKEYS_RECOVERY_KEY), else from a prompt without echo.
+Files written with -o are mode 0600, appear only when complete, and never replace a file unless
+--force is given. `mxkeys COMMAND --help` shows each command's inputs, examples and exit codes.
+
+Run mxkeys with no arguments in a terminal and it asks what you have and walks you through.
+
+Examples:
+  mxkeys export inspect element-keys.txt
+  mxkeys recover --account-data account_data.json --backup backup.json -o keys.txt
+
+Exit codes:
+  0    done (also when the output is cut short by a closed pipe, as with `| head`)
+  1    the input or secret was wrong (bad MAC, wrong passphrase, malformed file)
+  2    usage error (bad arguments, no command, no secret available, output exists)
+  130  stopped with Ctrl-C; no output file is left behind";
+
+/// The end of a command group's --help.
+macro_rules! group_help {
+    ($name:literal, $ex1:literal, $ex2:literal) => {
+        concat!(
+            "`mxkeys ",
+            $name,
+            " COMMAND --help` shows the inputs, examples and exit codes of one command.\n\n",
+            "Examples:\n  ",
+            $ex1,
+            "\n  ",
+            $ex2,
+            "\n\n",
+            "Exit codes:\n",
+            "  0  done\n",
+            "  1  the input or secret was wrong (each command's --help says how)\n",
+            "  2  usage error; also when no COMMAND is given (this help is printed)"
+        )
+    };
+}
 
 /// Offline tools for Matrix end-to-end-encryption keys: export files, Security Keys, key backups,
 /// secret storage, attachments and room history. Run with no arguments in a terminal for a
@@ -48,58 +79,80 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Room-key export files ("-----BEGIN MEGOLM SESSION DATA-----").
-    #[command(subcommand)]
+    #[command(subcommand, after_help = group_help!("export", "mxkeys export inspect element-keys.txt", "mxkeys export decrypt element-keys.txt -o keys.json"))]
     Export(export::ExportCmd),
     /// Recovery keys / Security Keys: check (with typo diagnosis), generate.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = group_help!("recovery-key", "mxkeys recovery-key check --auth-data version.json", "mxkeys recovery-key generate"))]
     RecoveryKey(keys::KeyCmd),
     /// Server-side key backups (m.megolm_backup.v1.curve25519-aes-sha2).
-    #[command(subcommand)]
+    #[command(subcommand, after_help = group_help!("backup", "mxkeys backup decrypt backup.json --auth-data version.json -o keys.json", "mxkeys backup to-export backup.json --auth-data version.json -o keys.txt"))]
     Backup(backup::BackupCmd),
     /// Secret storage: the cross-signing keys and backup key in account data.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = group_help!("ssss", "mxkeys ssss inspect account_data.json", "mxkeys ssss decrypt account_data.json"))]
     Ssss(ssss::SsssCmd),
     /// Encrypted attachments (the EncryptedFile of m.file / m.image events).
-    #[command(subcommand)]
+    #[command(subcommand, after_help = group_help!("attachment", "mxkeys attachment decrypt blob --info event.json -o photo.jpg", "mxkeys attachment encrypt photo.jpg -o photo.enc --info-out photo.json"))]
     Attachment(attachment::AttachmentCmd),
     /// Security Key or Phrase + key backup -> an export file any client imports.
     Recover(recover::RecoverArgs),
     /// Forgotten passphrases: search a candidate list on all cores.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = group_help!("passphrase", "mxkeys passphrase search element-keys.txt --candidates guesses.txt --mutate", "mxkeys passphrase search account_data.json --candidates guesses.txt -o found.txt"))]
     Passphrase(search::PassphraseCmd),
     /// Measure this machine.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = group_help!("bench", "mxkeys bench kdf", "mxkeys bench kdf --rounds 1000 --seconds 1 --json"))]
     Bench(search::BenchCmd),
     /// Room history: decrypt megolm events offline, explain the ones that cannot be.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = group_help!("events", "mxkeys events decrypt events.json --keys element-keys.txt -o decrypted.json", "mxkeys events diagnose events.json --keys element-keys.txt"))]
     Events(events::EventsCmd),
     /// Cross-signing: check the signature chains of a /keys/query response.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = group_help!("cross-signing", "mxkeys cross-signing check --keys keys_query.json", "mxkeys cross-signing check --keys keys_query.json --json"))]
     CrossSigning(identity::CrossSigningCmd),
     /// Verification QR codes.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = group_help!("qr", "mxkeys qr decode payload.bin", "mxkeys qr decode payload.bin --json"))]
     Qr(identity::QrCmd),
     /// SAS (emoji) verification.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = group_help!("sas", "mxkeys sas compute --transcript transcript.json", "mxkeys sas compute --transcript transcript.json --json"))]
     Sas(identity::SasCmd),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
-    #[command(
-        after_help = "Example:\n  mxkeys completions bash > ~/.local/share/bash-completion/completions/mxkeys"
-    )]
+    #[command(after_help = COMPLETIONS_AFTER)]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
     /// Print the man page (roff), or write one page per command into a folder.
-    #[command(
-        after_help = "Examples:\n  mxkeys manpage > mxkeys.1 && man ./mxkeys.1\n  mxkeys manpage --dir /usr/local/share/man/man1"
-    )]
+    #[command(after_help = MANPAGE_AFTER)]
     Manpage {
         /// Write mxkeys.1, mxkeys-export.1, mxkeys-export-decrypt.1, ... into this folder.
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
 }
+
+const COMPLETIONS_AFTER: &str = "\
+Prints the script on standard output; install it where your shell looks for completions (for
+zsh, a folder in $fpath, e.g. ~/.zfunc with fpath+=~/.zfunc before compinit in ~/.zshrc).
+
+Examples:
+  mxkeys completions bash > ~/.local/share/bash-completion/completions/mxkeys
+  mxkeys completions zsh > ~/.zfunc/_mxkeys
+  mxkeys completions fish > ~/.config/fish/completions/mxkeys.fish
+
+Exit codes:
+  0  printed (also when the output is cut short by a closed pipe)
+  2  usage: no shell, or one not in the list";
+
+const MANPAGE_AFTER: &str = "\
+Without --dir, the page of mxkeys itself goes to standard output; with --dir, one page per command
+(mxkeys.1, mxkeys-export.1, mxkeys-export-decrypt.1, ...) is written into DIR, which must exist.
+
+Examples:
+  mxkeys manpage > mxkeys.1 && man ./mxkeys.1
+  mxkeys manpage --dir /usr/local/share/man/man1
+
+Exit codes:
+  0  written
+  1  a page cannot be written into DIR
+  2  usage: bad arguments";
 
 /// Where a command's secret comes from, besides the environment and the prompt.
 #[derive(Debug, Clone, Args)]

@@ -22,20 +22,41 @@ use super::ssss::{unlock, KeyArgs};
 use super::{output, CliError, ForceArg};
 
 const AFTER: &str = "\
-For the person who has a Security Key or Security Phrase and wants their message keys back. Gather:
-  account data (m.secret_storage.*, m.megolm_backup.v1): see `mxkeys ssss inspect --help`
-  the backup:         GET /_matrix/client/v3/room_keys/keys?version=V > backup.json
-  its version:        GET /_matrix/client/v3/room_keys/version > version.json
-Then:
-  mxkeys recover --account-data account_data.json --backup backup.json --backup-version version.json -o keys.txt
+For the person who has a Security Key or Security Phrase and wants their message keys back. Gather,
+with an access token ($TOKEN, from your client's Help & About; or ask your admin) and your
+homeserver's URL ($HS):
+  the account data (m.secret_storage.*, m.megolm_backup.v1): see below
+  the backup version, then the backup (`mxkeys backup decrypt --help` shows both shapes):
+    curl -H \"Authorization: Bearer $TOKEN\" \"$HS/_matrix/client/v3/room_keys/version\" > version.json
+    V=$(jq -r .version version.json)
+    curl -H \"Authorization: Bearer $TOKEN\" \"$HS/_matrix/client/v3/room_keys/keys?version=$V\" \\
+         > backup.json
 
 The Security Key/Phrase is read from --key-file / --passphrase-file / MXKEYS_RECOVERY_KEY /
 MXKEYS_PASSPHRASE or asked for; the new export passphrase from --new-passphrase-file /
 MXKEYS_NEW_PASSPHRASE or asked for twice. Import keys.txt in any client (Element: Settings >
-Security & Privacy > Import E2E room keys). The plaintext keys never touch the disk.";
+Security & Privacy > Import E2E room keys). The plaintext keys never touch the disk. Run in a
+terminal with nothing given, it asks for each file.";
+
+const AFTER_END: &str = "\
+Examples:
+  mxkeys recover --account-data account_data.json --backup backup.json \\
+      --backup-version version.json -o keys.txt
+  mxkeys recover --account-data account_data.json --backup backup.json -o keys.txt \\
+      --passphrase-file phrase.txt --new-passphrase-file new-pass.txt
+  mxkeys recover
+
+Exit codes:
+  0    written
+  1    wrong Security Key or Phrase, no backup key in secret storage, the backup key is not that
+       backup's (--backup-version), sessions that fail (without --allow-partial; nothing written),
+       malformed JSON
+  2    usage: --account-data, --backup or -o missing and no terminal to ask on, no key, phrase or
+       new passphrase available, OUT exists (add --force)
+  130  stopped with Ctrl-C; OUT is not created";
 
 #[derive(Debug, Args)]
-#[command(after_help = AFTER)]
+#[command(after_help = format!("{AFTER}\n\n{}\n\n{AFTER_END}", super::ssss::ACCOUNT_DATA_INPUT))]
 pub struct RecoverArgs {
     /// The account data holding secret storage.
     #[arg(long, value_name = "AD.json")]

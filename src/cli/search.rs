@@ -22,23 +22,46 @@ use super::{interrupt, output, CliError, ForceArg};
 
 const SEARCH_AFTER: &str = "\
 TARGET is an export file, an account-data file (the Security Phrase of a secret-storage key;
---key-id for another than the default) or a backup version (GET /room_keys/version body of an
-old passphrase-protected backup). LIST holds one candidate per line, any UTF-8 (- for standard
-input). For exports, the Latin-1 bytes matrix-nio used are tried too.
+--key-id for another than the default; see `mxkeys ssss inspect --help` for how to fetch it) or a
+backup version (GET /_matrix/client/v3/room_keys/version body of an old passphrase-protected
+backup, with auth_data.private_key_salt). LIST holds one candidate per line, any UTF-8 (- for
+standard input). For exports, the Latin-1 bytes matrix-nio used are tried too.
 
 --mutate also tries, for each line: as typed, lower case, UPPER CASE, Capitalised and leetspeak
 (a->4 e->3 i->1 o->0 s->5), each bare and with a suffix 1, 12, 123, !, ?, ., a digit 0-9 or a year
 1990-2030: up to 290 candidates per line. Each candidate costs one key derivation (see
 `mxkeys bench kdf` for the rate here).
 
-The passphrase found is shown only on the terminal or written to -o (mode 0600), never to a log.
-Ctrl-C stops and prints the --skip value that resumes. --shard I/N takes every N-th line starting
-at line I, to split a list across machines.
+The passphrase found is shown only on the terminal or written to -o (mode 0600), never to a pipe
+or a log. Ctrl-C stops and prints the --skip value that resumes. --shard I/N takes every N-th line
+starting at line I, to split a list across machines.
 
-Exit codes: 0 found, 1 nothing matched (the count tried is printed), 2 usage.
+Examples:
+  mxkeys passphrase search element-keys.txt --candidates guesses.txt --mutate
+  mxkeys passphrase search account_data.json --candidates guesses.txt -o found.txt
+  mxkeys passphrase search element-keys.txt --candidates big.txt -o found.txt \\
+      --shard 2/4 --skip 120000
 
-Example:
-  mxkeys passphrase search element-keys.txt --candidates guesses.txt --mutate";
+Exit codes:
+  0  found (shown on the terminal, or written to -o)
+  1  nothing matched (the count tried is printed), or stopped with Ctrl-C (the --skip that
+     resumes is printed); TARGET unreadable or not an export, account data or backup version
+  2  usage: bad arguments, bad --shard, found but no terminal to show it on and no -o (rerun with
+     -o and the --skip printed), OUT exists (add --force)";
+
+const BENCH_AFTER: &str = "\
+Needs no input. Runs PBKDF2-HMAC-SHA-512 (what exports, Security Phrases and old backup passphrases
+use) for --seconds with 1, 2, ... up to all cores, and prints derivations per second at --rounds.
+Divide a candidate list's length (times up to 290 with --mutate) by the best rate for the time a
+`mxkeys passphrase search` will take; `mxkeys export inspect` shows a file's rounds.
+
+Examples:
+  mxkeys bench kdf
+  mxkeys bench kdf --rounds 1000 --seconds 1 --json
+
+Exit codes:
+  0  measured
+  2  usage: bad arguments, --rounds 0";
 
 #[derive(Debug, Subcommand)]
 pub enum PassphraseCmd {
@@ -50,6 +73,7 @@ pub enum PassphraseCmd {
 #[derive(Debug, Subcommand)]
 pub enum BenchCmd {
     /// PBKDF2-HMAC-SHA-512 derivations per second on this machine, for 1..N threads.
+    #[command(after_help = BENCH_AFTER)]
     Kdf(BenchKdfArgs),
 }
 

@@ -16,13 +16,32 @@ use super::keys::KeyFileArg;
 use super::secrets::{self, SecretSpec};
 use super::{output, CliError, ForceArg};
 
-const ABOUT_INPUT: &str = "\
+/// How to get the account data, shared by the ssss commands and `recover`.
+pub(super) const ACCOUNT_DATA_INPUT: &str = "\
 ACCOUNT_DATA.json is the user's account data: a JSON object {type: content}, or a list of events
-[{\"type\": ..., \"content\": ...}] as /sync returns in account_data.events. Fetch the pieces with:
-  for t in m.secret_storage.default_key m.cross_signing.master m.cross_signing.self_signing \\
-           m.cross_signing.user_signing m.megolm_backup.v1; do
-    curl -s -H \"Authorization: Bearer $TOKEN\" \"$HS/_matrix/client/v3/user/$USER/account_data/$t\"; done
-(and m.secret_storage.key.KEYID for the key id that default_key names).";
+[{\"type\": ..., \"content\": ...}] as /sync returns in account_data.events. It needs
+m.secret_storage.default_key, m.secret_storage.key.KEYID and the secrets (m.cross_signing.master,
+.self_signing, .user_signing, m.megolm_backup.v1). With an access token ($TOKEN, from your client's
+Help & About), your homeserver's URL ($HS) and your user id ($MXID, @you:example.org), either
+  curl -s -G -H \"Authorization: Bearer $TOKEN\" --data-urlencode 'filter={\"room\":{\"rooms\":[]}}' \\
+       \"$HS/_matrix/client/v3/sync\" | jq .account_data.events > account_data.json
+or, one type at a time (GET /_matrix/client/v3/user/{userId}/account_data/{type}):
+  get() { curl -s -H \"Authorization: Bearer $TOKEN\" \\
+          \"$HS/_matrix/client/v3/user/$MXID/account_data/$1\"; }
+  KEY=$(get m.secret_storage.default_key | jq -r .key)
+  for t in m.secret_storage.default_key m.secret_storage.key.$KEY m.cross_signing.master \\
+           m.cross_signing.self_signing m.cross_signing.user_signing m.megolm_backup.v1; do
+    get $t | jq --arg t $t '{($t): .}'; done | jq -s add > account_data.json";
+
+const INSPECT_AFTER: &str = "\
+Examples:
+  mxkeys ssss inspect account_data.json
+  mxkeys ssss inspect account_data.json --json
+
+Exit codes:
+  0  listed
+  1  not account data (neither an object nor a list of events), malformed JSON, unreadable file
+  2  usage: bad arguments";
 
 const DECRYPT_AFTER: &str = "\
 The key is a Security Key (--key-file or MXKEYS_RECOVERY_KEY) or a Security Phrase
@@ -30,24 +49,60 @@ The key is a Security Key (--key-file or MXKEYS_RECOVERY_KEY) or a Security Phra
 the key description first, so a wrong key says so instead of printing garbage.
 
 Output per secret: the backup key as a Security Key with its public key; each cross-signing private
-key with its Ed25519 public key, to compare with what your client shows.
+key with its Ed25519 public key, to compare with what your client shows. With --json or -o, one
+JSON object keyed by secret name (m.megolm_backup.v1, m.cross_signing.master, ...).
 
 Examples:
   mxkeys ssss decrypt account_data.json
-  mxkeys ssss decrypt account_data.json --secret m.megolm_backup.v1 --json";
+  mxkeys ssss decrypt account_data.json --key-file security-key.txt --secret m.megolm_backup.v1
+  mxkeys ssss decrypt account_data.json --passphrase-file phrase.txt -o secrets.json
+
+Exit codes:
+  0    every secret asked for was decrypted
+  1    wrong Security Key or Phrase (it fails the key's check), a secret that fails its MAC (the
+       others are still shown), no such key or secret, a Security Key that does not decode,
+       not account data
+  2    usage: bad arguments, no key or phrase (no --key-file/--passphrase-file, no
+       MXKEYS_RECOVERY_KEY/MXKEYS_PASSPHRASE, no terminal), OUT exists (add --force)
+  130  stopped with Ctrl-C; OUT is not created";
+
+const ENCRYPT_AFTER: &str = "\
+ACCOUNT_DATA.json is as for `mxkeys ssss inspect` (see its --help for how to fetch it). The secret's
+value is the first line of --value-file, as the secret is stored (usually unpadded base64, e.g. the
+\"secret\" that `ssss decrypt --json` prints). The key (default, or --key-id) is unlocked with a
+Security Key or Phrase as for `ssss decrypt`. OUT is the whole account data as a JSON object
+{type: content}, with the secret {\"encrypted\": {KEYID: {\"iv\", \"ciphertext\", \"mac\"}}} added or
+replaced. To upload only that secret:
+  jq '.\"m.megolm_backup.v1\"' new.json | curl -X PUT -H \"Authorization: Bearer $TOKEN\" \\
+       --data @- \"$HS/_matrix/client/v3/user/$MXID/account_data/m.megolm_backup.v1\"
+
+Examples:
+  mxkeys ssss encrypt account_data.json -o new.json \\
+      --secret m.megolm_backup.v1 --value-file backup-key.txt
+  mxkeys ssss encrypt account_data.json -o new.json --key-file security-key.txt \\
+      --secret m.megolm_backup.v1 --value-file backup-key.txt
+
+Exit codes:
+  0    written
+  1    wrong Security Key or Phrase, no such key, not account data
+  2    usage: bad arguments, --value-file unreadable, no key or phrase available, OUT exists
+       (add --force)
+  130  stopped with Ctrl-C; OUT is not created";
 
 #[derive(Debug, Subcommand)]
 pub enum SsssCmd {
     /// List keys and secrets in account data; no secret needed.
-    #[command(after_help = ABOUT_INPUT)]
+    #[command(after_help = format!("{ACCOUNT_DATA_INPUT}\n\n{INSPECT_AFTER}"))]
     Inspect {
         /// Account data (- for standard input).
+        #[arg(value_name = "ACCOUNT_DATA.json")]
         file: PathBuf,
     },
     /// Decrypt the secrets with a Security Key or Security Phrase.
-    #[command(after_help = DECRYPT_AFTER)]
+    #[command(after_help = format!("{ACCOUNT_DATA_INPUT}\n\n{DECRYPT_AFTER}"))]
     Decrypt(DecryptArgs),
     /// Encrypt (add or replace) a secret under a key; writes the updated account data.
+    #[command(after_help = ENCRYPT_AFTER)]
     Encrypt(EncryptArgs),
 }
 
@@ -68,6 +123,7 @@ pub struct KeyArgs {
 #[derive(Debug, Args)]
 pub struct DecryptArgs {
     /// Account data (- for standard input).
+    #[arg(value_name = "ACCOUNT_DATA.json")]
     file: PathBuf,
     /// Only this secret (repeatable), e.g. m.megolm_backup.v1.
     #[arg(long, value_name = "NAME")]
@@ -84,6 +140,7 @@ pub struct DecryptArgs {
 #[derive(Debug, Args)]
 pub struct EncryptArgs {
     /// Account data (- for standard input).
+    #[arg(value_name = "ACCOUNT_DATA.json")]
     file: PathBuf,
     /// The secret's name, e.g. m.megolm_backup.v1.
     #[arg(long, value_name = "NAME")]
