@@ -270,10 +270,10 @@ def main() -> None:
     what = "PBKDF2-HMAC-SHA-512, 500000 rounds, one derivation (mxkeys: export decrypt at 500000 rounds minus at 1 round)"
     row(what, kdf, peer([sys.executable, str(HERE / "peers.py"), "pbkdf2", "500000"]))
     row(what, kdf, peer(["node", str(HERE / "peers.mjs"), "pbkdf2", "500000"]))
-    p = subprocess.run([BIN, "bench", "kdf", "--json", "--seconds", "3"], capture_output=True, text=True)
+    p = subprocess.run([BIN, "bench", "kdf", "--json", "--seconds", "3", "--single"], capture_output=True, text=True)
     try:
         one = next(x for x in json.loads(p.stdout)["results"] if x["threads"] == 1)
-        notes.append(f"`mxkeys bench kdf` (1 thread) on the same run: {one['derivations_per_s']:.2f} derivations/s "
+        notes.append(f"`mxkeys bench kdf --single` (1 thread) on the same run: {one['derivations_per_s']:.2f} derivations/s "
                      f"of 500000 rounds = {fmt_s(1 / one['derivations_per_s'])} each.")
     except (ValueError, KeyError, StopIteration, TypeError):
         notes.append("`mxkeys bench kdf --json` gave no 1-thread figure on this run.")
@@ -281,6 +281,48 @@ def main() -> None:
                    f"{compressions / 1e6:.2f} M/s ({sha512 / 1e9:.2f} GB/s)",
                    f"PBKDF2 500000 rounds = 1,000,000 compressions ≥ {fmt_s(pbkdf2_floor)} CPU; mxkeys {fmt_s(kdf.cpu)} CPU",
                    f"{pbkdf2_floor / kdf.cpu * 100:.0f}%"))
+
+    # ---------------------------------------------------------------- passphrase search
+    # A real search: SEARCH_CANDIDATES lines against the 500000-round export, the right passphrase
+    # last (so every candidate is derived and the result is checked), on 1 thread and on all.
+    # Per candidate against one derivation of each peer: the rate a search would reach with it.
+    cands = int(os.environ.get("SEARCH_CANDIDATES", "128"))
+    wordlist = WORK / "candidates.txt"
+    wordlist.write_text("".join(f"wrong guess {i}\n" for i in range(cands - 1)) + PASS + "\n")
+    found = WORK / "found.txt"
+
+    def search(threads: int) -> M:
+        label = f"passphrase search, {cands} candidates, export at 500000 rounds, {threads} thread{'s' if threads > 1 else ''}"
+        log(label)
+        m = mxkeys(label, ["passphrase", "search", str(r500k), "--candidates", str(wordlist), "--threads", str(threads),
+                           "-o", str(found)], reps=1, before=rm(found))
+        if found.read_text().strip() != PASS:
+            raise SystemExit("mxkeys passphrase search did not find the passphrase")
+        return M(m.wall / cands, m.cpu / cands)
+
+    s1 = search(1)
+    sn = search(cores := os.cpu_count() or 1)
+    per = "PBKDF2-HMAC-SHA-512 at 500000 rounds, time per candidate"
+    ossl = peer([sys.executable, str(HERE / "peers.py"), "pbkdf2", "500000"])
+    node = peer(["node", str(HERE / "peers.mjs"), "pbkdf2", "500000"])
+    p = subprocess.run([BIN, "bench", "kdf", "--json", "--seconds", "3", "--rounds", "500000", "--single"],
+                       capture_output=True, text=True)
+    crate = None
+    try:
+        rate = next(x for x in json.loads(p.stdout)["results"] if x["threads"] == 1)["derivations_per_s"]
+        crate = {"peer": "the `pbkdf2` crate 0.12 + `sha2` 0.10, one derivation at a time (`mxkeys bench kdf --single`, "
+                         "what mxkeys uses to decrypt one file)", "best": M(1 / rate, 1 / rate)}
+    except (ValueError, KeyError, StopIteration, TypeError, ZeroDivisionError):
+        notes.append(f"`mxkeys bench kdf --single --json` gave no 1-thread figure: {p.stderr.strip()[:200]}")
+    for label, mx in ((f"{per}: mxkeys passphrase search on 1 thread (SIMD lanes) vs one derivation on one core", s1),
+                      (f"{per}: mxkeys passphrase search on all {cores} cores vs one derivation on one core", sn)):
+        for r in (ossl, node, crate):
+            if r is not None:
+                row(label, mx, r)
+    limits.append(("SHA-512 compressions/s, one core, one stream (as above)", f"{compressions / 1e6:.2f} M/s",
+                   f"passphrase search on 1 thread: {1 / s1.cpu:.1f} candidates/s of CPU time = "
+                   f"{1 / s1.cpu:.1f} M compressions/s (1,000,000 per candidate) in SIMD lanes",
+                   f"{1e6 / s1.cpu / compressions:.2f}x the one-stream limit"))
 
     # ---------------------------------------------------------------- backup
     what = f"backup decrypt, {N} sessions"
@@ -468,8 +510,41 @@ def main() -> None:
     text = "\n".join(md)
     OUT.write_text(text)
     print(text)
+    if os.environ.get("README_UPDATE", "1") != "0":
+        readme_table(cpu, started, load_start, load_end, binary)
     for p in WORK.iterdir():
         p.unlink()
+
+
+README_BEGIN = "<!-- benches/compare/run.sh: begin (generated, do not edit) -->"
+README_END = "<!-- benches/compare/run.sh: end -->"
+
+
+def readme_table(cpu: str, started: datetime.datetime, load_start, load_end, binary: str) -> None:
+    """Replace the table between README_BEGIN and README_END in README.md with this run's
+    comparisons, ratios first (the full report, limits and memory stay in last-run.md)."""
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    if README_BEGIN not in text or README_END not in text:
+        log("README.md has no benches/compare markers; not updated")
+        return
+    lines = [
+        README_BEGIN,
+        f"Measured by `benches/compare/run.sh` on {cpu}, {os.cpu_count()} cores, "
+        f"{started.strftime('%Y-%m-%d %H:%M UTC')} (load average {load_start[0]:.1f} at the start, "
+        f"{load_end[0]:.1f} at the end); mxkeys {binary}. Ratio = other's time / mxkeys' time: "
+        "above 1, mxkeys is faster. Full report with the hardware limits and the peak memory of every "
+        "command: [benches/compare/last-run.md](benches/compare/last-run.md).",
+        "",
+        "| ratio (CPU) | ratio (wall) | what — compared with | mxkeys | other |",
+        "|---|---|---|---|---|",
+        *[f"| {e} | {d} | {a} | {b} | {c} |" for a, b, c, d, e in rows],
+        README_END,
+    ]
+    head, rest = text.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    readme.write_text(head + "\n".join(lines) + tail)
+    log("README.md: Performance table updated")
 
 
 if __name__ == "__main__":
