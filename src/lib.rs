@@ -1,19 +1,146 @@
 //! mxkeys: offline tools for the key material of Matrix end-to-end encryption.
 //!
-//! A library of pure functions over bytes and streams; the `mxkeys` binary is a thin CLI on top.
+//! A library of pure functions over bytes and streams (no files, network or terminal); the
+//! `mxkeys` binary is a thin CLI on top. Each format has its module; the examples below run on
+//! files that other implementations made, committed in `test-vectors/`.
+//!
+//! # Room-key export files
+//!
+//! [`export::decrypt`] checks the HMAC over the whole file before it decrypts a byte, and gives
+//! the JSON array of sessions exactly as the exporting client wrote it. For large files,
+//! [`export::open`] and [`export::ExportWriter`] stream.
 //!
 //! ```
-//! use mxkeys::{export, kdf::Rounds, Passphrase};
+//! use mxkeys::{export, Passphrase};
 //!
-//! let sessions = br#"[{"room_id":"!r:example.org","session_id":"abc"}]"#;
-//! let pass = Passphrase::new("correct horse".into());
-//! let nonces = export::Nonces { salt: [1; 16], iv: [2; 16] };
-//! let file = export::encrypt(sessions, &pass, Rounds::new(1000, 1000)?, nonces)?;
-//! assert!(file.starts_with("-----BEGIN MEGOLM SESSION DATA-----\n"));
+//! // Written by Element Web's MegolmExportEncryption (1000 rounds, to keep this test fast).
+//! let file = include_str!("../test-vectors/export/element-web-r1000.txt");
+//! let pass = Passphrase::new("correct horse battery staple".into());
+//! let d = export::decrypt(file.as_bytes(), &pass, &export::Limits::default())?;
+//! assert_eq!(d.header.rounds, 1000);
+//! let sessions: Vec<serde_json::Value> = serde_json::from_slice(&d.plaintext)?;
+//! assert_eq!(sessions.len(), 7);
+//! assert_eq!(sessions[0]["algorithm"], "m.megolm.v1.aes-sha2");
 //!
-//! let back = export::decrypt(file.as_bytes(), &pass, &export::Limits::default())?;
-//! assert_eq!(&back.plaintext[..], &sessions[..]);
-//! # Ok::<(), mxkeys::Error>(())
+//! // A wrong passphrase is refused before anything is decrypted.
+//! let wrong = Passphrase::new("battery staple".into());
+//! let err = export::decrypt(file.as_bytes(), &wrong, &export::Limits::default());
+//! assert!(matches!(err, Err(mxkeys::Error::ExportMac)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Recovery keys (Security Keys) and key backups
+//!
+//! [`recovery_key::RecoveryKey::decode`] checks the prefix, length and parity of a Security Key
+//! (spaces ignored) and explains a bad one; [`recovery_key::suggest`] finds one-character fixes.
+//! The key's backup public key is what a backup version's `auth_data.public_key` holds.
+//!
+//! ```
+//! use mxkeys::encoding::encode_unpadded;
+//! use mxkeys::recovery_key::RecoveryKey;
+//!
+//! let key = RecoveryKey::decode("EsTn iEYx SoG7 cV5J KNdU n1qT P6wU ro7d 5eod zkXm 9CsP MJK8")?;
+//! let public = encode_unpadded(&key.backup_public_key());
+//! assert_eq!(public, "7CzPt5f1IJExcBo7vLJ2DS40ODAy94/Cf/76Iw41ExY");
+//!
+//! // One character mistyped: the error says what is wrong, `suggest` finds the fix.
+//! let typo = "EsTn iEYx SoG7 cV5J KNdU n1qT P6wU ro7d 5eod zkXm 9CsP MJK9";
+//! assert!(RecoveryKey::decode(typo).is_err());
+//! let fixes = mxkeys::recovery_key::suggest(typo);
+//! assert!(fixes.iter().any(|f| f.as_str() == key.encode().as_str()));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A backup's `session_data` is decrypted with that key (`m.megolm_backup.v1.curve25519-aes-sha2`):
+//!
+//! ```
+//! use mxkeys::recovery_key::RecoveryKey;
+//!
+//! let key = RecoveryKey::decode("EsTn iEYx SoG7 cV5J KNdU n1qT P6wU ro7d 5eod zkXm 9CsP MJK8")?;
+//! // Made by python-olm's PkEncryption: one `session_data` of a backup under that key.
+//! let doc: serde_json::Value =
+//!     serde_json::from_str(include_str!("../test-vectors/backup/olm-session-data.json"))?;
+//! let session_id = "PXKPepQFPeMnbcsZeqrIsmxJoIeJZWS9B6je333zUZ8";
+//! let s = mxkeys::backup::decrypt_session_data(&key, &doc, Some(session_id))?;
+//! assert_eq!(s.plaintext["algorithm"], "m.megolm.v1.aes-sha2");
+//! assert_eq!(s.first_index, 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A whole `GET /room_keys/keys` body goes through [`backup::entries`] and
+//! [`backup::decrypt_entries`] (each session fails on its own); [`backup::check_auth_data`] tells
+//! a key of another backup version apart before anything is decrypted.
+//!
+//! # Secret storage
+//!
+//! [`ssss::AccountData`] reads account data (an object `{type: content}` or a list of events);
+//! [`ssss::unlock`] checks a Security Key or Security Phrase against the key's description, then
+//! [`ssss::decrypt_secrets`] checks each secret's MAC and decrypts it.
+//!
+//! ```
+//! use mxkeys::recovery_key::RecoveryKey;
+//! use mxkeys::ssss::{self, AccountData, Unlock};
+//!
+//! // Set up by matrix-js-sdk 43 with a Security Key, as Element Web does.
+//! let doc: serde_json::Value =
+//!     serde_json::from_str(include_str!("../test-vectors/ssss/jssdk-security-key.json"))?;
+//! let ad = AccountData::parse(&doc)?;
+//! let desc = ad.resolve_key(None)?; // the default key
+//! let key = RecoveryKey::decode("EsTh tAH2 fnc4 jQq8 egj4 MoiR DaRF QgZP dp1V y2WN zbwu keYY")?;
+//! let unlocked = ssss::unlock(&desc, Unlock::SecurityKey(&key), 1000)?;
+//! let secrets = ssss::decrypt_secrets(&ad, &unlocked, &["m.megolm_backup.v1".to_owned()])?;
+//! let (name, value) = secrets.into_iter().next().ok_or("no secret")?;
+//! assert_eq!(name, "m.megolm_backup.v1");
+//! // The backup key, unpadded base64 of its 32 bytes (each secret has its own MAC check).
+//! assert_eq!(value?.as_str(), "43UqEUeA4YuhgHmmDc8CSFPUE9qzvWM2cUm2fSKlGn8");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Encrypted attachments
+//!
+//! [`attachment::AttachmentDecryptor`] is a [`std::io::Write`] adapter: plaintext streams through
+//! in constant memory, and [`finish`](attachment::AttachmentDecryptor::finish) compares the
+//! SHA-256 of the ciphertext with the `EncryptedFile`'s; until then the output is unverified.
+//!
+//! ```
+//! use mxkeys::attachment::{find_encrypted_file, AttachmentDecryptor, AttachmentKey};
+//!
+//! // Made by matrix-encrypt-attachment (Node): the downloaded blob and its EncryptedFile.
+//! let mut blob: &[u8] = include_bytes!("../test-vectors/attachment/mea-node-15.bin");
+//! let info: serde_json::Value =
+//!     serde_json::from_str(include_str!("../test-vectors/attachment/mea-node-15.json"))?;
+//! // An EncryptedFile, a message content holding one in "file", or a whole event.
+//! let key = AttachmentKey::from_info(&find_encrypted_file(&info, false)?)?;
+//! let mut dec = AttachmentDecryptor::new(Vec::new(), &key);
+//! std::io::copy(&mut blob, &mut dec)?;
+//! let plain = dec.finish()?; // Err on a hash mismatch: then throw the output away
+//! assert_eq!(plain, (0..15u8).map(|i| i * 7 + 3).collect::<Vec<u8>>());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Megolm room events
+//!
+//! [`events::KeyStore`] holds the sessions of an export or a backup (export-format JSON objects);
+//! [`events::decrypt_events`] decrypts `m.room.encrypted` events with them and says, for each one
+//! it cannot decrypt, why ([`events::Outcome`]).
+//!
+//! ```
+//! use mxkeys::events::{decrypt_events, parse_events, KeyStore, Outcome};
+//!
+//! // Events encrypted and keys exported by a matrix-sdk-crypto-wasm OlmMachine.
+//! let keys: Vec<serde_json::Map<String, serde_json::Value>> =
+//!     serde_json::from_str(include_str!("../test-vectors/events/wasm-keys.json"))?;
+//! let events = parse_events(include_bytes!("../test-vectors/events/wasm-events.json"))?;
+//! let store = KeyStore::from_sessions(&keys);
+//! let outcomes = decrypt_events(&store, &events);
+//! let Outcome::Ok { plaintext, message_index } = &outcomes[0] else {
+//!     return Err(outcomes[0].explain().into());
+//! };
+//! assert_eq!(*message_index, 0);
+//! assert_eq!(plaintext["content"]["body"], "alpha message 0 \u{2713}");
+//! // The key of one session was left out of this export: its events say so.
+//! assert!(outcomes.iter().any(|o| o.kind() == "unknown_session"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 pub mod attachment;
