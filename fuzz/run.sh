@@ -55,6 +55,7 @@ seed attachment_roundtrip $tv/attachment/*-17.json
 seed backup_roundtrip $tv/backup/olm-session-data.json
 seed ssss_roundtrip $tv/ssss/jssdk-security-key.json
 seed identity_qr $tv/identity/qr/*.bin
+seed identity_qr_image $tv/identity/qr-images/*.png $tv/identity/qr-images/*.jpg
 seed canonical_json $tv/identity/*.json $tv/identity/*/*.json
 seed megolm_message
 # attachment_stream: a mode byte and a chunk-size byte, then a download whose hash matches.

@@ -738,6 +738,24 @@ pub fn megolm_message(data: &[u8]) {
     }
 }
 
+/// QR pictures: any bytes through the PNG/JPEG decoders and rqrr (at most 1 megapixel, so each
+/// input costs milliseconds); a payload that comes out is what `decode_qr` says of the code's bytes.
+#[cfg(feature = "qr-image")]
+pub fn identity_qr_image(data: &[u8]) {
+    use crate::identity::{decode_qr, decode_qr_image, qr_bytes_from_image, QrImageError};
+    const LIMIT: u64 = 1 << 20;
+    match qr_bytes_from_image(data, LIMIT) {
+        Ok(raw) => match decode_qr_image(data, LIMIT) {
+            Ok(q) => assert_eq!(decode_qr(&raw), Ok(q)),
+            Err(e) => assert!(
+                matches!(e, QrImageError::NotMatrix { .. } | QrImageError::Payload(_)),
+                "{e}"
+            ),
+        },
+        Err(e) => assert_eq!(decode_qr_image(data, LIMIT), Err(e)),
+    }
+}
+
 /// QR verification payloads: a payload that decodes accounts for every byte of the input.
 pub fn identity_qr(data: &[u8]) {
     let Ok(q) = crate::identity::decode_qr(data) else {

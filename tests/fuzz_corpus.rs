@@ -187,6 +187,15 @@ fn identity_qr_inputs() {
 }
 
 #[test]
+fn identity_qr_image_inputs() {
+    let seeds = &[
+        ("identity/qr-images", "", "png"),
+        ("identity/qr-images", "", "jpg"),
+    ];
+    assert!(replay("identity_qr_image", fuzz_targets::identity_qr_image, seeds) >= 14);
+}
+
+#[test]
 fn canonical_json_inputs() {
     let seeds = &[
         ("identity/keys-query", "", "json"),
