@@ -180,3 +180,43 @@ fn legacy_backup_key_from_passphrase() {
     );
     assert_fails(&o, 1, "wrong backup passphrase");
 }
+
+/// `bench kdf` measures what a search runs (the batch engine of this CPU) and, with `--single`,
+/// one derivation at a time; both report every thread count from 1.
+#[test]
+fn bench_kdf_reports_the_search_engine_and_single_derivations() {
+    let run = |extra: &[&str]| -> Value {
+        let mut args = vec![
+            "bench",
+            "kdf",
+            "--rounds",
+            "50",
+            "--seconds",
+            "0.1",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let o = mxkeys(&args, &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let batch = run(&[]);
+    let single = run(&["--single"]);
+    assert_eq!(single["engine"], "Scalar");
+    assert_eq!(single["single"], true);
+    assert_eq!(batch["single"], false);
+    assert_eq!(
+        batch["engine"],
+        format!("{:?}", mxkeys::kdf::Engine::fastest())
+    );
+    for r in [&batch, &single] {
+        assert_eq!(r["rounds"], 50);
+        let rows = r["results"].as_array().unwrap();
+        assert_eq!(rows[0]["threads"], 1);
+        assert!(rows
+            .iter()
+            .all(|x| x["derivations_per_s"].as_f64().unwrap() > 0.0));
+    }
+    let o = mxkeys(&["bench", "kdf", "--rounds", "0"], &[]);
+    assert_fails(&o, 2, "--rounds");
+}
