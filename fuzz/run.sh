@@ -58,6 +58,7 @@ seed identity_qr $tv/identity/qr/*.bin
 seed identity_qr_image $tv/identity/qr-images/*.png $tv/identity/qr-images/*.jpg
 seed canonical_json $tv/identity/*.json $tv/identity/*/*.json
 seed megolm_message
+seed kdf_lanes
 # attachment_stream: a mode byte and a chunk-size byte, then a download whose hash matches.
 for f in $tv/attachment/wasm-17.bin $tv/attachment/nio-3000.bin; do
   [ -f "$f" ] && { printf '\000\007'; cat "$f"; } > "corpus/attachment_stream/seed-$(basename "$f")"

@@ -796,3 +796,11 @@ pub fn canonical_json(data: &[u8]) {
         "canonical JSON is not a fixed point: {c} then {again:?}"
     );
 }
+
+/// The hand-written multi-buffer SHA-512 (`kdf::pbkdf2_sha512_batch`'s lanes): SHA-512 of up to
+/// nine messages cut from the input, on every lane engine this CPU runs (portable, AVX2 x4/x8,
+/// AVX-512 x8/x16), equals `sha2`; PBKDF2 of them with 1-4 rounds on every engine equals the
+/// `pbkdf2` crate. See `kdf::compare_lanes_with_sha2` for how the input is cut.
+pub fn kdf_lanes(data: &[u8]) {
+    crate::kdf::compare_lanes_with_sha2(data);
+}

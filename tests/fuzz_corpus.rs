@@ -181,6 +181,16 @@ fn megolm_message_inputs() {
 }
 
 #[test]
+fn kdf_lanes_inputs() {
+    replay("kdf_lanes", fuzz_targets::kdf_lanes, &[]);
+    // Lengths around the SHA-512 padding boundaries in every lane, and more messages than the
+    // widest engine has lanes.
+    let mut data = vec![0x3f, 0, 1, 111, 112, 127, 128, 129, 200, 255];
+    data.extend((0..6000u32).map(|i| (i * 13 + 5) as u8));
+    fuzz_targets::kdf_lanes(&data);
+}
+
+#[test]
 fn identity_qr_inputs() {
     let seeds = &[("identity/qr", "", "bin")];
     assert!(replay("identity_qr", fuzz_targets::identity_qr, seeds) >= 10);

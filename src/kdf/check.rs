@@ -110,11 +110,14 @@ pub(crate) fn compressions() -> Compressions {
     c
 }
 
+/// Cut fuzz input into a round count (1-4), 1-33 messages (enough to fill a 16-lane group twice
+/// and part of a third) and a salt: byte 0 gives rounds and count, the next `count` bytes the
+/// message lengths (0-191, or longer in steps of 16), then the messages, and the rest is salt.
 fn split(data: &[u8]) -> (u32, Vec<&[u8]>, &[u8]) {
-    let (head, mut body) = data.split_at(data.len().min(10));
-    let (cfg, lens) = head.split_first().map_or((0, &[][..]), |(c, l)| (*c, l));
+    let (cfg, rest) = data.split_first().map_or((0, &[][..]), |(c, r)| (*c, r));
     let rounds = 1 + u32::from(cfg % 4);
-    let count = 1 + usize::from(cfg >> 2) % 9;
+    let count = 1 + usize::from(cfg >> 2) % 33;
+    let (lens, mut body) = rest.split_at(rest.len().min(count));
     let mut msgs = Vec::with_capacity(count);
     for i in 0..count {
         let b = usize::from(lens.get(i).copied().unwrap_or(0));
@@ -126,8 +129,8 @@ fn split(data: &[u8]) -> (u32, Vec<&[u8]>, &[u8]) {
     (rounds, msgs, body)
 }
 
-/// Fuzz entry point: SHA-512 in every available lane engine (portable and AVX2, 4 and 8 lanes)
-/// against `sha2`, and [`super::pbkdf2_sha512_batch`] with every [`Engine`] against the
+/// Fuzz entry point: SHA-512 in every available lane engine (portable; AVX2 with 4 and 8 lanes;
+/// AVX-512 with 8 and 16) against `sha2`, and [`super::pbkdf2_sha512_batch`] with every [`Engine`] against the
 /// `pbkdf2` crate, on messages, passwords, salt and (small) round count cut from `data`.
 /// Panics on the first difference. Not part of the stable API.
 pub fn compare_lanes_with_sha2(data: &[u8]) {
