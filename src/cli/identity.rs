@@ -350,12 +350,14 @@ pub fn run_qr(cmd: QrCmd, json: bool) -> Result<(), CliError> {
         return print_json(&serde_json::to_value(&q).map_err(io::Error::from)?);
     }
     let (m1, m2) = q.key_meanings();
-    println!("version:        {}", q.version);
-    println!("mode:           {} ({})", q.mode, q.mode_meaning());
-    println!("transaction id: {}", q.transaction_id);
-    println!("key 1:          {} ({m1})", q.key1);
-    println!("key 2:          {} ({m2})", q.key2);
-    println!("shared secret:  {} bytes", q.secret_len);
+    // writeln! rather than println!: a closed pipe (`| head -1`) is an error to return, not a panic.
+    let mut out = io::stdout().lock();
+    writeln!(out, "version:        {}", q.version)?;
+    writeln!(out, "mode:           {} ({})", q.mode, q.mode_meaning())?;
+    writeln!(out, "transaction id: {}", q.transaction_id)?;
+    writeln!(out, "key 1:          {} ({m1})", q.key1)?;
+    writeln!(out, "key 2:          {} ({m2})", q.key2)?;
+    writeln!(out, "shared secret:  {} bytes", q.secret_len)?;
     Ok(())
 }
 
@@ -470,17 +472,23 @@ pub fn run_sas(cmd: SasCmd, json: bool) -> Result<(), CliError> {
                     .map(|(c, n)| format!("{c} {n}"))
             })
             .collect();
-        println!("emoji:    {}", shown.join("  "));
-        println!("numbers:  {} {} {}", decimals[0], decimals[1], decimals[2]);
+        let mut out = io::stdout().lock();
+        writeln!(out, "emoji:    {}", shown.join("  "))?;
+        writeln!(
+            out,
+            "numbers:  {} {} {}",
+            decimals[0], decimals[1], decimals[2]
+        )?;
         if let Some(c) = commitment {
-            println!(
+            writeln!(
+                out,
                 "commitment: {}",
                 if c {
                     "matches the start content"
                 } else {
                     "DOES NOT MATCH: the verification was tampered with"
                 }
-            );
+            )?;
         }
     }
     if commitment == Some(false) {

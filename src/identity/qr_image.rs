@@ -15,7 +15,7 @@ pub const DEFAULT_MAX_PIXELS: u64 = 40_000_000;
 #[non_exhaustive]
 pub enum QrImageError {
     /// Neither PNG nor JPEG (by the first bytes).
-    #[error("not a PNG or JPEG image (it starts with {0:?})")]
+    #[error("not a PNG or JPEG image (it starts with {0})")]
     NotAnImage(String),
     /// More pixels than allowed; nothing was decoded.
     #[error("the image is {width}x{height} pixels, above the limit of {limit} pixels; crop or scale it down to the QR code")]
