@@ -507,7 +507,7 @@ fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
         );
     }
     eprintln!(
-        "wrote {count} sessions in {} rooms to {}; upload with:\n  curl -X PUT -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' --data @{} \"$HS/_matrix/client/v3/room_keys/keys?version=$VERSION\"",
+        "wrote {count} sessions in {} rooms to {}; upload with:\n  curl -X PUT -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' --data @{} \"$HS/_matrix/client/v3/room_keys/keys?version=$V\"",
         rooms.len(),
         path.display(),
         path.display()
