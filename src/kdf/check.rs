@@ -62,17 +62,15 @@ fn pad(m: &[u8]) -> Vec<u8> {
     p
 }
 
-/// A lane compression on 4 lanes, with its name (8 and 16 below).
-pub(crate) type Compress4 = (&'static str, fn(&mut [[u64; 4]; 8], &[[u64; 4]; 16]));
-pub(crate) type Compress8 = (&'static str, fn(&mut [[u64; 8]; 8], &[[u64; 8]; 16]));
-pub(crate) type Compress16 = (&'static str, fn(&mut [[u64; 16]; 8], &[[u64; 16]; 16]));
+/// A lane compression on `L` lanes, with its name.
+pub(crate) type Compress<const L: usize> = (&'static str, fn(&mut [[u64; L]; 8], &[[u64; L]; 16]));
 
 /// Every lane compression this CPU can run, by lane count: the portable model always, the
 /// AVX2 and AVX-512 ones where the CPU has them.
 pub(crate) struct Compressions {
-    pub(crate) four: Vec<Compress4>,
-    pub(crate) eight: Vec<Compress8>,
-    pub(crate) sixteen: Vec<Compress16>,
+    pub(crate) four: Vec<Compress<4>>,
+    pub(crate) eight: Vec<Compress<8>>,
+    pub(crate) sixteen: Vec<Compress<16>>,
 }
 
 pub(crate) fn compressions() -> Compressions {
@@ -129,10 +127,22 @@ fn split(data: &[u8]) -> (u32, Vec<&[u8]>, &[u8]) {
     (rounds, msgs, body)
 }
 
+/// Every compression of `list` gives `want` (the `sha2` digests of `msgs`), `L` messages at a time.
+fn assert_sha512_lanes<const L: usize>(list: Vec<Compress<L>>, msgs: &[&[u8]], want: &[[u8; 64]]) {
+    for (name, c) in list {
+        for (group, want) in msgs.chunks(L).zip(want.chunks(L)) {
+            assert!(
+                sha512_lanes(c, group) == want,
+                "{name}: SHA-512 differs from sha2"
+            );
+        }
+    }
+}
+
 /// Fuzz entry point: SHA-512 in every available lane engine (portable; AVX2 with 4 and 8 lanes;
-/// AVX-512 with 8 and 16) against `sha2`, and [`super::pbkdf2_sha512_batch`] with every [`Engine`] against the
-/// `pbkdf2` crate, on messages, passwords, salt and (small) round count cut from `data`.
-/// Panics on the first difference. Not part of the stable API.
+/// AVX-512 with 8 and 16) against `sha2`, and [`super::pbkdf2_sha512_batch`] with every
+/// [`Engine`] against the `pbkdf2` crate, on messages, passwords, salt and (small) round count
+/// cut from `data`. Panics on the first difference. Not part of the stable API.
 pub fn compare_lanes_with_sha2(data: &[u8]) {
     let (rounds, msgs, salt) = split(data);
     let want: Vec<[u8; 64]> = msgs.iter().map(|m| Sha512::digest(m).into()).collect();
@@ -141,33 +151,9 @@ pub fn compare_lanes_with_sha2(data: &[u8]) {
         eight,
         sixteen,
     } = compressions();
-    for (name, c) in four {
-        for (i, group) in msgs.chunks(4).enumerate() {
-            let got = sha512_lanes(c, group);
-            assert!(
-                got.iter().eq(want.iter().skip(i * 4).take(group.len())),
-                "{name}: SHA-512 differs from sha2"
-            );
-        }
-    }
-    for (name, c) in eight {
-        for (i, group) in msgs.chunks(8).enumerate() {
-            let got = sha512_lanes(c, group);
-            assert!(
-                got.iter().eq(want.iter().skip(i * 8).take(group.len())),
-                "{name}: SHA-512 differs from sha2"
-            );
-        }
-    }
-    for (name, c) in sixteen {
-        for (i, group) in msgs.chunks(16).enumerate() {
-            let got = sha512_lanes(c, group);
-            assert!(
-                got.iter().eq(want.iter().skip(i * 16).take(group.len())),
-                "{name}: SHA-512 differs from sha2"
-            );
-        }
-    }
+    assert_sha512_lanes(four, &msgs, &want);
+    assert_sha512_lanes(eight, &msgs, &want);
+    assert_sha512_lanes(sixteen, &msgs, &want);
     let Ok(r) = Rounds::new(rounds, rounds) else {
         return;
     };
@@ -252,6 +238,25 @@ mod tests {
         out
     }
 
+    /// Each compression of `list`, from the state in `state` with the block in `block` (words
+    /// laid out lane-transposed), gives what the portable model gives.
+    fn compress_like_portable<const L: usize>(
+        list: Vec<Compress<L>>,
+        state: &[u64],
+        block: &[u64],
+    ) -> Result<(), TestCaseError> {
+        let s: [[u64; L]; 8] = rows(state);
+        let b: [[u64; L]; 16] = rows(block);
+        let mut want = s;
+        lanes::compress(&mut want, &b);
+        for (name, c) in list {
+            let mut got = s;
+            c(&mut got, &b);
+            prop_assert_eq!(got, want, "{}", name);
+        }
+        Ok(())
+    }
+
     proptest! {
         /// One compression from an arbitrary state (not only the IV) with an arbitrary block:
         /// AVX2 (4 and 8 lanes), AVX-512 (8 and 16 lanes) and the portable model agree bit for
@@ -263,34 +268,10 @@ mod tests {
             state_wide in prop::collection::vec(any::<u64>(), 128),
             block_wide in prop::collection::vec(any::<u64>(), 256),
         ) {
-            let s8: [[u64; 8]; 8] = rows(&state);
-            let b8: [[u64; 8]; 16] = rows(&block);
-            let mut want = s8;
-            lanes::compress(&mut want, &b8);
-            let s4: [[u64; 4]; 8] = rows(&state[..32]);
-            let b4: [[u64; 4]; 16] = rows(&block[..64]);
-            let mut want4 = s4;
-            lanes::compress(&mut want4, &b4);
-            let s16: [[u64; 16]; 8] = rows(&state_wide);
-            let b16: [[u64; 16]; 16] = rows(&block_wide);
-            let mut want16 = s16;
-            lanes::compress(&mut want16, &b16);
             let Compressions { four, eight, sixteen } = compressions();
-            for (name, c) in four {
-                let mut got = s4;
-                c(&mut got, &b4);
-                prop_assert_eq!(got, want4, "{}", name);
-            }
-            for (name, c) in eight {
-                let mut got = s8;
-                c(&mut got, &b8);
-                prop_assert_eq!(got, want, "{}", name);
-            }
-            for (name, c) in sixteen {
-                let mut got = s16;
-                c(&mut got, &b16);
-                prop_assert_eq!(got, want16, "{}", name);
-            }
+            compress_like_portable(four, &state[..32], &block[..64])?;
+            compress_like_portable(eight, &state, &block)?;
+            compress_like_portable(sixteen, &state_wide, &block_wide)?;
         }
 
         /// Lane independence: changing one lane's input changes only that lane's output.
