@@ -64,18 +64,22 @@ fn a_256_mib_attachment_round_trips_and_damage_is_refused() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(fs::metadata(p("ct")).unwrap().len(), SIZE as u64);
-    let o = mxkeys(
-        &[
-            "attachment",
-            "decrypt",
-            s(&p("ct")),
-            "--info",
-            s(&p("info.json")),
-            "-o",
-            s(&p("out")),
-        ],
-        &[],
-    );
+    // Decrypt "ct" with "info.json" into `out`.
+    let decrypt = |out: &str| {
+        mxkeys(
+            &[
+                "attachment",
+                "decrypt",
+                s(&p("ct")),
+                "--info",
+                s(&p("info.json")),
+                "-o",
+                s(&p(out)),
+            ],
+            &[],
+        )
+    };
+    let o = decrypt("out");
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(sha_file(&p("in")), sha_file(&p("out")));
     // One byte near the end changed: the whole file is refused and no plaintext is kept.
@@ -90,18 +94,7 @@ fn a_256_mib_attachment_round_trips_and_damage_is_refused() {
     f.seek(SeekFrom::Start(SIZE as u64 - 100)).unwrap();
     f.write_all(&[b[0] ^ 1]).unwrap();
     drop(f);
-    let o = mxkeys(
-        &[
-            "attachment",
-            "decrypt",
-            s(&p("ct")),
-            "--info",
-            s(&p("info.json")),
-            "-o",
-            s(&p("out2")),
-        ],
-        &[],
-    );
+    let o = decrypt("out2");
     assert_fails(&o, 1, "SHA-256 does not match");
     assert_only(d.path(), &["in", "ct", "info.json", "out"]);
 }
