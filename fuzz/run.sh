@@ -59,6 +59,32 @@ seed identity_qr_image $tv/identity/qr-images/*.png $tv/identity/qr-images/*.jpg
 seed canonical_json $tv/identity/*.json $tv/identity/*/*.json
 seed megolm_message
 seed kdf_lanes
+seed merge $tv/megolm/*.json
+seed events
+seed cross_signing $tv/identity/keys-query/*.json
+# merge and events: files joined with 0xFF bytes (never in JSON text), as the targets cut them.
+joined() {  # joined TARGET NAME FILES...
+  local t=$1 name=$2; shift 2
+  local first=1
+  for f in "$@"; do [ -f "$f" ] || return 0; done
+  for f in "$@"; do
+    [ $first = 1 ] || printf '\377'
+    first=0
+    cat "$f"
+  done > "corpus/$t/seed-$name"
+}
+m=$tv/megolm
+joined merge devices $m/valid-laptop.json $m/valid-phone.json $m/valid-old-backup.json
+joined merge ratchets $m/merge-fake-ratchet.json $m/valid-old-backup.json $m/merge-ratchet-flip.json
+joined merge forwarded $m/merge-forwarded-long.json $m/merge-forwarded-short.json $m/merge-untrusted.json
+joined merge mixed $m/valid-signed.json $m/warn-duplicate.json $m/invalid-mixed.json
+joined merge history $m/valid-shared-history.json $m/valid-olm.json $m/valid-laptop.json
+e=$tv/events
+joined events wasm $e/wasm-keys.json $e/wasm-events.json
+joined events wasm-messages $e/wasm-keys.json $e/wasm-messages.json
+joined events vodozemac $e/vodozemac-keys.json $e/vodozemac-events.json
+joined events vodozemac-jsonl $e/vodozemac-keys.json $e/vodozemac-events.jsonl
+joined events gen $e/gen-keys.json $e/gen-events.json
 # attachment_stream: a mode byte and a chunk-size byte, then a download whose hash matches.
 for f in $tv/attachment/wasm-17.bin $tv/attachment/nio-3000.bin; do
   [ -f "$f" ] && { printf '\000\007'; cat "$f"; } > "corpus/attachment_stream/seed-$(basename "$f")"
@@ -90,7 +116,7 @@ fi
 dict_for() {
   case $1 in
     armor|export_decrypt) echo armor ;;
-    export_plaintext|session_json|backup_entries|backup_session_data|ssss_account_data|attachment_info) echo json ;;
+    export_plaintext|session_json|backup_entries|backup_session_data|ssss_account_data|attachment_info|merge|events|cross_signing) echo json ;;
     recovery_key) echo recovery_key ;;
   esac
 }

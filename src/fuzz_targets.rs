@@ -806,3 +806,340 @@ pub fn canonical_json(data: &[u8]) {
 pub fn kdf_lanes(data: &[u8]) {
     crate::kdf::compare_lanes_with_sha2(data);
 }
+
+/// Up to four session arrays cut from the input at `0xFF` bytes (which UTF-8, so JSON text, never
+/// contains), each read as `export merge` reads a file; pieces that are not such an array are
+/// left out, as the CLI would refuse them.
+fn session_arrays(data: &[u8]) -> Vec<Vec<Map<String, Value>>> {
+    let mut inputs = Vec::new();
+    for piece in data.split(|&b| b == 0xff).take(4) {
+        let mut sessions = Vec::new();
+        let read = crate::session::for_each(piece, "input", |s: Map<String, Value>| {
+            sessions.push(s);
+            Ok(())
+        });
+        if read.is_ok() {
+            inputs.push(sessions);
+        }
+    }
+    inputs
+}
+
+fn key_of(s: &Map<String, Value>) -> Option<SessionKey> {
+    s.get("session_key")
+        .and_then(Value::as_str)
+        .and_then(|k| SessionKey::from_base64(k).ok())
+}
+
+/// The key-derived session ids of sessions.
+fn session_ids(sessions: &[Map<String, Value>]) -> Vec<String> {
+    sessions
+        .iter()
+        .filter_map(key_of)
+        .map(|k| k.session_id())
+        .collect()
+}
+
+/// `export merge` on up to four inputs (see [`session_arrays`]), checked against what the inputs
+/// say, worked out here without merge's bookkeeping: every session validation passes has a key
+/// that parses and names its own id; the output holds one copy per session, an unchanged input
+/// session with the lowest first index (then the shortest forwarding chain, then trusted); a
+/// session is left out exactly when two of its copies are not the same ratchet; the counts add
+/// up; merging the output again changes nothing; the input order changes no first index and no
+/// verdict.
+pub fn merge(data: &[u8]) {
+    use std::collections::{BTreeMap, BTreeSet};
+    let inputs = session_arrays(data);
+    let (out, report) = crate::merge::merge(&inputs);
+
+    // (input, position, key) of every copy validation accepts, by the id its key gives.
+    let mut copies: BTreeMap<String, Vec<(usize, usize, SessionKey)>> = BTreeMap::new();
+    let mut invalid = 0;
+    for (i, sessions) in inputs.iter().enumerate() {
+        let reports = crate::merge::validate_all(sessions);
+        assert_eq!(reports.len(), sessions.len(), "one report per session");
+        for (j, (s, r)) in sessions.iter().zip(&reports).enumerate() {
+            assert_eq!(r.index, j);
+            if r.status() == "invalid" {
+                invalid += 1;
+                continue;
+            }
+            let key = key_of(s);
+            assert!(
+                key.is_some(),
+                "validation passed a session whose key does not parse"
+            );
+            let Some(key) = key else { continue };
+            let sid = key.session_id();
+            assert_eq!(
+                s.get("session_id").and_then(Value::as_str),
+                Some(sid.as_str()),
+                "validation passed a session_id that is not its key's"
+            );
+            assert_eq!(r.first_index, Some(key.first_index()));
+            copies.entry(sid).or_default().push((i, j, key));
+        }
+    }
+    assert_eq!(report.inputs, inputs.len());
+    assert_eq!(report.read, inputs.iter().map(Vec::len).sum::<usize>());
+    assert_eq!(report.invalid.len(), invalid);
+    assert_eq!(report.unique, out.len());
+
+    let conflicts: BTreeSet<&str> = report
+        .conflicts
+        .iter()
+        .map(|c| c.session_id.as_str())
+        .collect();
+    assert_eq!(
+        conflicts.len(),
+        report.conflicts.len(),
+        "a conflict listed twice"
+    );
+    let out_ids = session_ids(&out);
+    assert_eq!(
+        out_ids.len(),
+        out.len(),
+        "an output session has no usable key"
+    );
+    let kept: BTreeSet<&str> = out_ids.iter().map(String::as_str).collect();
+    assert_eq!(kept.len(), out.len(), "a session is in the output twice");
+    assert!(
+        kept.is_disjoint(&conflicts),
+        "a session both kept and in conflict"
+    );
+    let decided: BTreeSet<&str> = kept.union(&conflicts).copied().collect();
+    let valid: BTreeSet<&str> = copies.keys().map(String::as_str).collect();
+    assert_eq!(decided, valid, "every valid session is kept or in conflict");
+
+    for (sid, cs) in &copies {
+        let all_same = cs
+            .iter()
+            .all(|(_, _, a)| cs.iter().all(|(_, _, b)| a.same_session(b)));
+        assert_eq!(
+            conflicts.contains(sid.as_str()),
+            !all_same,
+            "conflict verdict for {sid}"
+        );
+    }
+    let rank = |input: usize, pos: usize, key: &SessionKey| {
+        let s = inputs.get(input).and_then(|i| i.get(pos));
+        let chain = s
+            .and_then(|s| s.get("forwarding_curve25519_key_chain"))
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        let untrusted = s
+            .and_then(|s| s.get("untrusted"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        (key.first_index(), chain, untrusted)
+    };
+    for (s, sid) in out.iter().zip(&out_ids) {
+        let cs = copies.get(sid).map(Vec::as_slice).unwrap_or_default();
+        let best = cs.iter().map(|(i, j, k)| rank(*i, *j, k)).min();
+        let winners: Vec<_> = cs
+            .iter()
+            .filter(|(i, j, _)| inputs.get(*i).and_then(|x| x.get(*j)) == Some(s))
+            .collect();
+        assert!(!winners.is_empty(), "{sid}: the output copy is no input's");
+        assert!(
+            winners
+                .iter()
+                .any(|(i, j, k)| Some(rank(*i, *j, k)) == best),
+            "{sid}: a worse copy won"
+        );
+        let distinct: BTreeSet<usize> = cs.iter().map(|(i, _, _)| *i).collect();
+        let chosen = report.chosen.iter().find(|c| c.session_id == *sid);
+        assert_eq!(chosen.is_some(), distinct.len() > 1, "{sid}: chosen entry");
+        if let Some(c) = chosen {
+            assert!(winners.iter().any(|(i, _, _)| *i == c.from));
+            assert_eq!(Some(c.first_index), best.map(|b| b.0));
+        }
+    }
+
+    let (again, r2) = crate::merge::merge(std::slice::from_ref(&out));
+    assert_eq!(again, out, "merging the output again changed it");
+    assert!(r2.conflicts.is_empty() && r2.invalid.is_empty() && r2.replaced == 0);
+
+    let mut reversed = inputs.clone();
+    reversed.reverse();
+    let (out2, r3) = crate::merge::merge(&reversed);
+    let firsts = |o: &[Map<String, Value>]| -> BTreeMap<String, u32> {
+        o.iter()
+            .filter_map(key_of)
+            .map(|k| (k.session_id(), k.first_index()))
+            .collect()
+    };
+    assert_eq!(
+        firsts(&out2),
+        firsts(&out),
+        "the input order changed the result"
+    );
+    let conflicts2: BTreeSet<&str> = r3.conflicts.iter().map(|c| c.session_id.as_str()).collect();
+    assert_eq!(conflicts2, conflicts);
+}
+
+/// `events decrypt`: a keys file (a session array) and an events file (any shape
+/// `parse_events` reads), cut at the first `0xFF` byte. One outcome per event, in order, each
+/// the same as when that event is decrypted alone and when the events come in reverse order (the
+/// ratchet is shared per session); what decrypts is a megolm event whose ciphertext names that
+/// message index, and names the event's room; every outcome explains itself.
+pub fn events(data: &[u8]) {
+    use crate::events::{decrypt_events, decrypted_event, parse_events, KeyStore, Outcome, MEGOLM};
+    let (keys, rest) = match data.iter().position(|&b| b == 0xff) {
+        Some(at) => (
+            data.get(..at).unwrap_or_default(),
+            data.get(at + 1..).unwrap_or_default(),
+        ),
+        None => (&[][..], data),
+    };
+    let mut sessions = Vec::new();
+    let _ = crate::session::for_each(keys, "keys", |s: Map<String, Value>| {
+        sessions.push(s);
+        Ok(())
+    });
+    let store = KeyStore::from_sessions(&sessions);
+    assert!(store.len() + store.rejected.len() <= sessions.len());
+    let events = match parse_events(rest) {
+        Ok(e) => e,
+        Err(why) => {
+            assert!(!why.is_empty());
+            return;
+        }
+    };
+    let outcomes = decrypt_events(&store, &events);
+    assert_eq!(outcomes.len(), events.len(), "one outcome per event");
+
+    let mut backwards: Vec<Value> = events.clone();
+    backwards.reverse();
+    let mut again = decrypt_events(&store, &backwards);
+    again.reverse();
+    assert_eq!(
+        again, outcomes,
+        "the order of the events changed an outcome"
+    );
+
+    for (n, (ev, o)) in events.iter().zip(&outcomes).enumerate() {
+        assert!(!o.explain().is_empty());
+        let tagged = serde_json::to_value(o).ok();
+        assert_eq!(
+            tagged
+                .as_ref()
+                .and_then(|t| t.get("result"))
+                .and_then(Value::as_str),
+            Some(o.kind())
+        );
+        if let Outcome::Format { why } = o {
+            assert!(!why.starts_with("internal"), "an event was not processed");
+        }
+        if n < 32 {
+            let alone = decrypt_events(&store, std::slice::from_ref(ev));
+            assert_eq!(
+                alone.first(),
+                Some(o),
+                "event {n} decrypts differently alone"
+            );
+        }
+        let content = ev.get("content");
+        let algorithm = content
+            .and_then(|c| c.get("algorithm"))
+            .and_then(Value::as_str);
+        match o {
+            Outcome::Ok {
+                message_index,
+                plaintext,
+            } => {
+                assert_eq!(algorithm, Some(MEGOLM));
+                let index = content
+                    .and_then(|c| c.get("ciphertext"))
+                    .and_then(Value::as_str)
+                    .and_then(|c| decode_lenient(c).ok())
+                    .and_then(|b| Message::parse(&b).ok().map(|m| m.index));
+                assert_eq!(index, Some(*message_index));
+                assert!(plaintext.is_object());
+                if let (Some(a), Some(b)) = (
+                    ev.get("room_id").and_then(Value::as_str),
+                    plaintext.get("room_id").and_then(Value::as_str),
+                ) {
+                    assert_eq!(a, b, "decrypted an event replayed into another room");
+                }
+                let shown = decrypted_event(ev, plaintext);
+                assert_eq!(shown.get("event_id"), ev.get("event_id"));
+                assert_eq!(
+                    shown.get("type"),
+                    Some(plaintext.get("type").unwrap_or(&Value::Null))
+                );
+            }
+            Outcome::TooLate {
+                message_index,
+                first_known_index,
+                ..
+            } => assert!(message_index < first_known_index),
+            Outcome::UnknownAlgorithm { algorithm: a } => {
+                assert_ne!(a.as_deref(), Some(MEGOLM));
+                assert_eq!(a.as_deref(), algorithm);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `cross-signing check` on any `/keys/query` response, for every user in it as seen by each of
+/// them (and by a stranger): problems are sorted; every device of the user gets a status; a
+/// cross-signed device needs a valid self-signing key, which needs a master key; the master key
+/// reported is the published one; no problem means a valid chain.
+pub fn cross_signing(data: &[u8]) {
+    use crate::identity::{check_user, published_cross_signing_key, DeviceStatus};
+    let Ok(resp) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
+    let mut users: Vec<String> = ["master_keys", "device_keys"]
+        .iter()
+        .filter_map(|k| resp.get(*k).and_then(Value::as_object))
+        .flat_map(|m| m.keys().cloned())
+        .collect();
+    users.sort();
+    users.dedup();
+    users.truncate(4);
+    let mut viewers = users.clone();
+    viewers.push("@stranger:example.org".into());
+    for u in &users {
+        let mut devices: Vec<String> = resp
+            .get("device_keys")
+            .and_then(|d| d.get(u))
+            .and_then(Value::as_object)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        devices.sort();
+        for v in &viewers {
+            let r = check_user(&resp, u, v);
+            assert!(r.problems.windows(2).all(|w| w.first() <= w.get(1)));
+            assert_eq!(r.signed_by_viewer_user_signing.is_none(), u == v);
+            assert_eq!(
+                r.devices.keys().cloned().collect::<Vec<_>>(),
+                devices,
+                "every device gets a status"
+            );
+            if let Some(m) = &r.master_key {
+                assert_eq!(
+                    published_cross_signing_key(&resp, u, "master").as_ref(),
+                    Some(m)
+                );
+            }
+            if r.self_signing_valid {
+                assert!(r.master_key.is_some());
+            }
+            if r.devices.values().any(|d| *d == DeviceStatus::CrossSigned) {
+                assert!(
+                    r.self_signing_valid,
+                    "a device is cross-signed by an invalid key"
+                );
+            }
+            if r.problems.is_empty() {
+                assert!(r.master_key.is_some() && r.self_signing_valid);
+            }
+            if r.signed_by_viewer_user_signing == Some(true) {
+                assert!(r.master_key.is_some());
+            }
+        }
+    }
+}

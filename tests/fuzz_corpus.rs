@@ -214,6 +214,65 @@ fn canonical_json_inputs() {
     assert!(replay("canonical_json", fuzz_targets::canonical_json, seeds) >= 10);
 }
 
+/// Files of test-vectors/ joined with 0xFF bytes, as fuzz/run.sh seeds the `merge` and `events`
+/// targets.
+fn joined(files: &[&str]) -> Vec<u8> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors");
+    let parts: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| fs::read(root.join(f)).unwrap())
+        .collect();
+    parts.join(&0xffu8)
+}
+
+#[test]
+fn merge_inputs() {
+    assert!(replay("merge", fuzz_targets::merge, &[("megolm", "", "json")]) >= 20);
+    let m = |f: &str| format!("megolm/{f}.json");
+    for combo in [
+        ["valid-laptop", "valid-phone", "valid-old-backup"],
+        [
+            "merge-fake-ratchet",
+            "valid-old-backup",
+            "merge-ratchet-flip",
+        ],
+        [
+            "merge-forwarded-long",
+            "merge-forwarded-short",
+            "merge-untrusted",
+        ],
+        ["valid-signed", "warn-duplicate", "invalid-mixed"],
+        ["valid-shared-history", "valid-olm", "valid-laptop"],
+    ] {
+        let files: Vec<String> = combo.iter().map(|f| m(f)).collect();
+        let refs: Vec<&str> = files.iter().map(String::as_str).collect();
+        fuzz_targets::merge(&joined(&refs));
+    }
+}
+
+#[test]
+fn events_inputs() {
+    replay("events", fuzz_targets::events, &[]);
+    for (keys, events) in [
+        ("wasm-keys.json", "wasm-events.json"),
+        ("wasm-keys.json", "wasm-messages.json"),
+        ("vodozemac-keys.json", "vodozemac-events.json"),
+        ("vodozemac-keys.json", "vodozemac-events.jsonl"),
+        ("gen-keys.json", "gen-events.json"),
+    ] {
+        fuzz_targets::events(&joined(&[
+            &format!("events/{keys}"),
+            &format!("events/{events}"),
+        ]));
+    }
+}
+
+#[test]
+fn cross_signing_inputs() {
+    let seeds = &[("identity/keys-query", "", "json")];
+    assert!(replay("cross_signing", fuzz_targets::cross_signing, seeds) >= 14);
+}
+
 /// The open bugs, one input each (fails until they are fixed; see fuzz/README.md).
 #[test]
 #[ignore = "known bugs in mxkeys: fuzz/regressions/*/known-bug-*"]
