@@ -390,8 +390,15 @@ fn search(a: SearchArgs, json: bool) -> Result<(), CliError> {
             if json {
                 print_json(&json!({"found": false, "tried": tried, "lines": lines_done}))?;
             }
+            // The MAC covers the whole file: one changed byte looks like a wrong passphrase.
+            let damaged = match target {
+                Target::Export { .. } => {
+                    "; a damaged file fails the same way, so compare it with the sender's copy"
+                }
+                _ => "",
+            };
             Err(CliError::Input(format!(
-                "none of the {tried} candidates ({} lines) opened the target; add --mutate, or a longer list",
+                "none of the {tried} candidates ({} lines) opened the target; add --mutate, or a longer list{damaged}",
                 lines_done.saturating_sub(a.skip)
             )))
         }

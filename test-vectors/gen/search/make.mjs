@@ -94,6 +94,8 @@ line = list("legacy-backup.list", backupPass);
 add({ target: "legacy-backup-version.json", candidates: "legacy-backup.list", mutate: false, expect: "found", line, passphrase: backupPass,
       made_by: `matrix-js-sdk ${version(requireSsss, "matrix-js-sdk-6")} key_passphrase.keyFromAuthData + @matrix-org/matrix-sdk-crypto-wasm ${version(requireSsss, "@matrix-org/matrix-sdk-crypto-wasm")} BackupDecryptionKey public key`,
       comment: "legacy backup passphrase (private_key_salt), 1000 iterations" });
+add({ target: "legacy-backup-version.json", candidates: "none.list", mutate: false, expect: "not_found", line: null, passphrase: null,
+      made_by: vectors[vectors.length - 1].made_by, comment: "nothing matches a backup: exit 1, and no talk of a damaged file (only an export's MAC covers a file)" });
 
 fs.writeFileSync(path.join(out, "manifest.json"), JSON.stringify({ vectors }, null, 2) + "\n");
 console.log(`wrote ${vectors.length} vectors to ${out}`);
