@@ -408,7 +408,9 @@ pub fn check_auth_data(key: &RecoveryKey, version: &Value) -> Result<(), Error> 
     Ok(())
 }
 
-fn split_version(version: &Value) -> Result<(&Map<String, Value>, String), Error> {
+/// The `auth_data` of a backup version (or the version itself when it is bare auth_data) and
+/// its version string; refuses algorithms other than [`ALGORITHM`].
+pub(crate) fn split_version(version: &Value) -> Result<(&Map<String, Value>, String), Error> {
     let obj = version
         .as_object()
         .ok_or_else(|| Error::Backup("the backup version is not a JSON object".into()))?;
@@ -443,6 +445,17 @@ pub fn key_from_passphrase(
     max_rounds: u32,
 ) -> Result<RecoveryKey, Error> {
     let (auth, _) = split_version(version)?;
+    let (salt, rounds) = passphrase_params(auth, max_rounds)?;
+    let mut out = kdf::pbkdf2_sha512::<32>(pass.expose().as_bytes(), salt.as_bytes(), rounds);
+    Ok(RecoveryKey::from_bytes(out.expose_mut()))
+}
+
+/// The salt and rounds of a legacy passphrase-protected backup's `auth_data`, refused when
+/// absent, when other than 256 bits are asked for, or when the rounds are out of bounds.
+pub(crate) fn passphrase_params(
+    auth: &Map<String, Value>,
+    max_rounds: u32,
+) -> Result<(&str, Rounds), Error> {
     let salt = auth
         .get("private_key_salt")
         .and_then(Value::as_str)
@@ -452,10 +465,11 @@ pub fn key_from_passphrase(
                     .into(),
             )
         })?;
-    let iterations = auth
-        .get("private_key_iterations")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| Error::Backup("auth_data has no private_key_iterations".into()))?;
+    let iterations = kdf::json_rounds(
+        auth.get("private_key_iterations"),
+        "auth_data.private_key_iterations",
+    )
+    .map_err(Error::Backup)?;
     let bits = auth
         .get("private_key_bits")
         .and_then(Value::as_u64)
@@ -465,9 +479,7 @@ pub fn key_from_passphrase(
             "private_key_bits is {bits}; only 256 is defined"
         )));
     }
-    let rounds = Rounds::new(u32::try_from(iterations).unwrap_or(u32::MAX), max_rounds)?;
-    let mut out = kdf::pbkdf2_sha512::<32>(pass.expose().as_bytes(), salt.as_bytes(), rounds);
-    Ok(RecoveryKey::from_bytes(out.expose_mut()))
+    Ok((salt, Rounds::new(iterations, max_rounds)?))
 }
 
 #[cfg(test)]

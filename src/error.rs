@@ -30,12 +30,13 @@ pub enum Error {
         version: u8,
     },
 
-    /// The export asks for zero PBKDF2 rounds.
-    #[error("export asks for 0 PBKDF2 rounds, which no client writes; the file is damaged")]
+    /// The file (export, key description, backup version) asks for zero PBKDF2 rounds.
+    #[error("the file asks for 0 PBKDF2 rounds, which no client writes; it is damaged")]
     RoundsZero,
 
-    /// The export (or the caller) asks for more PBKDF2 rounds than the configured limit.
-    #[error("export asks for {rounds} PBKDF2 rounds, above the limit {limit}; add --max-rounds {rounds} if you trust this file")]
+    /// The file asks for more PBKDF2 rounds than the configured limit (`--rounds` of a command that
+    /// writes has its own usage error).
+    #[error("the file asks for {rounds} PBKDF2 rounds, above the limit {limit}; add --max-rounds {rounds} if you trust it")]
     RoundsTooHigh {
         /// Rounds requested.
         rounds: u32,

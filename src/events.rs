@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::encoding::decode_lenient;
 use crate::megolm::{Message, MessageError, Ratchet, SessionKey};
+use crate::session::json_detail;
 
 /// The megolm room-message algorithm.
 pub const MEGOLM: &str = "m.megolm.v1.aes-sha2";
@@ -224,22 +225,59 @@ impl Outcome {
 pub fn parse_events(text: &[u8]) -> Result<Vec<Value>, String> {
     match serde_json::from_slice::<Value>(text) {
         Ok(Value::Array(a)) => Ok(a),
-        Ok(Value::Object(o)) => match o.get("chunk").or_else(|| o.get("events")) {
-            Some(Value::Array(a)) => Ok(a.clone()),
-            _ if o.contains_key("content") => Ok(vec![Value::Object(o)]),
-            _ => Err(
-                "a JSON object without \"chunk\" or \"events\"; expected a list of events".into(),
-            ),
-        },
+        Ok(Value::Object(mut o)) => {
+            let list = ["chunk", "events"]
+                .into_iter()
+                .find(|k| o.get(*k).is_some_and(Value::is_array));
+            if let Some(Value::Array(a)) = list.and_then(|k| o.remove(k)) {
+                Ok(a)
+            } else if o.contains_key("content") {
+                Ok(vec![Value::Object(o)])
+            } else if o.contains_key("chunk") || o.contains_key("events") {
+                Err("its \"chunk\" (or \"events\") is not a list of events".into())
+            } else {
+                Err(
+                    "a JSON object without \"chunk\" or \"events\"; expected a list of events"
+                        .into(),
+                )
+            }
+        }
         Ok(_) => Err("expected a JSON array of events".into()),
-        Err(_) => {
+        Err(whole) => {
+            const EXPECTED: &str =
+                "expected a JSON array, a /messages response, or one event per line";
             let text = std::str::from_utf8(text)
                 .map_err(|_| "the events file is not UTF-8".to_string())?;
+            if text.trim().is_empty() {
+                return Err(format!("the events file is empty; {EXPECTED}"));
+            }
+            // JSON Lines when the first line is an event by itself; otherwise the file is one
+            // document (a pretty-printed array, say) and the whole-file error is the one to give.
+            let jsonl = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .and_then(|l| serde_json::from_str::<Value>(l).ok())
+                .is_some_and(|v| v.is_object());
+            if !jsonl {
+                return Err(format!(
+                    "not JSON: {} at line {}, column {}; {EXPECTED}",
+                    json_detail(&whole),
+                    whole.line(),
+                    whole.column()
+                ));
+            }
             text.lines()
                 .enumerate()
                 .filter(|(_, l)| !l.trim().is_empty())
                 .map(|(i, l)| {
-                    serde_json::from_str(l).map_err(|e| format!("line {}: not JSON ({}); expected a JSON array, a /messages response, or one event per line", i + 1, e.classify() as u8))
+                    serde_json::from_str(l).map_err(|e| {
+                        format!(
+                            "line {}: not JSON: {} at column {}; {EXPECTED}",
+                            i + 1,
+                            json_detail(&e),
+                            e.column()
+                        )
+                    })
                 })
                 .collect()
         }

@@ -269,10 +269,11 @@ fn subkey(
 /// Check every signature chain of `user` in a `/keys/query` response, as `viewer` sees it.
 pub fn check_user(resp: &Value, user: &str, viewer: &str) -> UserReport {
     let mut problems = Vec::new();
-    let devices_obj = resp
-        .get("device_keys")
-        .and_then(|d| d.get(user))
-        .and_then(Value::as_object);
+    let devices_value = resp.get("device_keys").and_then(|d| d.get(user));
+    let devices_obj = devices_value.and_then(Value::as_object);
+    if devices_value.is_some() && devices_obj.is_none() {
+        problems.push("device_keys_malformed".into());
+    }
     let device_key = |dev: &str| -> Option<String> {
         let d = devices_obj?.get(dev)?;
         if d.get("user_id").and_then(Value::as_str) != Some(user)
@@ -813,16 +814,31 @@ pub fn sas_commitment(
     Ok(encode_unpadded(&h.finalize()))
 }
 
-/// The X25519 shared secret from one side's private key and the other's public key.
-pub fn sas_shared_secret(private: &[u8; 32], public: &[u8; 32]) -> [u8; 32] {
+/// The X25519 shared secret from one side's private key and the other's public key; `None` when
+/// it is all zeros (the public key is a low-order point, which every client refuses: the secret
+/// would be known to anyone).
+pub fn sas_shared_secret(private: &[u8; 32], public: &[u8; 32]) -> Option<[u8; 32]> {
     let s = x25519_dalek::StaticSecret::from(*private);
-    s.diffie_hellman(&x25519_dalek::PublicKey::from(*public))
-        .to_bytes()
+    let shared = s.diffie_hellman(&x25519_dalek::PublicKey::from(*public));
+    shared.was_contributory().then(|| shared.to_bytes())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_low_order_sas_key_gives_no_secret() {
+        // 0 and 1 are low-order points of Curve25519 (RFC 7748 section 6.1 asks to refuse them).
+        for point in [[0u8; 32], {
+            let mut one = [0u8; 32];
+            one[0] = 1;
+            one
+        }] {
+            assert_eq!(sas_shared_secret(&[7; 32], &point), None);
+        }
+        assert!(sas_shared_secret(&[7; 32], &[9; 32]).is_some());
+    }
 
     #[test]
     fn canonical_examples_from_the_spec() {

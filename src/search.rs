@@ -18,6 +18,7 @@ use rayon::prelude::*;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
+use crate::backup;
 use crate::encoding::decode_lenient;
 use crate::error::Error;
 use crate::export::container::{Aes256Ctr, ExportKeys, Header, HEADER_LEN, MAC_LEN};
@@ -153,39 +154,14 @@ impl Target {
     /// # Errors
     /// [`Error::Backup`] when it was not made from a passphrase.
     pub fn backup(version: &Value, limits: &Limits) -> Result<Self, Error> {
-        let auth = version.get("auth_data").unwrap_or(version);
+        let (auth, _) = backup::split_version(version)?;
         let pk = auth
             .get("public_key")
             .and_then(Value::as_str)
             .and_then(|p| decode_lenient(p).ok())
             .and_then(|b| <[u8; 32]>::try_from(b).ok())
             .ok_or_else(|| Error::Backup("auth_data has no 32-byte public_key".into()))?;
-        let salt = auth
-            .get("private_key_salt")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                Error::Backup(
-                    "auth_data has no private_key_salt: this backup was not made from a passphrase"
-                        .into(),
-                )
-            })?;
-        let iterations = auth
-            .get("private_key_iterations")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        let bits = auth
-            .get("private_key_bits")
-            .and_then(Value::as_u64)
-            .unwrap_or(256);
-        if bits != 256 {
-            return Err(Error::Backup(format!(
-                "private_key_bits is {bits}; only 256 is defined"
-            )));
-        }
-        let rounds = Rounds::new(
-            u32::try_from(iterations).unwrap_or(u32::MAX),
-            limits.max_rounds,
-        )?;
+        let (salt, rounds) = backup::passphrase_params(auth, limits.max_rounds)?;
         Ok(Target::Backup {
             public_key: pk,
             salt: salt.to_owned(),

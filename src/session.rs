@@ -246,8 +246,19 @@ impl<R: Read> Read for Utf8Checked<R> {
 
 /// A serde_json error without any of the input's text.
 fn json_error(what: &'static str, e: &serde_json::Error) -> Error {
+    Error::Json {
+        what,
+        detail: json_detail(e),
+        line: e.line(),
+        column: e.column(),
+    }
+}
+
+/// What is wrong, in words, without the position and without any of the input's text:
+/// "it is empty", "it ends in the middle", "nested too deeply", "syntax error", ...
+pub fn json_detail(e: &serde_json::Error) -> String {
     use serde_json::error::Category;
-    let detail = match e.classify() {
+    match e.classify() {
         Category::Io => "read error".to_string(),
         Category::Eof if e.line() == 1 && e.column() == 0 => "it is empty".to_string(),
         Category::Eof => "it ends in the middle".to_string(),
@@ -293,12 +304,6 @@ fn json_error(what: &'static str, e: &serde_json::Error) -> Error {
                 "unexpected value".to_string()
             }
         }
-    };
-    Error::Json {
-        what,
-        detail,
-        line: e.line(),
-        column: e.column(),
     }
 }
 

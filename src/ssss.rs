@@ -271,14 +271,11 @@ fn parse_passphrase(p: &Value) -> Result<PassphraseInfo, String> {
         .get("salt")
         .and_then(Value::as_str)
         .ok_or("the Security Phrase has no salt")?;
-    let iterations = p
-        .get("iterations")
-        .and_then(Value::as_u64)
-        .ok_or("the Security Phrase has no iterations")?;
+    let iterations = crate::kdf::json_rounds(p.get("iterations"), "passphrase.iterations")?;
     let bits = p.get("bits").and_then(Value::as_u64).unwrap_or(256);
     Ok(PassphraseInfo {
         salt: salt.to_owned(),
-        iterations: u32::try_from(iterations).unwrap_or(u32::MAX),
+        iterations,
         bits: u32::try_from(bits).unwrap_or(u32::MAX),
     })
 }

@@ -253,7 +253,7 @@ fn encrypt_refuses_bad_input_and_bad_rounds_leaving_nothing() {
         ],
         &env,
     );
-    assert_fails(&o, 1, "input is not a JSON array of session objects");
+    assert_fails(&o, 1, "bad.json is not a JSON array of session objects");
     assert_only(d.path(), &["bad.json"]);
     let o = mxkeys(
         &[
@@ -296,7 +296,7 @@ fn huge_rounds_are_refused_and_can_be_allowed() {
         &["export", "decrypt", f.to_str().unwrap()],
         &[("MXKEYS_PASSPHRASE", "x")],
     );
-    assert_fails(&o, 1, "add --max-rounds 4294967295 if you trust this file");
+    assert_fails(&o, 1, "add --max-rounds 4294967295 if you trust it");
     let o = mxkeys(&["export", "inspect", f.to_str().unwrap()], &[]);
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains("problem:"));
@@ -314,7 +314,7 @@ fn huge_rounds_are_refused_and_can_be_allowed() {
     assert_fails(
         &o,
         1,
-        "export asks for 1000 PBKDF2 rounds, above the limit 999",
+        "the file asks for 1000 PBKDF2 rounds, above the limit 999",
     );
 }
 

@@ -134,7 +134,7 @@ fn sas_transcripts() {
                 ) {
                     let p: [u8; 32] = decode_lenient(p).unwrap().try_into().unwrap();
                     let q: [u8; 32] = decode_lenient(q).unwrap().try_into().unwrap();
-                    return Some(identity::sas_shared_secret(&p, &q));
+                    return identity::sas_shared_secret(&p, &q);
                 }
             }
             None

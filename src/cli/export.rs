@@ -15,6 +15,7 @@ use mxkeys::kdf::Rounds;
 use mxkeys::session::{self, Summary};
 use mxkeys::Passphrase;
 
+use super::inputs::in_file;
 use super::io::{note, open_input, print_json, spinner, warn, Source, Tee};
 use super::secrets::{self, SecretSpec};
 use super::{output, CliError, ForceArg, PassphraseArgs};
@@ -572,7 +573,8 @@ fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
         ),
         "input",
         |_| Ok(()),
-    )?;
+    )
+    .map_err(in_file(&a.sessions, false))?;
     writer.finish()?;
     let path = pending.commit()?;
     report_written(&path, &sum, rounds, json)

@@ -153,6 +153,32 @@ fn users(resp: &Value) -> Vec<String> {
 fn check(a: CheckArgs, json: bool) -> Result<(), CliError> {
     let resp = read_json(&a.keys)?;
     let all = users(&resp);
+    let file = a.keys.display();
+    if !resp.is_object() {
+        return Err(CliError::Input(format!(
+            "{file} is not a /keys/query response: expected a JSON object with \"device_keys\" and \"master_keys\""
+        )));
+    }
+    if all.is_empty() {
+        return Err(CliError::Input(format!(
+            "{file} names no users: its \"device_keys\" and \"master_keys\" are missing or empty; query with -d '{{\"device_keys\": {{\"@you:example.org\": []}}}}'"
+        )));
+    }
+    let listed = || {
+        let mut l = all.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+        if all.len() > 5 {
+            l.push_str(&format!(" and {} more", all.len() - 5));
+        }
+        l
+    };
+    for (flag, id) in [("--user", &a.user), ("--viewer", &a.viewer)] {
+        if let Some(id) = id.as_ref().filter(|id| !all.contains(id)) {
+            return Err(CliError::Input(format!(
+                "{flag} {id} is not in {file}, which has {}; add them to the query",
+                listed()
+            )));
+        }
+    }
     let viewer = match &a.viewer {
         Some(v) => v.clone(),
         None => {
@@ -414,6 +440,20 @@ pub fn run_sas(cmd: SasCmd, json: bool) -> Result<(), CliError> {
     {
         return Err(CliError::Input("the transcript needs start and accept {user_id, device_id, ephemeral_public_key} and transaction_id".into()));
     }
+    for (field, only) in [
+        ("key_agreement_protocol", "curve25519-hkdf-sha256"),
+        ("hash", "sha256"),
+    ] {
+        match t.get(field) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(v)) if v == only => {}
+            Some(other) => {
+                return Err(CliError::Input(format!(
+                    "{field} {other} is not supported (only {only}, the one current clients use)"
+                )))
+            }
+        }
+    }
     let info = identity::sas_info((&su, &sd, &sk), (&au, &ad, &ak), txid);
     let commitment = match (
         t.get("commitment").and_then(Value::as_str),
@@ -431,22 +471,47 @@ pub fn run_sas(cmd: SasCmd, json: bool) -> Result<(), CliError> {
             .ok()
             .and_then(|b| <[u8; 32]>::try_from(b).ok())
     };
-    let secret = t
-        .get("shared_secret")
-        .and_then(Value::as_str)
-        .and_then(key32)
-        .or_else(|| {
-            [("start", &ak), ("accept", &sk)]
-                .iter()
-                .find_map(|(me, other)| {
-                    let p = t
-                        .get("ephemeral_private_keys")?
-                        .get(*me)?
-                        .as_str()
-                        .and_then(key32)?;
-                    Some(identity::sas_shared_secret(&p, &key32(other)?))
-                })
-        });
+    let public = |side: &str, key: &str| {
+        key32(key).ok_or_else(|| {
+            CliError::Input(format!(
+                "{side}.ephemeral_public_key is not 32 bytes of base64; copy it from the m.key.verification.key event"
+            ))
+        })
+    };
+    let keys = [
+        ("start", public("start", &sk)?),
+        ("accept", public("accept", &ak)?),
+    ];
+    // A secret given but unreadable is an error, not a reason to look for another one.
+    let given =
+        |name: &str, v: Option<&Value>| match v {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v.as_str().and_then(key32).map(Some).ok_or_else(|| {
+                CliError::Input(format!("{name} is not 32 bytes of unpadded base64"))
+            }),
+        };
+    let mut secret = given("shared_secret", t.get("shared_secret"))?;
+    for (i, (me, _)) in keys.iter().enumerate() {
+        let privs = t.get("ephemeral_private_keys");
+        let name = format!("ephemeral_private_keys.{me}");
+        let Some(p) = given(&name, privs.and_then(|x| x.get(*me)))? else {
+            continue;
+        };
+        let Some((their_side, theirs)) = keys.get(1 - i) else {
+            continue;
+        };
+        let derived = identity::sas_shared_secret(&p, theirs).ok_or_else(|| {
+            CliError::Input(format!(
+                "{their_side}.ephemeral_public_key is a low-order point: the shared secret is all zeros, which no client accepts (an attack or a broken client)"
+            ))
+        })?;
+        if secret.is_some_and(|s| s != derived) {
+            return Err(CliError::Input(format!(
+                "shared_secret does not match the one {name} gives; give one of them"
+            )));
+        }
+        secret = Some(derived);
+    }
     let Some(secret) = secret else {
         return Err(CliError::Input(
             "the transcript has neither the shared secret nor an ephemeral private key: the SAS cannot be derived from public data alone".into(),

@@ -141,6 +141,7 @@ pub fn open_sessions(path: &Path, keys: &mut Keyring) -> Result<Opened, CliError
 /// All sessions of one input, in memory.
 pub fn read_all(path: &Path, keys: &mut Keyring) -> Result<Vec<Map<String, Value>>, CliError> {
     let opened = open_sessions(path, keys)?;
+    let export = opened.export.is_some();
     let mut out = Vec::new();
     mxkeys::session::for_each(
         std::io::BufReader::new(opened.reader),
@@ -149,6 +150,35 @@ pub fn read_all(path: &Path, keys: &mut Keyring) -> Result<Vec<Map<String, Value
             out.push(s);
             Ok(())
         },
-    )?;
+    )
+    .map_err(in_file(path, export))?;
     Ok(out)
+}
+
+/// Names the file in an error about its JSON, so that a run over several inputs says which one
+/// is bad (the library only knows "input"); other errors pass through.
+pub fn in_file(path: &Path, export: bool) -> impl Fn(mxkeys::Error) -> CliError + '_ {
+    move |e| match e {
+        mxkeys::Error::Json {
+            detail,
+            line,
+            column,
+            ..
+        } => {
+            let name = if path == Path::new("-") {
+                "standard input".to_owned()
+            } else {
+                path.display().to_string()
+            };
+            let what = if export {
+                format!("{name} decrypts to something that")
+            } else {
+                name
+            };
+            CliError::Input(format!(
+                "{what} is not a JSON array of session objects: {detail} at line {line}, column {column}"
+            ))
+        }
+        e => CliError::Lib(e),
+    }
 }

@@ -103,8 +103,9 @@ pub fn read_json(path: &Path) -> Result<serde_json::Value, CliError> {
         .map_err(|e| CliError::Input(format!("cannot read {}: {}", path.display(), e)))?;
     serde_json::from_slice(&buf).map_err(|e| {
         CliError::Input(format!(
-            "{} is not valid JSON (line {}, column {}); give the file as the server sent it",
+            "{} is not valid JSON: {} at line {}, column {}; give the file as the server sent it",
             path.display(),
+            mxkeys::session::json_detail(&e),
             e.line(),
             e.column()
         ))

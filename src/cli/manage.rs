@@ -17,7 +17,7 @@ use mxkeys::merge::{self, Report, SHARED_HISTORY};
 use mxkeys::Passphrase;
 
 use super::export::{export_writer, new_passphrase, MaxRounds};
-use super::inputs::{open_sessions, read_all, Keyring};
+use super::inputs::{in_file, open_sessions, read_all, Keyring};
 use super::io::{open_input, print_json, warn};
 use super::output::PendingOutput;
 use super::{output, CliError, ForceArg};
@@ -243,6 +243,7 @@ fn report_json(r: &Report) -> Vec<Value> {
 pub fn validate(a: ValidateArgs, json: bool) -> Result<(), CliError> {
     let mut keys = a.read.keyring();
     let opened = open_sessions(&a.file, &mut keys)?;
+    let is_export = opened.export.is_some();
     let mut reports: Vec<Report> = Vec::new();
     let mut seen: HashSet<[u8; 32]> = HashSet::new();
     let mut spellings: BTreeMap<&'static str, u64> = BTreeMap::new();
@@ -292,7 +293,8 @@ pub fn validate(a: ValidateArgs, json: bool) -> Result<(), CliError> {
             }
             Ok(())
         },
-    )?;
+    )
+    .map_err(in_file(&a.file, is_export))?;
     flush(&mut batch, &mut reports);
     let total: u64 = counts.values().sum();
     let invalid = counts.get("invalid").copied().unwrap_or(0);
@@ -441,6 +443,16 @@ pub fn merge_cmd(a: MergeArgs, json: bool) -> Result<(), CliError> {
                 }
             }
         }
+    }
+    if out.is_empty() {
+        return Err(CliError::Input(if report.read == 0 {
+            "the inputs hold no sessions; nothing was written".to_owned()
+        } else {
+            format!(
+                "none of the {} sessions read is valid (listed above); nothing was written",
+                report.read
+            )
+        }));
     }
     let pass = None;
     let path = write_sessions(
@@ -612,7 +624,8 @@ pub fn normalize(a: NormalizeArgs, json: bool) -> Result<(), CliError> {
             sessions.push(s);
             Ok(())
         },
-    )?;
+    )
+    .map_err(in_file(&a.file, true))?;
     if a.check {
         let r = refusals(&inspection, Some(&sessions));
         if json {
@@ -707,7 +720,14 @@ pub fn filter(a: FilterArgs, json: bool) -> Result<(), CliError> {
             }
             Ok(())
         },
-    )?;
+    )
+    .map_err(in_file(&a.file, export.is_some()))?;
+    if sessions.is_empty() {
+        return Err(CliError::Input(format!(
+            "none of the {total} sessions matched; nothing was written. `mxkeys export list {}` shows the rooms and how many sessions each has",
+            a.file.display()
+        )));
+    }
     let mut w = a.write;
     if export.is_none() {
         w.plaintext = true;
@@ -738,6 +758,7 @@ pub fn list(a: ListArgs, json: bool) -> Result<(), CliError> {
     }
     let mut keys = a.read.keyring();
     let opened = open_sessions(&a.file, &mut keys)?;
+    let is_export = opened.export.is_some();
     let mut rooms: BTreeMap<String, Room> = BTreeMap::new();
     mxkeys::session::for_each(
         BufReader::new(opened.reader),
@@ -768,7 +789,8 @@ pub fn list(a: ListArgs, json: bool) -> Result<(), CliError> {
             }
             Ok(())
         },
-    )?;
+    )
+    .map_err(in_file(&a.file, is_export))?;
     if json {
         let list: Vec<Value> = rooms
             .iter()

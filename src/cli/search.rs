@@ -17,7 +17,7 @@ use mxkeys::search::{self, Candidates, Progress, Target};
 use mxkeys::ssss::AccountData;
 
 use super::export::MaxRounds;
-use super::io::{print_json, read_json};
+use super::io::{note, print_json, read_json};
 use super::{interrupt, output, CliError, ForceArg};
 
 const SEARCH_AFTER: &str = "\
@@ -290,7 +290,10 @@ fn search(a: SearchArgs, json: bool) -> Result<(), CliError> {
     let progress = Arc::new(Progress::default());
     interrupt::set_search(progress.clone());
     if !json {
-        eprintln!("searching: {}; {threads} threads", target.describe());
+        note(&format!(
+            "searching {}; {threads} threads",
+            target.describe()
+        ));
     }
     let bar = (io::stderr().is_terminal()).then(|| {
         let pb = match total_lines {
@@ -383,6 +386,17 @@ fn search(a: SearchArgs, json: bool) -> Result<(), CliError> {
             "warning: {} lines were not UTF-8 and were skipped",
             lines.skipped_non_utf8
         );
+    }
+    if found.is_none() && tried == 0 {
+        let list = a.candidates.display();
+        return Err(CliError::Input(if a.skip > 0 && lines.lines <= a.skip {
+            format!(
+                "--skip {} is past the end of {list} ({} lines); nothing was tried",
+                a.skip, lines.lines
+            )
+        } else {
+            format!("{list} holds no candidates to try (it is empty, or no line is UTF-8 text)")
+        }));
     }
     match found {
         Some((pass, line)) => reveal(&pass, line, &a, json),

@@ -50,6 +50,27 @@ impl Rounds {
     }
 }
 
+/// A round count as key descriptions carry it (`passphrase.iterations`,
+/// `auth_data.private_key_iterations`): a whole number up to 2^32-1. `field` names it in the
+/// error. Zero and the caller's limit are [`Rounds::new`]'s business.
+pub fn json_rounds(v: Option<&serde_json::Value>, field: &str) -> Result<u32, String> {
+    match v {
+        None | Some(serde_json::Value::Null) => Err(format!("{field} is missing")),
+        Some(x) => match x.as_u64() {
+            Some(n) => u32::try_from(n).map_err(|_| {
+                format!(
+                    "{field} is {n}, more than any client writes (at most {}); the file is damaged",
+                    u32::MAX
+                )
+            }),
+            None => Err(format!(
+                "{field} is not a whole number from 1 to {}",
+                u32::MAX
+            )),
+        },
+    }
+}
+
 /// One PBKDF2-HMAC-SHA-512 derivation of `N` bytes.
 pub fn pbkdf2_sha512<const N: usize>(
     password: &[u8],

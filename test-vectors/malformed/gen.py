@@ -672,7 +672,7 @@ def export_cases():
          "a session field nested 100000 deep, never closed"),
         ("export-file", good, "an export file instead of JSON"),
     ]:
-        case(f"sessions-{name}.json", data, ENC, 1, "input is not a JSON array",
+        case(f"sessions-{name}.json", data, ENC, 1, f"sessions-{name}.json is not a JSON array",
              f"export encrypt of {what}", ENV_P)
     scanner_bug = ("the session scanner (src/session.rs SessionPeek) swallows the error of "
                    "next_value for room_id/session_id (`.ok().flatten()`), so a key without its "
@@ -681,7 +681,7 @@ def export_cases():
     for name, data in [("key-without-value", b'[{"room_id"}]'),
                        ("colon-without-value", b'[{"room_id":}]'),
                        ("key-without-colon", b'[{"session_id" ,"a":1}]')]:
-        case(f"sessions-{name}.json", data, ENC, 1, "input is not a JSON array",
+        case(f"sessions-{name}.json", data, ENC, 1, f"sessions-{name}.json is not a JSON array",
              f"export encrypt of {data.decode()}: not JSON", ENV_P, fixed_bug=scanner_bug)
         # salt and IV from a hash, not RNG: cases added later must not shift the other files
         nonce = hashlib.sha256(name.encode()).digest()
@@ -1102,10 +1102,10 @@ def ssss_cases():
                                                    "iterations": 10**30}), "iterations",
          "Security Phrase with 10^30 iterations", ENV_P),
         ("phrase-iter-negative", with_desc(passphrase={"algorithm": "m.pbkdf2", "salt": "s",
-                                                       "iterations": -5}), "no iterations",
+                                                       "iterations": -5}), "passphrase.iterations is not a whole number",
          "Security Phrase with -5 iterations", ENV_P),
         ("phrase-iter-string", with_desc(passphrase={"algorithm": "m.pbkdf2", "salt": "s",
-                                                     "iterations": "1000"}), "no iterations",
+                                                     "iterations": "1000"}), "passphrase.iterations is not a whole number",
          "iterations as a string", ENV_P),
         ("phrase-salt-number", with_desc(passphrase={"algorithm": "m.pbkdf2", "salt": 7,
                                                      "iterations": 1000}), "no salt",
@@ -1358,6 +1358,265 @@ def output_cases():
                 "compares OUT with the data inputs, so the secret file is replaced by the output")
 
 
+def tool_cases():
+    """The commands that read files other than the four formats above: export validate / list /
+    filter / merge / normalize, events, cross-signing, qr, sas and passphrase search."""
+    # Session arrays: the error names the file, so a run over several inputs says which is bad.
+    arrays = [
+        ("tool-not-json.json", b"hello", "not JSON at all"),
+        ("tool-object.json", b'{"a": 1}\n', "an object instead of an array"),
+        ("tool-numbers.json", b"[1, 2]\n", "an array of numbers"),
+        ("tool-truncated.json", SESSIONS_RAW[:300], "cut off after 300 bytes"),
+        ("tool-not-utf8.json", b'[{"room_id": "\xff"}]\n', "a Latin-1 byte in a string"),
+    ]
+    manage = [
+        ("export validate", ["export", "validate", "{file}"]),
+        ("export list", ["export", "list", "{file}"]),
+        ("export filter", ["export", "filter", "{file}", "-o", "{out}", "--room", "!x:example.org"]),
+        ("export merge", ["export", "merge", "{dir}/sessions-good.json", "{file}", "-o", "{out}",
+                          "--plaintext"]),
+    ]
+    for f, data, what in arrays:
+        for label, cmd in manage:
+            case(f, data, cmd, 1, f"{f} is not a JSON array of session objects",
+                 f"{label}: {what}; the error names the file")
+    invalid = [dict(S0, session_key=5)]
+    case("tool-invalid-only.json", invalid, ["export", "validate", "{file}"], 1,
+         "1 of 1 sessions are invalid", "export validate: the only session has a number for a key")
+    case("tool-invalid-only.json", invalid, ["export", "merge", "{file}", "{file}", "-o", "{out}",
+                                             "--plaintext"], 1,
+         "none of the 2 sessions read is valid",
+         "export merge: every session invalid; nothing written (not an empty file)")
+    case("tool-empty-array.json", b"[]\n", ["export", "merge", "{file}", "-o", "{out}",
+                                            "--plaintext"], 1,
+         "the inputs hold no sessions", "export merge: nothing to merge; nothing written")
+    case("sessions-good.json", None, ["export", "filter", "{file}", "-o", "{out}", "--room",
+                                      "!nowhere:example.org"], 1,
+         f"none of the {len(SESSIONS)} sessions matched",
+         "export filter: no session matches; nothing written")
+    case("sessions-good.json", None, ["export", "normalize", "{file}", "-o", "{out}"], 1,
+         "this is not a Matrix key export",
+         "export normalize of a JSON array (only exports are normalized)")
+    case("tool-not-json.json", None, ["export", "encrypt", "{file}", "-o", "{out}", "--rounds",
+                                      "1000"], 1,
+         "tool-not-json.json is not a JSON array of session objects",
+         "export encrypt: the error names the file", ENV_P)
+
+    # events: EVENTS in any of three shapes, KEYS a session array.
+    keys = "{dir}/../events/wasm-keys.json"
+    events = "{dir}/../events/wasm-events.json"
+    with open(os.path.join(ROOT, "test-vectors/events/wasm-events.json"), "rb") as fh:
+        events_raw = fh.read()
+    ev0 = json.loads(events_raw)[0]
+    bad_events = [
+        ("ev-empty.json", b"", "the events file is empty", "an empty file (a failed download)"),
+        ("ev-whitespace.json", b" \n\n", "the events file is empty", "only blank lines"),
+        ("ev-not-json.json", b"hello\n", "not JSON: syntax error at line 1", "not JSON"),
+        ("ev-not-utf8.json", b'[{"type": "\xff"}]\n', "not UTF-8", "a Latin-1 byte"),
+        ("ev-number.json", b"5\n", "expected a JSON array of events", "a number"),
+        ("ev-chunk-number.json", b'{"chunk": 5}\n', 'its "chunk" (or "events") is not a list',
+         "a /messages response whose chunk is a number"),
+        ("ev-object.json", b'{"a": 1}\n', 'without "chunk" or "events"', "an object of nothing"),
+        ("ev-truncated.json", events_raw[:len(events_raw) // 2],
+         "it ends in the middle at line", "a pretty-printed array cut in half: the whole-file "
+         "error, not 'line 1: not JSON'"),
+        ("ev-jsonl-bad-line.json", json.dumps(ev0).encode() + b"\n{bad\n",
+         "line 2: not JSON", "JSON Lines with a broken second line"),
+    ]
+    for sub in ["decrypt", "diagnose"]:
+        for f, data, needle, what in bad_events:
+            case(f, data, ["events", sub, "{file}", "--keys", keys], 1, needle,
+                 f"events {sub}: {what}")
+        case("sessions-deep-arrays.json", Deep("[", "]"), ["events", sub, "{file}", "--keys", keys], 1,
+             "nested too deeply", f"events {sub}: arrays nested 100000 deep")
+        for f, data, what in arrays[:2]:
+            case(f, data, ["events", sub, events, "--keys", "{file}"], 1,
+                 f"{f} is not a JSON array of session objects", f"events {sub}: KEYS is {what}")
+        for name, content, what in [
+            ("content-string", "x", "content is a string"),
+            ("ciphertext-number", dict(ev0["content"], ciphertext=5), "ciphertext is a number"),
+            ("ciphertext-not-base64", dict(ev0["content"], ciphertext="!!!"),
+             "ciphertext is not base64"),
+            ("ciphertext-short", dict(ev0["content"], ciphertext="AwgA"),
+             "ciphertext of 3 bytes"),
+            ("session-id-number", dict(ev0["content"], session_id=5), "session_id is a number"),
+        ]:
+            # decrypt prints the events (kept encrypted, with the reason) and exits 1.
+            needle = ("1 of 1 events could not be decrypted" if sub == "decrypt"
+                      else "1 of 1 events could not be decrypted (explained above)")
+            case(f"ev-{name}.json", [dict(ev0, content=content)],
+                 ["events", sub, "{file}", "--keys", keys], 1, needle, f"events {sub}: {what}")
+    case("ev-deep-content.json", Deep('{"content":', "}", inner="1", head="[", tail="]"),
+         ["events", "decrypt", "{file}", "--keys", keys], 1, "nested too deeply",
+         "events decrypt: an event's content nested 100000 deep")
+
+    # cross-signing check: a /keys/query response.
+    kq = "{dir}/../identity/keys-query/wasm-alice-verified.json"
+    with open(os.path.join(ROOT, "test-vectors/identity/keys-query/wasm-alice-verified.json")) as fh:
+        kq_doc = json.load(fh)
+    cs = ["cross-signing", "check", "--keys", "{file}"]
+    case("cs-empty.json", b"", cs, 1, "is not valid JSON: it is empty", "cross-signing: empty file")
+    case("cs-not-json.json", b"<html>502 Bad Gateway</html>\n", cs, 1,
+         "is not valid JSON: syntax error", "cross-signing: an HTML error page saved as the response")
+    case("cs-array.json", b"[]\n", cs, 1, "is not a /keys/query response",
+         "cross-signing: an array")
+    case("cs-no-users.json", b'{"device_keys": {}, "failures": {}}\n', cs, 1, "names no users",
+         "cross-signing: a response without users")
+    case("version-deep.json", Deep('{"a":', "}", inner="1"), cs, 1, "nested too deeply",
+         "cross-signing: objects nested 100000 deep")
+    alice = next(iter(kq_doc["master_keys"]))
+    for name, doc, what in [
+        ("device-keys-number", dict(kq_doc, device_keys={alice: 5}), "device_keys of a user is a number"),
+        ("master-key-string", dict(kq_doc, master_keys={alice: "x"}), "the master key is a string"),
+        ("master-keys-number", dict(kq_doc, master_keys=5), "master_keys is a number"),
+        ("master-key-bad-base64", dict(kq_doc, master_keys={alice: dict(
+            kq_doc["master_keys"][alice],
+            keys={k: "!!" for k in kq_doc["master_keys"][alice]["keys"]})}),
+         "the master key is not base64"),
+    ]:
+        case(f"cs-{name}.json", doc, cs, 1, "not cross-signed or do not verify",
+             f"cross-signing: {what} (reported as a problem, exit 1)")
+    for flag in ["--user", "--viewer"]:
+        case(None, None, ["cross-signing", "check", "--keys", kq, flag, "@nobody:example.org"],
+             1, f"{flag} @nobody:example.org is not in",
+             f"cross-signing: {flag} names a user the response does not have")
+
+    # qr decode: the raw bytes or a picture of a verification QR code.
+    qr = ["qr", "decode", "{file}"]
+    key = b"k" * 32
+    for f, data, needle, what in [
+        ("qr-empty.bin", b"", "ends before its header is complete", "empty"),
+        ("qr-text.txt", b"hello world\n", 'does not start with "MATRIX"', "text, not a code"),
+        ("qr-short.bin", b"MATRIX\x02\x00", "transaction id length", "cut after the mode"),
+        ("qr-version-3.bin", b"MATRIX\x03\x00\x00\x01a" + key * 3, "version 3 is not supported",
+         "version 3"),
+        ("qr-mode-9.bin", b"MATRIX\x02\x09\x00\x01a" + key * 3, "mode 9 is unknown", "mode 9"),
+        ("qr-truncated.png", b"\x89PNG\r\n\x1a\n\x00\x00", "the PNG image cannot be decoded",
+         "a PNG cut after its signature"),
+        ("qr-truncated.jpg", b"\xff\xd8\xff\xe0\x00", "the JPEG image cannot be decoded",
+         "a JPEG cut in its first segment"),
+    ]:
+        case(f, data, qr, 1, needle, f"qr decode: {what}")
+    case(None, None, ["qr", "decode", "{dir}/../identity/qr-images/element-web-mode0.png",
+                      "--max-pixels", "100"], 1, "above the limit of 100 pixels",
+         "qr decode: a picture above --max-pixels is refused before decoding")
+
+    # sas compute: a transcript of an SAS verification.
+    with open(os.path.join(ROOT, "test-vectors/identity/sas/libolm-fixed-keys.json")) as fh:
+        sas = json.load(fh)
+
+    def sas_with(**kw):
+        t = json.loads(json.dumps(sas))
+        for k, v in kw.items():
+            *path, last = k.split("__")
+            cur = t
+            for p in path:
+                cur = cur[p]
+            cur[last] = v
+        return t
+
+    zero_key = b64(bytes(32)).rstrip("=")
+    sc = ["sas", "compute", "--transcript", "{file}"]
+    for name, doc, needle, what in [
+        ("empty", b"", "it is empty", "an empty file"),
+        ("object", b"{}\n", "the transcript needs start and accept", "no fields"),
+        ("shared-secret-bad", sas_with(shared_secret="!!!"), "shared_secret is not 32 bytes",
+         "shared_secret not base64 (not silently replaced by the private keys)"),
+        ("shared-secret-short", sas_with(shared_secret="AAAA"), "shared_secret is not 32 bytes",
+         "shared_secret of 3 bytes"),
+        ("shared-secret-number", sas_with(shared_secret=5), "shared_secret is not 32 bytes",
+         "shared_secret a number"),
+        ("shared-secret-other", sas_with(shared_secret=zero_key[:-1] + "B"),
+         "shared_secret does not match", "shared_secret that the private keys do not give"),
+        ("start-key-short", sas_with(start__ephemeral_public_key="AAAA"),
+         "start.ephemeral_public_key is not 32 bytes", "a 3-byte ephemeral key"),
+        ("start-key-number", sas_with(start__ephemeral_public_key=5),
+         "the transcript needs start and accept", "an ephemeral key that is a number"),
+        ("start-key-low-order", sas_with(start__ephemeral_public_key=zero_key, shared_secret=None,
+                                         ephemeral_private_keys={"start": None,
+                                                                 "accept": sas["ephemeral_private_keys"]["accept"]}),
+         "start.ephemeral_public_key is a low-order point",
+         "the start side sent the zero point: the shared secret would be all zeros"),
+        ("private-key-bad", sas_with(shared_secret=None,
+                                     ephemeral_private_keys={"start": "AAAA", "accept": None}),
+         "ephemeral_private_keys.start is not 32 bytes", "a 3-byte private key"),
+        ("no-secret", sas_with(shared_secret=None,
+                               ephemeral_private_keys={"start": None, "accept": None}),
+         "neither the shared secret nor an ephemeral private key", "public data only"),
+        ("kap-curve25519", sas_with(key_agreement_protocol="curve25519"),
+         'key_agreement_protocol "curve25519" is not supported', "the old curve25519 method"),
+        ("hash-sha512", sas_with(hash="sha512"), 'hash "sha512" is not supported',
+         "a hash no client uses"),
+        ("commitment-other", sas_with(commitment="A" * 43),
+         "commitment does not match", "a commitment that is not the acceptor's"),
+    ]:
+        case(f"sas-{name}.json", doc, sc, 1, needle, f"sas compute: {what}")
+
+    # passphrase search: TARGET is an export, account data or a backup version.
+    none_list = "{dir}/../search/none.list"
+    srch = ["passphrase", "search", "{file}", "--candidates", none_list, "-o", "{out}"]
+    version = {"algorithm": "m.megolm_backup.v1.curve25519-aes-sha2",
+               "auth_data": {"public_key": b64(BACKUP_PUB).rstrip("="), "private_key_salt": "salt",
+                             "private_key_iterations": 1000, "signatures": {}},
+               "count": 0, "etag": "0", "version": "1"}
+
+    def auth_with(**kw):
+        v = json.loads(json.dumps(version))
+        for k, val in kw.items():
+            if val is None:
+                del v["auth_data"][k]
+            else:
+                v["auth_data"][k] = val
+        return v
+
+    for name, doc, needle, what, extra in [
+        ("iterations-missing", auth_with(private_key_iterations=None),
+         "auth_data.private_key_iterations is missing", "no iteration count", {}),
+        ("iterations-huge", auth_with(private_key_iterations=10**12),
+         "is 1000000000000, more than any client writes", "10^12 iterations", {"max_seconds": 1}),
+        ("iterations-negative", auth_with(private_key_iterations=-5),
+         "is not a whole number from 1 to 4294967295", "-5 iterations", {}),
+        ("iterations-max", auth_with(private_key_iterations=2**32 - 1),
+         "4294967295 PBKDF2 rounds, above the limit 5000000", "2^32-1 iterations: refused, "
+         "not computed", {"max_seconds": 1}),
+        ("iterations-zero", auth_with(private_key_iterations=0), "0 PBKDF2 rounds",
+         "0 iterations", {}),
+        ("public-key-short", auth_with(public_key="AAAA"), "no 32-byte public_key",
+         "a 3-byte public key", {}),
+        ("bits-128", auth_with(private_key_bits=128), "private_key_bits is 128",
+         "a 128-bit key", {}),
+    ]:
+        case(f"search-backup-{name}.json", doc, srch, 1, needle, f"passphrase search: backup "
+             f"version with {what}", **extra)
+    other_alg = dict(version, algorithm="m.megolm_backup.v2")
+    case("search-backup-algorithm-other.json", other_alg, srch, 1,
+         "backup algorithm m.megolm_backup.v2 is not supported",
+         "passphrase search: a backup of another algorithm")
+    for f, needle, what in [
+        ("export-rounds-max.txt", "4294967295 PBKDF2 rounds, above the limit 5000000",
+         "an export asking for 2^32-1 rounds"),
+        ("export-rounds-0.txt", "0 PBKDF2 rounds", "an export asking for 0 rounds"),
+        ("export-begin-only.txt", "line found; the file is truncated", "a truncated export"),
+        ("export-decoded-36-bytes.txt", "shorter than the 69 bytes", "a 36-byte export body"),
+        ("export-truncated-lines.txt", "a damaged file fails the same way",
+         "body lines cut off: the MAC fails as for a wrong passphrase, and the error says so"),
+        ("ssss-good.json", "was not made from a Security Phrase",
+         "account data whose key has no phrase"),
+    ]:
+        case(f, None, srch, 1, needle, f"passphrase search: {what}",
+             **({"max_seconds": 1} if "rounds-max" in f else {}))
+    target = "{dir}/export-good-r1000.txt"
+    for f, data, what in [("search-empty.list", b"", "an empty list"),
+                          ("search-not-utf8.list", b"caf\xe9\n\xff\xfe\n", "no UTF-8 line")]:
+        case(f, data, ["passphrase", "search", target, "--candidates", "{file}", "-o", "{out}"], 1,
+             "holds no candidates to try", f"passphrase search: {what}", ENV_P)
+    case(None, None, ["passphrase", "search", target, "--candidates", none_list, "--skip", "1000",
+                      "-o", "{out}"], 1, "--skip 1000 is past the end",
+         "passphrase search: --skip beyond the list")
+    case(None, None, ["passphrase", "search", target, "--candidates", none_list, "-o", "{out}"],
+         1, "a damaged file fails the same way", "passphrase search: nothing matches an export")
+
+
 def main():
     self_test()
     export_cases()
@@ -1367,6 +1626,7 @@ def main():
     ssss_cases()
     attachment_cases()
     output_cases()
+    tool_cases()
     # Every file a case names must have been written (or be a deliberate non-file).
     for c in CASES:
         f = c["file"]
