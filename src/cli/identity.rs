@@ -42,8 +42,9 @@ Examples (in the source tree):
       --key-file test-vectors/identity/stored-keys/match.security-key.txt
 
 Exit codes: 0 every chain verifies, every device is cross-signed and (with --account-data) every
-stored key matches; 1 otherwise, or a wrong Security Key/Phrase or a malformed file; 2 usage (bad
-arguments, no secret available without a terminal).";
+stored key matches; 1 otherwise, or a wrong Security Key/Phrase, a malformed file, a response
+without users, or a --user / --viewer the response does not have; 2 usage (bad arguments, no
+secret available without a terminal).";
 
 #[derive(Debug, Subcommand)]
 pub enum CrossSigningCmd {

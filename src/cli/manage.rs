@@ -60,8 +60,9 @@ Examples:
 
 Exit codes:
   0    written
-  1    conflicting copies (without --keep-conflicts), an input that no passphrase opens, an input
-       that is neither an export nor a JSON array of sessions
+  1    conflicting copies (without --keep-conflicts), no valid session in the inputs (nothing is
+       written), an input that no passphrase opens, an input that is neither an export nor a JSON
+       array of sessions (the error names it)
   2    usage: bad arguments, no passphrase available, OUT exists (add --force) or is an input
   130  stopped with Ctrl-C; OUT is not created";
 
@@ -99,8 +100,9 @@ Examples:
   mxkeys export filter keys.json -o fewer.json --exclude-room '!big:example.org'
 
 Exit codes:
-  0    written (possibly with no sessions)
-  1    wrong passphrase or changed file (MAC mismatch), neither an export nor a JSON array
+  0    written
+  1    no session matched (nothing is written), wrong passphrase or changed file (MAC mismatch),
+       neither an export nor a JSON array
   2    usage: bad arguments, no passphrase available, OUT exists (add --force)
   130  stopped with Ctrl-C; OUT is not created";
 

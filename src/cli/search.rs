@@ -45,7 +45,8 @@ Examples:
 Exit codes:
   0  found (shown on the terminal, or written to -o)
   1  nothing matched (the count tried is printed), or stopped with Ctrl-C (the --skip that
-     resumes is printed); TARGET unreadable or not an export, account data or backup version
+     resumes is printed); an empty candidate list or --skip past its end; TARGET unreadable or
+     not an export, account data or backup version
   2  usage: bad arguments, bad --shard, found but no terminal to show it on and no -o (rerun with
      -o and the --skip printed), OUT exists (add --force)";
 
