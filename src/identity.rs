@@ -366,7 +366,9 @@ pub fn check_user(resp: &Value, user: &str, viewer: &str) -> UserReport {
             "viewer_user_signing",
             &mut viewer_problems,
         );
-        match (master_obj, vusk) {
+        // Only a master key that is well formed and names this user can be verified: a valid
+        // signature over one that names another user must not make this user "verified".
+        match (master.as_ref().and(master_obj), vusk) {
             (Some(m), Some((vid, vkey))) => match verify_signed(m, viewer, &vid, &vkey) {
                 None => Some(false),
                 Some(false) => {

@@ -74,6 +74,33 @@ fn keys_query_signature_chains() {
     }
 }
 
+/// Found by the `cross_signing` fuzz target: bob's master key filed under another user id (its
+/// own `user_id` still says bob) kept alice's valid user-signing signature, and that user was
+/// reported as verified by alice although no master key of theirs exists.
+#[test]
+fn a_master_key_filed_under_another_user_is_not_verified() {
+    let path = dir().join("keys-query/wasm-alice-verified.json");
+    let mut resp: Value = serde_json::from_slice(&fs::read(path).unwrap()).unwrap();
+    let (alice, bob, mallory) = (
+        "@alice:example.org",
+        "@bob:example.org",
+        "@mallory:example.org",
+    );
+    let bob_master = resp["master_keys"][bob].clone();
+    resp["master_keys"][mallory] = bob_master;
+    // Bob himself stays verified: the control.
+    let r = identity::check_user(&resp, bob, alice);
+    assert_eq!(r.signed_by_viewer_user_signing, Some(true));
+    let r = identity::check_user(&resp, mallory, alice);
+    assert_eq!(r.master_key, None);
+    assert_eq!(r.signed_by_viewer_user_signing, Some(false));
+    assert!(
+        r.problems.contains(&"master_key_malformed".to_owned()),
+        "{:?}",
+        r.problems
+    );
+}
+
 #[test]
 fn qr_payloads() {
     let m = manifest();
