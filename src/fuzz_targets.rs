@@ -832,10 +832,10 @@ fn key_of(s: &Map<String, Value>) -> Option<SessionKey> {
 }
 
 /// The key-derived session ids of sessions.
-fn session_ids(sessions: &[Map<String, Value>]) -> Vec<String> {
+fn session_ids(sessions: &[&Map<String, Value>]) -> Vec<String> {
     sessions
         .iter()
-        .filter_map(key_of)
+        .filter_map(|s| key_of(s))
         .map(|k| k.session_id())
         .collect()
 }
@@ -938,7 +938,7 @@ pub fn merge(data: &[u8]) {
         let best = cs.iter().map(|(i, j, k)| rank(*i, *j, k)).min();
         let winners: Vec<_> = cs
             .iter()
-            .filter(|(i, j, _)| inputs.get(*i).and_then(|x| x.get(*j)) == Some(s))
+            .filter(|(i, j, _)| inputs.get(*i).and_then(|x| x.get(*j)) == Some(*s))
             .collect();
         assert!(!winners.is_empty(), "{sid}: the output copy is no input's");
         assert!(
@@ -956,16 +956,17 @@ pub fn merge(data: &[u8]) {
         }
     }
 
-    let (again, r2) = crate::merge::merge(std::slice::from_ref(&out));
+    let owned: Vec<Map<String, Value>> = out.iter().map(|s| (*s).clone()).collect();
+    let (again, r2) = crate::merge::merge(std::slice::from_ref(&owned));
     assert_eq!(again, out, "merging the output again changed it");
     assert!(r2.conflicts.is_empty() && r2.invalid.is_empty() && r2.replaced == 0);
 
     let mut reversed = inputs.clone();
     reversed.reverse();
     let (out2, r3) = crate::merge::merge(&reversed);
-    let firsts = |o: &[Map<String, Value>]| -> BTreeMap<String, u32> {
+    let firsts = |o: &[&Map<String, Value>]| -> BTreeMap<String, u32> {
         o.iter()
-            .filter_map(key_of)
+            .filter_map(|s| key_of(s))
             .map(|k| (k.session_id(), k.first_index()))
             .collect()
     };

@@ -294,9 +294,9 @@ pub struct Chosen {
     pub first_index: u32,
 }
 
-/// Merge several inputs' sessions (see the module docs). The output keeps each winning copy
-/// exactly as it was (no fields merged across copies), in order of first appearance.
-pub fn merge(inputs: &[Vec<Map<String, Value>>]) -> (Vec<Map<String, Value>>, MergeReport) {
+/// Merge several inputs' sessions (see the module docs). The output is each winning copy exactly
+/// as it was (no fields merged across copies; borrowed, not copied), in order of first appearance.
+pub fn merge(inputs: &[Vec<Map<String, Value>>]) -> (Vec<&Map<String, Value>>, MergeReport) {
     let mut report = MergeReport {
         inputs: inputs.len(),
         ..MergeReport::default()
@@ -389,7 +389,7 @@ pub fn merge(inputs: &[Vec<Map<String, Value>>]) -> (Vec<Map<String, Value>>, Me
                     });
                 }
                 if let Some(s) = inputs.get(winner.input).and_then(|i| i.get(winner.index)) {
-                    out.push(s.clone());
+                    out.push(s);
                 }
             }
             Err(inputs) => report.conflicts.push(Conflict {

@@ -352,9 +352,9 @@ pub fn validate(a: ValidateArgs, json: bool) -> Result<(), CliError> {
 }
 
 /// Write sessions as JSON or as an export.
-fn write_sessions(
+fn write_sessions<S: serde::Serialize>(
     mut pending: PendingOutput,
-    sessions: &[Map<String, Value>],
+    sessions: &[S],
     w: &WriteArgs,
     pass: Option<Passphrase>,
     rounds: u32,
@@ -441,7 +441,7 @@ pub fn merge_cmd(a: MergeArgs, json: bool) -> Result<(), CliError> {
                     .and_then(|k| SessionKey::from_base64(k).ok())
                     .map(|k| k.session_id());
                 if sid.as_deref().is_some_and(|id| ids.contains(id)) {
-                    out.push(s.clone());
+                    out.push(s);
                 }
             }
         }
