@@ -1093,13 +1093,7 @@ pub fn cross_signing(data: &[u8]) {
     let Ok(resp) = serde_json::from_slice::<Value>(data) else {
         return;
     };
-    let mut users: Vec<String> = ["master_keys", "device_keys"]
-        .iter()
-        .filter_map(|k| resp.get(*k).and_then(Value::as_object))
-        .flat_map(|m| m.keys().cloned())
-        .collect();
-    users.sort();
-    users.dedup();
+    let mut users = crate::identity::users(&resp);
     users.truncate(4);
     let mut viewers = users.clone();
     viewers.push("@stranger:example.org".into());

@@ -475,6 +475,18 @@ pub struct StoredKeyReport {
     pub detail: Option<String>,
 }
 
+/// Every user a `/keys/query` response has master keys or devices for, sorted, once each.
+pub fn users(resp: &Value) -> Vec<String> {
+    let mut u: Vec<String> = ["master_keys", "device_keys"]
+        .iter()
+        .filter_map(|k| resp.get(*k).and_then(Value::as_object))
+        .flat_map(|m| m.keys().cloned())
+        .collect();
+    u.sort();
+    u.dedup();
+    u
+}
+
 /// The published public key of `user`'s `master`, `self_signing` or `user_signing` key in a
 /// `/keys/query` response (its only `keys` entry).
 pub fn published_cross_signing_key(resp: &Value, user: &str, kind: &str) -> Option<String> {

@@ -140,20 +140,9 @@ pub fn run_cross_signing(cmd: CrossSigningCmd, json: bool) -> Result<(), CliErro
     }
 }
 
-fn users(resp: &Value) -> Vec<String> {
-    let mut u: Vec<String> = ["master_keys", "device_keys"]
-        .iter()
-        .filter_map(|k| resp.get(*k).and_then(Value::as_object))
-        .flat_map(|m| m.keys().cloned())
-        .collect();
-    u.sort();
-    u.dedup();
-    u
-}
-
 fn check(a: CheckArgs, json: bool) -> Result<(), CliError> {
     let resp = read_json(&a.keys)?;
-    let all = users(&resp);
+    let all = identity::users(&resp);
     let file = a.keys.display();
     if !resp.is_object() {
         return Err(CliError::Input(format!(
@@ -492,8 +481,8 @@ pub fn run_sas(cmd: SasCmd, json: bool) -> Result<(), CliError> {
             }),
         };
     let mut secret = given("shared_secret", t.get("shared_secret"))?;
+    let privs = t.get("ephemeral_private_keys");
     for (i, (me, _)) in keys.iter().enumerate() {
-        let privs = t.get("ephemeral_private_keys");
         let name = format!("ephemeral_private_keys.{me}");
         let Some(p) = given(&name, privs.and_then(|x| x.get(*me)))? else {
             continue;
