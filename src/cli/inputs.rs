@@ -138,20 +138,27 @@ pub fn open_sessions(path: &Path, keys: &mut Keyring) -> Result<Opened, CliError
     }
 }
 
+impl Opened {
+    /// Hand every session of the input (opened from `path`) to `f`, in order; an error about its
+    /// JSON names `path` (see [`in_file`]).
+    pub fn for_each_session(
+        self,
+        path: &Path,
+        f: impl FnMut(Map<String, Value>) -> Result<(), mxkeys::Error>,
+    ) -> Result<u64, CliError> {
+        let export = self.export.is_some();
+        // for_each buffers its input itself.
+        mxkeys::session::for_each(self.reader, "input", f).map_err(in_file(path, export))
+    }
+}
+
 /// All sessions of one input, in memory.
 pub fn read_all(path: &Path, keys: &mut Keyring) -> Result<Vec<Map<String, Value>>, CliError> {
-    let opened = open_sessions(path, keys)?;
-    let export = opened.export.is_some();
     let mut out = Vec::new();
-    mxkeys::session::for_each(
-        std::io::BufReader::new(opened.reader),
-        "input",
-        |s: Map<String, Value>| {
-            out.push(s);
-            Ok(())
-        },
-    )
-    .map_err(in_file(path, export))?;
+    open_sessions(path, keys)?.for_each_session(path, |s| {
+        out.push(s);
+        Ok(())
+    })?;
     Ok(out)
 }
 

@@ -1,7 +1,7 @@
 //! `mxkeys export validate|merge|normalize|filter|list`: look inside, clean up and combine exports.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::io::{self, BufReader, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 
 use clap::Args;
@@ -17,7 +17,7 @@ use mxkeys::merge::{self, Report, SHARED_HISTORY};
 use mxkeys::Passphrase;
 
 use super::export::{export_writer, new_passphrase, MaxRounds};
-use super::inputs::{in_file, open_sessions, read_all, Keyring};
+use super::inputs::{open_sessions, read_all, Keyring};
 use super::io::{open_input, print_json, warn};
 use super::output::PendingOutput;
 use super::{output, CliError, ForceArg};
@@ -245,7 +245,6 @@ fn report_json(r: &Report) -> Vec<Value> {
 pub fn validate(a: ValidateArgs, json: bool) -> Result<(), CliError> {
     let mut keys = a.read.keyring();
     let opened = open_sessions(&a.file, &mut keys)?;
-    let is_export = opened.export.is_some();
     let mut reports: Vec<Report> = Vec::new();
     let mut seen: HashSet<[u8; 32]> = HashSet::new();
     let mut spellings: BTreeMap<&'static str, u64> = BTreeMap::new();
@@ -285,18 +284,13 @@ pub fn validate(a: ValidateArgs, json: bool) -> Result<(), CliError> {
         reports.extend(checked.into_iter().filter(|r| !r.problems.is_empty()));
         batch.clear();
     };
-    mxkeys::session::for_each(
-        BufReader::new(opened.reader),
-        "input",
-        |s: Map<String, Value>| {
-            batch.push(s);
-            if batch.len() == batch.capacity() {
-                flush(&mut batch, &mut reports);
-            }
-            Ok(())
-        },
-    )
-    .map_err(in_file(&a.file, is_export))?;
+    opened.for_each_session(&a.file, |s: Map<String, Value>| {
+        batch.push(s);
+        if batch.len() == batch.capacity() {
+            flush(&mut batch, &mut reports);
+        }
+        Ok(())
+    })?;
     flush(&mut batch, &mut reports);
     let total: u64 = counts.values().sum();
     let invalid = counts.get("invalid").copied().unwrap_or(0);
@@ -619,15 +613,10 @@ pub fn normalize(a: NormalizeArgs, json: bool) -> Result<(), CliError> {
         )));
     };
     let mut sessions = Vec::new();
-    mxkeys::session::for_each(
-        BufReader::new(opened.reader),
-        "decrypted export",
-        |s: Map<String, Value>| {
-            sessions.push(s);
-            Ok(())
-        },
-    )
-    .map_err(in_file(&a.file, true))?;
+    opened.for_each_session(&a.file, |s: Map<String, Value>| {
+        sessions.push(s);
+        Ok(())
+    })?;
     if a.check {
         let r = refusals(&inspection, Some(&sessions));
         if json {
@@ -703,27 +692,20 @@ pub fn filter(a: FilterArgs, json: bool) -> Result<(), CliError> {
     let mut sessions = Vec::new();
     let text =
         |s: &Map<String, Value>, k: &str| s.get(k).and_then(Value::as_str).map(str::to_owned);
-    let mut total = 0u64;
-    mxkeys::session::for_each(
-        BufReader::new(opened.reader),
-        "input",
-        |s: Map<String, Value>| {
-            total += 1;
-            let room = text(&s, "room_id").unwrap_or_default();
-            let keep = (a.room.is_empty() || a.room.contains(&room))
-                && !a.exclude_room.contains(&room)
-                && (a.sender_key.is_empty()
-                    || text(&s, "sender_key").is_some_and(|k| a.sender_key.contains(&k)))
-                && a.algorithm
-                    .as_ref()
-                    .is_none_or(|alg| text(&s, "algorithm").as_ref() == Some(alg));
-            if keep {
-                sessions.push(s);
-            }
-            Ok(())
-        },
-    )
-    .map_err(in_file(&a.file, export.is_some()))?;
+    let total = opened.for_each_session(&a.file, |s: Map<String, Value>| {
+        let room = text(&s, "room_id").unwrap_or_default();
+        let keep = (a.room.is_empty() || a.room.contains(&room))
+            && !a.exclude_room.contains(&room)
+            && (a.sender_key.is_empty()
+                || text(&s, "sender_key").is_some_and(|k| a.sender_key.contains(&k)))
+            && a.algorithm
+                .as_ref()
+                .is_none_or(|alg| text(&s, "algorithm").as_ref() == Some(alg));
+        if keep {
+            sessions.push(s);
+        }
+        Ok(())
+    })?;
     if sessions.is_empty() {
         return Err(CliError::Input(format!(
             "none of the {total} sessions matched; nothing was written. `mxkeys export list {}` shows the rooms and how many sessions each has",
@@ -760,39 +742,33 @@ pub fn list(a: ListArgs, json: bool) -> Result<(), CliError> {
     }
     let mut keys = a.read.keyring();
     let opened = open_sessions(&a.file, &mut keys)?;
-    let is_export = opened.export.is_some();
     let mut rooms: BTreeMap<String, Room> = BTreeMap::new();
-    mxkeys::session::for_each(
-        BufReader::new(opened.reader),
-        "input",
-        |s: Map<String, Value>| {
-            let room = s
-                .get("room_id")
-                .and_then(Value::as_str)
-                .unwrap_or("(no room_id)")
-                .to_owned();
-            let idx = s
-                .get("session_key")
-                .and_then(Value::as_str)
-                .and_then(|k| mxkeys::encoding::decode_lenient(k).ok())
-                .and_then(|b| SessionKey::peek_index(&b));
-            let r = rooms.entry(room).or_insert(Room {
-                sessions: 0,
-                lowest: None,
-                senders: BTreeSet::new(),
-            });
-            r.sessions += 1;
-            r.lowest = match (r.lowest, idx) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            if let Some(k) = s.get("sender_key").and_then(Value::as_str) {
-                r.senders.insert(k.to_owned());
-            }
-            Ok(())
-        },
-    )
-    .map_err(in_file(&a.file, is_export))?;
+    opened.for_each_session(&a.file, |s: Map<String, Value>| {
+        let room = s
+            .get("room_id")
+            .and_then(Value::as_str)
+            .unwrap_or("(no room_id)")
+            .to_owned();
+        let idx = s
+            .get("session_key")
+            .and_then(Value::as_str)
+            .and_then(|k| mxkeys::encoding::decode_lenient(k).ok())
+            .and_then(|b| SessionKey::peek_index(&b));
+        let r = rooms.entry(room).or_insert(Room {
+            sessions: 0,
+            lowest: None,
+            senders: BTreeSet::new(),
+        });
+        r.sessions += 1;
+        r.lowest = match (r.lowest, idx) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(k) = s.get("sender_key").and_then(Value::as_str) {
+            r.senders.insert(k.to_owned());
+        }
+        Ok(())
+    })?;
     if json {
         let list: Vec<Value> = rooms
             .iter()
