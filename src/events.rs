@@ -253,23 +253,24 @@ pub fn parse_events(text: &[u8]) -> Result<Vec<Value>, String> {
             }
             // JSON Lines when the first line is an event by itself; otherwise the file is one
             // document (a pretty-printed array, say) and the whole-file error is the one to give.
-            let jsonl = text
+            let mut lines = text
                 .lines()
-                .find(|l| !l.trim().is_empty())
-                .and_then(|l| serde_json::from_str::<Value>(l).ok())
-                .is_some_and(|v| v.is_object());
-            if !jsonl {
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty());
+            let Some(first) = lines
+                .next()
+                .and_then(|(_, l)| serde_json::from_str::<Value>(l).ok())
+                .filter(Value::is_object)
+            else {
                 return Err(format!(
                     "not JSON: {} at line {}, column {}; {EXPECTED}",
                     json_detail(&whole),
                     whole.line(),
                     whole.column()
                 ));
-            }
-            text.lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-                .map(|(i, l)| {
+            };
+            std::iter::once(Ok(first))
+                .chain(lines.map(|(i, l)| {
                     serde_json::from_str(l).map_err(|e| {
                         format!(
                             "line {}: not JSON: {} at column {}; {EXPECTED}",
@@ -278,7 +279,7 @@ pub fn parse_events(text: &[u8]) -> Result<Vec<Value>, String> {
                             e.column()
                         )
                     })
-                })
+                }))
                 .collect()
         }
     }
@@ -311,6 +312,8 @@ pub fn decrypt_events(store: &KeyStore, events: &[Value]) -> Vec<Outcome> {
     let decrypted: Vec<(usize, Outcome)> = by_session
         .into_par_iter()
         .flat_map_iter(|(sid, mut list)| {
+            // In index order one ratchet walks forward through the session's events and never
+            // has to start again from the key (advance_to cannot go back).
             list.sort_by_key(|p| p.index);
             let known = store.sessions.get(&sid);
             let mut ratchet: Option<Ratchet> = known.map(|k| k.key.to_ratchet());
@@ -418,10 +421,6 @@ fn decrypt_one(
     p: &Prepared,
 ) -> Outcome {
     let sid = || p.session_id.clone();
-    if ratchet.index() > p.index {
-        // Two events claim an index below where the ratchet went: start again from the key.
-        *ratchet = known.key.to_ratchet();
-    }
     if ratchet.advance_to(p.index).is_err() {
         return Outcome::TooLate {
             session_id: sid(),
