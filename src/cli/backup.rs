@@ -17,7 +17,7 @@ use mxkeys::megolm::SessionKey;
 use mxkeys::recovery_key::RecoveryKey;
 use mxkeys::session::Summary;
 
-use super::export::{export_writer, new_passphrase, report_written, write_rounds, MaxRounds};
+use super::export::{new_passphrase, report_written, write_export, write_rounds, MaxRounds};
 use super::inputs::{read_all, Keyring};
 use super::io::{note, print_json, read_json, spinner, warn};
 use super::keys::{read_key, KeyFileArg};
@@ -369,7 +369,7 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
 
 fn to_export(a: ToExportArgs, json: bool) -> Result<(), CliError> {
     let rounds = write_rounds(a.rounds, a.max.max_rounds)?;
-    let mut pending = output::create(&a.output, a.force.force, &[&a.src.backup])?;
+    let pending = output::create(&a.output, a.force.force, &[&a.src.backup])?;
     let d = decrypt_source(&a.src, json)?;
     let plain = Zeroizing::new(serde_json::to_vec(&d.sessions).map_err(io::Error::from)?);
     let pass = new_passphrase(
@@ -377,10 +377,7 @@ fn to_export(a: ToExportArgs, json: bool) -> Result<(), CliError> {
         "--passphrase-file",
         "MXKEYS_PASSPHRASE",
     )?;
-    let mut writer = export_writer(&mut pending, &pass, rounds)?;
-    writer.write_all(&plain)?;
-    writer.finish()?;
-    let path = pending.commit()?;
+    let path = write_export(pending, &pass, rounds, &plain)?;
     explain_mac(&d, json);
     let summary = Summary {
         sessions: d.sessions.len() as u64,

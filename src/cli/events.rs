@@ -117,14 +117,8 @@ fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
             Outcome::UnknownSession {
                 session_id,
                 message_index,
-            } => {
-                let room = ev.get("room_id").and_then(Value::as_str).map(str::to_owned);
-                let e = wanted
-                    .entry(session_id.clone())
-                    .or_insert((room, *message_index));
-                e.1 = e.1.min(*message_index);
             }
-            Outcome::TooLate {
+            | Outcome::TooLate {
                 session_id,
                 message_index,
                 ..

@@ -16,7 +16,7 @@ use mxkeys::megolm::{SessionKey, SessionKeyFormat};
 use mxkeys::merge::{self, Report, SHARED_HISTORY};
 use mxkeys::Passphrase;
 
-use super::export::{export_writer, new_passphrase, MaxRounds};
+use super::export::{new_passphrase, write_export, MaxRounds};
 use super::inputs::{open_sessions, read_all, Keyring};
 use super::io::{open_input, print_json, warn};
 use super::output::PendingOutput;
@@ -375,10 +375,7 @@ fn write_sessions<S: serde::Serialize>(
     };
     let rounds = Rounds::new(rounds, max_rounds.max(rounds))
         .map_err(|_| CliError::Usage("--rounds must be at least 1".into()))?;
-    let mut writer = export_writer(&mut pending, &pass, rounds)?;
-    writer.write_all(&data)?;
-    writer.finish()?;
-    pending.commit()
+    write_export(pending, &pass, rounds, &data)
 }
 
 pub fn merge_cmd(a: MergeArgs, json: bool) -> Result<(), CliError> {

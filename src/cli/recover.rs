@@ -1,7 +1,7 @@
 //! `mxkeys recover`: Security Key or Phrase -> backup key from secret storage -> checked against
 //! the backup version -> every session decrypted -> an export file any client can import.
 
-use std::io::{self, Write};
+use std::io;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -16,7 +16,7 @@ use mxkeys::session::Summary;
 use mxkeys::ssss::{self, AccountData};
 
 use super::backup::{decrypt_with, explain_mac, rooms};
-use super::export::{export_writer, new_passphrase, report_written, write_rounds};
+use super::export::{new_passphrase, report_written, write_export, write_rounds};
 use super::io::{note, print_json, read_json};
 use super::ssss::{unlock, KeyArgs};
 use super::{output, CliError, ForceArg};
@@ -103,7 +103,7 @@ pub fn run(a: RecoverArgs, json: bool) -> Result<(), CliError> {
         ));
     };
     let rounds = write_rounds(a.rounds, a.key.max_rounds())?;
-    let mut pending = output::create(output, a.force.force, &[account_data, backup_path])?;
+    let pending = output::create(output, a.force.force, &[account_data, backup_path])?;
     let ad = AccountData::parse(&read_json(account_data)?)?;
     let doc = read_json(backup_path)?;
     let version = a.backup_version.as_deref().map(read_json).transpose()?;
@@ -148,10 +148,7 @@ pub fn run(a: RecoverArgs, json: bool) -> Result<(), CliError> {
         "MXKEYS_NEW_PASSPHRASE",
     )?;
     let data = Zeroizing::new(serde_json::to_vec(&d.sessions).map_err(io::Error::from)?);
-    let mut writer = export_writer(&mut pending, &pass, rounds)?;
-    writer.write_all(&data)?;
-    writer.finish()?;
-    let path = pending.commit()?;
+    let path = write_export(pending, &pass, rounds, &data)?;
     explain_mac(&d, json);
     let summary = Summary {
         sessions: d.sessions.len() as u64,
