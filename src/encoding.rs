@@ -51,9 +51,66 @@ pub(crate) fn is_base64_char(b: u8) -> bool {
     BASE64_CHARS[usize::from(b)]
 }
 
+/// [`is_base64_char`] as comparisons, which the compiler can run on many bytes at once.
+#[inline]
+fn in_base64_alphabet(c: u8) -> bool {
+    (c.wrapping_sub(b'A') < 26)
+        | (c.wrapping_sub(b'a') < 26)
+        | (c.wrapping_sub(b'0') < 10)
+        | (c == b'+')
+        | (c == b'/')
+}
+
+/// Length of the run of base64 characters (no padding) that `s` starts with.
+///
+/// Whole 32-byte blocks are checked without a branch per byte (the block check compiles to
+/// vector compares); the block where the run ends is then searched byte by byte. An armored
+/// export is almost all such runs (128-character lines), so this is its decoder's inner loop.
+pub(crate) fn base64_run_len(s: &[u8]) -> usize {
+    const BLOCK: usize = 32;
+    let mut n = 0;
+    for block in s.chunks_exact(BLOCK) {
+        if !block
+            .iter()
+            .fold(true, |all, &c| all & in_base64_alphabet(c))
+        {
+            break;
+        }
+        n += BLOCK;
+    }
+    let rest = s.get(n..).unwrap_or_default();
+    n + rest
+        .iter()
+        .position(|&c| !is_base64_char(c))
+        .unwrap_or(rest.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alphabet_comparisons_match_the_table() {
+        for c in 0..=255u8 {
+            assert_eq!(in_base64_alphabet(c), is_base64_char(c), "byte {c}");
+        }
+    }
+
+    #[test]
+    fn run_length_ends_at_the_first_other_byte() {
+        let line = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".repeat(3);
+        assert_eq!(base64_run_len(&line), line.len());
+        assert_eq!(base64_run_len(b""), 0);
+        // Every non-alphabet byte at every position, across and inside the 32-byte blocks.
+        for stop in (0..=255u8).filter(|&c| !is_base64_char(c)) {
+            for at in 0..line.len() {
+                let mut s = line.clone();
+                s[at] = stop;
+                assert_eq!(base64_run_len(&s), at, "byte {stop} at {at}");
+                assert_eq!(base64_run_len(&s[..at + 1]), at);
+            }
+        }
+    }
 
     #[test]
     fn lenient_reads_both_paddings() {

@@ -16,7 +16,7 @@ use std::io::{self, BufRead, Read, Write};
 use base64::Engine as _;
 use serde::Serialize;
 
-use crate::encoding::{is_base64_char, STANDARD_LENIENT, STANDARD_PADDED};
+use crate::encoding::{base64_run_len, is_base64_char, STANDARD_LENIENT, STANDARD_PADDED};
 use crate::error::{ArmorError, Error};
 
 /// First line of an export.
@@ -193,10 +193,7 @@ impl Parser {
         while let Some((&b, rest)) = chunk.split_first() {
             // Fast path: a run of base64 characters inside the body (nearly all of a file).
             if self.state == State::Body && self.group_pad == 0 && is_base64_char(b) {
-                let run = chunk
-                    .iter()
-                    .position(|&c| !is_base64_char(c))
-                    .unwrap_or(chunk.len());
+                let run = base64_run_len(chunk);
                 let (head, tail) = chunk.split_at(run);
                 self.body_run(head)?;
                 self.last_was_cr = false;
