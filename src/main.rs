@@ -1,6 +1,24 @@
 //! The `mxkeys` command-line tool. All logic lives in the library; `cli` reads files, secrets and
 //! the terminal around it.
 
+/// Like `eprintln!`, but a closed or full standard error loses the message instead of
+/// panicking.
+macro_rules! stderr {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// Like `println!` through [`cli::stdout::out`], but returning the write's `io::Result` instead
+/// of panicking on a closed pipe or a full disk: `outln!(...)?`.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!($crate::cli::stdout::out(), $($arg)*)
+    }};
+}
+
 mod cli;
 
 use std::process::ExitCode;
@@ -8,6 +26,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // First, before anything secret is in memory: no core dumps.
+    cli::hardening::harden();
     let args = match cli::Cli::try_parse() {
         Ok(a) => a,
         Err(e) => {
@@ -30,7 +50,7 @@ fn main() -> ExitCode {
             let text = e.render().to_string();
             let first = text.lines().next().unwrap_or("invalid arguments");
             let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("error: {first} (see mxkeys --help)");
+            stderr!("error: {first} (see mxkeys --help)");
             return ExitCode::from(2);
         }
     };
@@ -38,7 +58,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            if cli::interrupt::stopping() {
+                // A signal cut the command short; its handler cleans up and sets the exit code.
+                cli::interrupt::wait_for_stop();
+            }
+            stderr!("error: {e}");
             ExitCode::from(e.code())
         }
     }

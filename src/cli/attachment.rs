@@ -1,7 +1,6 @@
 //! `mxkeys attachment ...`: encrypt and decrypt attachments of any size, streaming.
 
-use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
@@ -9,10 +8,10 @@ use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use mxkeys::attachment::{
-    find_encrypted_file, AttachmentDecryptor, AttachmentEncryptor, AttachmentKey, HashCheck,
+    find_encrypted_file, AttachmentDecryptor, AttachmentEncryptor, AttachmentKey,
 };
 
-use super::io::{print_json, read_json};
+use super::io::{open_input_file, print_json, read_json, warn};
 use super::{output, CliError, ForceArg};
 
 const DECRYPT_AFTER: &str = "\
@@ -26,9 +25,14 @@ IN is the downloaded mxc:// blob (- for standard input), e.g. for mxc://SERVER/M
   curl -H \"Authorization: Bearer $TOKEN\" \\
        \"$HS/_matrix/client/v1/media/download/SERVER/MEDIA_ID\" > blob
 
-The SHA-256 of the ciphertext is checked before any plaintext is kept: with -o the plaintext goes to
-a temporary file that becomes OUT only on a match; to standard output, the file is hashed first and
-decrypted on a second pass. Memory use does not depend on the file size.
+The SHA-256 of the ciphertext is checked before any plaintext is let out: with -o the plaintext goes
+to a temporary file that becomes OUT only on a match; without -o, to an unnamed temporary file that
+is copied to standard output only on a match. Memory use does not depend on the file size.
+
+The hash covers the ciphertext only (a protocol limit): a wrong key in INFO for the right blob
+still \"decrypts\", to garbage, with exit 0. When INFO declares a MIME type whose first bytes are
+known (PNG, JPEG, GIF, WebP, PDF, ZIP, Ogg, MP4, text), a plaintext that does not start like one
+earns a warning.
 
 Examples:
   mxkeys attachment decrypt blob --info event.json -o photo.jpg
@@ -115,90 +119,158 @@ pub fn run(cmd: AttachmentCmd, json: bool) -> Result<(), CliError> {
 
 const BUF: usize = 256 * 1024;
 
-/// A readable, rewindable copy of the input: the file itself, or standard input spooled to an
-/// anonymous temporary file (ciphertext only, never plaintext).
-fn open_rewindable(path: &Path) -> Result<File, CliError> {
-    super::io::note_read(path);
-    if path == Path::new("-") {
-        let mut tmp = tempfile::tempfile()
-            .map_err(|e| CliError::Input(format!("cannot create a temporary file: {e}")))?;
-        io::copy(&mut io::stdin().lock(), &mut tmp)
-            .map_err(|e| CliError::Input(format!("cannot read standard input: {e}")))?;
-        tmp.seek(SeekFrom::Start(0))?;
-        return Ok(tmp);
-    }
-    let f = File::open(path)
-        .map_err(|e| CliError::Input(format!("cannot open {}: {}", path.display(), e)))?;
-    if f.metadata().is_ok_and(|m| m.is_dir()) {
-        return Err(CliError::Input(format!(
-            "{} is a directory",
-            path.display()
-        )));
-    }
-    Ok(f)
-}
-
 fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
     let mut pending = match &a.output {
         Some(out) => Some(output::create(out, a.force.force, &[&a.input, &a.info])?),
         None => None,
     };
-    let file = find_encrypted_file(&read_json(&a.info)?, a.thumbnail)
-        .map_err(|e| CliError::Input(e.to_string()))?;
+    let doc = read_json(&a.info)?;
+    let file =
+        find_encrypted_file(&doc, a.thumbnail).map_err(|e| CliError::Input(e.to_string()))?;
     let key = AttachmentKey::from_info(&file).map_err(|e| CliError::Input(e.to_string()))?;
-    let mut input = open_rewindable(&a.input)?;
-    let written = match pending.take() {
-        Some(mut p) => {
-            // One pass into the temporary file; it becomes OUT only if the hash matches.
-            let mut dec = AttachmentDecryptor::new(&mut p, &key);
-            let n = io::copy(&mut BufReader::with_capacity(BUF, &mut input), &mut dec)?;
-            dec.finish().map_err(|e| CliError::Input(e.to_string()))?;
-            let path = p.commit()?;
-            (n, Some(path))
-        }
+    let mut input = open_input_file(&a.input)?;
+    // One pass, into a place nobody reads until the hash has matched: OUT's temporary file, or
+    // the held standard output (an unnamed temporary file, see `stdout`).
+    let mut head = Head::default();
+    let n = match pending.as_mut() {
+        Some(p) => decrypt_into(&mut input, p, &key, &mut head)?,
         None => {
-            // Hash first, then decrypt to stdout; the second pass re-checks the hash, so a file
-            // changed in between is reported (its tail may already be on stdout).
-            let mut check = HashCheck::new(&key);
-            io::copy(&mut BufReader::with_capacity(BUF, &mut input), &mut check)?;
-            check.finish().map_err(|e| CliError::Input(e.to_string()))?;
-            input.seek(SeekFrom::Start(0))?;
-            let stdout = io::stdout().lock();
-            let mut dec = AttachmentDecryptor::new(io::BufWriter::with_capacity(BUF, stdout), &key);
-            let n = io::copy(&mut BufReader::with_capacity(BUF, &mut input), &mut dec)?;
-            dec.finish()
-                .map_err(|_| {
-                    CliError::Input("the input changed while it was being decrypted".into())
-                })?
-                .flush()?;
-            (n, None)
+            super::stdout::hold()?;
+            decrypt_into(&mut input, &mut super::stdout::out(), &key, &mut head)?
         }
     };
-    if let (n, Some(path)) = written {
-        if json {
-            print_json(&json!({"output": path.display().to_string(), "bytes": n, "hash": "ok"}))?;
-        } else {
-            eprintln!(
-                "decrypted {n} bytes to {} (SHA-256 verified)",
-                path.display()
-            );
-        }
+    if let Some(why) = mimetype(&doc, a.thumbnail).and_then(|m| head.mismatch(m)) {
+        warn(&format!(
+            "{why}: if the output is garbage, the key in INFO is not this file's (the hash covers \
+             only the ciphertext, so a wrong key cannot be told from a right one)"
+        ));
+    }
+    let Some(p) = pending else {
+        return Ok(());
+    };
+    let path = p.commit()?;
+    if json {
+        print_json(&json!({"output": path.display().to_string(), "bytes": n, "hash": "ok"}))?;
+    } else {
+        stderr!(
+            "decrypted {n} bytes to {} (SHA-256 verified)",
+            path.display()
+        );
     }
     Ok(())
 }
 
-fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
-    if a.output == a.info_out {
-        return Err(CliError::Usage(
-            "-o and --info-out must be different files".into(),
-        ));
+/// Decrypt `input` into `out`, keeping the first bytes in `head`; the hash verdict comes last.
+fn decrypt_into(
+    input: &mut impl io::Read,
+    out: &mut dyn Write,
+    key: &AttachmentKey,
+    head: &mut Head,
+) -> Result<u64, CliError> {
+    let sink = Sniff {
+        inner: io::BufWriter::with_capacity(BUF, out),
+        head,
+    };
+    let mut dec = AttachmentDecryptor::new(sink, key);
+    let n = io::copy(&mut BufReader::with_capacity(BUF, input), &mut dec)?;
+    dec.finish()
+        .map_err(|e| CliError::Input(e.to_string()))?
+        .inner
+        .flush()?;
+    Ok(n)
+}
+
+/// The declared MIME type: the EncryptedFile's own `mimetype`, else the content's
+/// `info.mimetype` (or `info.thumbnail_info.mimetype` for the thumbnail).
+fn mimetype(doc: &Value, thumbnail: bool) -> Option<&str> {
+    let content = doc.get("content").filter(|c| c.is_object()).unwrap_or(doc);
+    let info = content.get("info");
+    let places = if thumbnail {
+        [
+            info.and_then(|i| i.get("thumbnail_file")),
+            info.and_then(|i| i.get("thumbnail_info")),
+        ]
+    } else {
+        [content.get("file").or(Some(content)), info]
+    };
+    places
+        .into_iter()
+        .flatten()
+        .find_map(|v| v.get("mimetype")?.as_str())
+}
+
+/// The first bytes of the plaintext.
+#[derive(Default)]
+struct Head {
+    bytes: Zeroizing<Vec<u8>>,
+}
+
+const HEAD_LEN: usize = 4096;
+
+impl Head {
+    /// Why the bytes do not look like `mime`, for the types whose start is known.
+    fn mismatch(&self, mime: &str) -> Option<String> {
+        let b = self.bytes.as_slice();
+        let mime = mime
+            .split(';')
+            .next()
+            .unwrap_or(mime)
+            .trim()
+            .to_ascii_lowercase();
+        let starts = |sig: &[u8]| b.starts_with(sig);
+        let looks = match mime.as_str() {
+            "image/png" => starts(b"\x89PNG\r\n\x1a\n"),
+            "image/jpeg" | "image/jpg" => starts(b"\xff\xd8\xff"),
+            "image/gif" => starts(b"GIF87a") || starts(b"GIF89a"),
+            "image/webp" => starts(b"RIFF") && b.get(8..12) == Some(b"WEBP".as_slice()),
+            "application/pdf" => starts(b"%PDF-"),
+            "application/zip" => starts(b"PK\x03\x04") || starts(b"PK\x05\x06"),
+            "audio/ogg" | "video/ogg" | "audio/opus" => starts(b"OggS"),
+            "video/mp4" | "audio/mp4" | "video/quicktime" => {
+                b.get(4..8) == Some(b"ftyp".as_slice())
+            }
+            m if m.starts_with("text/") || m == "application/json" => {
+                // A cut after HEAD_LEN bytes may split a character: allow an incomplete last one.
+                match std::str::from_utf8(b) {
+                    Ok(_) => true,
+                    Err(e) => e.error_len().is_none(),
+                }
+            }
+            _ => return None,
+        };
+        (!looks).then(|| format!("the decrypted file does not look like the declared {mime}"))
     }
+}
+
+/// Passes bytes on, keeping the first [`HEAD_LEN`] of them.
+struct Sniff<'a, W> {
+    inner: W,
+    head: &'a mut Head,
+}
+
+impl<W: Write> Write for Sniff<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        let room = HEAD_LEN.saturating_sub(self.head.bytes.len());
+        if let Some(more) = buf.get(..n.min(room)) {
+            self.head.bytes.extend_from_slice(more);
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
     let mut out = output::create(&a.output, a.force.force, &[&a.input])?;
     let mut info_out = output::create(&a.info_out, a.force.force, &[&a.input])?;
     let mut input: Box<dyn Read> = if a.input == Path::new("-") {
+        // Read once, as it comes: no need to copy it first.
+        super::io::claim_stdin("the input file")?;
         Box::new(io::stdin().lock())
     } else {
-        Box::new(open_rewindable(&a.input)?)
+        Box::new(open_input_file(&a.input)?)
     };
     let mut key = Zeroizing::new([0u8; 32]);
     let mut iv = [0u8; 8];
@@ -231,7 +303,7 @@ fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
             "bytes": n,
         }));
     }
-    eprintln!(
+    stderr!(
         "encrypted {n} bytes to {}; the key and hash are in {} (keep it secret)",
         out_path.display(),
         info_path.display()

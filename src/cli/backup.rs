@@ -342,7 +342,7 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
                     "mac": d.mac,
                 }))?;
             } else {
-                eprintln!(
+                stderr!(
                     "decrypted {} of {} sessions in {} rooms to {}",
                     summary.sessions,
                     d.total,
@@ -352,13 +352,15 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
             }
         }
         None => {
-            let mut out = io::BufWriter::new(io::stdout().lock());
+            let mut out = io::BufWriter::new(super::stdout::out());
             write(&mut out)?;
             out.flush()?;
             if !json {
-                eprintln!(
+                stderr!(
                     "decrypted {} of {} sessions in {} rooms",
-                    summary.sessions, d.total, summary.rooms
+                    summary.sessions,
+                    d.total,
+                    summary.rooms
                 );
             }
         }
@@ -503,7 +505,7 @@ fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
             &json!({"output": path.display().to_string(), "sessions": count, "rooms": rooms.len()}),
         );
     }
-    eprintln!(
+    stderr!(
         "wrote {count} sessions in {} rooms to {}; upload with:\n  curl -X PUT -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' --data @{} \"$HS/_matrix/client/v3/room_keys/keys?version=$V\"",
         rooms.len(),
         path.display(),

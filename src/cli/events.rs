@@ -106,7 +106,7 @@ fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
     let sessions = read_sessions(&a.keys, &a.pass, &a.max)?;
     let store = KeyStore::from_sessions(&sessions);
     for (id, why) in &store.rejected {
-        eprintln!("warning: key for session {id} not used: {why}");
+        stderr!("warning: key for session {id} not used: {why}");
     }
     let outcomes = decrypt_events(&store, &events);
     let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
@@ -160,7 +160,7 @@ fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
                 &json!({"events": total, "readable": readable, "by_reason": counts, "undecryptable": per_event, "sessions_to_look_for": look_for}),
             )?;
         } else {
-            let mut out = io::stdout().lock();
+            let mut out = super::stdout::out();
             for (ev, o) in events
                 .iter()
                 .zip(&outcomes)
@@ -220,14 +220,14 @@ fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
                 }
             }
             None => {
-                let mut out = io::BufWriter::new(io::stdout().lock());
+                let mut out = io::BufWriter::new(super::stdout::out());
                 serde_json::to_writer_pretty(&mut out, &out_events).map_err(io::Error::from)?;
                 out.write_all(b"\n")?;
                 out.flush()?;
             }
         }
         if !json && readable == total {
-            eprintln!("decrypted all {total} events");
+            stderr!("decrypted all {total} events");
         }
     }
     if readable < total {

@@ -314,12 +314,17 @@ pub(super) fn write_export(
 }
 
 /// Open and check the HMAC, with a spinner while the key is derived.
+///
+/// The plaintext comes from a second pass over the file, whose own HMAC is known only at its
+/// end; so from here on, standard output is held until the command has succeeded
+/// ([`super::stdout::hold`]). A file changed between the passes then prints nothing.
 pub(super) fn open_verified(
     file: &Path,
     src: Box<dyn Source>,
     pass: &Passphrase,
     limits: &Limits,
 ) -> Result<export::Verified<Box<dyn Source>>, CliError> {
+    super::stdout::hold()?;
     let pb = spinner(format!(
         "checking the passphrase against {}",
         file.display()
@@ -422,7 +427,7 @@ fn inspect(file: &Path, json: bool) -> Result<(), CliError> {
             layout.push(what.into());
         }
     }
-    let mut out = io::stdout().lock();
+    let mut out = super::stdout::out();
     writeln!(out, "file:          {}", file.display())?;
     writeln!(
         out,
@@ -544,7 +549,7 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
                     json!({"rounds": rounds, "passphrase_encoding": encoding}),
                 ))?;
             } else {
-                eprintln!(
+                stderr!(
                     "decrypted {} sessions in {} rooms to {}",
                     sum.sessions,
                     sum.rooms,
@@ -553,12 +558,12 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
             }
         }
         None => {
-            let stdout = io::stdout().lock();
+            let stdout = super::stdout::out();
             let mut w = BufWriter::with_capacity(64 * 1024, stdout);
             let sum = copy_sessions(plain, &mut w, a.pretty)?;
             w.flush()?;
             if !json {
-                eprintln!("decrypted {} sessions in {} rooms", sum.sessions, sum.rooms);
+                stderr!("decrypted {} sessions in {} rooms", sum.sessions, sum.rooms);
             }
         }
     }
@@ -640,7 +645,7 @@ pub(super) fn report_written(
     if json {
         return print_json(&summary_json(path, sum, json!({"rounds": rounds.get()})));
     }
-    eprintln!(
+    stderr!(
         "wrote {} sessions in {} rooms to {} ({} PBKDF2 rounds)",
         sum.sessions,
         sum.rooms,

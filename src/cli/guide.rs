@@ -15,12 +15,13 @@ pub fn interactive() -> bool {
 }
 
 fn say(text: &str) {
-    eprintln!("{text}");
+    stderr!("{text}");
 }
 
 fn ask(question: &str) -> Result<String, CliError> {
-    eprint!("{question}");
-    let _ = io::stderr().flush();
+    let mut err = io::stderr().lock();
+    let _ = err.write_all(question.as_bytes()).and_then(|()| err.flush());
+    drop(err);
     let mut line = String::new();
     let n = io::stdin()
         .lock()

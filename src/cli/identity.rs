@@ -200,7 +200,7 @@ fn check(a: CheckArgs, json: bool) -> Result<(), CliError> {
     };
     let mut ok = true;
     let mut reports = Map::new();
-    let mut out = io::stdout().lock();
+    let mut out = super::stdout::out();
     for u in &targets {
         let r = identity::check_user(&resp, u, &viewer);
         ok &= r.problems.is_empty() && r.devices.values().all(|d| *d == DeviceStatus::CrossSigned);
@@ -367,7 +367,7 @@ pub fn run_qr(cmd: QrCmd, json: bool) -> Result<(), CliError> {
     }
     let (m1, m2) = q.key_meanings();
     // writeln! rather than println!: a closed pipe (`| head -1`) is an error to return, not a panic.
-    let mut out = io::stdout().lock();
+    let mut out = super::stdout::out();
     writeln!(out, "version:        {}", q.version)?;
     writeln!(out, "mode:           {} ({})", q.mode, q.mode_meaning())?;
     writeln!(out, "transaction id: {}", q.transaction_id)?;
@@ -527,7 +527,7 @@ pub fn run_sas(cmd: SasCmd, json: bool) -> Result<(), CliError> {
                     .map(|(c, n)| format!("{c} {n}"))
             })
             .collect();
-        let mut out = io::stdout().lock();
+        let mut out = super::stdout::out();
         writeln!(out, "emoji:    {}", shown.join("  "))?;
         writeln!(
             out,

@@ -12,7 +12,7 @@ use mxkeys::export::{self, Header, Limits};
 use mxkeys::Passphrase;
 
 use super::export::open_verified;
-use super::io::open_input;
+use super::io::open_input_file;
 use super::secrets::{self, SecretSpec};
 use super::CliError;
 
@@ -85,7 +85,7 @@ pub struct Opened {
 
 /// Open an export (trying the keyring) or a JSON file.
 pub fn open_sessions(path: &Path, keys: &mut Keyring) -> Result<Opened, CliError> {
-    let mut src = open_input(path)?;
+    let mut src = open_input_file(path)?;
     let mut head = Vec::new();
     (&mut src).take(64 * 1024).read_to_end(&mut head)?;
     src.seek(SeekFrom::Start(0))?;
@@ -120,8 +120,9 @@ pub fn open_sessions(path: &Path, keys: &mut Keyring) -> Result<Opened, CliError
             .get(i)
             .cloned()
             .unwrap_or_else(|| Passphrase::new(String::new()));
-        src.seek(SeekFrom::Start(0))?;
-        match open_verified(path, src, &pass, &keys.limits) {
+        // Every try reads the same open file, not the path again.
+        let attempt = src.duplicate()?;
+        match open_verified(path, Box::new(attempt), &pass, &keys.limits) {
             Ok(v) => {
                 let header = *v.header();
                 return Ok(Opened {
@@ -129,10 +130,7 @@ pub fn open_sessions(path: &Path, keys: &mut Keyring) -> Result<Opened, CliError
                     export: Some((header, i)),
                 });
             }
-            Err(CliError::Lib(mxkeys::Error::ExportMac)) => {
-                src = open_input(path)?;
-                i += 1;
-            }
+            Err(CliError::Lib(mxkeys::Error::ExportMac)) => i += 1,
             Err(e) => return Err(e),
         }
     }

@@ -1,31 +1,91 @@
-//! Ctrl-C: remove every temporary output file, or stop a running passphrase search at a point it
-//! can resume from. Without this, SIGINT would end the process before any destructor runs and
-//! leave `.mxkeys-*.tmp` files behind.
+//! Signals: SIGINT (Ctrl-C), SIGTERM, SIGHUP and SIGQUIT remove every temporary output file,
+//! give the terminal back its echo if a no-echo prompt was running, and end the process with
+//! 128 + the signal's number (130 for Ctrl-C). The first Ctrl-C during a passphrase search only
+//! asks it to stop at a point it can resume from.
+//!
+//! Without this, those signals end the process before any destructor runs: a named temporary
+//! file full of plaintext would stay behind, and a prompt's terminal would stay without echo.
+//! The handler itself only sets a flag and wakes a thread (signal-hook); the clean-up runs on
+//! that thread, where it may take locks and call anything.
+//!
+//! What no handler can catch (SIGKILL, the out-of-memory killer, a power cut) is covered by how
+//! outputs are made: on Linux they have no name until they are complete (see `output`), and the
+//! held standard output is an unnamed file too (see `stdout`).
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+
 use mxkeys::search::Progress;
+
+/// The signals that end mxkeys cleanly.
+const STOP_SIGNALS: [i32; 4] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT];
 
 static TEMPS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 static SEARCH: OnceLock<Arc<Progress>> = OnceLock::new();
 static ASKED: AtomicBool = AtomicBool::new(false);
+/// Set inside the signal handler itself, so that the main thread sees it as soon as a read
+/// returns because of the signal, before the clean-up thread has run.
+static PENDING: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+/// The terminal and its settings from before a no-echo prompt, while one runs.
+static TERMINAL: Mutex<Option<(File, rustix::termios::Termios)>> = Mutex::new(None);
 
-/// Install the handler (once, at start-up).
+/// Install the handlers (once, at start-up).
 pub fn install() {
-    let _ = ctrlc::set_handler(|| {
-        if let Some(p) = SEARCH.get() {
-            // First Ctrl-C: let the search stop cleanly and report where to resume.
-            if !ASKED.swap(true, Ordering::SeqCst) {
-                p.cancel.store(true, Ordering::SeqCst);
-                return;
+    let pending = PENDING.get_or_init(|| Arc::new(AtomicBool::new(false)));
+    for sig in STOP_SIGNALS {
+        let _ = signal_hook::flag::register(sig, Arc::clone(pending));
+    }
+    let Ok(mut signals) = signal_hook::iterator::Signals::new(STOP_SIGNALS) else {
+        return;
+    };
+    let _ = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                if sig == SIGINT {
+                    if let Some(p) = SEARCH.get() {
+                        // First Ctrl-C: let the search stop cleanly and report where to resume.
+                        if !ASKED.swap(true, Ordering::SeqCst) {
+                            p.cancel.store(true, Ordering::SeqCst);
+                            continue;
+                        }
+                    }
+                }
+                stop(sig);
             }
-        }
-        remove_temps();
-        eprintln!("\ninterrupted; no output was written");
-        std::process::exit(130);
-    });
+        });
+}
+
+/// Clean up and end the process as the signal asks.
+fn stop(sig: i32) -> ! {
+    restore_terminal();
+    remove_temps();
+    let what = match sig {
+        SIGINT => "interrupted",
+        SIGHUP => "the terminal went away",
+        _ => "stopped by a signal",
+    };
+    stderr!("\n{what}; no output was written");
+    std::process::exit(128 + sig);
+}
+
+/// A stop signal arrived and is being handled (not the first Ctrl-C of a search, which the
+/// search answers itself). The main thread then waits for the clean-up instead of reporting an
+/// error of its own: a prompt cut short by Ctrl-C is not a usage error.
+pub fn stopping() -> bool {
+    let pending = PENDING.get().is_some_and(|p| p.load(Ordering::SeqCst));
+    pending && !(SEARCH.get().is_some() && ASKED.load(Ordering::SeqCst))
+}
+
+/// Wait for the signal thread to end the process.
+pub fn wait_for_stop() -> ! {
+    loop {
+        std::thread::park();
+    }
 }
 
 fn remove_temps() {
@@ -36,7 +96,7 @@ fn remove_temps() {
     }
 }
 
-/// A temporary file to delete on Ctrl-C.
+/// A named temporary file to delete if a signal stops mxkeys.
 pub fn register(path: &Path) {
     if let Ok(mut t) = TEMPS.lock() {
         t.push(path.to_path_buf());
@@ -53,4 +113,37 @@ pub fn unregister(path: &Path) {
 /// The search whose progress Ctrl-C should cancel.
 pub fn set_search(p: Arc<Progress>) {
     let _ = SEARCH.set(p);
+}
+
+/// Remember the terminal's settings before a prompt turns its echo off.
+pub fn save_terminal() {
+    let Ok(tty) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+    else {
+        return;
+    };
+    if let Ok(settings) = rustix::termios::tcgetattr(&tty) {
+        if let Ok(mut t) = TERMINAL.lock() {
+            *t = Some((tty, settings));
+        }
+    }
+}
+
+/// The prompt is over (it restored the terminal itself).
+pub fn forget_terminal() {
+    if let Ok(mut t) = TERMINAL.lock() {
+        *t = None;
+    }
+}
+
+fn restore_terminal() {
+    // try_lock: the main thread never holds this lock for long, and a signal must not hang.
+    if let Ok(mut t) = TERMINAL.try_lock() {
+        if let Some((tty, settings)) = t.take() {
+            let _ =
+                rustix::termios::tcsetattr(&tty, rustix::termios::OptionalActions::Now, &settings);
+        }
+    }
 }

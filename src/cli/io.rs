@@ -1,7 +1,7 @@
 //! Inputs, stdout and small stream adapters.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Cursor, IsTerminal, Read, Seek, Write};
+use std::io::{self, BufRead, BufReader, IsTerminal, Read, Seek, Write};
 use std::path::Path;
 
 use super::CliError;
@@ -27,26 +27,179 @@ pub fn files_read() -> Vec<std::path::PathBuf> {
     READ.lock().map(|r| r.clone()).unwrap_or_default()
 }
 
-/// Open FILE, or read standard input into memory for `-` (it cannot be rewound).
-pub fn open_input(path: &Path) -> Result<Box<dyn Source>, CliError> {
+/// Which input standard input (`-`) has fed, if any.
+static STDIN_USED_BY: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Standard input is about to be read for `what` (an input file or a `--*-file` option). It can
+/// feed only one of them: a second reader would get nothing, or the rest of the first one's data.
+///
+/// # Errors
+/// It already fed another.
+pub fn claim_stdin(what: &str) -> Result<(), CliError> {
+    let Ok(mut used) = STDIN_USED_BY.lock() else {
+        return Ok(());
+    };
+    if let Some(first) = used.as_deref() {
+        return Err(CliError::Usage(format!(
+            "standard input (-) can feed only one input, and it is already read for {first}; give {what} as a file"
+        )));
+    }
+    *used = Some(what.to_owned());
+    Ok(())
+}
+
+/// What an input file looked like when it was opened: compared again before any output is
+/// released, so that a file changed while mxkeys read it (between the MAC pass and the decrypt
+/// pass of an export, say) is refused instead of half-used.
+struct Watched {
+    path: std::path::PathBuf,
+    file: File,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+static WATCHED: std::sync::Mutex<Vec<Watched>> = std::sync::Mutex::new(Vec::new());
+
+fn watch(path: &Path, file: &File, meta: &std::fs::Metadata) {
+    // A second descriptor on the same open file: fstat through it sees what this run reads,
+    // even if the name is later replaced.
+    if let (Ok(dup), Ok(mut w)) = (file.try_clone(), WATCHED.lock()) {
+        w.push(Watched {
+            path: path.to_path_buf(),
+            file: dup,
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        });
+    }
+}
+
+/// Check every input opened so far against its size and modification time at opening.
+///
+/// # Errors
+/// One changed: the message names it.
+pub fn inputs_unchanged() -> Result<(), CliError> {
+    let Ok(w) = WATCHED.lock() else {
+        return Ok(());
+    };
+    for f in w.iter() {
+        let now = f.file.metadata().map_err(|e| {
+            CliError::Input(format!("cannot check {} again: {e}", f.path.display()))
+        })?;
+        if now.len() != f.len || now.modified().ok() != f.modified {
+            return Err(CliError::Input(format!(
+                "{} changed while mxkeys was reading it; nothing was written or printed: run again once nothing writes to it",
+                f.path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// An opened input: a regular file, read through one descriptor for every pass.
+pub struct InputFile {
+    reader: BufReader<File>,
+}
+
+impl InputFile {
+    /// Another reader on the same open file (the same descriptor's file, not the path again),
+    /// positioned at its start.
+    pub fn duplicate(&self) -> io::Result<InputFile> {
+        let mut file = self.reader.get_ref().try_clone()?;
+        file.seek(io::SeekFrom::Start(0))?;
+        Ok(InputFile {
+            reader: BufReader::with_capacity(256 * 1024, file),
+        })
+    }
+}
+
+impl Read for InputFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.reader.read(buf)
+    }
+}
+
+impl BufRead for InputFile {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.reader.fill_buf()
+    }
+    fn consume(&mut self, amt: usize) {
+        self.reader.consume(amt);
+    }
+}
+
+impl Seek for InputFile {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        self.reader.seek(pos)
+    }
+}
+
+/// Open FILE for reading (`-` is standard input).
+///
+/// A regular file is read in place and watched for changes ([`inputs_unchanged`]). Standard
+/// input, a pipe (`<(cat f)`) or a FIFO cannot be rewound, so it is first copied into an
+/// unnamed temporary file (mode 0600, gone when mxkeys ends): memory stays bounded and every
+/// pass sees the same bytes. Directories and devices are refused.
+pub fn open_input_file(path: &Path) -> Result<InputFile, CliError> {
     note_read(path);
+    let name = || {
+        if path == Path::new("-") {
+            "standard input".to_owned()
+        } else {
+            path.display().to_string()
+        }
+    };
+    let spool = |mut from: Box<dyn Read>| -> Result<InputFile, CliError> {
+        let mut tmp = tempfile::tempfile().map_err(|e| {
+            CliError::Input(format!(
+                "cannot copy {} to a temporary file to read it twice: {e}; save it to a file first",
+                name()
+            ))
+        })?;
+        io::copy(&mut from, &mut tmp)
+            .map_err(|e| CliError::Input(format!("cannot read {}: {e}", name())))?;
+        tmp.seek(io::SeekFrom::Start(0))?;
+        Ok(InputFile {
+            reader: BufReader::with_capacity(256 * 1024, tmp),
+        })
+    };
     if path == Path::new("-") {
-        let mut buf = Vec::new();
-        io::stdin()
-            .lock()
-            .read_to_end(&mut buf)
-            .map_err(|e| CliError::Input(format!("cannot read standard input: {e}")))?;
-        return Ok(Box::new(Cursor::new(buf)));
+        claim_stdin("the input file")?;
+        return spool(Box::new(io::stdin().lock()));
     }
     let file = File::open(path)
         .map_err(|e| CliError::Input(format!("cannot open {}: {}", path.display(), e)))?;
-    if file.metadata().is_ok_and(|m| m.is_dir()) {
+    let meta = file
+        .metadata()
+        .map_err(|e| CliError::Input(format!("cannot open {}: {}", path.display(), e)))?;
+    let kind = meta.file_type();
+    if kind.is_dir() {
         return Err(CliError::Input(format!(
             "{} is a directory; give the path of a file",
             path.display()
         )));
     }
-    Ok(Box::new(BufReader::with_capacity(256 * 1024, file)))
+    if kind.is_file() {
+        watch(path, &file, &meta);
+        return Ok(InputFile {
+            reader: BufReader::with_capacity(256 * 1024, file),
+        });
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_char_device() || kind.is_block_device() {
+            return Err(CliError::Input(format!(
+                "{} is a device, not a file; give the path of a file",
+                path.display()
+            )));
+        }
+    }
+    spool(Box::new(file))
+}
+
+/// [`open_input_file`], boxed.
+pub fn open_input(path: &Path) -> Result<Box<dyn Source>, CliError> {
+    Ok(Box::new(open_input_file(path)?))
 }
 
 /// Copies everything read through it into `out`: the JSON checker reads the plaintext while the
@@ -79,19 +232,19 @@ pub fn spinner(message: String) -> Option<indicatif::ProgressBar> {
 
 /// Print a warning to stderr.
 pub fn warn(msg: &str) {
-    eprintln!("warning: {msg}");
+    stderr!("warning: {msg}");
 }
 
 /// Print a note to stderr.
 pub fn note(msg: &str) {
-    eprintln!("note: {msg}");
+    stderr!("note: {msg}");
 }
 
 /// Print one JSON document on stdout.
 pub fn print_json(v: &serde_json::Value) -> Result<(), CliError> {
-    let mut out = io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, v).map_err(io::Error::from)?;
-    writeln!(out)?;
+    let mut text = serde_json::to_vec_pretty(v).map_err(io::Error::from)?;
+    text.push(b'\n');
+    super::stdout::out().write_all(&text)?;
     Ok(())
 }
 

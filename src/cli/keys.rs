@@ -155,11 +155,11 @@ fn describe(key: &RecoveryKey, show_private: bool, json: bool) -> Result<(), Cli
         }
         return print_json(&serde_json::Value::Object(v));
     }
-    println!("The key is valid.");
-    println!("backup public key: {public}");
+    outln!("The key is valid.")?;
+    outln!("backup public key: {public}")?;
     if show_private {
         let private = Zeroizing::new(encode_unpadded(key.expose()));
-        println!("private key:       {}", &*private);
+        outln!("private key:       {}", &*private)?;
     }
     Ok(())
 }
@@ -183,9 +183,9 @@ fn check(a: CheckArgs, json: bool) -> Result<(), CliError> {
                     let list: Vec<&str> = fixes.iter().map(|f| f.as_str()).collect();
                     print_json(&json!({"error": e.to_string(), "suggestions": list}))?;
                 } else if fixes.is_empty() {
-                    eprintln!("note: no one-character correction makes this a valid Security Key");
+                    stderr!("note: no one-character correction makes this a valid Security Key");
                 } else {
-                    eprintln!(
+                    stderr!(
                         "note: {}",
                         if a.auth_data.is_some() {
                             "the corrected key that matches the backup is on standard output"
@@ -194,7 +194,7 @@ fn check(a: CheckArgs, json: bool) -> Result<(), CliError> {
                         }
                     );
                     for f in &fixes {
-                        println!("{}", f.as_str());
+                        outln!("{}", f.as_str())?;
                     }
                 }
             }
@@ -204,7 +204,7 @@ fn check(a: CheckArgs, json: bool) -> Result<(), CliError> {
     if let Some(path) = &a.auth_data {
         backup::check_auth_data(&key, &read_json(path)?)?;
         if !json {
-            println!("It matches the backup in {}.", path.display());
+            outln!("It matches the backup in {}.", path.display())?;
         }
     }
     describe(&key, a.show_private, json)
@@ -220,9 +220,9 @@ fn generate(json: bool) -> Result<(), CliError> {
     if json {
         return print_json(&json!({"recovery_key": text.as_str(), "public_key": public}));
     }
-    println!("{}", text.as_str());
-    eprintln!("backup public key: {public}");
-    eprintln!("Keep this key somewhere safe: it is the only way to read what it protects.");
+    outln!("{}", text.as_str())?;
+    stderr!("backup public key: {public}");
+    stderr!("Keep this key somewhere safe: it is the only way to read what it protects.");
     Ok(())
 }
 
@@ -255,7 +255,7 @@ fn from_passphrase(a: FromPassphraseArgs, json: bool) -> Result<(), CliError> {
             "public_key": encode_unpadded(&key.backup_public_key()),
         }));
     }
-    println!("{}", text.as_str());
-    eprintln!("This is the backup's key as a Security Key; it matches the backup's public key.");
+    outln!("{}", text.as_str())?;
+    stderr!("This is the backup's key as a Security Key; it matches the backup's public key.");
     Ok(())
 }

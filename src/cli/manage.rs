@@ -305,7 +305,7 @@ pub fn validate(a: ValidateArgs, json: bool) -> Result<(), CliError> {
             "problems": problems,
         }))?;
     } else {
-        let mut out = io::stdout().lock();
+        let mut out = super::stdout::out();
         for r in &reports {
             for p in &r.problems {
                 writeln!(
@@ -468,7 +468,7 @@ pub fn merge_cmd(a: MergeArgs, json: bool) -> Result<(), CliError> {
             "written": out.len(),
         }));
     }
-    eprintln!(
+    stderr!(
         "{} inputs, {} sessions read, {} unique, {} replaced by a better copy, {} conflicts, {} invalid dropped; wrote {} to {}",
         report.inputs,
         report.read,
@@ -623,10 +623,10 @@ pub fn normalize(a: NormalizeArgs, json: bool) -> Result<(), CliError> {
                 .collect();
             print_json(&json!({"refused_by": list}))?;
         } else if r.is_empty() {
-            println!("every known reader (Element Web, matrix-rust-sdk, matrix-nio, mautrix-go) accepts this file as it is");
+            outln!("every known reader (Element Web, matrix-rust-sdk, matrix-nio, mautrix-go) accepts this file as it is")?;
         } else {
             for (c, why) in &r {
-                println!("{c}: {why}");
+                outln!("{c}: {why}")?;
             }
         }
         return Ok(());
@@ -672,7 +672,7 @@ pub fn normalize(a: NormalizeArgs, json: bool) -> Result<(), CliError> {
             &json!({"output": path.display().to_string(), "sessions": kept.len(), "dropped": before - kept.len()}),
         );
     }
-    eprintln!(
+    stderr!(
         "wrote {} sessions ({} invalid dropped) to {} in the portable form: 128-character lines, LF, final newline, 0x01 keys, m.shared_history",
         kept.len(),
         before - kept.len(),
@@ -723,7 +723,7 @@ pub fn filter(a: FilterArgs, json: bool) -> Result<(), CliError> {
             &json!({"output": path.display().to_string(), "sessions": sessions.len(), "read": total}),
         );
     }
-    eprintln!(
+    stderr!(
         "kept {} of {total} sessions in {}",
         sessions.len(),
         path.display()
@@ -773,7 +773,7 @@ pub fn list(a: ListArgs, json: bool) -> Result<(), CliError> {
             .collect();
         return print_json(&json!({"rooms": list}));
     }
-    let mut out = io::stdout().lock();
+    let mut out = super::stdout::out();
     writeln!(
         out,
         "{:<44} {:>8} {:>12} {:>7}",

@@ -1,14 +1,17 @@
 //! Command-line definitions and dispatch. The only code that touches files, the environment and
 //! the terminal.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod attachment;
 mod backup;
 mod events;
 mod export;
 mod guide;
+pub mod hardening;
 mod identity;
 mod inputs;
-mod interrupt;
+pub mod interrupt;
 mod io;
 mod keys;
 mod manage;
@@ -17,6 +20,7 @@ mod recover;
 mod search;
 mod secrets;
 mod ssss;
+pub mod stdout;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -170,9 +174,15 @@ pub struct ForceArg {
     pub force: bool,
 }
 
-/// Run one parsed command line.
+/// Run one parsed command line; what it printed reaches standard output only if it succeeds
+/// (see [`stdout::release`]).
 pub fn run(cli: Cli) -> Result<(), CliError> {
     interrupt::install();
+    dispatch(cli)?;
+    stdout::release()
+}
+
+fn dispatch(cli: Cli) -> Result<(), CliError> {
     let Some(command) = cli.command else {
         if guide::interactive() {
             return guide::start();
@@ -202,7 +212,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             // Generate into memory: clap_complete panics on a failed write (e.g. a closed pipe).
             let mut buf = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "mxkeys", &mut buf);
-            std::io::stdout().lock().write_all(&buf)?;
+            stdout::out().write_all(&buf)?;
             Ok(())
         }
         Command::Manpage { dir } => manpage(dir.as_deref()),
@@ -215,7 +225,7 @@ fn manpage(dir: Option<&std::path::Path>) -> Result<(), CliError> {
     use clap::CommandFactory;
     let cmd = Cli::command();
     let Some(dir) = dir else {
-        clap_mangen::Man::new(cmd).render(&mut std::io::stdout().lock())?;
+        clap_mangen::Man::new(cmd).render(&mut stdout::out())?;
         return Ok(());
     };
     fn walk(
@@ -241,7 +251,7 @@ fn manpage(dir: Option<&std::path::Path>) -> Result<(), CliError> {
     }
     let mut n = 0;
     walk(&cmd, "mxkeys", dir, &mut n)?;
-    eprintln!("wrote {n} man pages to {}", dir.display());
+    stderr!("wrote {n} man pages to {}", dir.display());
     Ok(())
 }
 

@@ -165,7 +165,7 @@ pub fn run(a: RecoverArgs, json: bool) -> Result<(), CliError> {
         }));
     }
     report_written(&path, &summary, rounds, false)?;
-    eprintln!(
+    stderr!(
         "Done: {} of {} sessions in {} rooms. Import {} in your client with the passphrase you just chose.",
         summary.sessions,
         d.total,

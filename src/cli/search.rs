@@ -214,15 +214,15 @@ fn reveal(found: &str, line: u64, a: &SearchArgs, json: bool) -> Result<(), CliE
                 &json!({"found": true, "line": line, "output": path.display().to_string()}),
             );
         }
-        eprintln!(
+        stderr!(
             "found it (candidate line {line}); written to {}",
             path.display()
         );
         return Ok(());
     }
     if io::stdout().is_terminal() && !json {
-        println!("{found}");
-        eprintln!("found it (candidate line {line})");
+        outln!("{found}")?;
+        stderr!("found it (candidate line {line})");
         return Ok(());
     }
     if let Ok(mut tty) = OpenOptions::new().write(true).open("/dev/tty") {
@@ -230,7 +230,7 @@ fn reveal(found: &str, line: u64, a: &SearchArgs, json: bool) -> Result<(), CliE
         if json {
             return print_json(&json!({"found": true, "line": line, "shown_on": "terminal"}));
         }
-        eprintln!("found it (candidate line {line}); shown on the terminal only");
+        stderr!("found it (candidate line {line}); shown on the terminal only");
         return Ok(());
     }
     Err(CliError::Usage(format!(
@@ -362,7 +362,7 @@ fn search(a: SearchArgs, json: bool) -> Result<(), CliError> {
             let resume = origin
                 .first()
                 .map_or(lines_done, |first| first.saturating_sub(1));
-            eprintln!(
+            stderr!(
                 "stopped after {} candidates; resume with --skip {resume}",
                 progress.tried.load(Ordering::Relaxed)
             );
@@ -383,7 +383,7 @@ fn search(a: SearchArgs, json: bool) -> Result<(), CliError> {
     }
     let tried = progress.tried.load(Ordering::Relaxed);
     if lines.skipped_non_utf8 > 0 {
-        eprintln!(
+        stderr!(
             "warning: {} lines were not UTF-8 and were skipped",
             lines.skipped_non_utf8
         );
@@ -442,7 +442,7 @@ fn bench_kdf(a: BenchKdfArgs, json: bool) -> Result<(), CliError> {
     let max = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut rows = Vec::new();
     if !json {
-        println!("PBKDF2-HMAC-SHA-512 at {} rounds: {how}", rounds.get());
+        outln!("PBKDF2-HMAC-SHA-512 at {} rounds: {how}", rounds.get())?;
     }
     for threads in 1..=max {
         let pool = rayon::ThreadPoolBuilder::new()
@@ -481,11 +481,11 @@ fn bench_kdf(a: BenchKdfArgs, json: bool) -> Result<(), CliError> {
         let per_s = done as f64 / secs;
         rows.push(json!({"threads": threads, "derivations_per_s": per_s, "rounds_per_s": per_s * f64::from(rounds.get())}));
         if !json {
-            println!(
+            outln!(
                 "{threads} thread{}: {per_s:.2} candidates/s ({:.2} M rounds/s)",
                 if threads == 1 { "" } else { "s" },
                 per_s * f64::from(rounds.get()) / 1e6
-            );
+            )?;
         }
     }
     if json {

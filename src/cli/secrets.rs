@@ -2,7 +2,7 @@
 //! prompt without echo on the terminal. Never from argv.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, Read};
 use std::path::Path;
 
 use zeroize::Zeroizing;
@@ -12,7 +12,7 @@ use mxkeys::Passphrase;
 use super::CliError;
 
 /// Longest first line accepted from a secret file.
-const MAX_SECRET_LINE: u64 = 64 * 1024;
+const MAX_SECRET_LINE: usize = 64 * 1024;
 
 /// How to find one secret.
 pub struct SecretSpec<'a> {
@@ -29,38 +29,69 @@ pub struct SecretSpec<'a> {
 }
 
 /// Read the first line of a file (or stdin), without its line break.
+///
+/// The line is read into a buffer sized once for the longest line accepted, so that it never
+/// moves (a growing `Vec` would leave unwiped copies of the secret behind). A UTF-8 byte-order
+/// mark (Windows Notepad) and a carriage return before the line break or at the end of the file
+/// are dropped; they are never part of a passphrase or a key.
 fn read_first_line(path: &Path, flag: &str) -> Result<Passphrase, CliError> {
     super::io::note_read(path);
     let reader: Box<dyn Read> = if path == Path::new("-") {
+        super::io::claim_stdin(flag)?;
         Box::new(io::stdin().lock())
     } else {
         Box::new(File::open(path).map_err(|e| {
             CliError::Usage(format!("{flag}: cannot open {}: {}", path.display(), e))
         })?)
     };
-    let mut line = Zeroizing::new(Vec::new());
-    BufReader::new(reader.take(MAX_SECRET_LINE + 1))
-        .read_until(b'\n', &mut line)
+    let line = read_line_wiped(reader)
         .map_err(|e| CliError::Usage(format!("{flag}: cannot read {}: {}", path.display(), e)))?;
-    if line.len() as u64 > MAX_SECRET_LINE {
-        return Err(CliError::Usage(format!(
+    if line.len() > MAX_SECRET_LINE {
+        return Err(CliError::Input(format!(
             "{flag}: the first line of {} is longer than {MAX_SECRET_LINE} bytes; is this the right file?",
             path.display()
         )));
     }
-    if line.last() == Some(&b'\n') {
-        line.pop();
-        if line.last() == Some(&b'\r') {
-            line.pop();
-        }
-    }
-    let text = std::str::from_utf8(&line).map_err(|_| {
-        CliError::Usage(format!(
-            "{flag}: the first line of {} is not UTF-8 text; save it as UTF-8",
-            path.display()
+    let text = trim_line(&line);
+    let text = std::str::from_utf8(text).map_err(|e| {
+        CliError::Input(format!(
+            "{flag}: the first line of {} is not UTF-8 text (byte {} is not); save it as UTF-8",
+            path.display(),
+            e.valid_up_to() + 1
         ))
     })?;
     Ok(Passphrase::new(text.to_owned()))
+}
+
+/// Up to the first line break (kept) or [`MAX_SECRET_LINE`] + 1 bytes, one byte per read: no
+/// buffer on the way holds a copy (a `BufReader`'s would be freed unwiped), and the line's own
+/// buffer is allocated once, so it never moves.
+fn read_line_wiped(mut reader: impl Read) -> io::Result<Zeroizing<Vec<u8>>> {
+    let mut line = Zeroizing::new(Vec::with_capacity(MAX_SECRET_LINE + 1));
+    let mut byte = Zeroizing::new([0u8; 1]);
+    while line.len() <= MAX_SECRET_LINE {
+        match reader.read(&mut *byte) {
+            Ok(0) => break,
+            Ok(_) => {
+                let [b] = *byte;
+                line.push(b);
+                if b == b'\n' {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(line)
+}
+
+/// The first line without its line break, a carriage return before it (or at the end of a file
+/// with no final line break), and a UTF-8 byte-order mark.
+fn trim_line(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    line.strip_prefix("\u{feff}".as_bytes()).unwrap_or(line)
 }
 
 fn terminal_available() -> bool {
@@ -72,8 +103,11 @@ fn terminal_available() -> bool {
 }
 
 fn prompt_once(prompt: &str) -> Result<Passphrase, CliError> {
-    rpassword::prompt_password(prompt)
-        .map(Passphrase::new)
+    // A signal during the prompt must give the terminal its echo back (see `interrupt`).
+    super::interrupt::save_terminal();
+    let got = rpassword::prompt_password(prompt);
+    super::interrupt::forget_terminal();
+    got.map(Passphrase::new)
         .map_err(|e| CliError::Usage(format!("cannot read the passphrase from the terminal: {e}")))
 }
 
@@ -104,9 +138,30 @@ pub fn read(spec: &SecretSpec<'_>) -> Result<Passphrase, CliError> {
         if first == again {
             return Ok(first);
         }
-        eprintln!("The two entries differ; try again.");
+        stderr!("The two entries differ; try again.");
     }
     Err(CliError::Usage(
         "the passphrase and its confirmation differed three times; nothing was written".into(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trim_line;
+
+    #[test]
+    fn trim_line_drops_line_break_carriage_return_and_bom() {
+        let cases: [(&[u8], &[u8]); 7] = [
+            (b"pass\n", b"pass"),
+            (b"pass\r\n", b"pass"),
+            (b"pass\r", b"pass"),
+            (b"\xef\xbb\xbfpass\r\n", b"pass"),
+            (b"pa\rss\n", b"pa\rss"),
+            (b"pass \n", b"pass "),
+            (b"", b""),
+        ];
+        for (input, want) in cases {
+            assert_eq!(trim_line(input), want, "{input:?}");
+        }
+    }
 }

@@ -297,11 +297,11 @@ fn inspect(file: &Path, json: bool) -> Result<(), CliError> {
     if json {
         return print_json(&json!({"default_key": default, "keys": keys, "secrets": secrets}));
     }
-    println!("default key: {}", default.as_deref().unwrap_or("(none)"));
+    outln!("default key: {}", default.as_deref().unwrap_or("(none)"))?;
     for k in &keys {
         let id = k["key_id"].as_str().unwrap_or_default();
         if let Some(e) = k.get("error").and_then(Value::as_str) {
-            println!("key {id}: {e}");
+            outln!("key {id}: {e}")?;
             continue;
         }
         let unlock = match k.get("passphrase") {
@@ -311,7 +311,7 @@ fn inspect(file: &Path, json: bool) -> Result<(), CliError> {
             ),
             _ => "Security Key only".into(),
         };
-        println!(
+        outln!(
             "key {id}{}: {unlock}{}",
             k.get("name")
                 .and_then(Value::as_str)
@@ -322,10 +322,10 @@ fn inspect(file: &Path, json: bool) -> Result<(), CliError> {
             } else {
                 "; no key check stored"
             }
-        );
+        )?;
     }
     for (name, ids) in &secrets {
-        println!(
+        outln!(
             "secret {name}: encrypted under {}",
             ids.as_array()
                 .map(|a| a
@@ -334,7 +334,7 @@ fn inspect(file: &Path, json: bool) -> Result<(), CliError> {
                     .collect::<Vec<_>>()
                     .join(", "))
                 .unwrap_or_default()
-        );
+        )?;
     }
     Ok(())
 }
@@ -396,7 +396,7 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
                 &json!({"output": path.display().to_string(), "key_id": desc.id, "secrets": names}),
             )?;
         } else {
-            eprintln!("wrote {} secrets to {}", names.len(), path.display());
+            stderr!("wrote {} secrets to {}", names.len(), path.display());
         }
     } else if json {
         print_json(&doc)?;
@@ -405,17 +405,17 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
             note(&format!("key {} verified", desc.id));
         }
         for (name, v) in doc.as_object().into_iter().flatten() {
-            println!("{name}");
+            outln!("{name}")?;
             if let Some(r) = v.get("recovery_key").and_then(Value::as_str) {
-                println!("  backup key (Security Key form): {r}");
+                outln!("  backup key (Security Key form): {r}")?;
             } else {
-                println!(
+                outln!(
                     "  private key: {}",
                     v["secret"].as_str().unwrap_or_default()
-                );
+                )?;
             }
             if let Some(p) = v.get("public_key").and_then(Value::as_str) {
-                println!("  public key:  {p}");
+                outln!("  public key:  {p}")?;
             }
         }
     }
@@ -451,7 +451,7 @@ fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
             &json!({"output": path.display().to_string(), "secret": a.secret, "key_id": desc.id}),
         );
     }
-    eprintln!(
+    stderr!(
         "wrote the account data with {} encrypted under key {} to {}",
         a.secret,
         desc.id,
