@@ -115,6 +115,7 @@ enum Entry {
     File(Vec<u8>),
     Link(PathBuf),
     Dir,
+    Special,
 }
 
 fn snapshot(root: &Path) -> BTreeMap<PathBuf, Entry> {
@@ -130,6 +131,9 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, Entry> {
             } else if meta.is_dir() {
                 out.insert(rel, Entry::Dir);
                 stack.push(p);
+            } else if !meta.is_file() {
+                // A FIFO (reading it would block): its kind is what must not change.
+                out.insert(rel, Entry::Special);
             } else {
                 out.insert(rel, Entry::File(fs::read(&p).unwrap()));
             }
@@ -177,6 +181,15 @@ fn prepare(c: &Value) -> Result<Prepared, String> {
         Some("out-symlink-dangling") => {
             std::os::unix::fs::symlink(t.join("nowhere"), &out).unwrap();
         }
+        Some("out-symlink-dangling-force") => {
+            std::os::unix::fs::symlink(t.join("nowhere"), &out).unwrap();
+        }
+        Some("out-fifo" | "out-fifo-force") => mkfifo(&out),
+        Some("out-symlink-fifo-force") => {
+            mkfifo(&t.join("fifo"));
+            std::os::unix::fs::symlink(t.join("fifo"), &out).unwrap();
+        }
+        Some("out-dev-null-force") => out = PathBuf::from("/dev/null"),
         Some("out-dir") => fs::create_dir(&out).unwrap(),
         Some("out-is-input") => {
             let src = file.as_ref().unwrap();
@@ -231,6 +244,15 @@ fn prepare(c: &Value) -> Result<Prepared, String> {
         out,
         readonly,
     })
+}
+
+/// A FIFO at `path` (mkfifo(1): the test crate has no syscall crate).
+fn mkfifo(path: &Path) {
+    let ok = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "mkfifo {} failed", path.display());
 }
 
 fn substitute(arg: &str, p: &Prepared) -> String {
@@ -305,6 +327,12 @@ fn check(c: &Value) -> Result<Option<String>, String> {
     let after = snapshot(p.tmp.path());
 
     let mut problems = Vec::new();
+    if p.out == Path::new("/dev/null") {
+        use std::os::unix::fs::FileTypeExt;
+        if !fs::metadata("/dev/null").is_ok_and(|m| m.file_type().is_char_device()) {
+            problems.push("/dev/null is no longer a device: it was replaced".into());
+        }
+    }
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     let want = c["exit"].as_i64().unwrap();
     if o.status.code().map(i64::from) != Some(want) {

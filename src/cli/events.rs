@@ -231,7 +231,7 @@ fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
         }
     }
     if readable < total {
-        return Err(CliError::Input(format!(
+        return Err(CliError::Reported(format!(
             "{} of {total} events could not be decrypted{}",
             total - readable,
             if diagnose {

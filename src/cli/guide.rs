@@ -20,7 +20,9 @@ fn say(text: &str) {
 
 fn ask(question: &str) -> Result<String, CliError> {
     let mut err = io::stderr().lock();
-    let _ = err.write_all(question.as_bytes()).and_then(|()| err.flush());
+    let _ = err
+        .write_all(question.as_bytes())
+        .and_then(|()| err.flush());
     drop(err);
     let mut line = String::new();
     let n = io::stdin()

@@ -338,7 +338,7 @@ pub fn validate(a: ValidateArgs, json: bool) -> Result<(), CliError> {
         }
     }
     if invalid > 0 {
-        return Err(CliError::Input(format!(
+        return Err(CliError::Reported(format!(
             "{invalid} of {total} sessions are invalid (listed above)"
         )));
     }

@@ -178,8 +178,16 @@ pub struct ForceArg {
 /// (see [`stdout::release`]).
 pub fn run(cli: Cli) -> Result<(), CliError> {
     interrupt::install();
-    dispatch(cli)?;
-    stdout::release()
+    match dispatch(cli) {
+        Ok(()) => stdout::release(),
+        // A report that found problems is still the whole, verified report.
+        Err(e @ CliError::Reported(_)) => {
+            stdout::release()?;
+            Err(e)
+        }
+        // Anything else: what was held is dropped unread.
+        Err(e) => Err(e),
+    }
 }
 
 fn dispatch(cli: Cli) -> Result<(), CliError> {
@@ -262,6 +270,10 @@ pub enum CliError {
     Usage(String),
     /// Exit 1: the input or the secret was wrong.
     Input(String),
+    /// Exit 1: the command printed its whole report, and the report lists problems (invalid
+    /// sessions, events that cannot be decrypted). Unlike the others, this one lets held output
+    /// through.
+    Reported(String),
     /// Exit 1: a library error.
     Lib(mxkeys::Error),
 }
@@ -271,7 +283,7 @@ impl CliError {
     pub fn code(&self) -> u8 {
         match self {
             CliError::Usage(_) => 2,
-            CliError::Input(_) | CliError::Lib(_) => 1,
+            CliError::Input(_) | CliError::Reported(_) | CliError::Lib(_) => 1,
         }
     }
 
@@ -284,7 +296,7 @@ impl CliError {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CliError::Usage(m) | CliError::Input(m) => f.write_str(m),
+            CliError::Usage(m) | CliError::Input(m) | CliError::Reported(m) => f.write_str(m),
             CliError::Lib(e) => write!(f, "{e}"),
         }
     }

@@ -33,6 +33,8 @@ pub struct PendingOutput {
     dir: PathBuf,
     name: OsString,
     force: bool,
+    /// This output's entry in [`OUTPUTS`], removed when it is committed or dropped.
+    identity: Identity,
 }
 
 /// Where the bytes wait for `commit`.
@@ -72,7 +74,7 @@ impl Write for Staged {
 }
 
 /// Which file an output is: what was there at `create`, or where it will be.
-#[derive(PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 enum Identity {
     /// OUT exists (after following a symlink): its device and inode.
     Existing(u64, u64),
@@ -87,18 +89,39 @@ fn usage(msg: String) -> CliError {
     CliError::Usage(msg)
 }
 
-/// What is at `path` now: `None` when nothing is, else the metadata of the file it names (after
-/// following a symlink; `None` too for a dangling symlink, which may be replaced).
-fn existing(path: &Path) -> Result<Option<Metadata>, CliError> {
+/// What is at OUT.
+enum Existing {
+    /// Nothing (or a path through a non-directory, which creating the file will report).
+    Nothing,
+    /// A symlink to nothing: it may be replaced with `--force`.
+    Dangling,
+    /// A file, directory, FIFO, ... (after following a symlink).
+    Some(Metadata),
+}
+
+fn existing(path: &Path) -> Result<Existing, CliError> {
     match path.symlink_metadata() {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e)
+            if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory =>
+        {
+            Ok(Existing::Nothing)
+        }
         Err(e) => Err(CliError::Input(format!(
             "cannot look at {}: {e}",
             path.display()
         ))),
-        Ok(m) if m.file_type().is_symlink() => Ok(path.metadata().ok()),
-        Ok(m) => Ok(Some(m)),
+        Ok(m) if m.file_type().is_symlink() => {
+            Ok(path.metadata().map_or(Existing::Dangling, Existing::Some))
+        }
+        Ok(m) => Ok(Existing::Some(m)),
     }
+}
+
+fn exists_already(path: &Path) -> CliError {
+    usage(format!(
+        "{} already exists; choose another name, or add --force to replace it",
+        path.display()
+    ))
 }
 
 /// Refuse what may never be replaced: directories, FIFOs, sockets, devices.
@@ -146,14 +169,21 @@ pub fn create(path: &Path, force: bool, inputs: &[&Path]) -> Result<PendingOutpu
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    let new_here = || -> Result<Identity, CliError> {
+        let d = dir.metadata().map_err(|e| {
+            CliError::Input(format!("cannot create a file in {}: {e}", dir.display()))
+        })?;
+        let (dev, ino) = dev_ino(&d);
+        Ok(Identity::New(dev, ino, name.clone()))
+    };
     let identity = match existing(path)? {
-        Some(meta) => {
+        Existing::Nothing => new_here()?,
+        Existing::Dangling if force => new_here()?,
+        Existing::Dangling => return Err(exists_already(path)),
+        Existing::Some(meta) => {
             replaceable(path, &meta)?;
             if !force {
-                return Err(usage(format!(
-                    "{} already exists; choose another name, or add --force to replace it",
-                    path.display()
-                )));
+                return Err(exists_already(path));
             }
             if let Some(input) = inputs.iter().find(|i| same_file(&meta, i)) {
                 return Err(usage(format!(
@@ -165,22 +195,15 @@ pub fn create(path: &Path, force: bool, inputs: &[&Path]) -> Result<PendingOutpu
             let (dev, ino) = dev_ino(&meta);
             Identity::Existing(dev, ino)
         }
-        None => {
-            let d = dir.metadata().map_err(|e| {
-                CliError::Input(format!("cannot write into {}: {e}", dir.display()))
-            })?;
-            let (dev, ino) = dev_ino(&d);
-            Identity::New(dev, ino, name.clone())
-        }
     };
     if let Ok(mut outputs) = OUTPUTS.lock() {
         if outputs.contains(&identity) {
             return Err(usage(format!(
-                "{} is named as two outputs of this command; give each output its own file",
+                "{} is named as two outputs of this command; the outputs must be different files",
                 path.display()
             )));
         }
-        outputs.push(identity);
+        outputs.push(identity.clone());
     }
     let staged = stage(&dir)
         .map_err(|e| CliError::Input(format!("cannot create a file in {}: {e}", dir.display())))?;
@@ -190,6 +213,7 @@ pub fn create(path: &Path, force: bool, inputs: &[&Path]) -> Result<PendingOutpu
         dir,
         name,
         force,
+        identity,
     })
 }
 
@@ -245,18 +269,23 @@ impl PendingOutput {
         // An input that changed while it was read makes the output suspect.
         super::io::inputs_unchanged()?;
         // What is at OUT now (it may have appeared or changed since `create`).
-        if let Some(meta) = existing(&path)? {
-            replaceable(&path, &meta)?;
-            // Secret files and inputs read after `create` count too: never replace one of them.
-            if let Some(input) = super::io::files_read().iter().find(|i| same_file(&meta, i)) {
-                return Err(usage(format!(
-                    "{} is also an input (read as {}); write to another file, nothing was replaced",
-                    path.display(),
-                    input.display()
-                )));
-            }
-            if !self.force {
-                return Err(appeared(&path));
+        match existing(&path)? {
+            Existing::Nothing => {}
+            Existing::Dangling if self.force => {}
+            Existing::Dangling => return Err(appeared(&path)),
+            Existing::Some(meta) => {
+                replaceable(&path, &meta)?;
+                // Secret files and inputs read after `create` count too: never replace one.
+                if let Some(input) = super::io::files_read().iter().find(|i| same_file(&meta, i)) {
+                    return Err(usage(format!(
+                        "{} is also an input (read as {}); write to another file, nothing was replaced",
+                        path.display(),
+                        input.display()
+                    )));
+                }
+                if !self.force {
+                    return Err(appeared(&path));
+                }
             }
         }
         let Some(tmp) = self.tmp.take() else {
@@ -361,6 +390,11 @@ fn appeared(path: &Path) -> CliError {
 
 impl Drop for PendingOutput {
     fn drop(&mut self) {
+        if let Ok(mut outputs) = OUTPUTS.lock() {
+            if let Some(i) = outputs.iter().position(|o| *o == self.identity) {
+                outputs.swap_remove(i);
+            }
+        }
         // Dropped without commit (an error): an unnamed file vanishes with its descriptor, a
         // NamedTempFile removes itself.
         if let Some(Staged::Named(tmp)) = self.tmp.as_ref().map(BufWriter::get_ref) {

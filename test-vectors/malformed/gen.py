@@ -617,7 +617,7 @@ def export_cases():
     case("export-good-r1000.txt", None, DEC, 2, "no passphrase given",
          "no passphrase and no terminal")
     case("export-good-r1000.txt", None, DEC + ["--passphrase-file", "{dir}/export-nonutf8-pass.txt"],
-         2, "not UTF-8", "passphrase file that is not UTF-8")
+         1, "not UTF-8", "passphrase file that is not UTF-8")
     put("export-nonutf8-pass.txt", b"caf\xe9\n")
 
     # --- valid MAC, hostile plaintext
@@ -772,8 +772,8 @@ def recovery_key_cases():
          "character 9", "a zero-width space (not whitespace) after 8 characters")
     case("rk-fullwidth.txt", compact[:5] + "\uff19" + compact[6:] + "\n", chk, 1,
          "character 6", "a fullwidth digit nine")
-    case("rk-nonutf8.txt", b"Es\xff\xfe\n", chk, 2, "not UTF-8", "key file that is not UTF-8")
-    case("rk-long-line.txt", b"E" * (70 * 1024), chk, 2, "longer than",
+    case("rk-nonutf8.txt", b"Es\xff\xfe\n", chk, 1, "not UTF-8", "key file that is not UTF-8")
+    case("rk-long-line.txt", b"E" * (70 * 1024), chk, 1, "longer than",
          "a 70 KiB first line (the limit is 64 KiB)")
     case(None, None, ["recovery-key", "check"], 1, "no capital O", "a bad key in the environment",
          {"MXKEYS_RECOVERY_KEY": with_char(3, "O")})
@@ -1163,7 +1163,7 @@ def ssss_cases():
     put("ssss-value-nonutf8.txt", b"\xff\xfe\n")
     senc = ["ssss", "encrypt", "{file}", "--secret", "m.cross_signing.master", "--value-file",
             "{dir}/ssss-value.txt", "-o", "{out}"]
-    case("ssss-good.json", None, senc[:6] + ["{dir}/ssss-value-nonutf8.txt"] + senc[7:], 2,
+    case("ssss-good.json", None, senc[:6] + ["{dir}/ssss-value-nonutf8.txt"] + senc[7:], 1,
          "not UTF-8", "ssss encrypt: a value file that is not UTF-8", ENV_S)
     case("ssss-good.json", None, senc, 1, "its key check fails", "ssss encrypt: the wrong key",
          {"MXKEYS_RECOVERY_KEY": RK})
@@ -1287,6 +1287,13 @@ OUT_SETUPS = [
     ("out-unwritable-dir", 1, "cannot create a file in", "OUT's directory is not writable"),
     ("out-parent-missing", 1, "cannot create a file in", "OUT's directory does not exist"),
     ("out-parent-is-file", 1, "cannot create a file in", "OUT's parent is a regular file"),
+    ("out-fifo", 2, "not a regular file", "OUT is a FIFO (without --force)"),
+    ("out-fifo-force", 2, "not a regular file", "OUT is a FIFO (with --force: still refused)"),
+    ("out-symlink-fifo-force", 2, "not a regular file",
+     "OUT is a symlink to a FIFO (with --force: still refused)"),
+    ("out-dev-null-force", 2, "not a regular file",
+     "OUT is /dev/null (with --force: still refused, /dev/null stays a device)"),
+    ("out-symlink-dangling-force", 0, "", "OUT is a dangling symlink (with --force: replaced)"),
 ]
 
 
@@ -1314,7 +1321,8 @@ def output_cases():
     for label, f, cmd, env in cmds:
         case(f, None, cmd, 0, "", f"{label}: the valid run the output cases start from", env)
         for setup, code, needle, what in OUT_SETUPS:
-            c = list(cmd) + (["--force"] if setup == "out-is-input" else [])
+            c = list(cmd) + (["--force"] if setup == "out-is-input" or setup.endswith("-force")
+                             else [])
             case(f, None, c, code, needle, f"{label}: {what}", env, setup=setup)
         case(f, None, [a if a != "{out}" else "-" for a in cmd], 2, "-o - is not supported",
              f"{label}: -o -", env)
