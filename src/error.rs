@@ -97,6 +97,16 @@ pub enum Error {
         key_id: String,
     },
 
+    /// A key whose description has no check matches the MAC of none of the secrets stored under
+    /// it.
+    #[error("this is not the Security Key (or Phrase) of secret-storage key {key_id}: the key has no key check, and it fails the MAC of every secret stored under it ({secrets}); the key is wrong, or all of those secrets were changed")]
+    SsssWrongKeyNoCheck {
+        /// The key id checked.
+        key_id: String,
+        /// The secrets tried, comma-separated.
+        secrets: String,
+    },
+
     /// A secret's MAC does not match although the key passed its check (or had none).
     #[error("secret {secret} fails its MAC check: the account data was changed or damaged (or the key is wrong and could not be checked in advance)")]
     SsssMac {
@@ -183,7 +193,7 @@ impl Error {
             Error::EmptyPassphrase => "passphrase",
             Error::RecoveryKey(e) => e.kind(),
             Error::Backup(_) | Error::Ssss(_) => "format",
-            Error::SsssWrongKey { .. } => "wrong_key",
+            Error::SsssWrongKey { .. } | Error::SsssWrongKeyNoCheck { .. } => "wrong_key",
             Error::SsssMac { .. } => "mac",
             Error::SsssNoKey { .. } => "no_key",
             Error::BackupKeyMismatch { .. } => "wrong_key",

@@ -4,6 +4,20 @@
 //! Events are grouped by session and taken in index order, so each session's ratchet only moves
 //! forward: decrypting 100k events of one session costs 100k small steps, not 100k long ones.
 //! Sessions are processed in parallel.
+//!
+//! What is checked, and what is not:
+//! - The room. A session belongs to one room (`room_id` in the keys); the event's envelope
+//!   `room_id` (absent in `/sync` timelines) and the `room_id` inside the decrypted plaintext must
+//!   both agree with it when they are present. An event replayed or forwarded from another room
+//!   is [`Outcome::RoomMismatch`].
+//! - The sender device. The event's `content.sender_key` (when present) must be the curve25519
+//!   key of the device that created the session, as the keys file says.
+//! - The sender user is **not** verified. `sender` is what the envelope (the homeserver) claims;
+//!   it is tied to the session only if the session's creating device (its curve25519
+//!   `sender_key`) is a device of that user, which only the user's signed device list
+//!   (`/keys/query`) can show, and mxkeys works offline. [`decrypted_event`] therefore marks the
+//!   sender as claimed ([`SenderTrust`], `mxkeys_sender` in the output), with the session's
+//!   `sender_key` to check by hand.
 
 use std::collections::HashMap;
 
@@ -124,14 +138,19 @@ pub enum Outcome {
         /// The first index the keys can decrypt.
         first_known_index: u32,
     },
-    /// The session belongs to another room than the event (or the plaintext names another room).
+    /// The session belongs to another room than the event, or the decrypted plaintext names
+    /// another room than the envelope or the session: an event replayed or forwarded from
+    /// another room.
     RoomMismatch {
         /// The session.
         session_id: String,
-        /// The event's room.
+        /// The room of the event's envelope (none in `/sync` timelines).
         event_room: Option<String>,
-        /// The session's (or the plaintext's) room.
+        /// The session's room, from the keys.
         session_room: Option<String>,
+        /// The room named inside the decrypted plaintext, when it is the one that disagrees
+        /// (none when the envelope and the session already disagree).
+        plaintext_room: Option<String>,
     },
     /// The event's sender_key is not the session's.
     SenderKeyMismatch {
@@ -196,11 +215,24 @@ impl Outcome {
             Outcome::TooLate { session_id, message_index, first_known_index } => format!(
                 "session {session_id} is known only from message {first_known_index}, this is message {message_index}: an export or backup from an earlier device holds the earlier part"
             ),
-            Outcome::RoomMismatch { session_id, event_room, session_room } => format!(
+            Outcome::RoomMismatch { session_id, event_room, session_room, plaintext_room: None } => format!(
                 "session {session_id} belongs to room {}, but the event is in {}: a replayed or misfiled event",
                 session_room.as_deref().unwrap_or("?"),
                 event_room.as_deref().unwrap_or("?")
             ),
+            Outcome::RoomMismatch { session_id, event_room, session_room, plaintext_room: Some(pr) } => {
+                let mut rooms = Vec::new();
+                if let Some(er) = event_room.as_deref().filter(|er| er != pr) {
+                    rooms.push(format!("the event was delivered in {er}"));
+                }
+                if let Some(sr) = session_room.as_deref().filter(|sr| sr != pr) {
+                    rooms.push(format!("session {session_id} belongs to room {sr}"));
+                }
+                format!(
+                    "the decrypted event says it was sent in room {pr}, but {}: an event replayed or forwarded from another room",
+                    if rooms.is_empty() { "another room was expected".to_owned() } else { rooms.join(" and ") }
+                )
+            }
             Outcome::SenderKeyMismatch { session_id } => format!(
                 "the event's sender_key is not the one of session {session_id}'s creator: a forged or misattributed event"
             ),
@@ -386,6 +418,7 @@ fn precheck(store: &KeyStore, ev: &Value) -> Result<Prepared, Outcome> {
                 session_id: sid.to_owned(),
                 event_room: Some(er.to_owned()),
                 session_room: Some(sr.to_owned()),
+                plaintext_room: None,
             });
         }
     }
@@ -446,14 +479,18 @@ fn decrypt_one(
             }
         }
     };
-    // The plaintext names its room: an event replayed into another room is caught here.
+    // The plaintext names its room: an event replayed into another room is caught here, against
+    // the envelope's room and, since /sync events carry none, against the session's room too.
     let event_room = ev.and_then(|e| e.get("room_id")).and_then(Value::as_str);
-    if let (Some(pr), Some(er)) = (plaintext.get("room_id").and_then(Value::as_str), event_room) {
-        if pr != er {
+    let session_room = known.room_id.as_deref();
+    if let Some(pr) = plaintext.get("room_id").and_then(Value::as_str) {
+        let differs = |room: Option<&str>| room.is_some_and(|r| r != pr);
+        if differs(event_room) || differs(session_room) {
             return Outcome::RoomMismatch {
                 session_id: sid(),
-                event_room: Some(er.to_owned()),
-                session_room: Some(pr.to_owned()),
+                event_room: event_room.map(str::to_owned),
+                session_room: session_room.map(str::to_owned),
+                plaintext_room: Some(pr.to_owned()),
             };
         }
     }
@@ -463,8 +500,46 @@ fn decrypt_one(
     }
 }
 
-/// The decrypted form of an event: its envelope with the cleartext `type` and `content`.
-pub fn decrypted_event(original: &Value, plaintext: &Value) -> Value {
+/// How far the sender of a decrypted event is known, offline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SenderTrust {
+    /// Always `false` here: the envelope's `sender` is only claimed. It would be verified if the
+    /// session's creating device (`sender_key`) were a device of that user, which needs the
+    /// user's signed device list (`/keys/query`).
+    pub verified: bool,
+    /// The curve25519 key of the device that created the session, from the keys (to compare with
+    /// the sender's devices); `None` when the keys do not say.
+    pub sender_key: Option<String>,
+    /// One sentence for a person.
+    pub why: String,
+}
+
+impl SenderTrust {
+    /// The trust in the sender of an event decrypted with the session `session_id` of `store`.
+    pub fn of(store: &KeyStore, session_id: &str) -> Self {
+        let sender_key = store
+            .sessions
+            .get(session_id)
+            .and_then(|k| k.sender_key.clone());
+        let why = match &sender_key {
+            Some(k) => format!(
+                "sender is claimed by the event, not verified: the session was created by the device with curve25519 key {k}; check that it is a device of the sender (/keys/query)"
+            ),
+            None => "sender is claimed by the event, not verified: the keys do not say which device created the session".to_owned(),
+        };
+        SenderTrust {
+            verified: false,
+            sender_key,
+            why,
+        }
+    }
+}
+
+/// The decrypted form of an event: its envelope (`event_id`, `sender`, `origin_server_ts`,
+/// `room_id`, `unsigned`, as they were) with the cleartext `type` and `content`, and
+/// `mxkeys_sender`: the [`SenderTrust`] of its session in `store` (`{"verified": false,
+/// "sender_key": ..., "why": ...}`), since `sender` is only what the envelope claims.
+pub fn decrypted_event(store: &KeyStore, original: &Value, plaintext: &Value) -> Value {
     let mut out = Map::new();
     for k in [
         "event_id",
@@ -485,5 +560,149 @@ pub fn decrypted_event(original: &Value, plaintext: &Value) -> Value {
         "content".into(),
         plaintext.get("content").cloned().unwrap_or(Value::Null),
     );
+    let session_id = original
+        .get("content")
+        .and_then(|c| c.get("session_id"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    out.insert(
+        "mxkeys_sender".into(),
+        serde_json::to_value(SenderTrust::of(store, session_id)).unwrap_or(Value::Null),
+    );
     Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vodozemac() -> (KeyStore, Vec<Value>) {
+        let keys: Vec<Map<String, Value>> =
+            serde_json::from_str(include_str!("../test-vectors/events/vodozemac-keys.json"))
+                .unwrap();
+        let events = parse_events(include_bytes!(
+            "../test-vectors/events/vodozemac-events.json"
+        ))
+        .unwrap();
+        (KeyStore::from_sessions(&keys), events)
+    }
+
+    /// The event without its envelope `room_id`, as /sync delivers it.
+    fn from_sync(ev: &Value) -> Value {
+        let mut ev = ev.clone();
+        ev.as_object_mut().unwrap().remove("room_id");
+        ev
+    }
+
+    const CASES: &str = "!cases:example.org";
+    const ELSEWHERE: &str = "!elsewhere:example.org";
+
+    /// The `!cases` event whose envelope and session agree but whose plaintext names `!elsewhere`.
+    fn replayed(store: &KeyStore, events: &[Value]) -> Value {
+        let outcomes = decrypt_events(store, events);
+        let (ev, _) = events
+            .iter()
+            .zip(&outcomes)
+            .find(|(ev, o)| ev["room_id"] == CASES && matches!(o, Outcome::RoomMismatch { .. }))
+            .unwrap();
+        ev.clone()
+    }
+
+    #[test]
+    fn plaintext_room_is_checked_against_the_session_without_envelope_room() {
+        let (store, events) = vodozemac();
+        let ev = replayed(&store, &events);
+        let with_envelope = decrypt_events(&store, std::slice::from_ref(&ev));
+        assert_eq!(
+            with_envelope,
+            [Outcome::RoomMismatch {
+                session_id: ev["content"]["session_id"].as_str().unwrap().into(),
+                event_room: Some(CASES.into()),
+                session_room: Some(CASES.into()),
+                plaintext_room: Some(ELSEWHERE.into()),
+            }]
+        );
+        let sync = decrypt_events(&store, &[from_sync(&ev)]);
+        let [o @ Outcome::RoomMismatch {
+            event_room: None,
+            session_room: Some(sr),
+            plaintext_room: Some(pr),
+            ..
+        }] = sync.as_slice()
+        else {
+            panic!("{sync:?}");
+        };
+        assert_eq!((sr.as_str(), pr.as_str()), (CASES, ELSEWHERE));
+        assert_eq!(o.kind(), "room_mismatch");
+        let why = o.explain();
+        assert!(
+            why.contains(&format!("says it was sent in room {ELSEWHERE}")),
+            "{why}"
+        );
+        assert!(why.contains(&format!("belongs to room {CASES}")), "{why}");
+        assert!(
+            why.contains("replayed or forwarded from another room"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn sync_events_of_the_right_room_still_decrypt() {
+        let (store, events) = vodozemac();
+        let sync: Vec<Value> = events.iter().map(from_sync).collect();
+        let before = decrypt_events(&store, &events);
+        let after = decrypt_events(&store, &sync);
+        for (b, a) in before.iter().zip(&after) {
+            match (b, a) {
+                // Without an envelope room, a plaintext room that contradicts only the envelope
+                // (the envelope-mismatch event) is fine; every other verdict is the same.
+                (
+                    Outcome::RoomMismatch {
+                        plaintext_room: None,
+                        ..
+                    },
+                    Outcome::Ok { .. },
+                ) => {}
+                (Outcome::RoomMismatch { .. }, Outcome::RoomMismatch { .. }) => {}
+                _ => assert_eq!(b, a),
+            }
+        }
+        let ok = |v: &[Outcome]| v.iter().filter(|o| o.kind() == "ok").count();
+        assert_eq!(ok(&after), ok(&before) + 1);
+        assert!(ok(&before) >= 20);
+    }
+
+    #[test]
+    fn the_sender_is_marked_claimed_with_the_session_device() {
+        let (store, events) = vodozemac();
+        let outcomes = decrypt_events(&store, &events);
+        let (ev, Outcome::Ok { plaintext, .. }) = events
+            .iter()
+            .zip(&outcomes)
+            .find(|(_, o)| o.kind() == "ok")
+            .unwrap()
+        else {
+            unreachable!()
+        };
+        let sid = ev["content"]["session_id"].as_str().unwrap();
+        let shown = decrypted_event(&store, ev, plaintext);
+        // The envelope fields are as they were.
+        for k in ["event_id", "sender", "origin_server_ts", "room_id"] {
+            assert_eq!(shown[k], ev[k], "{k}");
+        }
+        assert_eq!(shown["type"], plaintext["type"]);
+        assert_eq!(shown["content"], plaintext["content"]);
+        let trust = &shown["mxkeys_sender"];
+        assert_eq!(trust["verified"], false);
+        let key = store.sessions[sid].sender_key.clone().unwrap();
+        assert_eq!(trust["sender_key"], key.as_str());
+        let why = trust["why"].as_str().unwrap();
+        assert!(why.contains("claimed") && why.contains(&key), "{why}");
+
+        // Keys that do not say which device made the session: still claimed, and says so.
+        let unknown = SenderTrust::of(&KeyStore::default(), sid);
+        assert!(!unknown.verified);
+        assert_eq!(unknown.sender_key, None);
+        assert!(unknown.why.contains("do not say"), "{}", unknown.why);
+    }
 }

@@ -1063,7 +1063,7 @@ pub fn events(data: &[u8]) {
                 ) {
                     assert_eq!(a, b, "decrypted an event replayed into another room");
                 }
-                let shown = decrypted_event(ev, plaintext);
+                let shown = decrypted_event(&store, ev, plaintext);
                 assert_eq!(shown.get("event_id"), ev.get("event_id"));
                 assert_eq!(
                     shown.get("type"),

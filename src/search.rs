@@ -26,7 +26,7 @@ use crate::export::{ArmorReader, Limits};
 use crate::kdf::{self, Rounds};
 use crate::recovery_key::RecoveryKey;
 use crate::secret::{Passphrase, SecretBytes};
-use crate::ssss::{self, AccountData, KeyCheck, KeyDescription, PassphraseInfo};
+use crate::ssss::{self, AccountData, Confirmation, KeyDescription, PassphraseInfo};
 
 /// What a candidate is checked against.
 pub enum Target {
@@ -49,8 +49,9 @@ pub enum Target {
         info: PassphraseInfo,
         /// Checked rounds.
         rounds: Rounds,
-        /// When the description has no check: a secret encrypted under the key, to test its MAC.
-        secret: Option<(String, Value)>,
+        /// When the description has no check: the secrets stored under the key, whose MACs
+        /// test it ([`ssss::confirm_key`]).
+        probes: Vec<ssss::Probe>,
     },
     /// A legacy backup whose key came from a passphrase.
     Backup {
@@ -122,30 +123,22 @@ impl Target {
             )));
         }
         let rounds = Rounds::new(info.iterations, limits.max_rounds)?;
-        let secret = if desc.check.is_some() {
-            None
+        let probes = if desc.check.is_some() {
+            Vec::new()
         } else {
-            let found = ad
-                .secrets()
-                .into_iter()
-                .find(|(_, ids)| ids.contains(&desc.id))
-                .and_then(|(name, _)| {
-                    ad.encrypted(&name, &desc.id)
-                        .ok()
-                        .map(|p| (name, p.clone()))
-                });
-            Some(found.ok_or_else(|| {
-                Error::Ssss(format!(
-                    "key {} has no key check and no secret to test a phrase against",
-                    desc.id
-                ))
-            })?)
+            ad.probes(&desc.id)
         };
+        if desc.check.is_none() && probes.is_empty() {
+            return Err(Error::Ssss(format!(
+                "key {} has no key check and no secret to test a phrase against",
+                desc.id
+            )));
+        }
         Ok(Target::Ssss {
             desc,
             info,
             rounds,
-            secret,
+            probes,
         })
     }
 
@@ -286,15 +279,10 @@ impl Target {
                 mac.update(sealed);
                 mac.verify_slice(tag).is_ok()
             }
-            Target::Ssss { desc, secret, .. } => match secret {
-                None => matches!(
-                    ssss::check_key(first.expose(), desc),
-                    Ok(KeyCheck::Verified)
-                ),
-                Some((name, payload)) => {
-                    ssss::decrypt_secret(first.expose(), name, payload).is_ok()
-                }
-            },
+            Target::Ssss { desc, probes, .. } => matches!(
+                ssss::confirm_key(first.expose(), desc, probes),
+                Ok(Confirmation::KeyCheck | Confirmation::SecretMac(_))
+            ),
             Target::Backup { public_key, .. } => {
                 RecoveryKey::from_bytes(first.expose_mut()).backup_public_key() == *public_key
             }

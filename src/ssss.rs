@@ -6,6 +6,12 @@
 //! HMAC-SHA-256 key; the MAC covers the ciphertext and is checked before decrypting. The key
 //! itself is checked first against its description's `iv`/`mac` (the encryption of 32 zero bytes
 //! under the name ""), so a wrong key is reported as such, not as a damaged secret.
+//!
+//! Old descriptions (matrix-js-sdk 6) have no `iv`/`mac`. Such a key can still be confirmed by
+//! the MAC of a secret already stored under it ([`AccountData::probes`], [`confirm_key`]): only
+//! the right key matches. Whoever writes with a key should confirm it first, since a secret
+//! encrypted under a wrong key is lost once uploaded; [`check_secret_value`] checks the value of
+//! a well-known secret before it is encrypted.
 
 use aes::cipher::{KeyIvInit, StreamCipher};
 use hkdf::Hkdf;
@@ -227,6 +233,19 @@ impl AccountData {
             secret: secret.to_owned(),
             key_id: key_id.to_owned(),
         })
+    }
+
+    /// The secrets stored under `key_id` whose copy is well formed, known secrets first: what
+    /// can confirm a key whose description has no check (see [`confirm_key`]).
+    pub fn probes(&self, key_id: &str) -> Vec<Probe> {
+        self.secrets()
+            .into_iter()
+            .filter(|(_, ids)| ids.iter().any(|i| i == key_id))
+            .filter_map(|(name, _)| {
+                let sealed = Sealed::parse(&name, self.encrypted(&name, key_id).ok()?).ok()?;
+                Some(Probe { name, sealed })
+            })
+            .collect()
     }
 
     /// Set `secret`'s copy under `key_id`, keeping other keys' copies.
@@ -453,6 +472,108 @@ pub fn check_key(key: &[u8; 32], desc: &KeyDescription) -> Result<KeyCheck, Erro
     Ok(KeyCheck::Verified)
 }
 
+/// A secret's encrypted copy `{iv, ciphertext, mac}`, decoded.
+#[derive(Debug, Clone)]
+struct Sealed {
+    iv: [u8; 16],
+    ct: Vec<u8>,
+    mac: Vec<u8>,
+}
+
+impl Sealed {
+    fn parse(name: &str, payload: &Value) -> Result<Self, Error> {
+        let get = |f: &str| {
+            payload
+                .get(f)
+                .and_then(Value::as_str)
+                .ok_or_else(|| Error::Ssss(format!("secret {name}: no \"{f}\" string")))
+                .and_then(|s| {
+                    decode_lenient(s)
+                        .map_err(|_| Error::Ssss(format!("secret {name}: {f} is not base64")))
+                })
+        };
+        let iv: [u8; 16] = get("iv")?
+            .try_into()
+            .map_err(|_| Error::Ssss(format!("secret {name}: iv is not 16 bytes")))?;
+        Ok(Sealed {
+            iv,
+            ct: get("ciphertext")?,
+            mac: get("mac")?,
+        })
+    }
+
+    /// Check the MAC, in constant time.
+    fn mac_matches(&self, keys: &Keys) -> bool {
+        let mut h = hmac_sha256(keys.mac.expose());
+        h.update(&self.ct);
+        h.verify_slice(&self.mac).is_ok()
+    }
+}
+
+/// A secret stored under a key, kept to test that key when its description has no check: only
+/// the right key matches the secret's MAC.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    name: String,
+    sealed: Sealed,
+}
+
+impl Probe {
+    /// The secret's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Does `key` match this secret's MAC? Nothing is decrypted.
+    pub fn matches(&self, key: &[u8; 32]) -> bool {
+        self.sealed.mac_matches(&derive(key, &self.name))
+    }
+}
+
+/// How a key was confirmed by [`confirm_key`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirmation {
+    /// By its description's check (`iv`/`mac`).
+    KeyCheck,
+    /// By the MAC of this secret, stored under the key (the description has no check).
+    SecretMac(String),
+    /// Not at all: the description has no check and no secret is stored under the key, so a
+    /// wrong key cannot be told from the right one.
+    Unconfirmed,
+}
+
+/// Confirm that `key` is the key of `desc` before writing with it: by the description's check,
+/// else by the MAC of the secrets stored under it (`probes`, from [`AccountData::probes`]); one
+/// matching MAC is enough, since a wrong key matches none.
+///
+/// # Errors
+/// [`Error::SsssWrongKey`] when the check fails; [`Error::SsssWrongKeyNoCheck`] when there is no
+/// check and the key matches none of the probes.
+pub fn confirm_key(
+    key: &[u8; 32],
+    desc: &KeyDescription,
+    probes: &[Probe],
+) -> Result<Confirmation, Error> {
+    if desc.check.is_some() {
+        check_key(key, desc)?;
+        return Ok(Confirmation::KeyCheck);
+    }
+    if probes.is_empty() {
+        return Ok(Confirmation::Unconfirmed);
+    }
+    match probes.iter().find(|p| p.matches(key)) {
+        Some(p) => Ok(Confirmation::SecretMac(p.name.clone())),
+        None => Err(Error::SsssWrongKeyNoCheck {
+            key_id: desc.id.clone(),
+            secrets: probes
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
 /// Decrypt one secret's payload `{iv, ciphertext, mac}`. The MAC is checked first.
 ///
 /// # Errors
@@ -462,32 +583,49 @@ pub fn decrypt_secret(
     name: &str,
     payload: &Value,
 ) -> Result<Zeroizing<String>, Error> {
-    let get = |f: &str| {
-        payload
-            .get(f)
-            .and_then(Value::as_str)
-            .ok_or_else(|| Error::Ssss(format!("secret {name}: no \"{f}\" string")))
-            .and_then(|s| {
-                decode_lenient(s)
-                    .map_err(|_| Error::Ssss(format!("secret {name}: {f} is not base64")))
-            })
-    };
-    let iv: [u8; 16] = get("iv")?
-        .try_into()
-        .map_err(|_| Error::Ssss(format!("secret {name}: iv is not 16 bytes")))?;
-    let ct = get("ciphertext")?;
-    let mac = get("mac")?;
+    let sealed = Sealed::parse(name, payload)?;
     let keys = derive(key, name);
-    let mut h = hmac_sha256(keys.mac.expose());
-    h.update(&ct);
-    h.verify_slice(&mac).map_err(|_| Error::SsssMac {
-        secret: name.to_owned(),
-    })?;
-    let mut plain = Zeroizing::new(ct);
-    Aes256Ctr::new(keys.aes.expose().into(), (&iv).into()).apply_keystream(&mut plain);
+    if !sealed.mac_matches(&keys) {
+        return Err(Error::SsssMac {
+            secret: name.to_owned(),
+        });
+    }
+    let mut plain = Zeroizing::new(sealed.ct);
+    Aes256Ctr::new(keys.aes.expose().into(), (&sealed.iv).into()).apply_keystream(&mut plain);
     let text = String::from_utf8(std::mem::take(&mut *plain))
         .map_err(|_| Error::Ssss(format!("secret {name} is not UTF-8 text after decryption")))?;
     Ok(Zeroizing::new(text))
+}
+
+/// Check the value of a well-known secret before it is encrypted: the backup key
+/// (`m.megolm_backup.v1`) and the cross-signing keys (`m.cross_signing.*`, Ed25519 seeds) are 32
+/// bytes in standard base64, padded or not. Other names are not checked. The message gives the
+/// length found, never the value.
+///
+/// # Errors
+/// [`Error::Ssss`] when a well-known secret's value is not base64 or not 32 bytes.
+pub fn check_secret_value(name: &str, value: &str) -> Result<(), Error> {
+    let what = match name {
+        "m.megolm_backup.v1" => "a backup key (Curve25519 private key)",
+        "m.cross_signing.master"
+        | "m.cross_signing.self_signing"
+        | "m.cross_signing.user_signing" => "an Ed25519 seed",
+        _ => return Ok(()),
+    };
+    let expected = format!("{what} is 32 bytes in base64 (43 characters, or 44 with padding)");
+    let bytes = decode_lenient(value).map(Zeroizing::new).map_err(|_| {
+        Error::Ssss(format!(
+            "the value for {name} is not base64 ({} characters); {expected}",
+            value.chars().count()
+        ))
+    })?;
+    if bytes.len() != 32 {
+        return Err(Error::Ssss(format!(
+            "the value for {name} is {} bytes after base64 decoding; {expected}",
+            bytes.len()
+        )));
+    }
+    Ok(())
 }
 
 /// Encrypt a secret's plaintext under `key`. `iv` must be fresh randomness; bit 63 is cleared.
@@ -585,6 +723,105 @@ mod tests {
             ad.encrypted("m.megolm_backup.v1", "K2"),
             Err(Error::SsssNoKey { .. })
         ));
+    }
+
+    /// Account data whose key description has no check (as matrix-js-sdk 6 wrote them), with
+    /// `secrets` encrypted under `key`.
+    fn unchecked_account(key: &[u8; 32], secrets: &[&str]) -> AccountData {
+        let mut ad = serde_json::json!({
+            DEFAULT_KEY: {"key": "OLD"},
+            "m.secret_storage.key.OLD": {"algorithm": ALGORITHM},
+        });
+        for name in secrets {
+            ad[*name] = serde_json::json!({"encrypted": {"OLD": encrypt_secret(key, name, "dmFsdWU", [5; 16])}});
+        }
+        AccountData::parse(&ad).unwrap()
+    }
+
+    #[test]
+    fn a_key_without_check_is_confirmed_by_a_stored_secret() {
+        let key = [7u8; 32];
+        let ad = unchecked_account(&key, &["m.megolm_backup.v1", "m.cross_signing.master"]);
+        let desc = ad.key("OLD").unwrap();
+        assert_eq!(desc.check, None);
+        let probes = ad.probes("OLD");
+        // Known secrets in their display order.
+        let names: Vec<&str> = probes.iter().map(Probe::name).collect();
+        assert_eq!(names, ["m.cross_signing.master", "m.megolm_backup.v1"]);
+        assert_eq!(
+            confirm_key(&key, &desc, &probes).unwrap(),
+            Confirmation::SecretMac("m.cross_signing.master".into())
+        );
+        let wrong = confirm_key(&[8; 32], &desc, &probes).unwrap_err();
+        assert!(
+            matches!(wrong, Error::SsssWrongKeyNoCheck { .. }),
+            "{wrong}"
+        );
+        assert_eq!(wrong.kind(), "wrong_key");
+        assert!(wrong
+            .to_string()
+            .contains("m.cross_signing.master, m.megolm_backup.v1"));
+        // Nothing under the key: nothing to confirm with, for the right and the wrong key alike.
+        let empty = unchecked_account(&key, &[]);
+        assert!(empty.probes("OLD").is_empty());
+        assert_eq!(
+            confirm_key(&[8; 32], &desc, &[]).unwrap(),
+            Confirmation::Unconfirmed
+        );
+        // One damaged secret does not hide the key: another one confirms it.
+        let mut damaged = serde_json::Value::Object(ad.clone().into_map());
+        damaged["m.cross_signing.master"]["encrypted"]["OLD"]["mac"] =
+            serde_json::json!(encode_unpadded(&[0; 32]));
+        let damaged = AccountData::parse(&damaged).unwrap();
+        assert_eq!(
+            confirm_key(&key, &desc, &damaged.probes("OLD")).unwrap(),
+            Confirmation::SecretMac("m.megolm_backup.v1".into())
+        );
+        // A malformed copy is no probe.
+        let mut malformed = serde_json::Value::Object(ad.into_map());
+        malformed["m.megolm_backup.v1"]["encrypted"]["OLD"] = serde_json::json!({"iv": 1});
+        let malformed = AccountData::parse(&malformed).unwrap();
+        assert_eq!(malformed.probes("OLD").len(), 1);
+    }
+
+    #[test]
+    fn a_key_with_check_is_confirmed_by_it_alone() {
+        let key = [7u8; 32];
+        let mut ad = serde_json::json!({
+            "m.secret_storage.key.K": describe_key(&key, [1; 16], None),
+        });
+        ad["m.megolm_backup.v1"] = serde_json::json!({"encrypted": {"K": encrypt_secret(&key, "m.megolm_backup.v1", "x", [2; 16])}});
+        let ad = AccountData::parse(&ad).unwrap();
+        let desc = ad.key("K").unwrap();
+        let probes = ad.probes("K");
+        assert_eq!(
+            confirm_key(&key, &desc, &probes).unwrap(),
+            Confirmation::KeyCheck
+        );
+        assert!(matches!(
+            confirm_key(&[8; 32], &desc, &probes),
+            Err(Error::SsssWrongKey { .. })
+        ));
+    }
+
+    #[test]
+    fn well_known_secret_values_are_32_bytes_of_base64() {
+        let b64 = |n: usize| encode_unpadded(&vec![0xa5; n]);
+        for name in KNOWN_SECRETS {
+            check_secret_value(name, &b64(32)).unwrap();
+            let padded =
+                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [1u8; 32]);
+            check_secret_value(name, &padded).unwrap();
+            for n in [0, 31, 33, 64] {
+                let e = check_secret_value(name, &b64(n)).unwrap_err().to_string();
+                assert!(e.contains(&format!("{name} is {n} bytes")), "{e}");
+            }
+            let secretish = "Zm9v!secret-ish";
+            let e = check_secret_value(name, secretish).unwrap_err().to_string();
+            assert!(e.contains("is not base64 (15 characters)"), "{e}");
+            assert!(!e.contains(secretish), "{e}");
+        }
+        check_secret_value("org.example.other", "anything at all").unwrap();
     }
 
     #[test]

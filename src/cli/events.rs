@@ -32,6 +32,15 @@ Output: the events as a JSON array, each decrypted one with its plaintext type a
 event_id, sender, room_id and origin_server_ts of the envelope; the others unchanged, with
 \"mxkeys_error\": {\"reason\": ..., \"why\": ...}.
 
+The room is checked: the room_id inside the decrypted event must be the session's room (from KEYS)
+and the envelope's (when it has one; /sync events have none), else the event is kept encrypted as
+room_mismatch (replayed or forwarded from another room). The sender is NOT verified: \"sender\" is
+what the server claims. Each decrypted event carries
+  \"mxkeys_sender\": {\"verified\": false, \"sender_key\": \"<curve25519 key>\", \"why\": ...}
+where sender_key is the device that created the session (from KEYS). Only the sender's signed
+device list can show that this device belongs to the sender (a /keys/query response lists it as
+curve25519:DEVICEID under device_keys.SENDER), and mxkeys works offline.
+
 Examples:
   mxkeys events decrypt events.json --keys element-keys.txt -o decrypted.json
   mxkeys events decrypt events.json --keys keys.json | jq -r '.[].content.body'
@@ -195,7 +204,7 @@ fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
             .iter()
             .zip(&outcomes)
             .map(|(ev, o)| match o {
-                Outcome::Ok { plaintext, .. } => decrypted_event(ev, plaintext),
+                Outcome::Ok { plaintext, .. } => decrypted_event(&store, ev, plaintext),
                 other => {
                     let mut kept = ev.clone();
                     if let Some(obj) = kept.as_object_mut() {

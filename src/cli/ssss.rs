@@ -76,6 +76,14 @@ replaced. To upload only that secret:
   jq '.\"m.megolm_backup.v1\"' new.json | curl -X PUT -H \"Authorization: Bearer $TOKEN\" \\
        --data @- \"$HS/_matrix/client/v3/user/$MXID/account_data/m.megolm_backup.v1\"
 
+The key is confirmed before anything is written, since a secret encrypted under a wrong key is
+lost once uploaded: by the key description's check (iv/mac), or, for keys made by old clients
+(matrix-js-sdk 6) whose description has none, by the MAC of a secret already stored under the key.
+When neither exists (no check, and ACCOUNT_DATA.json holds no secret under the key), the key cannot
+be verified and encrypt refuses; include the account's existing secrets in ACCOUNT_DATA.json, or
+add --unverified-key if you are sure of the key. The value of m.megolm_backup.v1 and of the
+m.cross_signing.* keys must be 32 bytes of base64 (padded or not); it is checked first.
+
 Examples:
   mxkeys ssss encrypt account_data.json -o new.json \\
       --secret m.megolm_backup.v1 --value-file backup-key.txt
@@ -84,7 +92,9 @@ Examples:
 
 Exit codes:
   0    written
-  1    wrong Security Key or Phrase, no such key, not account data
+  1    wrong Security Key or Phrase (it fails the key's check, or, without one, the MAC of every
+       secret stored under the key), a key that cannot be verified (without --unverified-key), a
+       value that is not 32 bytes of base64 for a well-known secret, no such key, not account data
   2    usage: bad arguments, --value-file unreadable, no key or phrase available, OUT exists
        (add --force)
   130  stopped with Ctrl-C; OUT is not created";
@@ -153,6 +163,12 @@ pub struct EncryptArgs {
     /// Updated account data to write.
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
+    /// Write even when nothing can verify the key: its description has no check and no secret is
+    /// stored under it. RISK: a wrong Security Key or Phrase is then not noticed, the secret is
+    /// encrypted under a key nobody has, and uploading OUT destroys that secret (for
+    /// m.megolm_backup.v1, the way to your key backup).
+    #[arg(long)]
+    unverified_key: bool,
     #[command(flatten)]
     force: ForceArg,
 }
@@ -181,8 +197,21 @@ fn load(file: &Path) -> Result<AccountData, CliError> {
     Ok(AccountData::parse(&read_json(file)?)?)
 }
 
-/// Get the key from a Security Key or Security Phrase and check it against `desc`.
+/// Get the key from a Security Key or Security Phrase and check it against `desc`; warn when
+/// the description has no check.
 pub fn unlock(args: &KeyArgs, desc: &KeyDescription) -> Result<ssss::Unlocked, CliError> {
+    let unlocked = unlock_quiet(args, desc)?;
+    if unlocked.check == KeyCheck::Unchecked {
+        warn(&format!(
+            "key {} has no check (iv/mac) in its description, so a wrong key shows only as MAC failures below",
+            desc.id
+        ));
+    }
+    Ok(unlocked)
+}
+
+/// [`unlock`] without the warning, for callers that confirm an unchecked key themselves.
+fn unlock_quiet(args: &KeyArgs, desc: &KeyDescription) -> Result<ssss::Unlocked, CliError> {
     enum Input {
         Key(Passphrase),
         Phrase(Passphrase),
@@ -248,14 +277,7 @@ pub fn unlock(args: &KeyArgs, desc: &KeyDescription) -> Result<ssss::Unlocked, C
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
-    let unlocked = unlocked?;
-    if unlocked.check == KeyCheck::Unchecked {
-        warn(&format!(
-            "key {} has no check (iv/mac) in its description, so a wrong key shows only as MAC failures below",
-            desc.id
-        ));
-    }
-    Ok(unlocked)
+    Ok(unlocked?)
 }
 
 fn spec<'a>(
@@ -437,7 +459,28 @@ fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
         "MXKEYS_SECRET_VALUE",
         "",
     ))?;
-    let unlocked = unlock(&a.key, &desc)?;
+    ssss::check_secret_value(&a.secret, value.expose())?;
+    let probes = ad.probes(&desc.id);
+    // Refuse before asking for the key when nothing could tell a wrong one.
+    if desc.check.is_none() && probes.is_empty() && !a.unverified_key {
+        return Err(CliError::Input(format!(
+            "key {} cannot be verified: its description has no key check (iv/mac) and no secret is stored under it to test the key against, so a wrong Security Key or Phrase would go unnoticed; include the account's existing secrets in {}, or add --unverified-key if you are sure of the key",
+            desc.id,
+            a.file.display()
+        )));
+    }
+    let unlocked = unlock_quiet(&a.key, &desc)?;
+    match ssss::confirm_key(unlocked.key.expose(), &desc, &probes)? {
+        ssss::Confirmation::KeyCheck => {}
+        ssss::Confirmation::SecretMac(name) => note(&format!(
+            "key {} has no key check; the key was confirmed by the MAC of secret {name}",
+            desc.id
+        )),
+        ssss::Confirmation::Unconfirmed => warn(&format!(
+            "key {} could not be verified (no key check, no secret stored under it); encrypting anyway because of --unverified-key: if the key is wrong, {} becomes unreadable",
+            desc.id, a.secret
+        )),
+    }
     let mut iv = [0u8; 16];
     getrandom::getrandom(&mut iv).map_err(|e| CliError::Input(format!("no randomness: {e}")))?;
     let payload = ssss::encrypt_secret(unlocked.key.expose(), &a.secret, value.expose(), iv);
