@@ -12,7 +12,7 @@ use mxkeys::attachment::{
     find_encrypted_file, AttachmentDecryptor, AttachmentEncryptor, AttachmentKey, HashCheck,
 };
 
-use super::io::{print_json, read_json};
+use super::io::{print_json, read_small_json};
 use super::{output, CliError, ForceArg};
 
 const DECRYPT_AFTER: &str = "\
@@ -143,7 +143,7 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
         Some(out) => Some(output::create(out, a.force.force, &[&a.input, &a.info])?),
         None => None,
     };
-    let file = find_encrypted_file(&read_json(&a.info)?, a.thumbnail)
+    let file = find_encrypted_file(&read_small_json(&a.info, "event")?, a.thumbnail)
         .map_err(|e| CliError::Input(e.to_string()))?;
     let key = AttachmentKey::from_info(&file).map_err(|e| CliError::Input(e.to_string()))?;
     let mut input = open_rewindable(&a.input)?;
