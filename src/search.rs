@@ -397,8 +397,32 @@ pub fn mutations(word: &str) -> Vec<Zeroizing<String>> {
     out
 }
 
+/// The longest candidate line, in bytes without its line break. A passphrase someone typed is far
+/// shorter; a longer line means the list is not a list of passphrases (and its `--mutate`
+/// variations would cost hundreds of times its size in memory).
+pub const MAX_CANDIDATE_LEN: usize = 1024;
+
+/// Why the next candidate line cannot be had.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CandidatesError {
+    /// A line longer than [`MAX_CANDIDATE_LEN`]: it was read past (at most that many bytes of it
+    /// were held), so reading can go on with the next line.
+    #[error("line {line} is longer than {max} bytes, far longer than any passphrase")]
+    LineTooLong {
+        /// Its 1-based number.
+        line: u64,
+        /// The limit, [`MAX_CANDIDATE_LEN`].
+        max: usize,
+    },
+    /// Reading failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
 /// Read candidate lines: one per line, trailing `\r\n`/`\n` removed; lines that are not UTF-8 are
-/// counted in `skipped_non_utf8` and left out.
+/// counted in `skipped_non_utf8` and left out. Memory is bounded whatever the input: at most
+/// [`MAX_CANDIDATE_LEN`] bytes of a line are held, a longer line is an error.
 pub struct Candidates<R> {
     reader: R,
     /// Lines read so far (1-based number of the last line returned).
@@ -420,19 +444,49 @@ impl<R: BufRead> Candidates<R> {
     /// The next line, or None at the end.
     ///
     /// # Errors
-    /// Reading errors.
-    pub fn next_line(&mut self) -> std::io::Result<Option<Zeroizing<String>>> {
+    /// [`CandidatesError::LineTooLong`] for a line longer than [`MAX_CANDIDATE_LEN`] (the line is
+    /// consumed and counted: calling again reads the one after it); reading errors.
+    pub fn next_line(&mut self) -> Result<Option<Zeroizing<String>>, CandidatesError> {
         loop {
-            let mut buf = Zeroizing::new(Vec::new());
-            if self.reader.read_until(b'\n', &mut buf)? == 0 {
+            // Room for the longest line and its `\r`, allocated once: no reallocation leaves an
+            // unwiped copy of a candidate behind.
+            let mut buf = Zeroizing::new(Vec::with_capacity(MAX_CANDIDATE_LEN + 1));
+            let mut too_long = false;
+            let mut newline = false;
+            let mut any = false;
+            while !newline {
+                let avail = self.reader.fill_buf()?;
+                if avail.is_empty() {
+                    break;
+                }
+                any = true;
+                let (len, used) = match avail.iter().position(|&b| b == b'\n') {
+                    Some(i) => {
+                        newline = true;
+                        (i, i + 1)
+                    }
+                    None => (avail.len(), avail.len()),
+                };
+                let room = (MAX_CANDIDATE_LEN + 1).saturating_sub(buf.len());
+                if len > room {
+                    too_long = true;
+                } else if !too_long {
+                    buf.extend_from_slice(avail.get(..len).unwrap_or_default());
+                }
+                self.reader.consume(used);
+            }
+            if !any {
                 return Ok(None);
             }
             self.lines += 1;
-            if buf.last() == Some(&b'\n') {
+            if newline && buf.last() == Some(&b'\r') {
                 buf.pop();
-                if buf.last() == Some(&b'\r') {
-                    buf.pop();
-                }
+            }
+            if too_long || buf.len() > MAX_CANDIDATE_LEN {
+                return Err(CandidatesError::LineTooLong {
+                    line: self.lines,
+                    max: MAX_CANDIDATE_LEN,
+                });
             }
             match String::from_utf8(std::mem::take(&mut *buf)) {
                 Ok(s) => return Ok(Some(Zeroizing::new(s))),
@@ -564,6 +618,30 @@ mod tests {
         let c = cands(&["a", "b", "c", "d", "e", "f", "hunter2"]);
         assert_eq!(search_chunk(&t, &c, &Progress::default()), Some(6));
         assert!(t.check("hunter2") && !t.check("hunter3"));
+    }
+
+    #[test]
+    fn candidate_lines_are_capped_and_reading_goes_on_after_a_long_one() {
+        let max = MAX_CANDIDATE_LEN;
+        let mut input = Vec::new();
+        input.extend_from_slice(format!("{}\r\n", "a".repeat(max)).as_bytes());
+        input.extend_from_slice(format!("{}\n", "b".repeat(max + 1)).as_bytes());
+        input.extend_from_slice(format!("{}\n", "c".repeat(3 * 1024 * 1024)).as_bytes());
+        input.extend_from_slice(b"\xff\nlast\r");
+        // A small buffer: lines arrive in many pieces.
+        let mut c = Candidates::new(std::io::BufReader::with_capacity(7, input.as_slice()));
+        assert_eq!(c.next_line().unwrap().unwrap().len(), max);
+        for want in [2, 3] {
+            match c.next_line() {
+                Err(CandidatesError::LineTooLong { line, max: m }) => {
+                    assert_eq!((line, m), (want, max));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(c.next_line().unwrap().unwrap().as_str(), "last\r");
+        assert_eq!((c.lines, c.skipped_non_utf8), (5, 1));
+        assert!(c.next_line().unwrap().is_none());
     }
 
     #[test]

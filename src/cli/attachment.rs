@@ -11,7 +11,7 @@ use mxkeys::attachment::{
     find_encrypted_file, AttachmentDecryptor, AttachmentEncryptor, AttachmentKey,
 };
 
-use super::io::{open_input_file, print_json, read_json, warn};
+use super::io::{open_input_file, print_json, read_small_json, warn};
 use super::{output, CliError, ForceArg};
 
 const DECRYPT_AFTER: &str = "\
@@ -124,7 +124,7 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
         Some(out) => Some(output::create(out, a.force.force, &[&a.input, &a.info])?),
         None => None,
     };
-    let doc = read_json(&a.info)?;
+    let doc = read_small_json(&a.info, "event")?;
     let file =
         find_encrypted_file(&doc, a.thumbnail).map_err(|e| CliError::Input(e.to_string()))?;
     let key = AttachmentKey::from_info(&file).map_err(|e| CliError::Input(e.to_string()))?;

@@ -19,7 +19,7 @@ use mxkeys::session::Summary;
 
 use super::export::{new_passphrase, report_written, write_export, write_rounds, MaxRounds};
 use super::inputs::{read_all, Keyring};
-use super::io::{note, print_json, read_json, spinner, warn};
+use super::io::{note, print_json, read_json, read_small_json, spinner, warn};
 use super::keys::{read_key, KeyFileArg};
 use super::{output, CliError, ForceArg, PassphraseArgs};
 
@@ -391,7 +391,7 @@ fn to_export(a: ToExportArgs, json: bool) -> Result<(), CliError> {
 /// The backup public key from `--public-key`: base64, or a VERSION.json file holding it.
 fn public_key(arg: &str) -> Result<[u8; 32], CliError> {
     let text = if Path::new(arg).is_file() {
-        let v = read_json(Path::new(arg))?;
+        let v = read_small_json(Path::new(arg), "backup version")?;
         let pk = v
             .get("auth_data")
             .unwrap_or(&v)

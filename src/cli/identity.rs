@@ -11,7 +11,7 @@ use mxkeys::encoding::decode_lenient;
 use mxkeys::identity::{self, DeviceStatus, QrImageError, StoredKeyStatus, SAS_EMOJI};
 use mxkeys::ssss::{self, AccountData};
 
-use super::io::{open_input, print_json, read_json};
+use super::io::{open_input, print_json, read_small_json};
 use super::ssss::{unlock, KeyArgs};
 use super::CliError;
 
@@ -141,7 +141,7 @@ pub fn run_cross_signing(cmd: CrossSigningCmd, json: bool) -> Result<(), CliErro
 }
 
 fn check(a: CheckArgs, json: bool) -> Result<(), CliError> {
-    let resp = read_json(&a.keys)?;
+    let resp = read_small_json(&a.keys, "/keys/query response")?;
     let all = identity::users(&resp);
     let file = a.keys.display();
     if !resp.is_object() {
@@ -191,7 +191,7 @@ fn check(a: CheckArgs, json: bool) -> Result<(), CliError> {
     // Unlock first: a wrong Security Key fails before anything is printed.
     let secret_store = match &a.account_data {
         Some(ad_path) => {
-            let ad = AccountData::parse(&read_json(ad_path)?)?;
+            let ad = AccountData::parse(&read_small_json(ad_path, "account data")?)?;
             let desc = ad.resolve_key(a.key.key_id())?;
             let unlocked = unlock(&a.key, &desc)?;
             Some((ad, desc, unlocked))
@@ -398,7 +398,7 @@ fn decode_payload(raw: Vec<u8>) -> Result<identity::QrPayload, CliError> {
 
 pub fn run_sas(cmd: SasCmd, json: bool) -> Result<(), CliError> {
     let SasCmd::Compute { transcript } = cmd;
-    let t = read_json(&transcript)?;
+    let t = read_small_json(&transcript, "SAS transcript")?;
     let field = |a: &str, b: &str| {
         t.get(a)
             .and_then(|x| x.get(b))

@@ -248,13 +248,55 @@ pub fn print_json(v: &serde_json::Value) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Read a whole JSON document from a file (or `-`), naming the file in errors.
+/// Read a whole JSON document from a file (or `-`), naming the file in errors. Unbounded: for
+/// documents that grow with an account's history (backups, event lists); see [`read_small_json`].
 pub fn read_json(path: &Path) -> Result<serde_json::Value, CliError> {
     let mut src = open_input(path)?;
     let mut buf = Vec::new();
     src.read_to_end(&mut buf)
         .map_err(|e| CliError::Input(format!("cannot read {}: {}", path.display(), e)))?;
-    serde_json::from_slice(&buf).map_err(|e| {
+    parse_json(path, &buf)
+}
+
+/// The largest document [`read_small_json`] reads. Real account data, an event's EncryptedFile, a
+/// /keys/query response, a SAS transcript or a backup version are kilobytes (a keys-query of a
+/// thousand users is a few MB); parsing a gigabyte line took 2 GB of memory.
+pub const SMALL_JSON_MAX: u64 = 64 * 1024 * 1024;
+
+/// Read a JSON document that is small by nature (`what` it is, for the error), refusing it while
+/// reading once it passes [`SMALL_JSON_MAX`]: at most that many bytes (and one more) are held.
+pub fn read_small_json(path: &Path, what: &str) -> Result<serde_json::Value, CliError> {
+    let cannot = |e: io::Error| CliError::Input(format!("cannot read {}: {}", path.display(), e));
+    let mut buf = Vec::new();
+    if path == Path::new("-") {
+        // Not `open_input`: it would copy all of standard input, however long, first.
+        claim_stdin(what)?;
+        io::stdin()
+            .lock()
+            .take(SMALL_JSON_MAX + 1)
+            .read_to_end(&mut buf)
+            .map_err(cannot)?;
+    } else {
+        let src = open_input(path)?;
+        // The size as a hint only (the file can change), so the buffer is not grown by doubling.
+        let hint = std::fs::metadata(path).map_or(0, |m| m.len().min(SMALL_JSON_MAX + 1));
+        buf.reserve(usize::try_from(hint).unwrap_or(0));
+        src.take(SMALL_JSON_MAX + 1)
+            .read_to_end(&mut buf)
+            .map_err(cannot)?;
+    }
+    if buf.len() as u64 > SMALL_JSON_MAX {
+        return Err(CliError::Input(format!(
+            "{} is larger than {} MiB, far above any real {what}; is this the right file?",
+            path.display(),
+            SMALL_JSON_MAX / (1024 * 1024)
+        )));
+    }
+    parse_json(path, &buf)
+}
+
+fn parse_json(path: &Path, buf: &[u8]) -> Result<serde_json::Value, CliError> {
+    serde_json::from_slice(buf).map_err(|e| {
         CliError::Input(format!(
             "{} is not valid JSON: {} at line {}, column {}; give the file as the server sent it",
             path.display(),

@@ -11,7 +11,7 @@ use mxkeys::encoding::encode_unpadded;
 use mxkeys::recovery_key::{self, RecoveryKey};
 
 use super::export::MaxRounds;
-use super::io::{print_json, read_json, spinner};
+use super::io::{print_json, read_small_json, spinner};
 use super::secrets::{self, SecretSpec};
 use super::{CliError, PassphraseArgs};
 
@@ -173,7 +173,7 @@ fn check(a: CheckArgs, json: bool) -> Result<(), CliError> {
                 let mut fixes = recovery_key::suggest(text.expose());
                 if let Some(path) = &a.auth_data {
                     // The backup's public key singles out the right correction.
-                    let version = read_json(path)?;
+                    let version = read_small_json(path, "backup version")?;
                     fixes.retain(|f| {
                         RecoveryKey::decode(f)
                             .is_ok_and(|k| backup::check_auth_data(&k, &version).is_ok())
@@ -202,7 +202,7 @@ fn check(a: CheckArgs, json: bool) -> Result<(), CliError> {
         }
     };
     if let Some(path) = &a.auth_data {
-        backup::check_auth_data(&key, &read_json(path)?)?;
+        backup::check_auth_data(&key, &read_small_json(path, "backup version")?)?;
         if !json {
             outln!("It matches the backup in {}.", path.display())?;
         }
@@ -227,7 +227,7 @@ fn generate(json: bool) -> Result<(), CliError> {
 }
 
 fn from_passphrase(a: FromPassphraseArgs, json: bool) -> Result<(), CliError> {
-    let version = read_json(&a.auth_data)?;
+    let version = read_small_json(&a.auth_data, "backup version")?;
     let pass = secrets::read(&SecretSpec {
         file: a.pass.passphrase_file.as_deref(),
         file_flag: "--passphrase-file",

@@ -274,6 +274,9 @@ pub enum CliError {
     /// sessions, events that cannot be decrypted). Unlike the others, this one lets held output
     /// through.
     Reported(String),
+    /// Exit 130: stopped by Ctrl-C at a point the command reports itself (a passphrase search
+    /// says where to resume).
+    Interrupted(String),
     /// Exit 1: a library error.
     Lib(mxkeys::Error),
 }
@@ -284,6 +287,7 @@ impl CliError {
         match self {
             CliError::Usage(_) => 2,
             CliError::Input(_) | CliError::Reported(_) | CliError::Lib(_) => 1,
+            CliError::Interrupted(_) => 130,
         }
     }
 
@@ -296,7 +300,10 @@ impl CliError {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CliError::Usage(m) | CliError::Input(m) | CliError::Reported(m) => f.write_str(m),
+            CliError::Usage(m)
+            | CliError::Input(m)
+            | CliError::Reported(m)
+            | CliError::Interrupted(m) => f.write_str(m),
             CliError::Lib(e) => write!(f, "{e}"),
         }
     }

@@ -17,7 +17,7 @@ use mxkeys::ssss::{self, AccountData};
 
 use super::backup::{decrypt_with, explain_mac, rooms};
 use super::export::{new_passphrase, report_written, write_export, write_rounds};
-use super::io::{note, print_json, read_json};
+use super::io::{note, print_json, read_json, read_small_json};
 use super::ssss::{unlock, KeyArgs};
 use super::{output, CliError, ForceArg};
 
@@ -104,7 +104,7 @@ pub fn run(a: RecoverArgs, json: bool) -> Result<(), CliError> {
     };
     let rounds = write_rounds(a.rounds, a.key.max_rounds())?;
     let pending = output::create(output, a.force.force, &[account_data, backup_path])?;
-    let ad = AccountData::parse(&read_json(account_data)?)?;
+    let ad = AccountData::parse(&read_small_json(account_data, "account data")?)?;
     let doc = read_json(backup_path)?;
     let version = a.backup_version.as_deref().map(read_json).transpose()?;
     let (_, entries) = backup::entries(&doc, None, None)?;

@@ -13,19 +13,20 @@ use zeroize::Zeroizing;
 
 use mxkeys::export::{self, Limits};
 use mxkeys::kdf::{self, Engine, Rounds};
-use mxkeys::search::{self, Candidates, Progress, Target};
+use mxkeys::search::{self, Candidates, CandidatesError, Progress, Target};
 use mxkeys::ssss::AccountData;
 
 use super::export::MaxRounds;
-use super::io::{note, print_json, read_json};
+use super::io::{note, print_json, read_small_json};
 use super::{interrupt, output, CliError, ForceArg};
 
 const SEARCH_AFTER: &str = "\
 TARGET is an export file, an account-data file (the Security Phrase of a secret-storage key;
 --key-id for another than the default; see `mxkeys ssss inspect --help` for how to fetch it) or a
 backup version (GET /_matrix/client/v3/room_keys/version body of an old passphrase-protected
-backup, with auth_data.private_key_salt). LIST holds one candidate per line, any UTF-8 (- for
-standard input). For exports, the Latin-1 bytes matrix-nio used are tried too.
+backup, with auth_data.private_key_salt; at most 64 MiB). LIST holds one candidate per line, any
+UTF-8, at most 1024 bytes a line (- for standard input). For exports, the Latin-1 bytes matrix-nio
+used are tried too.
 
 --mutate also tries, for each line: as typed, lower case, UPPER CASE, Capitalised and leetspeak
 (a->4 e->3 i->1 o->0 s->5), each bare and with a suffix 1, 12, 123, !, ?, ., a digit 0-9 or a year
@@ -33,8 +34,10 @@ standard input). For exports, the Latin-1 bytes matrix-nio used are tried too.
 `mxkeys bench kdf` for the rate here).
 
 The passphrase found is shown only on the terminal or written to -o (mode 0600), never to a pipe
-or a log. Ctrl-C stops and prints the --skip value that resumes. --shard I/N takes every N-th line
-starting at line I, to split a list across machines.
+or a log; if OUT cannot be written after all (it appeared during the search), the error names the
+line it is on instead. Ctrl-C stops and prints the --skip value that resumes. --shard I/N takes
+every N-th line starting at line I, to split a list across machines. --threads is at most 4 per
+core.
 
 Examples:
   mxkeys passphrase search element-keys.txt --candidates guesses.txt --mutate
@@ -43,12 +46,14 @@ Examples:
       --shard 2/4 --skip 120000
 
 Exit codes:
-  0  found (shown on the terminal, or written to -o)
-  1  nothing matched (the count tried is printed), or stopped with Ctrl-C (the --skip that
-     resumes is printed); an empty candidate list or --skip past its end; TARGET unreadable or
-     not an export, account data or backup version
-  2  usage: bad arguments, bad --shard, found but no terminal to show it on and no -o (rerun with
-     -o and the --skip printed), OUT exists (add --force)";
+  0    found (shown on the terminal, or written to -o)
+  1    nothing matched (the count tried is printed); an empty candidate list, --skip past its end
+       or a line longer than 1024 bytes; TARGET unreadable, above 64 MiB (JSON), or not an
+       export, account data or backup version
+  2    usage: bad arguments, bad --shard, --threads 0, found but no terminal to show it on and no
+       -o (rerun with -o and the --skip printed), OUT exists before the search (add --force) or
+       appeared during it (the line of the passphrase is printed)
+  130  stopped with Ctrl-C (the --skip that resumes is printed)";
 
 const BENCH_AFTER: &str = "\
 Needs no input. Runs PBKDF2-HMAC-SHA-512 (what exports, Security Phrases and old backup passphrases
@@ -64,8 +69,9 @@ Examples:
   mxkeys bench kdf --rounds 1000 --seconds 1 --json
 
 Exit codes:
-  0  measured
-  2  usage: bad arguments, --rounds 0";
+  0  measured (also when the output is cut short by a closed pipe)
+  1  standard output cannot be written (a full disk)
+  2  usage: bad arguments, --rounds 0, --seconds not above 0 and at most 3600";
 
 #[derive(Debug, Subcommand)]
 pub enum PassphraseCmd {
@@ -104,7 +110,7 @@ pub struct SearchArgs {
     /// Try common variations of each line (see below).
     #[arg(long)]
     mutate: bool,
-    /// Threads (default: all cores).
+    /// Threads (default: all cores; at most 4 per core).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
     /// Skip the first N lines (to resume).
@@ -127,8 +133,8 @@ pub struct BenchKdfArgs {
     /// Rounds per derivation.
     #[arg(long, default_value_t = export::DEFAULT_ROUNDS)]
     rounds: u32,
-    /// Seconds to measure each thread count.
-    #[arg(long, default_value_t = 3.0)]
+    /// Seconds to measure each thread count (above 0, at most 3600).
+    #[arg(long, default_value_t = 3.0, value_parser = parse_seconds)]
     seconds: f64,
     /// Time one derivation at a time (what decrypting one file costs) instead of the batches a
     /// passphrase search runs in SIMD lanes.
@@ -138,7 +144,12 @@ pub struct BenchKdfArgs {
 
 pub fn run_passphrase(cmd: PassphraseCmd, json: bool) -> Result<(), CliError> {
     match cmd {
-        PassphraseCmd::Search(a) => search(a, json),
+        PassphraseCmd::Search(a) => match search(a, json)? {
+            Ended::Done => Ok(()),
+            Ended::Interrupted => Err(CliError::Interrupted(
+                "the search was stopped with Ctrl-C; nothing was written".into(),
+            )),
+        },
     }
 }
 
@@ -148,40 +159,60 @@ pub fn run_bench(cmd: BenchCmd, json: bool) -> Result<(), CliError> {
     }
 }
 
+/// `--threads` above this many per core only adds threads that wait: a search of 5000 threads
+/// made no progress in 50 s (each chunk waits for all of them).
+const THREADS_PER_CORE: usize = 4;
+
+/// Longest a `bench kdf` measurement of one thread count may take (`--seconds`).
+const BENCH_MAX_SECONDS: f64 = 3600.0;
+
+/// `--seconds`: a finite number above 0 and at most an hour (`Duration::from_secs_f64` panics on
+/// infinity, NaN, negatives and values past u64 seconds).
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 && x <= BENCH_MAX_SECONDS => Ok(x),
+        _ => Err(format!(
+            "expected a number of seconds above 0 and at most {BENCH_MAX_SECONDS}, e.g. 3"
+        )),
+    }
+}
+
 fn load_target(a: &SearchArgs, limits: &Limits) -> Result<Target, CliError> {
-    let mut bytes = Vec::new();
+    let cannot =
+        |e: io::Error| CliError::Input(format!("cannot read {}: {}", a.target.display(), e));
+    // An export is known by its BEGIN line near the start; it is read whole (the MAC covers all
+    // of it). Anything else is JSON that is small by nature, read under a size cap.
+    let mut head = Vec::new();
     File::open(&a.target)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .map_err(|e| CliError::Input(format!("cannot read {}: {}", a.target.display(), e)))?;
-    let kind = match a.kind {
-        Some(k) => k,
-        None if String::from_utf8_lossy(
-            bytes.get(..bytes.len().min(64 * 1024)).unwrap_or_default(),
-        )
-        .contains(export::armor::BEGIN) =>
-        {
-            Kind::Export
-        }
-        None => {
-            let v = read_json(&a.target)?;
-            let auth = v.get("auth_data").unwrap_or(&v);
-            if auth.get("private_key_salt").is_some()
-                || v.get("algorithm").and_then(|x| x.as_str()) == Some(mxkeys::backup::ALGORITHM)
-            {
-                Kind::Backup
-            } else {
-                Kind::Ssss
-            }
-        }
+        .and_then(|f| f.take(64 * 1024).read_to_end(&mut head))
+        .map_err(cannot)?;
+    let export = match a.kind {
+        Some(k) => matches!(k, Kind::Export),
+        None => String::from_utf8_lossy(&head).contains(export::armor::BEGIN),
     };
+    if export {
+        let mut bytes = Vec::new();
+        File::open(&a.target)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map_err(cannot)?;
+        return Ok(Target::export(&bytes, limits)?);
+    }
+    let v = read_small_json(&a.target, "account data or backup version")?;
+    let kind = a.kind.unwrap_or_else(|| {
+        let auth = v.get("auth_data").unwrap_or(&v);
+        if auth.get("private_key_salt").is_some()
+            || v.get("algorithm").and_then(|x| x.as_str()) == Some(mxkeys::backup::ALGORITHM)
+        {
+            Kind::Backup
+        } else {
+            Kind::Ssss
+        }
+    });
     Ok(match kind {
-        Kind::Export => Target::export(&bytes, limits)?,
-        Kind::Ssss => Target::ssss(
-            &AccountData::parse(&read_json(&a.target)?)?,
-            a.key_id.as_deref(),
-            limits,
-        )?,
-        Kind::Backup => Target::backup(&read_json(&a.target)?, limits)?,
+        Kind::Backup => Target::backup(&v, limits)?,
+        Kind::Export | Kind::Ssss => {
+            Target::ssss(&AccountData::parse(&v)?, a.key_id.as_deref(), limits)?
+        }
     })
 }
 
@@ -202,44 +233,167 @@ fn parse_shard(s: &str) -> Result<(u64, u64), CliError> {
     Ok((i, n))
 }
 
-/// Show the passphrase found: -o, else stdout if a terminal, else the controlling terminal.
-fn reveal(found: &str, line: u64, a: &SearchArgs, json: bool) -> Result<(), CliError> {
-    if let Some(out) = &a.output {
+/// `--threads`, checked: 0 is refused, more than [`THREADS_PER_CORE`] per core is lowered.
+fn thread_count(asked: Option<usize>) -> Result<usize, CliError> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let max = cores.saturating_mul(THREADS_PER_CORE);
+    match asked {
+        None => Ok(cores),
+        Some(0) => Err(CliError::Usage("--threads must be at least 1".into())),
+        Some(n) if n > max => {
+            note(&format!(
+                "--threads {n} is more than {THREADS_PER_CORE} per core ({cores} cores here) and would only wait; using {max}"
+            ));
+            Ok(max)
+        }
+        Some(n) => Ok(n),
+    }
+}
+
+/// Which lines of the list this run tries: after `--skip`, in `--shard`.
+struct Selection<'a> {
+    list: &'a Path,
+    skip: u64,
+    shard: Option<(u64, u64)>,
+}
+
+impl Selection<'_> {
+    fn name(&self) -> String {
+        if self.list == Path::new("-") {
+            "standard input".into()
+        } else {
+            self.list.display().to_string()
+        }
+    }
+
+    fn tries(&self, n: u64) -> bool {
+        n > self.skip && self.shard.is_none_or(|(i, k)| (n - 1) % k == i - 1)
+    }
+
+    /// The next line to try and its number; `resume` is the --skip that repeats no work done so
+    /// far, for the error of a line too long. A long line that is not tried is passed over.
+    fn next<R: BufRead>(
+        &self,
+        lines: &mut Candidates<R>,
+        resume: u64,
+    ) -> Result<Option<(u64, Zeroizing<String>)>, CliError> {
+        loop {
+            match lines.next_line() {
+                Ok(Some(line)) if self.tries(lines.lines) => return Ok(Some((lines.lines, line))),
+                Ok(Some(_)) => {}
+                Ok(None) => return Ok(None),
+                Err(CandidatesError::LineTooLong { line, .. }) if !self.tries(line) => {}
+                Err(e @ CandidatesError::LineTooLong { .. }) => {
+                    let next = if resume > self.skip {
+                        format!("remove it, then resume with --skip {resume}")
+                    } else {
+                        "remove it and run again".into()
+                    };
+                    return Err(CliError::Input(format!(
+                        "{}: {e}; is this the right list? {next}",
+                        self.name()
+                    )));
+                }
+                Err(e) => return Err(CliError::Input(format!("cannot read {}: {e}", self.name()))),
+            }
+        }
+    }
+}
+
+/// Where the passphrase found is: its line in the list and, with --mutate, which of that line's
+/// variations (1-based, of how many). Shown instead of the passphrase wherever that cannot be.
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    line: u64,
+    variation: Option<(usize, usize)>,
+}
+
+impl Hit {
+    fn describe(&self) -> String {
+        match self.variation {
+            Some((i, n)) => format!(
+                "candidate line {}, variation {i} of its {n} by --mutate",
+                self.line
+            ),
+            None => format!("candidate line {}", self.line),
+        }
+    }
+}
+
+/// Write the passphrase to OUT. If that fails at the last moment (OUT appeared during the search,
+/// the disk is full), the error says where in the list the passphrase is, never the passphrase,
+/// so that no search has to be run again from the start.
+fn write_found(out: &Path, found: &str, hit: Hit, a: &SearchArgs) -> Result<PathBuf, CliError> {
+    let more = format!(
+        "; the passphrase was found at {}: rerun with -o ANOTHER_FILE --skip {}",
+        hit.describe(),
+        hit.line.saturating_sub(1)
+    );
+    // OUT was checked before the search; this is someone else's file, made meanwhile.
+    if !a.force.force && out.symlink_metadata().is_ok() {
+        return Err(CliError::Usage(format!(
+            "{} appeared during the search and was left alone{more}",
+            out.display()
+        )));
+    }
+    let written = (|| {
         let mut p = output::create(out, a.force.force, &[&a.target, &a.candidates])?;
         p.write_all(found.as_bytes())?;
         p.write_all(b"\n")?;
-        let path = p.commit()?;
+        p.commit()
+    })();
+    written.map_err(|e| match e {
+        CliError::Usage(m) => CliError::Usage(m + &more),
+        CliError::Input(m) => CliError::Input(m + &more),
+        CliError::Reported(m) => CliError::Reported(m + &more),
+        CliError::Interrupted(m) => CliError::Interrupted(m + &more),
+        CliError::Lib(e) => CliError::Input(format!("{e}{more}")),
+    })
+}
+
+/// Show the passphrase found: -o, else stdout if a terminal, else the controlling terminal.
+fn reveal(found: &str, hit: Hit, a: &SearchArgs, json: bool) -> Result<(), CliError> {
+    let at = hit.describe();
+    let line = hit.line;
+    if let Some(out) = &a.output {
+        let path = write_found(out, found, hit, a)?;
         if json {
             return print_json(
                 &json!({"found": true, "line": line, "output": path.display().to_string()}),
             );
         }
-        stderr!(
-            "found it (candidate line {line}); written to {}",
-            path.display()
-        );
+        note(&format!("found it ({at}); written to {}", path.display()));
         return Ok(());
     }
     if io::stdout().is_terminal() && !json {
         outln!("{found}")?;
-        stderr!("found it (candidate line {line})");
+        note(&format!("found it ({at})"));
         return Ok(());
     }
     if let Ok(mut tty) = OpenOptions::new().write(true).open("/dev/tty") {
-        let _ = writeln!(tty, "passphrase: {found}");
-        if json {
-            return print_json(&json!({"found": true, "line": line, "shown_on": "terminal"}));
+        if writeln!(tty, "passphrase: {found}").is_ok() {
+            if json {
+                return print_json(&json!({"found": true, "line": line, "shown_on": "terminal"}));
+            }
+            note(&format!("found it ({at}); shown on the terminal only"));
+            return Ok(());
         }
-        stderr!("found it (candidate line {line}); shown on the terminal only");
-        return Ok(());
     }
     Err(CliError::Usage(format!(
-        "the passphrase was found at candidate line {line}, but there is no terminal to show it on and it is never printed to a pipe; rerun with -o FILE --skip {}",
+        "the passphrase was found at {at}, but there is no terminal to show it on and it is never printed to a pipe; rerun with -o FILE --skip {}",
         line.saturating_sub(1)
     )))
 }
 
-fn search(a: SearchArgs, json: bool) -> Result<(), CliError> {
+/// How a search that did not fail ended.
+enum Ended {
+    /// Found and shown, or nothing matched (reported).
+    Done,
+    /// Stopped with Ctrl-C; the --skip that resumes was printed.
+    Interrupted,
+}
+
+fn search(a: SearchArgs, json: bool) -> Result<Ended, CliError> {
     if a.target == Path::new("-") {
         return Err(CliError::Usage(
             "TARGET must be a file; - is for --candidates".into(),
@@ -254,16 +408,16 @@ fn search(a: SearchArgs, json: bool) -> Result<(), CliError> {
         )?);
     }
     let shard = a.shard.as_deref().map(parse_shard).transpose()?;
+    let threads = thread_count(a.threads)?;
+    let sel = Selection {
+        list: &a.candidates,
+        skip: a.skip,
+        shard,
+    };
     let limits = Limits {
         max_rounds: a.max.max_rounds,
     };
     let target = load_target(&a, &limits)?;
-    let threads = a
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if threads == 0 {
-        return Err(CliError::Usage("--threads must be at least 1".into()));
-    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -280,7 +434,10 @@ fn search(a: SearchArgs, json: bool) -> Result<(), CliError> {
                 e
             ))
         })?;
-        Some(BufReader::new(f).split(b'\n').count() as u64)
+        // Counting also finds a line too long before any derivation is paid for.
+        let mut count = Candidates::new(BufReader::new(f));
+        while sel.next(&mut count, a.skip)?.is_some() {}
+        Some(count.lines)
     };
     let reader: Box<dyn BufRead> = if a.candidates == Path::new("-") {
         Box::new(io::stdin().lock())
@@ -316,43 +473,38 @@ fn search(a: SearchArgs, json: bool) -> Result<(), CliError> {
     let chunk_target = threads * Engine::fastest().lanes();
     let mut lines_done = a.skip;
     let mut chunk: Vec<Zeroizing<String>> = Vec::with_capacity(chunk_target * 2);
-    let mut origin: Vec<u64> = Vec::with_capacity(chunk_target * 2);
+    let mut origin: Vec<Hit> = Vec::with_capacity(chunk_target * 2);
     let mut found = None;
     let mut eof = false;
     while found.is_none() && !eof {
         chunk.clear();
         origin.clear();
-        let mut last_line = lines_done;
         while chunk.len() < chunk_target {
-            let Some(line) = lines.next_line()? else {
+            let Some((n, line)) = sel.next(&mut lines, lines_done)? else {
                 eof = true;
                 break;
             };
-            let n = lines.lines;
-            last_line = n;
-            if n <= a.skip {
-                continue;
-            }
-            if let Some((i, k)) = shard {
-                if (n - 1) % k != i - 1 {
-                    continue;
-                }
-            }
             if a.mutate {
-                for m in search::mutations(&line) {
+                let variations = search::mutations(&line);
+                let of = variations.len();
+                for (i, m) in variations.into_iter().enumerate() {
                     chunk.push(m);
-                    origin.push(n);
+                    origin.push(Hit {
+                        line: n,
+                        variation: Some((i + 1, of)),
+                    });
                 }
             } else {
                 chunk.push(line);
-                origin.push(n);
+                origin.push(Hit {
+                    line: n,
+                    variation: None,
+                });
             }
         }
+        let last_line = lines.lines;
         if let Some(pos) = pool.install(|| search::search_chunk(&target, &chunk, &progress)) {
-            found = Some((
-                chunk.get(pos).cloned().unwrap_or_default(),
-                origin.get(pos).copied().unwrap_or(0),
-            ));
+            found = chunk.get(pos).cloned().zip(origin.get(pos).copied());
             break;
         }
         if progress.cancel.load(Ordering::SeqCst) {
@@ -361,12 +513,12 @@ fn search(a: SearchArgs, json: bool) -> Result<(), CliError> {
             }
             let resume = origin
                 .first()
-                .map_or(lines_done, |first| first.saturating_sub(1));
+                .map_or(lines_done, |first| first.line.saturating_sub(1));
             stderr!(
                 "stopped after {} candidates; resume with --skip {resume}",
                 progress.tried.load(Ordering::Relaxed)
             );
-            return Err(CliError::Input("interrupted".into()));
+            return Ok(Ended::Interrupted);
         }
         lines_done = last_line;
         if let Some(pb) = &bar {
@@ -400,7 +552,7 @@ fn search(a: SearchArgs, json: bool) -> Result<(), CliError> {
         }));
     }
     match found {
-        Some((pass, line)) => reveal(&pass, line, &a, json),
+        Some((pass, hit)) => reveal(&pass, hit, &a, json).map(|()| Ended::Done),
         None => {
             if json {
                 print_json(&json!({"found": false, "tried": tried, "lines": lines_done}))?;

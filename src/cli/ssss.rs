@@ -11,7 +11,7 @@ use mxkeys::ssss::{self, AccountData, KeyCheck, KeyDescription, Unlock};
 use mxkeys::Passphrase;
 
 use super::export::MaxRounds;
-use super::io::{note, print_json, read_json, spinner, warn};
+use super::io::{note, print_json, read_small_json, spinner, warn};
 use super::keys::KeyFileArg;
 use super::secrets::{self, SecretSpec};
 use super::{output, CliError, ForceArg};
@@ -194,7 +194,7 @@ impl KeyArgs {
 }
 
 fn load(file: &Path) -> Result<AccountData, CliError> {
-    Ok(AccountData::parse(&read_json(file)?)?)
+    Ok(AccountData::parse(&read_small_json(file, "account data")?)?)
 }
 
 /// Get the key from a Security Key or Security Phrase and check it against `desc`; warn when
