@@ -62,7 +62,12 @@ fn main() -> ExitCode {
                 // A signal cut the command short; its handler cleans up and sets the exit code.
                 cli::interrupt::wait_for_stop();
             }
-            stderr!("error: {e}");
+            if matches!(e, cli::CliError::Interrupted(_)) {
+                // Not an error: the person asked for it (as the signal handler says it).
+                stderr!("{e}");
+            } else {
+                stderr!("error: {e}");
+            }
             ExitCode::from(e.code())
         }
     }

@@ -15,7 +15,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 
@@ -62,7 +62,9 @@ pub fn install() {
 
 /// Clean up and end the process as the signal asks.
 fn stop(sig: i32) -> ! {
-    restore_terminal();
+    // Held until the process ends: no prompt may turn the echo off again after this.
+    let mut terminal = TERMINAL.lock().unwrap_or_else(PoisonError::into_inner);
+    restore(&mut terminal);
     remove_temps();
     let what = match sig {
         SIGINT => "interrupted",
@@ -70,6 +72,7 @@ fn stop(sig: i32) -> ! {
         _ => "stopped by a signal",
     };
     stderr!("\n{what}; no output was written");
+    // `terminal` (the lock) is still held here.
     std::process::exit(128 + sig);
 }
 
@@ -115,35 +118,41 @@ pub fn set_search(p: Arc<Progress>) {
     let _ = SEARCH.set(p);
 }
 
-/// Remember the terminal's settings before a prompt turns its echo off.
-pub fn save_terminal() {
-    let Ok(tty) = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")
-    else {
-        return;
-    };
-    if let Ok(settings) = rustix::termios::tcgetattr(&tty) {
-        if let Ok(mut t) = TERMINAL.lock() {
-            *t = Some((tty, settings));
-        }
+/// The terminal's echo is off while this lives (a no-echo prompt); dropping it, or a stop
+/// signal meanwhile, turns it back on.
+///
+/// Both sides take the same lock to change the terminal, and a signal ends the process while
+/// holding it: a prompt that turns echo off cannot slip in after the signal restored it.
+pub struct EchoOff(());
+
+impl EchoOff {
+    /// Save `tty`'s settings and turn off its echo (the line break typed at the end is still
+    /// shown, ECHONL).
+    ///
+    /// # Errors
+    /// `tty` is not a terminal.
+    pub fn new(tty: &File) -> std::io::Result<EchoOff> {
+        use rustix::termios::{tcgetattr, tcsetattr, LocalModes, OptionalActions};
+        let mut saved = TERMINAL.lock().unwrap_or_else(PoisonError::into_inner);
+        let settings = tcgetattr(tty)?;
+        let mut quiet = settings.clone();
+        quiet.local_modes.remove(LocalModes::ECHO);
+        quiet.local_modes.insert(LocalModes::ECHONL);
+        *saved = Some((tty.try_clone()?, settings));
+        tcsetattr(tty, OptionalActions::Now, &quiet)?;
+        Ok(EchoOff(()))
     }
 }
 
-/// The prompt is over (it restored the terminal itself).
-pub fn forget_terminal() {
-    if let Ok(mut t) = TERMINAL.lock() {
-        *t = None;
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        let mut saved = TERMINAL.lock().unwrap_or_else(PoisonError::into_inner);
+        restore(&mut saved);
     }
 }
 
-fn restore_terminal() {
-    // try_lock: the main thread never holds this lock for long, and a signal must not hang.
-    if let Ok(mut t) = TERMINAL.try_lock() {
-        if let Some((tty, settings)) = t.take() {
-            let _ =
-                rustix::termios::tcsetattr(&tty, rustix::termios::OptionalActions::Now, &settings);
-        }
+fn restore(saved: &mut Option<(File, rustix::termios::Termios)>) {
+    if let Some((tty, settings)) = saved.take() {
+        let _ = rustix::termios::tcsetattr(&tty, rustix::termios::OptionalActions::Now, &settings);
     }
 }

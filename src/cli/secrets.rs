@@ -2,7 +2,7 @@
 //! prompt without echo on the terminal. Never from argv.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 use zeroize::Zeroizing;
@@ -102,13 +102,35 @@ fn terminal_available() -> bool {
         .is_ok()
 }
 
+/// Ask on the terminal (`/dev/tty`, whatever stdin and stdout are) with the echo off.
 fn prompt_once(prompt: &str) -> Result<Passphrase, CliError> {
-    // A signal during the prompt must give the terminal its echo back (see `interrupt`).
-    super::interrupt::save_terminal();
-    let got = rpassword::prompt_password(prompt);
-    super::interrupt::forget_terminal();
-    got.map(Passphrase::new)
-        .map_err(|e| CliError::Usage(format!("cannot read the passphrase from the terminal: {e}")))
+    let failed = |e: io::Error| {
+        CliError::Usage(format!("cannot read the passphrase from the terminal: {e}"))
+    };
+    let mut tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .map_err(failed)?;
+    tty.write_all(prompt.as_bytes())
+        .and_then(|()| tty.flush())
+        .map_err(failed)?;
+    let echo_off = super::interrupt::EchoOff::new(&tty).map_err(failed)?;
+    let line = read_line_wiped(&tty).map_err(failed)?;
+    drop(echo_off);
+    if line.last() != Some(&b'\n') {
+        return Err(CliError::Usage(if line.is_empty() {
+            "the terminal closed before a passphrase was typed".into()
+        } else {
+            format!("the typed passphrase is longer than {MAX_SECRET_LINE} bytes")
+        }));
+    }
+    let text = std::str::from_utf8(trim_line(&line)).map_err(|_| {
+        CliError::Input(
+            "the typed passphrase is not UTF-8 text; check the terminal's encoding".into(),
+        )
+    })?;
+    Ok(Passphrase::new(text.to_owned()))
 }
 
 /// Find a secret as the CLI contract says.
