@@ -66,19 +66,35 @@ fn recovery_key_check_prints_the_backup_public_key_and_diagnoses_typos() {
             k["expect"] == "bad_parity" && k["comment"].as_str().unwrap().contains("transposed")
         })
         .unwrap();
+    let env = [(
+        "MXKEYS_RECOVERY_KEY",
+        swapped["recovery_key"].as_str().unwrap(),
+    )];
+    let correct = swapped["correct"].as_str().unwrap();
+    // The corrections are secrets: never into a pipe (no terminal here either), so -o is needed.
+    let o = mxkeys(&["recovery-key", "check", "--suggest"], &env);
+    assert_fails(&o, 2, "rerun with -o FILE");
+    assert!(o.stdout.is_empty());
+    assert!(!stderr(&o).contains(correct));
+    let o = mxkeys(&["recovery-key", "check", "--suggest", "--json"], &env);
+    assert_fails(&o, 2, "rerun with -o FILE");
+    let d = tmpdir();
+    let fix = d.path().join("fix.txt");
     let o = mxkeys(
-        &["recovery-key", "check", "--suggest"],
-        &[(
-            "MXKEYS_RECOVERY_KEY",
-            swapped["recovery_key"].as_str().unwrap(),
-        )],
+        &["recovery-key", "check", "--suggest", "-o", s(&fix), "--json"],
+        &env,
     );
-    assert_eq!(o.status.code(), Some(1));
-    let out = String::from_utf8(o.stdout).unwrap();
-    assert!(
-        out.lines()
-            .any(|l| l == swapped["correct"].as_str().unwrap()),
-        "{out}"
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["output"], s(&fix));
+    assert!(!String::from_utf8_lossy(&o.stdout).contains(correct));
+    let out = std::fs::read_to_string(&fix).unwrap();
+    assert_eq!(v["suggestions"], out.lines().count());
+    assert!(out.lines().any(|l| l == correct), "{out}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&fix).unwrap().permissions().mode() & 0o777,
+        0o600
     );
 }
 

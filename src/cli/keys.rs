@@ -1,5 +1,6 @@
 //! `mxkeys recovery-key ...`: check, generate, and derive legacy passphrase keys.
 
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
@@ -13,7 +14,7 @@ use mxkeys::recovery_key::{self, RecoveryKey};
 use super::export::MaxRounds;
 use super::io::{print_json, read_small_json, spinner};
 use super::secrets::{self, SecretSpec};
-use super::{CliError, PassphraseArgs};
+use super::{output, CliError, ForceArg, PassphraseArgs};
 
 const CHECK_AFTER: &str = "\
 The key is read from --key-file (first line; - for standard input), else MXKEYS_RECOVERY_KEY, else a
@@ -23,20 +24,24 @@ GET /_matrix/client/v3/room_keys/version ({\"algorithm\": ..., \"auth_data\": {\
   curl -H \"Authorization: Bearer $TOKEN\" \"$HS/_matrix/client/v3/room_keys/version\" > version.json
 
 A key that does not decode is explained: a character outside base58 (and what it probably was),
-how many characters are missing or extra, a wrong prefix, a failed check digit. --suggest prints on
-standard output the keys one correction away that decode; with --auth-data only the one that
-matches the backup.
+how many characters are missing or extra, a wrong prefix, a failed check digit. --suggest lists the
+keys one correction away that decode; with --auth-data only the one that matches the backup. A
+corrected key is a secret like the key itself, so the list goes to -o OUT (mode 0600), or to the
+terminal (standard output if it is one, else the controlling terminal), never into a pipe; --json
+gives only how many there are and where they went.
 
 Examples:
   mxkeys recovery-key check
   mxkeys recovery-key check --key-file key.txt --auth-data version.json
   mxkeys recovery-key check --key-file key.txt --suggest --auth-data version.json
+  mxkeys recovery-key check --key-file key.txt --suggest -o corrected.txt
 
 Exit codes:
   0  the key is valid (and, with --auth-data, belongs to that backup)
   1  the key does not decode (even when --suggest finds a correction: retry with it), or does not
      match the backup in --auth-data
-  2  usage: bad arguments, no key (no --key-file, no MXKEYS_RECOVERY_KEY, no terminal)";
+  2  usage: bad arguments, no key (no --key-file, no MXKEYS_RECOVERY_KEY, no terminal), OUT
+     exists (add --force), corrections found but no terminal and no -o to show them on";
 
 const GENERATE_AFTER: &str = "\
 Needs no input. Prints a new Security Key (48 base58 characters in groups of 4) on standard output
@@ -107,6 +112,11 @@ pub struct CheckArgs {
     /// Check the key against this backup version (GET /room_keys/version body, or its auth_data).
     #[arg(long, value_name = "VERSION.json")]
     auth_data: Option<PathBuf>,
+    /// With --suggest: write the corrected keys here (mode 0600) instead of to the terminal.
+    #[arg(short, long, value_name = "OUT", requires = "suggest")]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    force: ForceArg,
 }
 
 #[derive(Debug, Args)]
@@ -165,6 +175,11 @@ fn describe(key: &RecoveryKey, show_private: bool, json: bool) -> Result<(), Cli
 }
 
 fn check(a: CheckArgs, json: bool) -> Result<(), CliError> {
+    // OUT is checked before the key is even read; it is written only if corrections are found.
+    let mut pending = match &a.output {
+        Some(p) => Some(output::create(p, a.force.force, &[])?),
+        None => None,
+    };
     let text = key_text(a.key.key_file.as_deref())?;
     let key = match RecoveryKey::decode(text.expose()) {
         Ok(k) => k,
@@ -179,23 +194,34 @@ fn check(a: CheckArgs, json: bool) -> Result<(), CliError> {
                             .is_ok_and(|k| backup::check_auth_data(&k, &version).is_ok())
                     });
                 }
-                if json {
-                    let list: Vec<&str> = fixes.iter().map(|f| f.as_str()).collect();
-                    print_json(&json!({"error": e.to_string(), "suggestions": list}))?;
-                } else if fixes.is_empty() {
-                    stderr!("note: no one-character correction makes this a valid Security Key");
+                let shown = if fixes.is_empty() {
+                    None
                 } else {
-                    stderr!(
-                        "note: {}",
-                        if a.auth_data.is_some() {
-                            "the corrected key that matches the backup is on standard output"
-                        } else {
-                            "keys one correction away that are valid are on standard output (add --auth-data VERSION.json to find the one of your backup)"
-                        }
-                    );
-                    for f in &fixes {
-                        outln!("{}", f.as_str())?;
+                    Some(show_corrections(&fixes, pending.take())?)
+                };
+                if json {
+                    let mut v = json!({"error": e.to_string(), "suggestions": fixes.len()});
+                    if let (Some(where_), Some(obj)) = (&shown, v.as_object_mut()) {
+                        obj.extend(where_.json());
                     }
+                    print_json(&v)?;
+                } else if let Some(where_) = &shown {
+                    let what = if a.auth_data.is_some() {
+                        "the corrected key that matches the backup is".to_owned()
+                    } else {
+                        format!(
+                            "{} keys one correction away that are valid are",
+                            fixes.len()
+                        )
+                    };
+                    let hint = if a.auth_data.is_some() {
+                        ""
+                    } else {
+                        " (add --auth-data VERSION.json to find the one of your backup)"
+                    };
+                    stderr!("note: {what} {}{hint}", where_.describe());
+                } else {
+                    stderr!("note: no one-character correction makes this a valid Security Key");
                 }
             }
             return Err(CliError::Lib(e.into()));
@@ -208,6 +234,70 @@ fn check(a: CheckArgs, json: bool) -> Result<(), CliError> {
         }
     }
     describe(&key, a.show_private, json)
+}
+
+/// Where corrected keys were shown.
+enum Shown {
+    File(PathBuf),
+    Stdout,
+    Terminal,
+}
+
+impl Shown {
+    fn describe(&self) -> String {
+        match self {
+            Shown::File(p) => format!("in {}", p.display()),
+            Shown::Stdout => "on standard output".into(),
+            Shown::Terminal => "shown on the terminal only (never into a pipe)".into(),
+        }
+    }
+    fn json(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        match self {
+            Shown::File(p) => {
+                m.insert("output".into(), json!(p.display().to_string()));
+            }
+            Shown::Stdout | Shown::Terminal => {
+                m.insert("shown_on".into(), json!("terminal"));
+            }
+        }
+        m
+    }
+}
+
+/// Corrected keys are secrets: into OUT, or onto a terminal, never into a pipe or a file that
+/// standard output was redirected to.
+fn show_corrections(
+    fixes: &[Zeroizing<String>],
+    out: Option<output::PendingOutput>,
+) -> Result<Shown, CliError> {
+    if let Some(mut pending) = out {
+        for f in fixes {
+            pending.write_all(f.as_bytes())?;
+            pending.write_all(b"\n")?;
+        }
+        return Ok(Shown::File(pending.commit()?));
+    }
+    if io::stdout().is_terminal() {
+        for f in fixes {
+            outln!("{}", f.as_str())?;
+        }
+        return Ok(Shown::Stdout);
+    }
+    if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
+        let mut all = Zeroizing::new(String::new());
+        for f in fixes {
+            all.push_str(f);
+            all.push('\n');
+        }
+        if tty.write_all(all.as_bytes()).is_ok() {
+            return Ok(Shown::Terminal);
+        }
+    }
+    Err(CliError::Usage(format!(
+        "{} corrected keys found, but they are secret and standard output is not a terminal; rerun with -o FILE to have them written there",
+        fixes.len()
+    )))
 }
 
 fn generate(json: bool) -> Result<(), CliError> {
