@@ -54,7 +54,7 @@ Without -o it goes to standard output. It is your message keys in plain text: ke
 Examples:
   mxkeys export decrypt element-keys.txt -o keys.json
   mxkeys export decrypt element-keys.txt --passphrase-file pass.txt --pretty | less
-  MXKEYS_PASSPHRASE='...' mxkeys export decrypt element-keys.txt | jq length
+  mxkeys export decrypt element-keys.txt | jq length      # asks for the passphrase
 
 Exit codes:
   0    decrypted

@@ -31,6 +31,8 @@ const AFTER_HELP: &str = "\
 Secrets are never read from the command line. Each is read from its --*-file option (a path, or
 - for standard input; the first line, without its line break), else from the environment
 (MXKEYS_PASSPHRASE, MXKEYS_NEW_PASSPHRASE, MXKEYS_RECOVERY_KEY), else from a prompt without echo.
+Prefer the files or the prompt: a variable set on the command line stays in the shell's history,
+and other programs of the same user can read a process's environment (/proc/PID/environ).
 Files written with -o are mode 0600, appear only when complete, and never replace a file unless
 --force is given. `mxkeys COMMAND --help` shows each command's inputs, examples and exit codes.
 
