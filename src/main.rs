@@ -38,7 +38,17 @@ fn main() -> ExitCode {
                     | ErrorKind::DisplayVersion
                     | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
             ) {
-                let _ = e.print();
+                // --help and --version into a closed pipe: fine; onto a full disk: say so.
+                let printed = e.print().and_then(|()| {
+                    use std::io::Write as _;
+                    std::io::stdout().flush()
+                });
+                if let Err(err) = printed {
+                    if err.kind() != std::io::ErrorKind::BrokenPipe {
+                        stderr!("error: cannot write to standard output: {err}");
+                        return ExitCode::from(1);
+                    }
+                }
                 return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
                     ExitCode::from(2)
                 } else {

@@ -81,7 +81,14 @@ fn recovery_key_check_prints_the_backup_public_key_and_diagnoses_typos() {
     let d = tmpdir();
     let fix = d.path().join("fix.txt");
     let o = mxkeys(
-        &["recovery-key", "check", "--suggest", "-o", s(&fix), "--json"],
+        &[
+            "recovery-key",
+            "check",
+            "--suggest",
+            "-o",
+            s(&fix),
+            "--json",
+        ],
         &env,
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
