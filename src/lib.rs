@@ -162,4 +162,4 @@ pub mod session;
 pub mod ssss;
 
 pub use error::{ArmorError, Error};
-pub use secret::{Passphrase, SecretBytes};
+pub use secret::{Passphrase, SecretBuf, SecretBytes, WipingBufReader};

@@ -114,10 +114,10 @@ where
 {
     let mut failed = None;
     // serde_json skips ignored strings without checking their UTF-8, so check it on the way in.
-    let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(
-        64 * 1024,
-        Utf8Checked::new(input, what),
-    ));
+    // The buffer holds decrypted JSON: wiped when dropped (a BufReader's is not).
+    let mut de = serde_json::Deserializer::from_reader(
+        crate::secret::WipingBufReader::with_capacity(64 * 1024, Utf8Checked::new(input, what)),
+    );
     let visitor = EachElement {
         f: &mut f,
         failed: &mut failed,

@@ -1,19 +1,18 @@
 //! `mxkeys export ...`: inspect, decrypt, encrypt and re-encrypt room-key export files.
 
 use std::collections::HashSet;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
-use zeroize::Zeroizing;
 
 use mxkeys::encoding::encode_unpadded;
 use mxkeys::export::{self, ExportWriter, Limits, Nonces, PassphraseEncoding};
 use mxkeys::kdf::Rounds;
 use mxkeys::session::{self, Summary};
-use mxkeys::Passphrase;
+use mxkeys::{Passphrase, SecretBuf, WipingBufReader};
 
 use super::inputs::in_file;
 use super::io::{note, open_input, print_json, spinner, warn, Source, Tee};
@@ -485,28 +484,28 @@ fn copy_sessions<R: Read>(
     if !pretty {
         let tee = Tee { inner: plain, out };
         return Ok(session::scan(
-            BufReader::with_capacity(64 * 1024, tee),
+            WipingBufReader::with_capacity(64 * 1024, tee),
             "decrypted export",
             |_| Ok(()),
         )?);
     }
     let mut rooms = HashSet::new();
     let mut first = true;
-    let mut buf = Zeroizing::new(Vec::new());
+    let mut buf = SecretBuf::with_capacity(16 * 1024);
     out.write_all(b"[")?;
     let n = session::for_each(
-        BufReader::with_capacity(64 * 1024, plain),
+        WipingBufReader::with_capacity(64 * 1024, plain),
         "decrypted export",
         |s: Map<String, Value>| {
             if let Some(Value::String(r)) = s.get("room_id") {
                 rooms.insert(r.clone());
             }
             buf.clear();
-            serde_json::to_writer_pretty(&mut *buf, &s).map_err(io::Error::from)?;
+            serde_json::to_writer_pretty(&mut buf, &s).map_err(io::Error::from)?;
             out.write_all(if first { b"\n  " } else { b",\n  " })?;
             first = false;
             // JSON strings cannot hold raw line breaks, so indenting after each one is safe.
-            for (i, line) in buf.split(|b| *b == b'\n').enumerate() {
+            for (i, line) in buf.expose().split(|b| *b == b'\n').enumerate() {
                 if i > 0 {
                     out.write_all(b"\n  ")?;
                 }
@@ -585,7 +584,7 @@ fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
     )?;
     let mut writer = export_writer(&mut pending, &pass, rounds)?;
     let sum = session::scan(
-        BufReader::with_capacity(
+        WipingBufReader::with_capacity(
             64 * 1024,
             Tee {
                 inner: input,
@@ -624,7 +623,7 @@ fn reencrypt(a: ReencryptArgs, json: bool) -> Result<(), CliError> {
     let mut writer = export_writer(&mut pending, &new, rounds)?;
     let plain = verified.into_plaintext()?;
     let sum = session::scan(
-        BufReader::with_capacity(
+        WipingBufReader::with_capacity(
             64 * 1024,
             Tee {
                 inner: plain,

@@ -1,7 +1,9 @@
 //! Inputs, stdout and small stream adapters.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, IsTerminal, Read, Seek, Write};
+use std::io::{self, BufRead, IsTerminal, Read, Seek, Write};
+
+use mxkeys::WipingBufReader;
 use std::path::Path;
 
 use super::CliError;
@@ -97,7 +99,7 @@ pub fn inputs_unchanged() -> Result<(), CliError> {
 
 /// An opened input: a regular file, read through one descriptor for every pass.
 pub struct InputFile {
-    reader: BufReader<File>,
+    reader: WipingBufReader<File>,
 }
 
 impl InputFile {
@@ -107,7 +109,7 @@ impl InputFile {
         let mut file = self.reader.get_ref().try_clone()?;
         file.seek(io::SeekFrom::Start(0))?;
         Ok(InputFile {
-            reader: BufReader::with_capacity(256 * 1024, file),
+            reader: WipingBufReader::with_capacity(256 * 1024, file),
         })
     }
 }
@@ -159,7 +161,7 @@ pub fn open_input_file(path: &Path) -> Result<InputFile, CliError> {
             .map_err(|e| CliError::Input(format!("cannot read {}: {e}", name())))?;
         tmp.seek(io::SeekFrom::Start(0))?;
         Ok(InputFile {
-            reader: BufReader::with_capacity(256 * 1024, tmp),
+            reader: WipingBufReader::with_capacity(256 * 1024, tmp),
         })
     };
     if path == Path::new("-") {
@@ -181,7 +183,7 @@ pub fn open_input_file(path: &Path) -> Result<InputFile, CliError> {
     if kind.is_file() {
         watch(path, &file, &meta);
         return Ok(InputFile {
-            reader: BufReader::with_capacity(256 * 1024, file),
+            reader: WipingBufReader::with_capacity(256 * 1024, file),
         });
     }
     #[cfg(unix)]
