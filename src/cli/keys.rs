@@ -41,7 +41,7 @@ Exit codes:
   1  the key does not decode (even when --suggest finds a correction: retry with it), or does not
      match the backup in --auth-data
   2  usage: bad arguments, no key (no --key-file, no MXKEYS_RECOVERY_KEY, no terminal), OUT
-     exists (add --force), corrections found but no terminal and no -o to show them on";
+     exists (add --force)";
 
 const GENERATE_AFTER: &str = "\
 Needs no input. Prints a new Security Key (48 base58 characters in groups of 4) on standard output
@@ -197,7 +197,7 @@ fn check(a: CheckArgs, json: bool) -> Result<(), CliError> {
                 let shown = if fixes.is_empty() {
                     None
                 } else {
-                    Some(show_corrections(&fixes, pending.take())?)
+                    show_corrections(&fixes, pending.take())?
                 };
                 if json {
                     let mut v = json!({"error": e.to_string(), "suggestions": fixes.len()});
@@ -205,23 +205,31 @@ fn check(a: CheckArgs, json: bool) -> Result<(), CliError> {
                         obj.extend(where_.json());
                     }
                     print_json(&v)?;
-                } else if let Some(where_) = &shown {
-                    let what = if a.auth_data.is_some() {
-                        "the corrected key that matches the backup is".to_owned()
-                    } else {
-                        format!(
-                            "{} keys one correction away that are valid are",
-                            fixes.len()
-                        )
-                    };
-                    let hint = if a.auth_data.is_some() {
-                        ""
-                    } else {
-                        " (add --auth-data VERSION.json to find the one of your backup)"
-                    };
-                    stderr!("note: {what} {}{hint}", where_.describe());
-                } else {
+                }
+                if fixes.is_empty() {
                     stderr!("note: no one-character correction makes this a valid Security Key");
+                } else if let Some(where_) = &shown {
+                    if !json {
+                        let what = if a.auth_data.is_some() {
+                            "the corrected key that matches the backup is".to_owned()
+                        } else {
+                            format!(
+                                "{} keys one correction away that are valid are",
+                                fixes.len()
+                            )
+                        };
+                        let hint = if a.auth_data.is_some() {
+                            ""
+                        } else {
+                            " (add --auth-data VERSION.json to find the one of your backup)"
+                        };
+                        stderr!("note: {what} {}{hint}", where_.describe());
+                    }
+                } else {
+                    stderr!(
+                        "note: {} corrected keys found; they are secret like the key, so they are shown only on a terminal: rerun with -o FILE to have them written there",
+                        fixes.len()
+                    );
                 }
             }
             return Err(CliError::Lib(e.into()));
@@ -270,19 +278,19 @@ impl Shown {
 fn show_corrections(
     fixes: &[Zeroizing<String>],
     out: Option<output::PendingOutput>,
-) -> Result<Shown, CliError> {
+) -> Result<Option<Shown>, CliError> {
     if let Some(mut pending) = out {
         for f in fixes {
             pending.write_all(f.as_bytes())?;
             pending.write_all(b"\n")?;
         }
-        return Ok(Shown::File(pending.commit()?));
+        return Ok(Some(Shown::File(pending.commit()?)));
     }
     if io::stdout().is_terminal() {
         for f in fixes {
             outln!("{}", f.as_str())?;
         }
-        return Ok(Shown::Stdout);
+        return Ok(Some(Shown::Stdout));
     }
     if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
         let mut all = Zeroizing::new(String::new());
@@ -291,13 +299,10 @@ fn show_corrections(
             all.push('\n');
         }
         if tty.write_all(all.as_bytes()).is_ok() {
-            return Ok(Shown::Terminal);
+            return Ok(Some(Shown::Terminal));
         }
     }
-    Err(CliError::Usage(format!(
-        "{} corrected keys found, but they are secret and standard output is not a terminal; rerun with -o FILE to have them written there",
-        fixes.len()
-    )))
+    Ok(None)
 }
 
 fn generate(json: bool) -> Result<(), CliError> {

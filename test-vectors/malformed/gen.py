@@ -780,9 +780,10 @@ def recovery_key_cases():
     case(None, None, ["recovery-key", "check"], 2, "no passphrase given",
          "no key, no terminal")
     case("rk-zero.txt", with_char(10, "0") + "\n", chk + ["--suggest", "--json"], 1, "no zero",
-         "--suggest --json: the suggestions go to stdout, one error line on stderr")
+         "--suggest --json: no terminal and no -o, so the corrections are counted, not shown; "
+         "one error line on stderr")
     case("rk-zero.txt", None, chk + ["--suggest"], 1, "no zero",
-         "--suggest: the correction list's heading goes to stderr as a second line",
+         "--suggest: no terminal and no -o: a note says the corrections are secret, then the error",
          fixed_bug="`recovery-key check --suggest` prints its heading (\"Keys one correction away "
                 "...\") on stderr, so a failing run has a second stderr line that is not "
                 "warning:/note: (contract: one line starting error:)")
