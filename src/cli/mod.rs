@@ -34,7 +34,8 @@ Secrets are never read from the command line. Each is read from its --*-file opt
 Prefer the files or the prompt: a variable set on the command line stays in the shell's history,
 and other programs of the same user can read a process's environment (/proc/PID/environ).
 Files written with -o are mode 0600, appear only when complete, and never replace a file unless
---force is given. `mxkeys COMMAND --help` shows each command's inputs, examples and exit codes.
+--force is given (nor ever a FIFO, device or directory). Decrypted output to standard output is
+held back until its MAC or hash has been checked. `mxkeys COMMAND --help` shows each command's inputs, examples and exit codes.
 
 Run mxkeys with no arguments in a terminal and it asks what you have and walks you through.
 
@@ -46,7 +47,8 @@ Exit codes:
   0    done (also when the output is cut short by a closed pipe, as with `| head`)
   1    the input or secret was wrong (bad MAC, wrong passphrase, malformed file)
   2    usage error (bad arguments, no command, no secret available, output exists)
-  130  stopped with Ctrl-C; no output file is left behind";
+  130  stopped with Ctrl-C; no output file is left behind (SIGTERM 143, SIGHUP 129, SIGQUIT 131
+       alike)";
 
 /// The end of a command group's --help.
 macro_rules! group_help {
@@ -171,7 +173,7 @@ pub struct PassphraseArgs {
 /// An output file.
 #[derive(Debug, Clone, Args)]
 pub struct ForceArg {
-    /// Replace OUT if it exists.
+    /// Replace OUT if it exists (only a regular file, never a FIFO or device).
     #[arg(long)]
     pub force: bool,
 }
