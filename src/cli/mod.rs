@@ -173,7 +173,7 @@ pub struct PassphraseArgs {
 /// An output file.
 #[derive(Debug, Clone, Args)]
 pub struct ForceArg {
-    /// Replace OUT if it exists (only a regular file, never a FIFO or device).
+    /// Replace an existing OUT (regular files only).
     #[arg(long)]
     pub force: bool,
 }
