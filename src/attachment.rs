@@ -1,4 +1,4 @@
-//! Encrypted attachments (spec "Sending encrypted attachments"; FORMATS.md "Attachments"):
+//! Encrypted attachments (spec "Sending encrypted attachments"):
 //! AES-256-CTR over the file, SHA-256 over the ciphertext, and the `EncryptedFile` JSON that
 //! carries the key (a JWK), the IV and the hash.
 //!

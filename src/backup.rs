@@ -1,5 +1,12 @@
-//! Server-side key backups, `m.megolm_backup.v1.curve25519-aes-sha2` (spec "Backup algorithm";
-//! FORMATS.md "Backups").
+//! Server-side key backups, `m.megolm_backup.v1.curve25519-aes-sha2` (spec "Server-side key
+//! backups", "Backup algorithm").
+//!
+//! A GET `/room_keys/keys` body is `{"rooms": {ROOM: {"sessions": {SESSION: KeyBackupData}}}}`;
+//! KeyBackupData is `{first_message_index, forwarded_count, is_verified, session_data}` and
+//! session_data `{ephemeral, ciphertext, mac}`. The backup version's `auth_data.public_key` must
+//! be the public key of the recovery key. Old passphrase backups derive the private key with
+//! PBKDF2-HMAC-SHA-512(passphrase, `auth_data.private_key_salt` as UTF-8,
+//! `private_key_iterations`, `private_key_bits` = 256).
 //!
 //! Per session: X25519(backup key, ephemeral) -> HKDF-SHA-256 (zero salt, empty info) -> 80 bytes:
 //! AES-256 key | HMAC-SHA-256 key | IV; AES-256-CBC with PKCS#7; an 8-byte MAC.

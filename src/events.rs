@@ -29,8 +29,8 @@ use crate::encoding::decode_lenient;
 use crate::megolm::{Message, MessageError, Ratchet, SessionKey};
 use crate::session::json_detail;
 
-/// The megolm room-message algorithm.
-pub const MEGOLM: &str = "m.megolm.v1.aes-sha2";
+/// The megolm room-message algorithm (defined once, in [`crate::megolm`]).
+pub use crate::megolm::ALGORITHM as MEGOLM;
 
 /// A session known from the keys.
 #[derive(Debug)]

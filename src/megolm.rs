@@ -1,5 +1,5 @@
-//! Megolm session keys as they appear in exports, backups and `m.room_key` (FORMATS.md, "Megolm
-//! session keys"):
+//! Megolm session keys as they appear in exports, backups and `m.room_key` (spec "Megolm", and
+//! libolm's megolm.md for the byte layouts):
 //!
 //! ```text
 //! 0x01 | index u32 BE | ratchet 128 | ed25519 public key 32                      (165, export)
@@ -20,6 +20,8 @@ use crate::encoding::{decode_lenient, encode_unpadded};
 use crate::export::container::hmac_sha256;
 use crate::secret::SecretBytes;
 
+/// The algorithm name of megolm sessions and room messages, `m.megolm.v1.aes-sha2`.
+pub const ALGORITHM: &str = "m.megolm.v1.aes-sha2";
 /// Length of the export format.
 pub const EXPORT_LEN: usize = 165;
 /// Length of the signed sharing format.

@@ -1,5 +1,12 @@
-//! Validating, merging and rewriting the sessions of exports (FORMATS.md, "Megolm session keys"
-//! and "Key export file").
+//! Validating, merging and rewriting the sessions of exports (spec "Key export format").
+//!
+//! Facts the checks rest on: real exports and backups carry the 165-byte unsigned session key
+//! (`0x01`, see [`crate::megolm`]), even though the spec's example shows a signed `Ag...` one;
+//! `session_id` is the unpadded base64 of the key's Ed25519 public key, so a session whose id is
+//! not its key's is corrupt or forged; the first index is the first message the key decrypts, so
+//! lower is better. Clients add fields: the shared-history flag in three spellings
+//! (`org.matrix.msc3061.shared_history`, `m.shared_history`, `shared_history`), `untrusted`, and
+//! others, kept byte for byte; old mautrix-go exports have an empty `sender_claimed_keys`.
 //!
 //! * [`validate`] checks one session: required fields and their types, the algorithm, base64,
 //!   the key's version, length and signature, that `session_id` is the key's, the sender keys.
@@ -15,10 +22,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::encoding::decode_lenient;
-use crate::megolm::{SessionKey, SessionKeyError};
-
-/// The megolm algorithm every exported session must name.
-pub const MEGOLM: &str = "m.megolm.v1.aes-sha2";
+use crate::megolm::{SessionKey, SessionKeyError, ALGORITHM};
 
 /// The fields the spec requires, with the JSON type each must have.
 const REQUIRED: [(&str, Kind); 7] = [
@@ -121,10 +125,10 @@ pub fn validate(index: usize, s: &Map<String, Value>) -> Report {
         }
     }
     if let Some(alg) = text("algorithm") {
-        if alg != MEGOLM {
+        if alg != ALGORITHM {
             problems.push(problem(
                 "unknown_algorithm",
-                format!("algorithm {alg} is not {MEGOLM}"),
+                format!("algorithm {alg} is not {ALGORITHM}"),
             ));
         }
     }

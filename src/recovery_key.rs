@@ -1,6 +1,8 @@
-//! Recovery keys / Security Keys (spec "Recovery key"; FORMATS.md):
-//! `base58(0x8B 0x01 | key 32 | parity)`, parity = XOR of every byte before it, shown in groups of
-//! four characters. The 32 bytes are a backup private key (Curve25519) or a secret-storage key.
+//! Recovery keys / Security Keys (spec "Recovery key"):
+//! `base58(0x8B 0x01 | key 32 | parity)` in the bitcoin alphabet, parity = XOR of every byte
+//! before it, shown in groups of four characters; readers ignore whitespace. The 32 bytes are a
+//! backup private key (Curve25519) or a secret-storage key. The usual typos are 0/O and I/l,
+//! which base58 leaves out.
 //!
 //! Decoding explains failures the way a person needs at 2 a.m.: which character is not base58 and
 //! what it was probably meant to be, how many characters are missing, whether the prefix or only

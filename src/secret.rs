@@ -44,7 +44,8 @@ impl<const N: usize> fmt::Debug for SecretBytes<N> {
 /// A passphrase as the person typed it.
 ///
 /// Matrix clients feed the UTF-8 bytes to PBKDF2; [`Passphrase::latin1_bytes`] gives the bytes
-/// matrix-nio used instead (see FORMATS.md, "Key export file").
+/// matrix-nio used instead: it hands PyCryptodome a `str`, which encodes it as Latin-1, so its
+/// files with an accented passphrase are keyed with other bytes than every other client uses.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct Passphrase(String);
 

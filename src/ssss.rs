@@ -1,6 +1,17 @@
-//! Secret storage, `m.secret_storage.v1.aes-hmac-sha2` (FORMATS.md "Secret storage"): the
-//! account data where clients keep the cross-signing private keys and the backup key, encrypted
-//! under a key the user holds as a Security Key or derives from a Security Phrase.
+//! Secret storage, `m.secret_storage.v1.aes-hmac-sha2` (spec "Storage"/"Secret storage" of the
+//! client-server API): the account data where clients keep the cross-signing private keys and the
+//! backup key, encrypted under a key the user holds as a Security Key or derives from a Security
+//! Phrase.
+//!
+//! Layout: the default key id is account data `m.secret_storage.default_key` `{"key": KEYID}`;
+//! its description is `m.secret_storage.key.KEYID` `{algorithm, name?, iv, mac, passphrase?:
+//! {algorithm: "m.pbkdf2", salt, iterations, bits? = 256}}`; each secret is account data under
+//! its own name (`m.cross_signing.master`, `.self_signing`, `.user_signing`,
+//! `m.megolm_backup.v1`) `{"encrypted": {KEYID: {iv, ciphertext, mac}}}`, and its plaintext is
+//! the unpadded base64 of the secret's bytes. A Security Phrase gives the key by
+//! PBKDF2-HMAC-SHA-512(phrase, salt as UTF-8 bytes, iterations, bits); a Security Key is the
+//! recovery-key encoding of the 32 key bytes. IVs are 16 random bytes with bit 63 cleared.
+//! Clients write base64 padded or not: both are read.
 //!
 //! Per secret: HKDF-SHA-256(key, salt = 32 zero bytes, info = secret name) -> AES-256-CTR key |
 //! HMAC-SHA-256 key; the MAC covers the ciphertext and is checked before decrypting. The key
