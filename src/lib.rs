@@ -4,6 +4,20 @@
 //! `mxkeys` binary is a thin CLI on top. Each format has its module; the examples below run on
 //! files that other implementations made, committed in `test-vectors/`.
 //!
+//! | format or concern | module | Matrix spec section |
+//! |---|---|---|
+//! | room-key export files | [`export`] (armor, container, writer guess) | "Key exports" |
+//! | the sessions inside them | [`session`], [`merge`] (validate, merge) | "Key export format" |
+//! | megolm session keys and messages | [`megolm`] | "Megolm" |
+//! | room history | [`events`] | "`m.megolm.v1.aes-sha2`" |
+//! | Security Keys | [`recovery_key`] | "Recovery key" |
+//! | server-side key backups | [`backup`] | "Server-side key backups" |
+//! | secret storage | [`ssss`] | "Secret storage" |
+//! | encrypted attachments | [`attachment`] | "Sending encrypted attachments" |
+//! | cross-signing, QR codes, SAS | [`identity`] | "Cross-signing", "Key verification" |
+//! | PBKDF2-HMAC-SHA-512, passphrase search | [`kdf`], [`search`] | — |
+//! | secrets, encodings, errors | [`secret`], [`encoding`], [`error`] | — |
+//!
 //! # Room-key export files
 //!
 //! [`export::decrypt`] checks the HMAC over the whole file before it decrypts a byte, and gives
