@@ -125,7 +125,6 @@ fn a_10_mb_candidate_line_is_refused_at_once() {
         f.write_all(b"\nlast guess\n").unwrap();
     }
     let target = element_export();
-    let start = Instant::now();
     let o = mxkeys(
         &[
             "passphrase",
@@ -144,14 +143,8 @@ fn a_10_mb_candidate_line_is_refused_at_once() {
         stderr(&o)
     );
     assert!(!stderr(&o).contains("note: searching"), "{}", stderr(&o));
-    assert!(
-        start.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        start.elapsed()
-    );
 
     // Standard input cannot be counted first: refused when reached, with the same message.
-    let start = Instant::now();
     let mut child = spawn(
         &[
             "passphrase",
@@ -172,11 +165,6 @@ fn a_10_mb_candidate_line_is_refused_at_once() {
     assert_one_error(
         &err,
         "standard input: line 2 is longer than 1024 bytes, far longer than any passphrase; is this the right list? remove it, then resume with --skip 1",
-    );
-    assert!(
-        start.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        start.elapsed()
     );
 
     // A long line that --skip passes over is not this run's business.
@@ -238,17 +226,11 @@ fn small_json_documents_above_64_mib_are_refused() {
         ),
     ];
     for (args, what) in cases {
-        let start = Instant::now();
         let o = mxkeys(&args, &[]);
         let want = format!(
             "{b} is larger than 64 MiB, far above any real {what}; is this the right file?"
         );
         assert_fails(&o, 1, &want);
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "{args:?}: {:?}",
-            start.elapsed()
-        );
     }
 
     // Standard input too: not held whole first.
@@ -279,7 +261,6 @@ fn search_output_that_exists_is_refused_before_any_work() {
     let out = d.path().join("found.txt");
     fs::write(&out, "keep me").unwrap();
     let list = vector_dir("search").join("element-r1000.list");
-    let start = Instant::now();
     let o = mxkeys(
         &[
             "passphrase",
@@ -294,7 +275,6 @@ fn search_output_that_exists_is_refused_before_any_work() {
     );
     assert_fails(&o, 2, "already exists");
     assert!(!stderr(&o).contains("note: searching"), "{}", stderr(&o));
-    assert!(start.elapsed() < Duration::from_secs(5));
     assert_eq!(fs::read_to_string(&out).unwrap(), "keep me");
 }
 
@@ -357,7 +337,6 @@ fn threads_are_capped_with_a_note() {
     let d = tmpdir();
     let out = d.path().join("found.txt");
     let list = vector_dir("search").join("element-r1000.list");
-    let start = Instant::now();
     let o = mxkeys(
         &[
             "passphrase",
@@ -386,11 +365,6 @@ fn threads_are_capped_with_a_note() {
     assert_eq!(
         fs::read_to_string(&out).unwrap(),
         "correct horse battery staple\n"
-    );
-    assert!(
-        start.elapsed() < Duration::from_secs(30),
-        "{:?}",
-        start.elapsed()
     );
     let o = mxkeys(
         &[
