@@ -36,7 +36,7 @@ pub enum Error {
 
     /// The file asks for more PBKDF2 rounds than the configured limit (`--rounds` of a command that
     /// writes has its own usage error).
-    #[error("the file asks for {rounds} PBKDF2 rounds, above the limit {limit}; add --max-rounds {rounds} if you trust it")]
+    #[error("the file asks for {rounds} PBKDF2 rounds, above the limit {limit}")]
     RoundsTooHigh {
         /// Rounds requested.
         rounds: u32,
@@ -90,8 +90,15 @@ pub enum Error {
     #[error("{0}")]
     Ssss(String),
 
+    /// No default secret-storage key, and more than one key to choose from.
+    #[error("no default key (m.secret_storage.default_key) and several keys: {keys}")]
+    SsssSeveralKeys {
+        /// The key ids, comma-separated.
+        keys: String,
+    },
+
     /// The Security Key or Phrase is not the one of this secret-storage key.
-    #[error("this is not the Security Key (or Phrase) of secret-storage key {key_id}: its key check fails; try your other Security Key, or --key-id to pick another key")]
+    #[error("this is not the Security Key (or Phrase) of secret-storage key {key_id}: its key check fails")]
     SsssWrongKey {
         /// The key id checked.
         key_id: String,
@@ -115,7 +122,7 @@ pub enum Error {
     },
 
     /// A secret is not encrypted under the chosen key.
-    #[error("secret {secret} is not encrypted under key {key_id}; see `mxkeys ssss inspect` for which keys hold it")]
+    #[error("secret {secret} is not encrypted under key {key_id}")]
     SsssNoKey {
         /// The secret's name.
         secret: String,
@@ -192,7 +199,7 @@ impl Error {
             Error::Json { .. } => "json",
             Error::EmptyPassphrase => "passphrase",
             Error::RecoveryKey(e) => e.kind(),
-            Error::Backup(_) | Error::Ssss(_) => "format",
+            Error::Backup(_) | Error::Ssss(_) | Error::SsssSeveralKeys { .. } => "format",
             Error::SsssWrongKey { .. } | Error::SsssWrongKeyNoCheck { .. } => "wrong_key",
             Error::SsssMac { .. } => "mac",
             Error::SsssNoKey { .. } => "no_key",

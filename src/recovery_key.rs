@@ -47,13 +47,13 @@ pub enum RecoveryKeyError {
         bytes: usize,
     },
     /// The first two bytes are not 8B 01.
-    #[error("the key does not start like a Security Key (bytes {:02x} {:02x} instead of 8b 01): a character near the start is mistyped (`--suggest` lists corrections), or it is a key from another program", found[0], found[1])]
+    #[error("the key does not start like a Security Key (bytes {:02x} {:02x} instead of 8b 01): a character near the start is mistyped, or it is a key from another program", found[0], found[1])]
     Prefix {
         /// The first two bytes.
         found: [u8; 2],
     },
     /// The parity byte does not match: a typo somewhere.
-    #[error("the key's check digit does not match: a character is mistyped or two are swapped; `--suggest` lists the likely corrections")]
+    #[error("the key's check digit does not match: a character is mistyped or two are swapped")]
     Parity,
     /// Nothing but whitespace.
     #[error("the key is empty")]

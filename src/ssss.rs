@@ -221,10 +221,11 @@ impl AccountData {
                 [] => return Err(Error::Ssss(
                     "the account data has no secret-storage key (m.secret_storage.key.*); include it in the file".into(),
                 )),
-                many => return Err(Error::Ssss(format!(
-                    "no default key (m.secret_storage.default_key) and several keys: choose one with --key-id ({})",
-                    many.join(", ")
-                ))),
+                many => {
+                    return Err(Error::SsssSeveralKeys {
+                        keys: many.join(", "),
+                    })
+                }
             },
         };
         self.key(&id)

@@ -232,7 +232,13 @@ fn check(a: CheckArgs, json: bool) -> Result<(), CliError> {
                     );
                 }
             }
-            return Err(CliError::Lib(e.into()));
+            // With --suggest given, its hint (`--suggest` lists ...) would only repeat it.
+            let e = mxkeys::Error::from(e);
+            return Err(if a.suggest {
+                CliError::Input(e.to_string())
+            } else {
+                CliError::Lib(e)
+            });
         }
     };
     if let Some(path) = &a.auth_data {

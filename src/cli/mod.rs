@@ -308,9 +308,31 @@ impl fmt::Display for CliError {
             | CliError::Input(m)
             | CliError::Reported(m)
             | CliError::Interrupted(m) => f.write_str(m),
-            CliError::Lib(e) => write!(f, "{e}"),
+            CliError::Lib(e) => match hint(e) {
+                Some(h) => write!(f, "{e}; {h}"),
+                None => write!(f, "{e}"),
+            },
         }
     }
+}
+
+/// What to try next, in the CLI's words (flags and commands), for a library error that says
+/// only what was wrong. One place, as rage's binary does it.
+pub fn hint(e: &mxkeys::Error) -> Option<String> {
+    use mxkeys::recovery_key::RecoveryKeyError;
+    use mxkeys::Error as E;
+    Some(match e {
+        E::RoundsTooHigh { rounds, .. } => format!("add --max-rounds {rounds} if you trust it"),
+        E::SsssWrongKey { .. } => {
+            "try your other Security Key, or --key-id to pick another key".into()
+        }
+        E::SsssSeveralKeys { .. } => "choose one with --key-id".into(),
+        E::SsssNoKey { .. } => "see `mxkeys ssss inspect` for which keys hold it".into(),
+        E::RecoveryKey(RecoveryKeyError::Prefix { .. } | RecoveryKeyError::Parity) => {
+            "`--suggest` lists the likely corrections".into()
+        }
+        _ => return None,
+    })
 }
 
 impl From<mxkeys::Error> for CliError {
