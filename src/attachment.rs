@@ -85,7 +85,8 @@ pub struct EncryptedFile {
     pub extra: Map<String, Value>,
 }
 
-/// How the counter advances.
+/// How the counter advances. Key exports use the same two conventions when the low 64 bits of
+/// their IV overflow (see `export::CounterReading`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Counter {
     /// `v1`/`v2`: the low 64 bits, wrapping within them.
@@ -229,19 +230,20 @@ pub fn find_encrypted_file(doc: &Value, thumbnail: bool) -> Result<EncryptedFile
     })
 }
 
-enum Cipher {
+/// AES-256-CTR with either counter convention (shared with `export`).
+pub(crate) enum Cipher {
     Wrap64(Ctr64),
     Full128(Ctr128),
 }
 
 impl Cipher {
-    fn new(key: &[u8; 32], iv: &[u8; 16], counter: Counter) -> Self {
+    pub(crate) fn new(key: &[u8; 32], iv: &[u8; 16], counter: Counter) -> Self {
         match counter {
             Counter::Wrap64 => Cipher::Wrap64(Ctr64::new(key.into(), iv.into())),
             Counter::Full128 => Cipher::Full128(Ctr128::new(key.into(), iv.into())),
         }
     }
-    fn apply(&mut self, buf: &mut [u8]) {
+    pub(crate) fn apply(&mut self, buf: &mut [u8]) {
         match self {
             Cipher::Wrap64(c) => c.apply_keystream(buf),
             Cipher::Full128(c) => c.apply_keystream(buf),

@@ -157,8 +157,8 @@ pub fn scan<R: Read>(
 }
 
 /// A reader that fails on the first byte that is not part of valid UTF-8, however the input is
-/// split into reads.
-struct Utf8Checked<R> {
+/// split into reads (with [`Error::Json`], "invalid UTF-8", inside the `io::Error`).
+pub(crate) struct Utf8Checked<R> {
     inner: R,
     what: &'static str,
     /// Bytes of an incomplete sequence at the end of the previous read.
@@ -168,7 +168,7 @@ struct Utf8Checked<R> {
 }
 
 impl<R: Read> Utf8Checked<R> {
-    fn new(inner: R, what: &'static str) -> Self {
+    pub(crate) fn new(inner: R, what: &'static str) -> Self {
         Utf8Checked {
             inner,
             what,

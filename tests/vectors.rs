@@ -1,5 +1,6 @@
 //! Replays test-vectors/export/: files written by Element Web, matrix-sdk-crypto-wasm and
-//! matrix-nio (and malformed variants), each with its expected outcome in manifest.json.
+//! matrix-nio (and malformed variants), each with its expected outcome in manifest.json, and the
+//! four `TEST_VECTORS` of Element's own unit test, whose plaintexts are short strings.
 
 #![allow(
     clippy::unwrap_used,
@@ -10,9 +11,10 @@
 
 use std::collections::BTreeSet;
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use mxkeys::export::{self, Limits, Nonces, PassphraseEncoding};
+use mxkeys::export::{self, CounterReading, Limits, Nonces, PassphraseEncoding};
 use mxkeys::kdf::Rounds;
 use mxkeys::Passphrase;
 use serde::Deserialize;
@@ -35,7 +37,22 @@ struct Vector {
     plaintext_sha256: Option<String>,
     passphrase_encoding: Option<String>,
     rounds: Option<u32>,
+    /// A plaintext that is not sessions (so `expect` is `json`): the file holding its exact bytes.
+    raw_plaintext: Option<String>,
+    raw_plaintext_sha256: Option<String>,
+    /// Which counter gives `raw_plaintext`: agreed | wrap64 | full128.
+    counter: Option<String>,
+    /// Where a vector copied from another project comes from.
+    source: Option<Source>,
     comment: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Source {
+    repository: String,
+    path: String,
+    commit: String,
 }
 
 fn dir() -> PathBuf {
@@ -89,6 +106,26 @@ fn every_file_is_listed_and_every_entry_is_complete() {
         );
         if let Some(p) = &v.plaintext {
             listed.insert(p.clone());
+        }
+        let raw = v.raw_plaintext.is_some();
+        assert_eq!(raw, v.raw_plaintext_sha256.is_some(), "{}", v.file);
+        assert_eq!(raw, v.counter.is_some(), "{}", v.file);
+        assert!(
+            !raw || v.expect == "json",
+            "{}: a raw plaintext is not sessions",
+            v.file
+        );
+        if let Some(p) = &v.raw_plaintext {
+            assert!(listed.insert(p.clone()), "{p} listed twice");
+        }
+        if let Some(s) = &v.source {
+            assert!(!s.repository.is_empty() && !s.path.is_empty(), "{}", v.file);
+            assert!(
+                s.commit.len() == 40 && s.commit.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{}: commit {}",
+                v.file,
+                s.commit
+            );
         }
     }
     for entry in fs::read_dir(dir()).unwrap() {
@@ -179,5 +216,99 @@ fn peer_plaintexts_survive_a_round_trip_byte_for_byte() {
         let file = export::encrypt(&plain, &pass, Rounds::new(1, 1).unwrap(), nonces).unwrap();
         let back = export::decrypt(file.as_bytes(), &pass, &Limits::default()).unwrap();
         assert_eq!(&back.plaintext[..], &plain[..], "{}", v.file);
+    }
+}
+
+fn counter_name(c: CounterReading) -> &'static str {
+    match c {
+        CounterReading::Agreed => "agreed",
+        CounterReading::Wrap64 => "wrap64",
+        CounterReading::Full128 => "full128",
+        CounterReading::Neither => "neither",
+    }
+}
+
+fn raw_vectors() -> Vec<Vector> {
+    manifest()
+        .vectors
+        .into_iter()
+        .filter(|v| v.raw_plaintext.is_some())
+        .collect()
+}
+
+/// Element's `TEST_VECTORS` (matrix-react-sdk test/utils/MegolmExportEncryption-test.ts): the
+/// plaintext, byte for byte, through `decrypt_raw`; `decrypt` refuses them as not sessions.
+#[test]
+fn element_test_vectors_decrypt_raw_byte_for_byte() {
+    let vs = raw_vectors();
+    let from_element = vs
+        .iter()
+        .filter(|v| {
+            v.source.as_ref().is_some_and(|s| {
+                s.repository == "matrix-org/matrix-react-sdk"
+                    && s.path == "test/utils/MegolmExportEncryption-test.ts"
+            })
+        })
+        .count();
+    assert_eq!(from_element, 4, "Element's four TEST_VECTORS");
+    for v in vs {
+        let want = fs::read(dir().join(v.raw_plaintext.as_ref().unwrap())).unwrap();
+        assert_eq!(
+            Some(hex::encode(Sha256::digest(&want))),
+            v.raw_plaintext_sha256,
+            "{}",
+            v.file
+        );
+        let text = fs::read(dir().join(&v.file)).unwrap();
+        let pass = Passphrase::new(v.passphrase.clone());
+        let d = export::decrypt_raw(&text, &pass, &Limits::default()).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&d.plaintext),
+            String::from_utf8_lossy(&want),
+            "{}",
+            v.file
+        );
+        assert_eq!(&d.plaintext[..], &want[..], "{}", v.file);
+        assert_eq!(
+            Some(counter_name(d.counter)),
+            v.counter.as_deref(),
+            "{}",
+            v.file
+        );
+        assert_eq!(d.encoding, PassphraseEncoding::Utf8, "{}", v.file);
+        assert_eq!(
+            export::decrypt(&text, &pass, &Limits::default())
+                .unwrap_err()
+                .kind(),
+            "json",
+            "{}",
+            v.file
+        );
+    }
+}
+
+/// The streaming reader every command uses (`open`, then `into_plaintext`, which expects
+/// sessions) gives the same bytes: where neither counter reading is sessions it falls back to
+/// Element's 64-bit one, the right one for Element's all-0xff IV.
+#[test]
+fn element_test_vectors_stream_the_same_bytes() {
+    for v in raw_vectors() {
+        let want = fs::read(dir().join(v.raw_plaintext.as_ref().unwrap())).unwrap();
+        let text = fs::read(dir().join(&v.file)).unwrap();
+        let pass = Passphrase::new(v.passphrase.clone());
+        let verified =
+            export::open(std::io::Cursor::new(&text[..]), &pass, &Limits::default()).unwrap();
+        let mut got = Vec::new();
+        verified
+            .into_plaintext()
+            .unwrap()
+            .read_to_end(&mut got)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want),
+            "{}",
+            v.file
+        );
     }
 }

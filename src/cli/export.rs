@@ -9,7 +9,9 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
 use mxkeys::encoding::encode_unpadded;
-use mxkeys::export::{self, ExportWriter, Limits, Nonces, PassphraseEncoding};
+use mxkeys::export::{
+    self, CounterReading, Expect, ExportWriter, Limits, Nonces, PassphraseEncoding,
+};
 use mxkeys::kdf::Rounds;
 use mxkeys::session::{self, Summary};
 use mxkeys::{Passphrase, SecretBuf, WipingBufReader};
@@ -49,16 +51,25 @@ sessions exactly as the exporting client wrote it (--pretty re-indents it):
     \"session_id\": \"...\", \"session_key\": \"...\", \"sender_claimed_keys\": {\"ed25519\": \"...\"},
     \"forwarding_curve25519_key_chain\": []}, ...]
 Without -o it goes to standard output. It is your message keys in plain text: keep it safe.
+A plaintext that is not such an array is refused, and nothing is written. --raw writes the
+plaintext as it is, unchecked (Element's own test files hold strings such as \"Hello, World\").
+
+Counter: Element uses a 64-bit AES-CTR counter, Go and PyCryptodome a 128-bit one. They read a
+file differently only when the low 64 bits of its IV overflow before its end (bit 63 of the IV
+set: clients clear it, but Element's tests hold such a file). mxkeys then tries Element's reading
+first, then the 128-bit one, keeps the one that is sessions (with --raw: UTF-8 text), and says
+which in a note (with --json: \"counter\").
 
 Examples:
   mxkeys export decrypt element-keys.txt -o keys.json
   mxkeys export decrypt element-keys.txt --passphrase-file pass.txt --pretty | less
   mxkeys export decrypt element-keys.txt | jq length      # asks for the passphrase
+  mxkeys export decrypt test-vector.txt --raw -o plaintext.txt
 
 Exit codes:
   0    decrypted
-  1    wrong passphrase or changed file (MAC mismatch), malformed export or JSON, rounds above
-       --max-rounds, unreadable file
+  1    wrong passphrase or changed file (MAC mismatch), malformed export, plaintext not a JSON
+       array of sessions (without --raw), rounds above --max-rounds, unreadable file
   2    usage: bad arguments, no passphrase (no --passphrase-file, no MXKEYS_PASSPHRASE, no
        terminal), OUT exists (add --force)
   130  stopped with Ctrl-C; OUT is not created";
@@ -152,6 +163,9 @@ pub struct DecryptArgs {
     /// Re-indent the JSON for reading (values and key order are kept).
     #[arg(long)]
     pretty: bool,
+    /// Write the plaintext as it is, without checking that it is a JSON array of sessions.
+    #[arg(long, conflicts_with = "pretty")]
+    raw: bool,
     #[command(flatten)]
     pass: PassphraseArgs,
     #[command(flatten)]
@@ -521,6 +535,73 @@ fn copy_sessions<R: Read>(
     })
 }
 
+/// Copy the plaintext into `out` as it is; the number of bytes.
+fn copy_raw<R: Read>(mut plain: R, out: &mut dyn Write) -> Result<u64, CliError> {
+    let mut buf = Zeroizing::new(vec![0u8; 64 * 1024]);
+    let mut total = 0u64;
+    loop {
+        let n = match plain.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        out.write_all(buf.get(..n).unwrap_or_default())?;
+        total += n as u64;
+    }
+}
+
+/// What `export decrypt` wrote.
+enum Copied {
+    Sessions(Summary),
+    Raw(u64),
+}
+
+impl Copied {
+    fn describe(&self) -> String {
+        match self {
+            Copied::Sessions(sum) => format!("{} sessions in {} rooms", sum.sessions, sum.rooms),
+            Copied::Raw(n) => format!("{n} bytes as they are (not checked as JSON)"),
+        }
+    }
+}
+
+/// A plaintext that is not sessions: say what --raw does.
+fn raw_hint(e: CliError) -> CliError {
+    match e {
+        CliError::Lib(e @ mxkeys::Error::Json { .. }) => CliError::Input(format!(
+            "{e}; nothing was written (add --raw to write the plaintext as it is)"
+        )),
+        other => other,
+    }
+}
+
+/// Say which counter decrypted a file whose IV's low 64 bits overflow (nothing otherwise). When
+/// neither reading is sessions, the JSON check that follows fails with its own `error:` line, so
+/// only `--raw` warns.
+fn note_counter(counter: CounterReading, raw: bool) {
+    const FIX: &str = "`mxkeys export reencrypt` makes a copy that every client reads";
+    match counter {
+        CounterReading::Agreed => {}
+        CounterReading::Wrap64 => note(&format!(
+            "the low 64 bits of this file's IV overflow before its end; it was read with a 64-bit \
+             AES-CTR counter that wraps within them, as Element writes; readers with a 128-bit \
+             counter (matrix-nio, matrix-rust-sdk) get garbage after the overflow: {FIX}"
+        )),
+        CounterReading::Full128 => note(&format!(
+            "the low 64 bits of this file's IV overflow before its end; it was read with a 128-bit \
+             AES-CTR counter that carries into the high half (Go, PyCryptodome); Element gets \
+             garbage after the overflow: {FIX}"
+        )),
+        CounterReading::Neither if raw => warn(
+            "the low 64 bits of this file's IV overflow before its end, and neither a 64-bit \
+             AES-CTR counter (Element) nor a 128-bit one gives UTF-8 text; Element's 64-bit \
+             reading follows",
+        ),
+        CounterReading::Neither => {}
+    }
+}
+
 fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
     stdin_once(&[Some(&a.file), a.pass.passphrase_file.as_deref()])?;
     let mut pending = match &a.output {
@@ -535,37 +616,57 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
     let verified = open_verified(&a.file, src, &pass, &limits)?;
     let encoding = verified.passphrase_encoding();
     let rounds = verified.header().rounds;
-    let plain = verified.into_plaintext()?;
+    let plain = verified.into_plaintext_expecting(if a.raw {
+        Expect::Utf8
+    } else {
+        Expect::Sessions
+    })?;
+    let counter = plain.counter();
+    note_counter(counter, a.raw);
+    let copy = |out: &mut dyn Write| -> Result<Copied, CliError> {
+        if a.raw {
+            copy_raw(plain, out).map(Copied::Raw)
+        } else {
+            copy_sessions(plain, out, a.pretty)
+                .map(Copied::Sessions)
+                .map_err(raw_hint)
+        }
+    };
     match pending.as_mut() {
         Some(p) => {
-            let sum = copy_sessions(plain, p, a.pretty)?;
+            let copied = copy(p)?;
             let path = pending.map(output::PendingOutput::commit).transpose()?;
             let path = path.unwrap_or_default();
             if json {
-                print_json(&summary_json(
-                    &path,
-                    &sum,
-                    json!({"rounds": rounds, "passphrase_encoding": encoding}),
-                ))?;
+                let extra = json!({
+                    "rounds": rounds,
+                    "passphrase_encoding": encoding,
+                    "counter": counter,
+                });
+                print_json(&match &copied {
+                    Copied::Sessions(sum) => summary_json(&path, sum, extra),
+                    Copied::Raw(n) => {
+                        let mut v = json!({"output": path.display().to_string(), "bytes": n});
+                        if let (Some(obj), Value::Object(more)) = (v.as_object_mut(), extra) {
+                            obj.extend(more);
+                        }
+                        v
+                    }
+                })?;
             } else {
-                stderr!(
-                    "decrypted {} sessions in {} rooms to {}",
-                    sum.sessions,
-                    sum.rooms,
-                    path.display()
-                );
+                stderr!("decrypted {} to {}", copied.describe(), path.display());
             }
         }
         None => {
             let stdout = super::stdout::out();
             let mut w = BufWriter::with_capacity(64 * 1024, stdout);
-            let sum = copy_sessions(plain, &mut w, a.pretty)?;
+            let copied = copy(&mut w)?;
             w.flush()?;
             // Held output goes out only after this same check (see `stdout::release`); making
             // it here too keeps the summary below from claiming a success that is not one.
             super::io::inputs_unchanged()?;
             if !json {
-                stderr!("decrypted {} sessions in {} rooms", sum.sessions, sum.rooms);
+                stderr!("decrypted {}", copied.describe());
             }
         }
     }
@@ -622,6 +723,7 @@ fn reencrypt(a: ReencryptArgs, json: bool) -> Result<(), CliError> {
     )?;
     let mut writer = export_writer(&mut pending, &new, rounds)?;
     let plain = verified.into_plaintext()?;
+    note_counter(plain.counter(), false);
     let sum = session::scan(
         WipingBufReader::with_capacity(
             64 * 1024,

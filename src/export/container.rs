@@ -3,11 +3,18 @@
 //! ```text
 //! 0x01 | salt (16) | iv (16) | rounds (u32 BE) | AES-256-CTR ciphertext | HMAC-SHA-256 (32)
 //! ```
+//!
+//! The spec does not say how wide the CTR counter is. Element Web encrypts and decrypts with
+//! WebCrypto `AES-CTR` `length: 64`: the low 64 bits of the IV count and wrap within
+//! themselves, the high 64 bits never change. Go's `cipher.NewCTR`, PyCryptodome (matrix-nio)
+//! and the `ctr` crate's `Ctr128BE` carry across all 128 bits. The two agree until the low 64
+//! bits overflow, which [`Header::counter_overflows`] predicts from the IV and the length.
 
 use aes::cipher::{KeyIvInit, StreamCipher};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::attachment::{Cipher, Counter};
 use crate::error::Error;
 use crate::kdf::{self, Rounds};
 use crate::secret::SecretBytes;
@@ -92,6 +99,20 @@ impl Header {
     pub fn iv_bit63_clear(&self) -> bool {
         self.iv.get(8).is_some_and(|b| b & 0x80 == 0)
     }
+
+    /// Whether the low 64 bits of the IV, counting one per 16-byte block, overflow within
+    /// `ciphertext_len` bytes. Only then do a 64-bit counter (Element) and a 128-bit counter (Go,
+    /// PyCryptodome) decrypt the file differently, from the first block after the overflow on.
+    /// Never true when bit 63 of the IV is clear (below 2^63 blocks).
+    pub fn counter_overflows(&self, ciphertext_len: u64) -> bool {
+        let mut low = [0u8; 8];
+        if let Some(l) = self.iv.get(8..) {
+            low.copy_from_slice(l);
+        }
+        // Block i (from 0) uses low + i; the last block is ceil(len / 16) - 1.
+        let last = ciphertext_len.div_ceil(16).saturating_sub(1);
+        u64::from_be_bytes(low).checked_add(last).is_none()
+    }
 }
 
 /// Clear bit 63 of a fresh IV (spec step 3; it keeps 64-bit and 128-bit CTR implementations in
@@ -129,6 +150,11 @@ impl ExportKeys {
     /// AES-256-CTR keyed with K, counter starting at `iv`.
     pub(crate) fn cipher(&self, iv: &[u8; 16]) -> Aes256Ctr {
         Aes256Ctr::new(self.aes.expose().into(), iv.into())
+    }
+
+    /// AES-256-CTR keyed with K, counter starting at `iv` and advancing as `counter` says.
+    pub(crate) fn cipher_with(&self, iv: &[u8; 16], counter: Counter) -> Cipher {
+        Cipher::new(self.aes.expose(), iv, counter)
     }
 }
 
@@ -174,6 +200,34 @@ mod tests {
             h2.check(1_000_000),
             Err(Error::ExportVersion { version: 2 })
         ));
+    }
+
+    #[test]
+    fn the_counter_overflows_only_past_the_low_64_bits() {
+        let at = |low: u64| Header {
+            version: 1,
+            salt: [0; 16],
+            iv: {
+                let mut iv = [0xff; 16];
+                iv[8..].copy_from_slice(&low.to_be_bytes());
+                iv
+            },
+            rounds: 1,
+        };
+        // All ones: the second block overflows, the first does not.
+        assert!(!at(u64::MAX).counter_overflows(0));
+        assert!(!at(u64::MAX).counter_overflows(16));
+        assert!(at(u64::MAX).counter_overflows(17));
+        // Two blocks left: 32 bytes fit, 33 do not.
+        assert!(!at(u64::MAX - 1).counter_overflows(32));
+        assert!(at(u64::MAX - 1).counter_overflows(33));
+        // Bit 63 clear: not even the longest possible file overflows.
+        assert!(!at(i64::MAX as u64).counter_overflows(u64::MAX));
+        let cleared = Header {
+            iv: clear_bit63([0xff; 16]),
+            ..at(0)
+        };
+        assert!(!cleared.counter_overflows(u64::MAX));
     }
 
     #[test]

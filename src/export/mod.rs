@@ -11,7 +11,25 @@
 //!   unauthenticated bytes.
 //! * [`ExportWriter`] encrypts a stream into armored text.
 //!
-//! [`decrypt`] and [`encrypt`] are in-memory conveniences over the same code.
+//! [`decrypt`], [`decrypt_raw`] and [`encrypt`] are in-memory conveniences over the same code.
+//!
+//! # The counter
+//!
+//! Element Web reads and writes with a 64-bit AES-CTR counter (WebCrypto `length: 64`: the low
+//! half of the IV counts and wraps, the high half stays), Go and PyCryptodome with a 128-bit one
+//! (see [`container`]). The two readings differ only when the low 64 bits of the IV overflow
+//! within the file ([`Header::counter_overflows`]), which needs bit 63 of the IV set and a file
+//! reaching past the wrap: Element's own test vector with an IV of sixteen `0xff` bytes is one.
+//! For such a file [`Verified::into_plaintext_expecting`] decrypts the 64-bit reading first, then
+//! if need be the 128-bit one, each as an extra pass over the source (so memory stays bounded),
+//! and keeps the one whose plaintext is what was expected ([`Expect`]). The HMAC cannot decide:
+//! it covers the ciphertext, which both readings share. [`PlaintextReader::counter`] says which
+//! was kept. Every other file decrypts in one pass, as both readings are the same bytes.
+//!
+//! Writing, [`ExportWriter::new`] clears bit 63 of the IV (spec step 3, as Element, matrix-nio and
+//! matrix-rust-sdk do), so the low 64 bits cannot overflow below 2^63 blocks and every reader,
+//! whatever its counter, gets the same plaintext. [`ExportWriter::with_keys`] takes the header
+//! as given; its callers pass one made by [`ExportWriter::new`]'s rules or a test's own.
 
 pub mod armor;
 pub mod container;
@@ -23,6 +41,7 @@ use hmac::Mac;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+use crate::attachment::Counter;
 use crate::error::Error;
 use crate::kdf::Rounds;
 use crate::secret::Passphrase;
@@ -257,17 +276,90 @@ impl<R: BufRead + Seek> Verified<R> {
         self.encoding
     }
 
-    /// Rewind and stream the plaintext.
+    /// Whether the low 64 bits of the IV overflow within this file, so that a 64-bit and a
+    /// 128-bit counter read it differently (see [the module docs](self#the-counter)).
+    pub fn counter_overflows(&self) -> bool {
+        self.header.counter_overflows(self.ciphertext_len)
+    }
+
+    /// Rewind and stream the plaintext, which is expected to be a JSON array of sessions:
+    /// [`Verified::into_plaintext_expecting`] with [`Expect::Sessions`].
     ///
     /// # Errors
-    /// Seeking the source. Reading the returned [`PlaintextReader`] fails with
-    /// [`Error::ExportChanged`] (inside an `io::Error`, see [`Error::from_io`]) if the file
-    /// changed since [`open`] checked it.
-    pub fn into_plaintext(mut self) -> Result<PlaintextReader<R>, Error> {
-        self.src
-            .seek(SeekFrom::Start(self.start))
+    /// As [`Verified::into_plaintext_expecting`].
+    pub fn into_plaintext(self) -> Result<PlaintextReader<R>, Error> {
+        self.into_plaintext_expecting(Expect::Sessions)
+    }
+
+    /// Rewind and stream the plaintext.
+    ///
+    /// `expect` matters only when the counter overflows ([`Verified::counter_overflows`]): the
+    /// 64-bit reading (Element's) is decrypted and checked in a pass of its own, then if it is not
+    /// what `expect` says the 128-bit one, and the first that is becomes the returned reader. If
+    /// neither is, the 64-bit reading is returned and [`PlaintextReader::counter`] says so.
+    ///
+    /// # Errors
+    /// Seeking or reading the source; [`Error::ExportChanged`] if the file changed since
+    /// [`open`] checked it. Reading the returned [`PlaintextReader`] fails with
+    /// [`Error::ExportChanged`] (inside an `io::Error`, see [`Error::from_io`]) if it changed
+    /// meanwhile.
+    pub fn into_plaintext_expecting(self, expect: Expect) -> Result<PlaintextReader<R>, Error> {
+        let overflows = self.counter_overflows();
+        let Verified {
+            mut src,
+            start,
+            header,
+            keys,
+            ciphertext_len,
+            ..
+        } = self;
+        let pass = Pass {
+            start,
+            header: &header,
+            keys: &keys,
+            ciphertext_len,
+        };
+        if !overflows {
+            // Both readings are the same bytes: the 128-bit counter, as always.
+            return pass.reader(src, Counter::Full128, CounterReading::Agreed);
+        }
+        let mut reading = CounterReading::Neither;
+        for (counter, found) in [
+            (Counter::Wrap64, CounterReading::Wrap64),
+            (Counter::Full128, CounterReading::Full128),
+        ] {
+            if expect.is_met_by(pass.reader(&mut src, counter, found)?)? {
+                reading = found;
+                break;
+            }
+        }
+        let counter = match reading {
+            CounterReading::Full128 => Counter::Full128,
+            _ => Counter::Wrap64,
+        };
+        pass.reader(src, counter, reading)
+    }
+}
+
+/// What a pass of decryption over a verified file needs.
+struct Pass<'a> {
+    start: u64,
+    header: &'a Header,
+    keys: &'a ExportKeys,
+    ciphertext_len: u64,
+}
+
+impl Pass<'_> {
+    /// Seek to the start, check the header is unchanged and begin decrypting with `counter`.
+    fn reader<S: BufRead + Seek>(
+        &self,
+        mut src: S,
+        counter: Counter,
+        reading: CounterReading,
+    ) -> Result<PlaintextReader<S>, Error> {
+        src.seek(SeekFrom::Start(self.start))
             .map_err(Error::from_io)?;
-        let mut armor = ArmorReader::new(self.src);
+        let mut armor = ArmorReader::new(src);
         let mut head = [0u8; HEADER_LEN];
         if read_full(&mut armor, &mut head)? != HEADER_LEN || head != self.header.to_bytes() {
             return Err(Error::ExportChanged);
@@ -275,22 +367,86 @@ impl<R: BufRead + Seek> Verified<R> {
         let mut mac = self.keys.hmac();
         mac.update(&head);
         Ok(PlaintextReader {
-            cipher: self.keys.cipher(&self.header.iv),
+            cipher: self.keys.cipher_with(&self.header.iv, counter),
             armor,
             mac,
             remaining: self.ciphertext_len,
             finished: false,
+            reading,
         })
     }
+}
+
+/// What the plaintext of an export is expected to be. It decides between the two readings of a
+/// file whose counter overflows; nothing else is checked here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// A JSON array of session objects, what every client exports (the check [`decrypt`] makes).
+    Sessions,
+    /// UTF-8 text of any kind (Element's own test vectors hold short strings).
+    Utf8,
+}
+
+impl Expect {
+    /// Read `plain` to its end (which checks the HMAC again) and say whether it is expected.
+    fn is_met_by<R: BufRead>(self, mut plain: PlaintextReader<R>) -> Result<bool, Error> {
+        let checked = match self {
+            Expect::Sessions => {
+                crate::session::scan(&mut plain, "decrypted export", |_| Ok(())).map(|_| ())
+            }
+            Expect::Utf8 => {
+                let mut text = crate::session::Utf8Checked::new(&mut plain, "decrypted export");
+                let mut buf = Zeroizing::new(vec![0u8; CHUNK]);
+                loop {
+                    match text.read(&mut buf) {
+                        Ok(0) => break Ok(()),
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => break Err(Error::from_io(e)),
+                    }
+                }
+            }
+        };
+        match checked {
+            Ok(()) => Ok(true),
+            Err(Error::Json { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Which AES-CTR counter gave the plaintext (see [the module docs](self#the-counter)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CounterReading {
+    /// The low 64 bits of the IV do not overflow within the file, so a 64-bit and a 128-bit
+    /// counter give the same bytes: every file written with bit 63 of the IV clear.
+    Agreed,
+    /// They overflow, and a 64-bit counter that wraps within the low half of the IV (Element,
+    /// WebCrypto `length: 64`) gave the expected plaintext.
+    Wrap64,
+    /// They overflow, the 64-bit reading was not the expected plaintext and a 128-bit counter
+    /// (Go, PyCryptodome) gave it.
+    Full128,
+    /// They overflow and neither reading is the expected plaintext; the 64-bit one is given.
+    Neither,
 }
 
 /// The plaintext of a verified export, decrypted as it is read.
 pub struct PlaintextReader<R> {
     armor: ArmorReader<R>,
-    cipher: container::Aes256Ctr,
+    cipher: crate::attachment::Cipher,
     mac: container::HmacSha256,
     remaining: u64,
     finished: bool,
+    reading: CounterReading,
+}
+
+impl<R> PlaintextReader<R> {
+    /// Which counter decrypts this file.
+    pub fn counter(&self) -> CounterReading {
+        self.reading
+    }
 }
 
 impl<R: BufRead> PlaintextReader<R> {
@@ -326,7 +482,7 @@ impl<R: BufRead> Read for PlaintextReader<R> {
         }
         if let Some(ct) = dst.get_mut(..n) {
             self.mac.update(ct);
-            container::apply(&mut self.cipher, ct);
+            self.cipher.apply(ct);
         }
         self.remaining -= n as u64;
         Ok(n)
@@ -425,6 +581,8 @@ pub struct Decrypted {
     pub encoding: PassphraseEncoding,
     /// The file's header.
     pub header: Header,
+    /// Which counter decrypted it.
+    pub counter: CounterReading,
 }
 
 /// Decrypt an export held in memory and check that it holds a JSON array of objects.
@@ -432,20 +590,40 @@ pub struct Decrypted {
 /// # Errors
 /// As [`open`], then [`Error::Json`].
 pub fn decrypt(text: &[u8], pass: &Passphrase, limits: &Limits) -> Result<Decrypted, Error> {
+    let d = decrypt_expecting(text, pass, limits, Expect::Sessions)?;
+    crate::session::scan(&d.plaintext[..], "decrypted export", |_| Ok(()))?;
+    Ok(d)
+}
+
+/// Decrypt an export held in memory and give its plaintext as it is, whatever it holds (Element's
+/// own test vectors hold short strings). Where the counter overflows, the reading that is UTF-8
+/// is preferred ([`Expect::Utf8`]).
+///
+/// # Errors
+/// As [`open`].
+pub fn decrypt_raw(text: &[u8], pass: &Passphrase, limits: &Limits) -> Result<Decrypted, Error> {
+    decrypt_expecting(text, pass, limits, Expect::Utf8)
+}
+
+fn decrypt_expecting(
+    text: &[u8],
+    pass: &Passphrase,
+    limits: &Limits,
+    expect: Expect,
+) -> Result<Decrypted, Error> {
     let verified = open(io::Cursor::new(text), pass, limits)?;
     let header = *verified.header();
     let encoding = verified.passphrase_encoding();
     let cap = usize::try_from(verified.plaintext_len()).unwrap_or(0);
     let mut plaintext = Zeroizing::new(Vec::with_capacity(cap));
-    verified
-        .into_plaintext()?
-        .read_to_end(&mut plaintext)
-        .map_err(Error::from_io)?;
-    crate::session::scan(&plaintext[..], "decrypted export", |_| Ok(()))?;
+    let mut reader = verified.into_plaintext_expecting(expect)?;
+    let counter = reader.counter();
+    reader.read_to_end(&mut plaintext).map_err(Error::from_io)?;
     Ok(Decrypted {
         plaintext,
         encoding,
         header,
+        counter,
     })
 }
 
@@ -581,6 +759,121 @@ mod tests {
         let d = decrypt(&t, &pass("café"), &Limits::default()).unwrap();
         assert_eq!(d.encoding, PassphraseEncoding::Latin1);
         assert_eq!(&d.plaintext[..], SESSIONS);
+    }
+
+    /// An export of `plain` whose ciphertext was made with `ctr::Ctr64BE` (`wrap64`, Element) or
+    /// `ctr::Ctr128BE` (Go, PyCryptodome), passphrase "p".
+    fn sealed_with(plain: &[u8], iv: [u8; 16], wrap64: bool) -> Vec<u8> {
+        use aes::cipher::{KeyIvInit, StreamCipher};
+        let header = Header {
+            version: 1,
+            salt: [5; 16],
+            iv,
+            rounds: 10,
+        };
+        let keys = ExportKeys::derive(b"p", &header.salt, small());
+        let mut ct = plain.to_vec();
+        let key = keys.aes.expose().into();
+        if wrap64 {
+            ctr::Ctr64BE::<aes::Aes256>::new(key, (&iv).into()).apply_keystream(&mut ct);
+        } else {
+            ctr::Ctr128BE::<aes::Aes256>::new(key, (&iv).into()).apply_keystream(&mut ct);
+        }
+        let mut body = header.to_bytes().to_vec();
+        body.extend_from_slice(&ct);
+        let mut mac = keys.hmac();
+        mac.update(&body);
+        body.extend_from_slice(&mac.finalize().into_bytes());
+        let mut w = ArmorWriter::new(Vec::new()).unwrap();
+        w.write_all(&body).unwrap();
+        w.finish().unwrap()
+    }
+
+    /// An IV whose low 64 bits are `low`, high half 0xab.. (bit 63 of `low` decides the rest).
+    fn iv_low(low: u64) -> [u8; 16] {
+        let mut iv = [0xab; 16];
+        iv[8..].copy_from_slice(&low.to_be_bytes());
+        iv
+    }
+
+    #[test]
+    fn both_counters_decrypt_where_the_low_64_bits_overflow() {
+        const TEXT: &[u8] = b"alphanumericallyalphanumericallyalphanumericallyalphanumerically";
+        // SESSIONS is 4 blocks, TEXT 4: with two blocks left before the wrap, blocks 3 and 4
+        // differ between the conventions.
+        let iv = iv_low(u64::MAX - 1);
+        for (plain, raw) in [(SESSIONS, false), (TEXT, true)] {
+            let w64 = sealed_with(plain, iv, true);
+            let f128 = sealed_with(plain, iv, false);
+            assert_ne!(w64, f128, "the two conventions must give different files");
+            for (file, want) in [
+                (&w64, CounterReading::Wrap64),
+                (&f128, CounterReading::Full128),
+            ] {
+                let d = if raw {
+                    decrypt_raw(file, &pass("p"), &Limits::default()).unwrap()
+                } else {
+                    decrypt(file, &pass("p"), &Limits::default()).unwrap()
+                };
+                assert_eq!(&d.plaintext[..], plain, "{want:?}");
+                assert_eq!(d.counter, want);
+                // The streaming reader agrees, and says the same.
+                let v = open(io::Cursor::new(&file[..]), &pass("p"), &Limits::default()).unwrap();
+                assert!(v.counter_overflows());
+                let expect = if raw { Expect::Utf8 } else { Expect::Sessions };
+                let mut r = v.into_plaintext_expecting(expect).unwrap();
+                assert_eq!(r.counter(), want);
+                let mut got = Vec::new();
+                r.read_to_end(&mut got).unwrap();
+                assert_eq!(got, plain);
+            }
+        }
+    }
+
+    #[test]
+    fn without_an_overflow_the_counters_agree_and_one_pass_decrypts() {
+        // Four blocks from u64::MAX - 3: the last one is u64::MAX itself, no wrap.
+        let iv = iv_low(u64::MAX - 3);
+        let file = sealed_with(SESSIONS, iv, true);
+        assert_eq!(file, sealed_with(SESSIONS, iv, false));
+        let d = decrypt(&file, &pass("p"), &Limits::default()).unwrap();
+        assert_eq!(&d.plaintext[..], SESSIONS);
+        assert_eq!(d.counter, CounterReading::Agreed);
+    }
+
+    #[test]
+    fn when_neither_reading_is_expected_the_64_bit_one_is_given() {
+        let plain = [0xffu8; 40]; // not UTF-8 in either reading
+        let iv = iv_low(u64::MAX);
+        let file = sealed_with(&plain, iv, false);
+        let d = decrypt_raw(&file, &pass("p"), &Limits::default()).unwrap();
+        assert_eq!(d.counter, CounterReading::Neither);
+        assert_eq!(
+            &d.plaintext[..16],
+            &plain[..16],
+            "the first block is shared"
+        );
+        assert_ne!(
+            &d.plaintext[16..],
+            &plain[16..],
+            "the rest is the 64-bit reading"
+        );
+        assert_eq!(
+            decrypt(&file, &pass("p"), &Limits::default())
+                .unwrap_err()
+                .kind(),
+            "json"
+        );
+    }
+
+    #[test]
+    fn the_writer_clears_bit_63_so_no_counter_overflows() {
+        let text = encrypt(SESSIONS, &pass("p"), small(), nonces()).unwrap();
+        let i = inspect(text.as_bytes()).unwrap();
+        assert_eq!(i.header.iv[8], 0x7f);
+        assert!(!i.header.counter_overflows(u64::MAX));
+        let d = decrypt(text.as_bytes(), &pass("p"), &Limits::default()).unwrap();
+        assert_eq!(d.counter, CounterReading::Agreed);
     }
 
     #[test]
