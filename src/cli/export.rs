@@ -15,6 +15,7 @@ use mxkeys::export::{
 use mxkeys::kdf::Rounds;
 use mxkeys::session::{self, Summary};
 use mxkeys::{Passphrase, SecretBuf, WipingBufReader};
+use zeroize::Zeroizing;
 
 use super::inputs::in_file;
 use super::io::{note, open_input, print_json, spinner, warn, Source, Tee};
