@@ -35,9 +35,11 @@ Examples:
   mxkeys export inspect element-keys.txt --json | jq .rounds
 
 Exit codes:
-  0  the header was read; problems it shows (huge rounds, unknown version, a file too short to
-     hold a MAC) are listed, not fatal
-  1  not readable as an export: no armor, a character that is not base64, unreadable file
+  0  the header was read and nothing in it stops a client; notes (rounds below the spec's
+     minimum) are listed as problems
+  1  no client can decrypt the file as it is: no armor, a character that is not base64, too short
+     to hold a MAC, unreadable; or the report is printed and lists a fatal problem (an unknown
+     version, 0 rounds, rounds above the limit 5000000), which the error line repeats
   2  usage: bad arguments";
 
 const DECRYPT_AFTER: &str = "\
@@ -362,9 +364,12 @@ fn inspect(file: &Path, json: bool) -> Result<(), CliError> {
     let guess = export::guess_writer(&i);
     let h = &i.header;
     let mut problems = Vec::new();
-    if let Err(e) = h.check(export::DEFAULT_MAX_ROUNDS) {
-        problems.push(e.to_string());
-    }
+    // Fatal: no client decrypts the file as it is. The report is still printed, then exit 1.
+    let fatal = h
+        .check(export::DEFAULT_MAX_ROUNDS)
+        .err()
+        .map(|e| e.to_string());
+    problems.extend(fatal.clone());
     if h.version == 1 && h.rounds > 0 && h.rounds < export::SPEC_MIN_ROUNDS {
         problems.push(format!(
             "{} rounds is below the spec's minimum of {}: the passphrase is cheaper to guess",
@@ -387,7 +392,9 @@ fn inspect(file: &Path, json: bool) -> Result<(), CliError> {
             "writer": guess,
             "estimated_derive_seconds": estimate,
             "problems": problems,
-        }));
+            "fatal": fatal.is_some(),
+        }))
+        .and_then(|()| fatal_report(fatal));
     }
     let a = &i.armor;
     let mut layout = Vec::new();
@@ -459,7 +466,17 @@ fn inspect(file: &Path, json: bool) -> Result<(), CliError> {
     for p in &problems {
         writeln!(out, "problem:       {p}")?;
     }
-    Ok(())
+    drop(out);
+    fatal_report(fatal)
+}
+
+/// The exit of a report that is complete: 1 with what is fatal, if anything is.
+fn fatal_report(fatal: Option<String>) -> Result<(), CliError> {
+    fatal.map_or(Ok(()), |f| {
+        Err(CliError::Reported(format!(
+            "the file cannot be decrypted as it is: {f}"
+        )))
+    })
 }
 
 /// Time a short derivation and scale it to `rounds`. None when the rounds are out of bounds.
