@@ -185,3 +185,137 @@ fn normalize_check_exits_1_when_a_reader_refuses_the_file() {
         .unwrap()
         .contains("accepted, but weak"));
 }
+
+// --- 6. a single backup entry is decrypted without ids it does not use
+
+const BACKUP_KEY: &str = "EsTn iEYx SoG7 cV5J KNdU n1qT P6wU ro7d 5eod zkXm 9CsP MJK8";
+
+fn backup_vector(name: &str) -> String {
+    s(&vector_dir("backup").join(name)).to_owned()
+}
+
+/// The expected plaintext of a session in test-vectors/backup/NAME.expected.json.
+fn expected_session(name: &str, room: &str, sid: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(vector_dir("backup").join(name)).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v[room][sid].clone()
+}
+
+#[test]
+fn a_lone_key_backup_data_or_session_data_decrypts_without_ids() {
+    let env = [("MXKEYS_RECOVERY_KEY", BACKUP_KEY)];
+    for (file, room, sid) in [
+        (
+            "olm-key-backup-data.json",
+            "!gamma:example.org",
+            "8EZl5I1LqoFp2rrQecJdvQAcFYe6NBW237V2SLBR6aM",
+        ),
+        (
+            "olm-session-data.json",
+            "!alpha:example.org",
+            "PXKPepQFPeMnbcsZeqrIsmxJoIeJZWS9B6je333zUZ8",
+        ),
+    ] {
+        let o = mxkeys(&["backup", "decrypt", &backup_vector(file)], &env);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(0), "{file}: {err}");
+        assert!(
+            err.contains("names neither its room nor its session")
+                && err.contains("without room_id")
+                && err.contains("`mxkeys backup to-export` needs the room: give --room-id ID"),
+            "{file}: {err}"
+        );
+        let sessions: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(sessions.len(), 1);
+        let mut got = sessions[0].as_object().unwrap().clone();
+        assert!(!got.contains_key("room_id"), "{file}: the room is unknown");
+        // The session id is that of the decrypted session key.
+        assert_eq!(got.remove("session_id").unwrap(), sid, "{file}");
+        let want = expected_session(&file.replace(".json", ".expected.json"), room, sid);
+        assert_eq!(serde_json::Value::Object(got), want, "{file}");
+
+        // With --room-id: a whole export-format session, as with both ids given.
+        let o = mxkeys(
+            &["backup", "decrypt", &backup_vector(file), "--room-id", room],
+            &env,
+        );
+        assert_eq!(o.status.code(), Some(0), "{file}: {}", stderr(&o));
+        let with_room: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+        let o = mxkeys(
+            &[
+                "backup",
+                "decrypt",
+                &backup_vector(file),
+                "--room-id",
+                room,
+                "--session-id",
+                sid,
+            ],
+            &env,
+        );
+        assert_eq!(o.status.code(), Some(0), "{file}: {}", stderr(&o));
+        let with_both: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(with_room, with_both, "{file}");
+        assert_eq!(with_room[0]["room_id"], room);
+    }
+}
+
+#[test]
+fn to_export_of_a_lone_entry_asks_for_the_room_only() {
+    let d = tmpdir();
+    let out = d.path().join("keys.txt");
+    let file = backup_vector("olm-key-backup-data.json");
+    // Without --room-id: refused before any secret is asked for (none is available here).
+    let o = mxkeys(&["backup", "to-export", &file, "-o", s(&out)], &[]);
+    assert_fails(
+        &o,
+        1,
+        "a KeyBackupData does not name its room, and an export needs it: give --room-id ID",
+    );
+    assert_only(d.path(), &[]);
+    let o = mxkeys(
+        &[
+            "backup",
+            "to-export",
+            &file,
+            "--room-id",
+            "!gamma:example.org",
+            "--rounds",
+            "1000",
+            "-o",
+            s(&out),
+        ],
+        &[
+            ("MXKEYS_RECOVERY_KEY", BACKUP_KEY),
+            ("MXKEYS_PASSPHRASE", "pass"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = mxkeys(
+        &["export", "decrypt", s(&out)],
+        &[("MXKEYS_PASSPHRASE", "pass")],
+    );
+    let sessions: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(sessions[0]["room_id"], "!gamma:example.org");
+    assert_eq!(
+        sessions[0]["session_id"],
+        "8EZl5I1LqoFp2rrQecJdvQAcFYe6NBW237V2SLBR6aM"
+    );
+}
+
+#[test]
+fn the_library_error_for_missing_ids_names_no_flag() {
+    let doc: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(backup_vector("olm-key-backup-data.json")).unwrap(),
+    )
+    .unwrap();
+    let e = mxkeys::backup::entries(&doc, None, None)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "a KeyBackupData does not name its room id; it has to be given"
+    );
+    assert!(!e.contains("--"), "{e}");
+    assert!(mxkeys::backup::lone_session_data(&doc).is_some());
+}

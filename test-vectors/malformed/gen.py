@@ -907,9 +907,19 @@ def backup_cases():
         case(f"backup-{name}.json", data, dec, 1, needle, f"backup: {what}", ENV_K)
     case("backup-room-only.json", {"sessions": {sid: {"session_data": session_data(plain)}}}, dec,
          1, "--room-id", "one room's body without --room-id", ENV_K)
+    # A lone KeyBackupData or session_data: decryption needs no ids (the session id is that of
+    # the decrypted key); an export needs the room.
     case("backup-kbd-only.json", {"session_data": session_data(plain)},
-         dec + ["--room-id", room], 1, "--session-id", "a KeyBackupData without --session-id",
+         dec + ["--room-id", room], 0, "", "a KeyBackupData without --session-id: decrypted",
          ENV_K)
+    case("backup-kbd-only.json", None, dec, 0, "",
+         "a KeyBackupData without ids: decrypted, without room_id", ENV_K)
+    case("backup-kbd-only.json", None, dec + ["--session-id", S1["session_id"]], 1,
+         "the session key belongs to session",
+         "a KeyBackupData with the --session-id of another session", ENV_K)
+    case("backup-kbd-only.json", None, ["backup", "to-export", "{file}", "-o", "{out}"], 1,
+         "does not name its room, and an export needs it: give --room-id",
+         "to-export of a KeyBackupData without --room-id: refused before the key is asked for")
     case("backup-rooms-empty.json", {"rooms": {}}, dec, 0, "", "no rooms at all: zero sessions",
          ENV_K)
 
