@@ -319,3 +319,82 @@ fn the_library_error_for_missing_ids_names_no_flag() {
     assert!(!e.contains("--"), "{e}");
     assert!(mxkeys::backup::lone_session_data(&doc).is_some());
 }
+
+// --- 13. an unencrypted attachment is explained, with its download line
+
+#[test]
+fn an_unencrypted_attachment_says_so_and_gives_the_download_line() {
+    let d = tmpdir();
+    let info = d.path().join("event.json");
+    std::fs::write(
+        &info,
+        r#"{"type": "m.room.message", "content": {"msgtype": "m.image", "body": "cat.png",
+            "url": "mxc://example.org/AbC_12-x", "info": {"thumbnail_url": "mxc://example.org/th"}}}"#,
+    )
+    .unwrap();
+    let blob = d.path().join("blob");
+    std::fs::write(&blob, b"not a ciphertext").unwrap();
+    let o = mxkeys(
+        &["attachment", "decrypt", s(&blob), "--info", s(&info)],
+        &[],
+    );
+    assert_fails(
+        &o,
+        1,
+        "this attachment is not encrypted (\"url\" and no \"file\")",
+    );
+    assert!(
+        stderr(&o).contains(
+            r#"download it as it is with curl -H "Authorization: Bearer $TOKEN" "$HS/_matrix/client/v1/media/download/example.org/AbC_12-x" -o FILE"#
+        ),
+        "{}",
+        stderr(&o)
+    );
+    let o = mxkeys(
+        &[
+            "attachment",
+            "decrypt",
+            s(&blob),
+            "--info",
+            s(&info),
+            "--thumbnail",
+        ],
+        &[],
+    );
+    assert_fails(&o, 1, "this thumbnail is not encrypted");
+    assert!(stderr(&o).contains("/media/download/example.org/th\" -o FILE"));
+
+    // A URL that is not mxc://, or that a shell would interpret: no download line.
+    std::fs::write(
+        &info,
+        r#"{"msgtype": "m.file", "body": "x", "url": "mxc://example.org/$(touch x)"}"#,
+    )
+    .unwrap();
+    let o = mxkeys(
+        &["attachment", "decrypt", s(&blob), "--info", s(&info)],
+        &[],
+    );
+    assert_fails(&o, 1, "is not an mxc:// URL");
+    assert!(!stderr(&o).contains("curl"), "{}", stderr(&o));
+
+    // An EncryptedFile without its key also has a url: it is damaged, not unencrypted.
+    let o = mxkeys(
+        &[
+            "attachment",
+            "decrypt",
+            s(&blob),
+            "--info",
+            &malformed("att-info-key-missing.json"),
+        ],
+        &[],
+    );
+    assert_fails(&o, 1, "no EncryptedFile here");
+
+    // Neither url nor file: the old explanation stands.
+    std::fs::write(&info, r#"{"content": {"body": "hi"}}"#).unwrap();
+    let o = mxkeys(
+        &["attachment", "decrypt", s(&blob), "--info", s(&info)],
+        &[],
+    );
+    assert_fails(&o, 1, "no EncryptedFile here");
+}

@@ -1235,6 +1235,10 @@ def attachment_cases():
         ("number", b"7", "no EncryptedFile here", "a number"),
         ("no-file", {"msgtype": "m.file", "body": "x"}, "no EncryptedFile here",
          "a content without file"),
+        ("url-only", {"msgtype": "m.image", "body": "x.png", "url": "mxc://example.org/abc"},
+         "this attachment is not encrypted (\"url\" and no \"file\"), so there is nothing to "
+         "decrypt: download it as it is with curl",
+         "an unencrypted attachment (url, no file): said so, with the download line"),
         ("file-string", {"msgtype": "m.file", "file": "mxc://x/y"}, "EncryptedFile is malformed",
          "content.file is a string"),
         ("key-missing", with_(key=None, hashes=info["hashes"]), "no EncryptedFile here",
