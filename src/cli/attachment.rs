@@ -84,7 +84,7 @@ pub struct DecryptArgs {
     /// Use the content's info.thumbnail_file.
     #[arg(long)]
     thumbnail: bool,
-    /// Write the plaintext here (mode 0600) instead of standard output.
+    /// Write the plaintext here (mode 0600), not to stdout.
     #[arg(short, long, value_name = "OUT")]
     output: Option<PathBuf>,
     #[command(flatten)]
@@ -98,13 +98,13 @@ pub struct EncryptArgs {
     /// Where to write the ciphertext.
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
-    /// Where to write the EncryptedFile JSON (secret: it holds the key).
+    /// The EncryptedFile to write; it holds the key.
     #[arg(long, value_name = "INFO.json")]
     info_out: PathBuf,
-    /// The mxc:// URL to put in the EncryptedFile, if already known.
+    /// The mxc:// URL for the EncryptedFile, if known.
     #[arg(long, value_name = "MXC")]
     url: Option<String>,
-    /// Also record the plaintext's MIME type in the EncryptedFile.
+    /// Also record the plaintext's MIME type.
     #[arg(long, value_name = "TYPE")]
     mimetype: Option<String>,
     #[command(flatten)]

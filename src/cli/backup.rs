@@ -112,29 +112,29 @@ pub enum BackupCmd {
     /// Decrypt a key backup to export-format sessions.
     #[command(after_help = DECRYPT_AFTER)]
     Decrypt(DecryptArgs),
-    /// Encrypt sessions (JSON or an export file) into a PUT /room_keys/keys body.
+    /// Encrypt sessions into a PUT /room_keys/keys body.
     #[command(after_help = ENCRYPT_AFTER)]
     Encrypt(EncryptArgs),
-    /// Decrypt a key backup straight into an export file (plaintext never on disk).
+    /// Decrypt a key backup straight into an export file.
     #[command(after_help = TO_EXPORT_AFTER)]
     ToExport(ToExportArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct Source {
-    /// The backup (GET /room_keys/keys body or a smaller piece of it; - for standard input).
+    /// The GET /room_keys/keys body, or a piece of it (- for stdin).
     #[arg(value_name = "BACKUP.json")]
     backup: PathBuf,
-    /// Check the key against this backup version first (GET /room_keys/version body).
+    /// Check the key against this backup version first.
     #[arg(long, value_name = "VERSION.json")]
     auth_data: Option<PathBuf>,
     /// Room of a backup piece that does not name it.
     #[arg(long, value_name = "ID")]
     room_id: Option<String>,
-    /// Session of a KeyBackupData or session_data (checked against its key).
+    /// Session of a KeyBackupData or session_data.
     #[arg(long, value_name = "ID")]
     session_id: Option<String>,
-    /// Write the sessions that decrypt even when others fail (they are listed).
+    /// Write the sessions that decrypt even if others fail.
     #[arg(long)]
     allow_partial: bool,
     #[command(flatten)]
@@ -157,15 +157,15 @@ pub struct DecryptArgs {
 
 #[derive(Debug, Args)]
 pub struct EncryptArgs {
-    /// Sessions: a JSON array in export format, or an export file (asks for its passphrase).
+    /// A JSON array of sessions or an export file.
     sessions: PathBuf,
-    /// The backup's public key (base64), or a VERSION.json holding it in auth_data.
+    /// The backup's public key (base64) or VERSION.json.
     #[arg(long, value_name = "KEY")]
     public_key: String,
     /// The PUT body to write.
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
-    /// Mark the sessions as verified (is_verified: true).
+    /// Mark the sessions verified (is_verified: true).
     #[arg(long)]
     verified: bool,
     #[command(flatten)]
@@ -186,7 +186,7 @@ pub struct ToExportArgs {
     /// PBKDF2 rounds of the export.
     #[arg(long, value_name = "N", default_value_t = export::DEFAULT_ROUNDS)]
     rounds: u32,
-    /// Read the export's new passphrase from this file (else MXKEYS_PASSPHRASE, else a prompt).
+    /// The export's new passphrase file (first line).
     #[arg(long, value_name = "PATH")]
     passphrase_file: Option<PathBuf>,
     #[command(flatten)]

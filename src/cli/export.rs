@@ -118,16 +118,16 @@ pub enum ExportCmd {
     /// Encrypt a JSON array of sessions into an export file.
     #[command(after_help = ENCRYPT_AFTER)]
     Encrypt(EncryptArgs),
-    /// Change an export's passphrase or rounds without writing the plaintext anywhere.
+    /// Change an export's passphrase or rounds (no plaintext on disk).
     #[command(after_help = REENCRYPT_AFTER)]
     Reencrypt(ReencryptArgs),
-    /// Check every session: fields, key structure and signature, session ids, duplicates.
+    /// Check every session: fields, key, signature, id, duplicates.
     #[command(after_help = super::manage::VALIDATE_AFTER)]
     Validate(super::manage::ValidateArgs),
-    /// Merge exports and/or JSON files: one copy per session, the best one; conflicts refused.
+    /// Merge exports and JSON files: the best copy of each session.
     #[command(after_help = super::manage::MERGE_AFTER)]
     Merge(super::manage::MergeArgs),
-    /// Rewrite an export in the form every known reader accepts (--check: who would refuse it).
+    /// Rewrite an export so every known reader accepts it.
     #[command(after_help = super::manage::NORMALIZE_AFTER)]
     Normalize(super::manage::NormalizeArgs),
     /// Keep a subset of the sessions (by room, sender, algorithm).
@@ -140,7 +140,7 @@ pub enum ExportCmd {
 
 #[derive(Debug, Args)]
 pub struct MaxRounds {
-    /// Refuse files asking for more PBKDF2 rounds than this (a hostile file can ask for hours).
+    /// Most PBKDF2 rounds to accept.
     #[arg(long, value_name = "N", default_value_t = export::DEFAULT_MAX_ROUNDS)]
     pub max_rounds: u32,
 }
@@ -149,10 +149,10 @@ pub struct MaxRounds {
 pub struct DecryptArgs {
     /// The export file (- for standard input).
     file: PathBuf,
-    /// Write the sessions here (mode 0600) instead of standard output.
+    /// Write the sessions here (mode 0600).
     #[arg(short, long, value_name = "OUT")]
     output: Option<PathBuf>,
-    /// Re-indent the JSON for reading (values and key order are kept).
+    /// Re-indent the JSON (values and key order kept).
     #[arg(long)]
     pretty: bool,
     #[command(flatten)]
@@ -170,7 +170,7 @@ pub struct EncryptArgs {
     /// The export file to write.
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
-    /// PBKDF2 rounds; the spec asks for at least 100000.
+    /// PBKDF2 rounds (spec: 100000+).
     #[arg(long, value_name = "N", default_value_t = export::DEFAULT_ROUNDS)]
     rounds: u32,
     #[command(flatten)]
@@ -193,7 +193,7 @@ pub struct ReencryptArgs {
     rounds: u32,
     #[command(flatten)]
     pass: PassphraseArgs,
-    /// Read the new passphrase from this file's first line (- for standard input).
+    /// New passphrase file (first line; - for stdin).
     #[arg(long, value_name = "PATH")]
     new_passphrase_file: Option<PathBuf>,
     #[command(flatten)]

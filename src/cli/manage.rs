@@ -126,7 +126,7 @@ Exit codes:
 /// Secrets for reading one or more inputs.
 #[derive(Debug, Args)]
 pub struct ReadArgs {
-    /// Passphrase files, one per encrypted input, in input order (first lines; - for stdin).
+    /// A passphrase file per encrypted input, in order.
     #[arg(long, value_name = "PATH")]
     passphrase_file: Vec<PathBuf>,
     #[command(flatten)]
@@ -145,10 +145,10 @@ pub struct WriteArgs {
     /// Write a plaintext JSON array instead of an export file.
     #[arg(long)]
     plaintext: bool,
-    /// PBKDF2 rounds of the output export (default: the input's, or 500000).
+    /// PBKDF2 rounds of the output (default: the input's, or 500000).
     #[arg(long, value_name = "N")]
     rounds: Option<u32>,
-    /// The output's passphrase from this file (else MXKEYS_NEW_PASSPHRASE, else a prompt).
+    /// The output's passphrase file (first line).
     #[arg(long, value_name = "PATH")]
     new_passphrase_file: Option<PathBuf>,
     #[command(flatten)]
@@ -187,7 +187,7 @@ pub struct NormalizeArgs {
     /// The rewritten export (not needed with --check).
     #[arg(short, long, value_name = "OUT", required_unless_present = "check")]
     output: Option<PathBuf>,
-    /// Only report which known clients would refuse the file as it is, and why.
+    /// Only list which known readers refuse the file, and why.
     #[arg(long)]
     check: bool,
     #[command(flatten)]
