@@ -798,10 +798,13 @@ def recovery_key_cases():
          {"MXKEYS_RECOVERY_KEY": with_char(3, "O")})
     case(None, None, ["recovery-key", "check"], 2, "no passphrase given",
          "no key, no terminal")
-    case("rk-zero.txt", with_char(10, "0") + "\n", chk + ["--suggest", "--json"], 1, "no zero",
-         "--suggest --json: the suggestions go to stdout, one error line on stderr")
-    case("rk-zero.txt", None, chk + ["--suggest"], 1, "no zero",
-         "--suggest: the correction list's heading goes to stderr as a second line",
+    # Corrected keys are secrets: without a terminal they need -o (exit 2 otherwise, #21 L6).
+    case("rk-zero.txt", with_char(10, "0") + "\n", chk + ["--suggest", "--json"], 2,
+         "standard output is not a terminal; rerun with -o FILE",
+         "--suggest --json without a terminal: the corrected keys are not printed into a pipe")
+    case("rk-zero.txt", None, chk + ["--suggest"], 2,
+         "standard output is not a terminal; rerun with -o FILE",
+         "--suggest without a terminal: one error line, nothing printed",
          fixed_bug="`recovery-key check --suggest` prints its heading (\"Keys one correction away "
                 "...\") on stderr, so a failing run has a second stderr line that is not "
                 "warning:/note: (contract: one line starting error:)")
