@@ -466,7 +466,6 @@ fn inspect(file: &Path, json: bool) -> Result<(), CliError> {
     for p in &problems {
         writeln!(out, "problem:       {p}")?;
     }
-    drop(out);
     fatal_report(fatal)
 }
 
