@@ -286,6 +286,42 @@ pub struct Entry {
     pub session_data: Value,
 }
 
+/// Which [`Shape`] a backup document has, by the keys of its top-level object.
+///
+/// # Errors
+/// [`Error::Backup`] when the document is none of the shapes.
+pub fn shape(doc: &Value) -> Result<Shape, Error> {
+    let obj = doc.as_object().ok_or_else(|| {
+        Error::Backup(
+            "the backup is not a JSON object; expected the body of GET /room_keys/keys".into(),
+        )
+    })?;
+    if obj.contains_key("rooms") {
+        Ok(Shape::Keys)
+    } else if obj.contains_key("sessions") {
+        Ok(Shape::Room)
+    } else if obj.contains_key("session_data") {
+        Ok(Shape::KeyBackupData)
+    } else if obj.contains_key("ephemeral") && obj.contains_key("ciphertext") {
+        Ok(Shape::SessionData)
+    } else {
+        Err(Error::Backup(
+            "not a key backup: expected {\"rooms\": ...} (GET /room_keys/keys), {\"sessions\": ...}, a KeyBackupData or a session_data".into(),
+        ))
+    }
+}
+
+/// The `session_data` of a document that holds one session (a [`Shape::KeyBackupData`] or a
+/// bare [`Shape::SessionData`]); `None` for the larger shapes. Decrypting it needs no ids:
+/// [`decrypt_session_data`] with `session_id` `None`.
+pub fn lone_session_data(doc: &Value) -> Option<&Value> {
+    match shape(doc).ok()? {
+        Shape::KeyBackupData => doc.get("session_data"),
+        Shape::SessionData => Some(doc),
+        Shape::Keys | Shape::Room => None,
+    }
+}
+
 /// Find the sessions in a backup document of any [`Shape`]. `room_id` and `session_id` name
 /// what the smaller shapes do not say themselves.
 ///
@@ -297,14 +333,16 @@ pub fn entries(
     session_id: Option<&str>,
 ) -> Result<(Shape, Vec<Entry>), Error> {
     let bad = |m: String| Error::Backup(m);
-    let obj = doc.as_object().ok_or_else(|| {
-        bad("the backup is not a JSON object; expected the body of GET /room_keys/keys".into())
-    })?;
-    let need = |what: Option<&str>, flag: &str| {
+    let shape = shape(doc)?;
+    let need = |what: Option<&str>, name: &str| {
         what.map(str::to_owned).ok_or_else(|| {
+            let piece = match shape {
+                Shape::Room => "one room's body",
+                Shape::KeyBackupData => "a KeyBackupData",
+                Shape::Keys | Shape::SessionData => "a session_data",
+            };
             bad(format!(
-                "this backup holds no {flag}; give it with --{}",
-                flag.replace('_', "-")
+                "{piece} does not name its {name}; it has to be given"
             ))
         })
     };
@@ -323,38 +361,24 @@ pub fn entries(
         Ok(())
     };
     let mut out = Vec::new();
-    if let Some(rooms) = obj.get("rooms") {
-        let rooms = rooms
-            .as_object()
-            .ok_or_else(|| bad("\"rooms\" is not an object".into()))?;
-        for (room, body) in rooms {
-            room_sessions(room, body, &mut out)?;
+    match shape {
+        Shape::Keys => {
+            let rooms = doc
+                .get("rooms")
+                .and_then(Value::as_object)
+                .ok_or_else(|| bad("\"rooms\" is not an object".into()))?;
+            for (room, body) in rooms {
+                room_sessions(room, body, &mut out)?;
+            }
         }
-        return Ok((Shape::Keys, out));
+        Shape::Room => room_sessions(&need(room_id, "room id")?, doc, &mut out)?,
+        Shape::KeyBackupData | Shape::SessionData => out.push(Entry {
+            room_id: need(room_id, "room id")?,
+            session_id: need(session_id, "session id")?,
+            session_data: lone_session_data(doc).cloned().unwrap_or(Value::Null),
+        }),
     }
-    if obj.contains_key("sessions") {
-        room_sessions(&need(room_id, "room_id")?, doc, &mut out)?;
-        return Ok((Shape::Room, out));
-    }
-    if let Some(sd) = obj.get("session_data") {
-        out.push(Entry {
-            room_id: need(room_id, "room_id")?,
-            session_id: need(session_id, "session_id")?,
-            session_data: sd.clone(),
-        });
-        return Ok((Shape::KeyBackupData, out));
-    }
-    if obj.contains_key("ephemeral") && obj.contains_key("ciphertext") {
-        out.push(Entry {
-            room_id: need(room_id, "room_id")?,
-            session_id: need(session_id, "session_id")?,
-            session_data: doc.clone(),
-        });
-        return Ok((Shape::SessionData, out));
-    }
-    Err(bad(
-        "not a key backup: expected {\"rooms\": ...} (GET /room_keys/keys), {\"sessions\": ...}, a KeyBackupData or a session_data".into(),
-    ))
+    Ok((shape, out))
 }
 
 /// The result for one session.

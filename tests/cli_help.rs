@@ -247,6 +247,132 @@ fn every_example_names_real_commands_and_options() {
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
 
+/// `mxkeys ARGS... -h` (the short help: each option's and command's one-line summary) at a
+/// terminal width of `columns`, or at clap's default (100, as no terminal is attached).
+fn short_help(path: &[String], columns: Option<&str>) -> String {
+    let mut cmd = Command::new(BIN);
+    cmd.args(path).arg("-h").stdin(Stdio::null());
+    match columns {
+        Some(c) => cmd.env("COLUMNS", c),
+        None => cmd.env_remove("COLUMNS"),
+    };
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "mxkeys {} -h", path.join(" "));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The entries of the "Commands:", "Arguments:" and "Options:" lists of a help text: each entry's
+/// first line (its name) and the lines of its summary. clap puts the summary after the name, or
+/// (when the names are long) on the lines below it, indented further.
+fn list_entries(text: &str) -> Vec<(String, Vec<String>)> {
+    let mut entries: Vec<(String, Vec<String>)> = Vec::new();
+    let mut in_list = false;
+    for line in text.lines() {
+        if matches!(line, "Commands:" | "Arguments:" | "Options:") {
+            in_list = true;
+            continue;
+        }
+        if line.trim().is_empty() {
+            in_list = false;
+            continue;
+        }
+        if !in_list {
+            continue;
+        }
+        let indent = line.len() - line.trim_start().len();
+        // A name: "  export", "  <FILE>", "  -o, --output <OUT>", "      --json".
+        if indent <= 6 {
+            let body = line.trim();
+            let (name, summary) = match body.split_once("  ") {
+                Some((n, s)) => (n.to_owned(), vec![s.trim().to_owned()]),
+                None => (body.to_owned(), Vec::new()),
+            };
+            entries.push((name, summary));
+        } else if let Some((_, summary)) = entries.last_mut() {
+            summary.push(line.trim().to_owned());
+        }
+    }
+    entries
+}
+
+/// Words a complete summary does not end with.
+const DANGLING: &[&str] = &[
+    "a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of", "on", "or", "than",
+    "that", "the", "to", "which", "whose", "with", "would",
+];
+
+/// Why a list entry's summary is not one complete line, if it is not.
+fn summary_problem(summary: &[String]) -> Option<String> {
+    if summary.len() > 1 {
+        return Some(format!("wraps onto {} lines", summary.len()));
+    }
+    let line = summary.first()?;
+    // clap appends "[default: ...]" and "[possible values: ...]"; the sentence is before them.
+    let sentence = line.split(" [").next().unwrap_or(line);
+    let last = sentence
+        .trim_end_matches(['.', ',', ';', ':'])
+        .rsplit(' ')
+        .next()
+        .unwrap_or("");
+    if DANGLING.contains(&last.to_lowercase().as_str()) || sentence.ends_with([',', ';', ':']) {
+        return Some(format!("ends mid-sentence ({last:?})"));
+    }
+    None
+}
+
+/// Every summary clap lists (a command's about in its parent's "Commands:", an argument's or
+/// option's help) is one complete line: at 80 columns and at clap's default width, none wraps
+/// (clap cut "Room history: decrypt megolm events offline, explain the ones that cannot be" after
+/// "ones"), and none ends on a word that needs more after it ("corrections that would").
+#[test]
+fn every_summary_is_one_complete_line() {
+    let commands = all_commands();
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for (path, _) in &commands {
+        for columns in [Some("80"), None] {
+            let text = short_help(path, columns);
+            for (name, summary) in list_entries(&text) {
+                checked += 1;
+                if let Some(why) = summary_problem(&summary) {
+                    failures.push(format!(
+                        "mxkeys {} -h (COLUMNS={}): {name}: {why}: {:?}",
+                        path.join(" "),
+                        columns.unwrap_or("unset"),
+                        summary.join(" ")
+                    ));
+                }
+            }
+        }
+    }
+    assert!(checked > 500, "only {checked} list entries found");
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn list_entries_reads_both_layouts() {
+    let same_line = "Commands:\n  export  Room-key export files\n  events  Room history: decrypt\n          megolm events\n\nOptions:\n      --json  Print JSON\n  -h, --help  Print help\n";
+    let e = list_entries(same_line);
+    assert_eq!(e.len(), 4);
+    assert_eq!(e[1].0, "events");
+    assert_eq!(e[1].1, ["Room history: decrypt", "megolm events"]);
+    assert_eq!(summary_problem(&e[0].1), None);
+    assert!(summary_problem(&e[1].1).unwrap().contains("wraps"));
+    let next_line = "Options:\n      --json\n          Print one JSON document\n  -o, --output <OUT>\n          The subset\n";
+    let e = list_entries(next_line);
+    assert_eq!(e.len(), 2);
+    assert_eq!(e[1].0, "-o, --output <OUT>");
+    assert_eq!(e[1].1, ["The subset"]);
+    assert_eq!(
+        summary_problem(&["list the one-character corrections that would".into()]),
+        Some("ends mid-sentence (\"would\")".into())
+    );
+    assert_eq!(
+        summary_problem(&["Most PBKDF2 rounds to accept [default: 5000000]".into()]),
+        None
+    );
+}
+
 #[test]
 fn examples_join_continued_lines() {
     let lines = [

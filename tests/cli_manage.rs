@@ -197,8 +197,9 @@ fn normalize_makes_a_file_every_reader_accepts() {
     let d = tmpdir();
     let f = vector_dir("export").join("armor-mixed.txt");
     let env = [("MXKEYS_PASSPHRASE", "correct horse battery staple")];
+    // Readers refuse it: the list, then exit 1.
     let o = mxkeys(&["export", "normalize", s(&f), "--check"], &env);
-    assert!(o.status.success());
+    assert_fails(&o, 1, "would refuse");
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(
         text.contains("matrix-nio:") && text.contains("matrix-rust-sdk:"),

@@ -42,7 +42,8 @@ Examples:
 Exit codes:
   0    decrypted, and the hash matched
   1    hash mismatch (a changed or cut-off download, or the wrong blob for this INFO; no
-       plaintext is kept), INFO holds no EncryptedFile or a bad key, IV or version, unreadable file
+       plaintext is kept), INFO holds no EncryptedFile (an unencrypted attachment: the error
+       gives its download line) or a bad key, IV or version, unreadable file
   2    usage: bad arguments, OUT exists (add --force) or is an input
   130  stopped with Ctrl-C; OUT is not created";
 
@@ -83,7 +84,7 @@ pub struct DecryptArgs {
     /// Use the content's info.thumbnail_file.
     #[arg(long)]
     thumbnail: bool,
-    /// Write the plaintext here (mode 0600) instead of standard output.
+    /// Write the plaintext here (mode 0600), not to stdout.
     #[arg(short, long, value_name = "OUT")]
     output: Option<PathBuf>,
     #[command(flatten)]
@@ -97,13 +98,13 @@ pub struct EncryptArgs {
     /// Where to write the ciphertext.
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
-    /// Where to write the EncryptedFile JSON (secret: it holds the key).
+    /// The EncryptedFile to write; it holds the key.
     #[arg(long, value_name = "INFO.json")]
     info_out: PathBuf,
-    /// The mxc:// URL to put in the EncryptedFile, if already known.
+    /// The mxc:// URL for the EncryptedFile, if known.
     #[arg(long, value_name = "MXC")]
     url: Option<String>,
-    /// Also record the plaintext's MIME type in the EncryptedFile.
+    /// Also record the plaintext's MIME type.
     #[arg(long, value_name = "TYPE")]
     mimetype: Option<String>,
     #[command(flatten)]
@@ -125,6 +126,9 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
         None => None,
     };
     let doc = read_small_json(&a.info, "event")?;
+    if let Some(why) = not_encrypted(&doc, a.thumbnail) {
+        return Err(CliError::Input(why));
+    }
     let file =
         find_encrypted_file(&doc, a.thumbnail).map_err(|e| CliError::Input(e.to_string()))?;
     let key = AttachmentKey::from_info(&file).map_err(|e| CliError::Input(e.to_string()))?;
@@ -158,6 +162,50 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
         );
     }
     Ok(())
+}
+
+/// When INFO is a message whose attachment is not encrypted (`url` and no `file`; for the
+/// thumbnail, `info.thumbnail_url` and no `info.thumbnail_file`): the error saying so, with the
+/// download line for its mxc:// URL.
+fn not_encrypted(doc: &Value, thumbnail: bool) -> Option<String> {
+    let content = doc.get("content").filter(|c| c.is_object()).unwrap_or(doc);
+    let (holder, file, url) = if thumbnail {
+        (content.get("info")?, "thumbnail_file", "thumbnail_url")
+    } else {
+        (content, "file", "url")
+    };
+    // An EncryptedFile itself (or a damaged one) carries url too, beside key/iv/hashes.
+    let encrypted_fields = ["key", "iv", "hashes"];
+    if holder.get(file).is_some()
+        || (!thumbnail && encrypted_fields.iter().any(|k| content.get(k).is_some()))
+    {
+        return None;
+    }
+    let mxc = holder.get(url)?.as_str()?;
+    let what = if thumbnail { "thumbnail" } else { "attachment" };
+    let head = format!(
+        "this {what} is not encrypted (\"{url}\" and no \"{file}\"), so there is nothing to decrypt"
+    );
+    Some(match media_path(mxc) {
+        Some(path) => format!(
+            "{head}: download it as it is with curl -H \"Authorization: Bearer $TOKEN\" \"$HS/_matrix/client/v1/media/download/{path}\" -o FILE"
+        ),
+        None => format!("{head}, and its {url} {mxc:?} is not an mxc:// URL"),
+    })
+}
+
+/// `SERVER/MEDIA_ID` of an `mxc://SERVER/MEDIA_ID` URL, when both parts hold only the characters
+/// the spec allows (so the download line is safe to paste into a shell).
+fn media_path(mxc: &str) -> Option<&str> {
+    let path = mxc.strip_prefix("mxc://")?;
+    let (server, media) = path.split_once('/')?;
+    let server_ok = server
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-' | '[' | ']'));
+    let media_ok = media
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
+    (!server.is_empty() && !media.is_empty() && server_ok && media_ok).then_some(path)
 }
 
 /// Decrypt `input` into `out`, keeping the first bytes in `head`; the hash verdict comes last.

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
-use mxkeys::backup::{self, MacKind, Outcome};
+use mxkeys::backup::{self, MacKind, Outcome, Shape};
 use mxkeys::encoding::decode_lenient;
 use mxkeys::export;
 use mxkeys::megolm::SessionKey;
@@ -28,8 +28,10 @@ BACKUP.json is what the server returns for GET /_matrix/client/v3/room_keys/keys
   {\"rooms\": {\"!room:example.org\": {\"sessions\": {\"SESSION_ID\": {\"first_message_index\": 0,
     \"forwarded_count\": 0, \"is_verified\": false,
     \"session_data\": {\"ephemeral\": \"...\", \"ciphertext\": \"...\", \"mac\": \"...\"}}}}}}
-or one room's body ({\"sessions\": ...}), one KeyBackupData, or a bare session_data (then give
---room-id and --session-id). VERSION.json is the body of GET /_matrix/client/v3/room_keys/version
+or one room's body ({\"sessions\": ...}, with --room-id), one KeyBackupData (GET
+/room_keys/keys/ROOM_ID/SESSION_ID), or a bare session_data. These last two name no room: without
+--room-id the session comes out without room_id (`backup to-export` needs it), and its session_id
+is that of its session key. VERSION.json is the body of GET /_matrix/client/v3/room_keys/version
 ({\"algorithm\": ..., \"auth_data\": {\"public_key\": ...}, \"version\": \"V\"}). Fetch both with an
 access token ($TOKEN, from your client's Help & About) and your homeserver's URL ($HS):
   curl -H \"Authorization: Bearer $TOKEN\" \"$HS/_matrix/client/v3/room_keys/version\" > version.json
@@ -49,7 +51,7 @@ session-key checks catch damage.
 Examples:
   mxkeys backup decrypt backup.json --auth-data version.json -o keys.json
   mxkeys backup decrypt backup.json --key-file key.txt --pretty | jq length
-  mxkeys backup decrypt session_data.json --room-id '!abc:example.org' --session-id SESSION_ID
+  mxkeys backup decrypt key_backup_data.json --room-id '!abc:example.org'
 
 Exit codes:
   0  every session decrypted (with --allow-partial: at least one)
@@ -86,7 +88,8 @@ Exit codes:
 const TO_EXPORT_AFTER: &str = "\
 BACKUP.json and VERSION.json are as for `mxkeys backup decrypt` (see its --help for their shapes and
 the curl lines): the GET /_matrix/client/v3/room_keys/keys?version=V body, and the GET
-/_matrix/client/v3/room_keys/version body. The key is the backup's Security Key / recovery key
+/_matrix/client/v3/room_keys/version body (a smaller piece that names no room needs --room-id).
+The key is the backup's Security Key / recovery key
 (--key-file, MXKEYS_RECOVERY_KEY, or prompt); the export's new passphrase comes from
 --passphrase-file, else MXKEYS_PASSPHRASE, else a prompt (asked twice). The plaintext keys never
 touch the disk. Import OUT in any client (Element: Settings > Security & Privacy > Import E2E room
@@ -99,7 +102,8 @@ Examples:
 Exit codes:
   0    written
   1    the key is not this backup's or every session fails its MAC, some sessions failed (without
-       --allow-partial; nothing written), the Security Key does not decode, malformed JSON
+       --allow-partial; nothing written), the Security Key does not decode, malformed JSON, a
+       piece of a backup without --room-id
   2    usage: bad arguments, no key or no new passphrase available, OUT exists (add --force)
   130  stopped with Ctrl-C; OUT is not created";
 
@@ -108,20 +112,20 @@ pub enum BackupCmd {
     /// Decrypt a key backup to export-format sessions.
     #[command(after_help = DECRYPT_AFTER)]
     Decrypt(DecryptArgs),
-    /// Encrypt sessions (JSON or an export file) into a PUT /room_keys/keys body.
+    /// Encrypt sessions into a PUT /room_keys/keys body.
     #[command(after_help = ENCRYPT_AFTER)]
     Encrypt(EncryptArgs),
-    /// Decrypt a key backup straight into an export file (plaintext never on disk).
+    /// Decrypt a key backup straight into an export file.
     #[command(after_help = TO_EXPORT_AFTER)]
     ToExport(ToExportArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct Source {
-    /// The backup (GET /room_keys/keys body or a smaller piece of it; - for standard input).
+    /// The GET /room_keys/keys body, or a piece of it (- for stdin).
     #[arg(value_name = "BACKUP.json")]
     backup: PathBuf,
-    /// Check the key against this backup version first (GET /room_keys/version body).
+    /// Check the key against this backup version first.
     #[arg(long, value_name = "VERSION.json")]
     auth_data: Option<PathBuf>,
     /// Room of a backup piece that does not name it.
@@ -130,7 +134,7 @@ pub struct Source {
     /// Session of a KeyBackupData or session_data.
     #[arg(long, value_name = "ID")]
     session_id: Option<String>,
-    /// Write the sessions that decrypt even when others fail (they are listed).
+    /// Write the sessions that decrypt even if others fail.
     #[arg(long)]
     allow_partial: bool,
     #[command(flatten)]
@@ -153,15 +157,15 @@ pub struct DecryptArgs {
 
 #[derive(Debug, Args)]
 pub struct EncryptArgs {
-    /// Sessions: a JSON array in export format, or an export file (asks for its passphrase).
+    /// A JSON array of sessions or an export file.
     sessions: PathBuf,
-    /// The backup's public key (base64), or a VERSION.json holding it in auth_data.
+    /// The backup's public key (base64) or VERSION.json.
     #[arg(long, value_name = "KEY")]
     public_key: String,
     /// The PUT body to write.
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
-    /// Mark the sessions as verified (is_verified: true).
+    /// Mark the sessions verified (is_verified: true).
     #[arg(long)]
     verified: bool,
     #[command(flatten)]
@@ -182,7 +186,7 @@ pub struct ToExportArgs {
     /// PBKDF2 rounds of the export.
     #[arg(long, value_name = "N", default_value_t = export::DEFAULT_ROUNDS)]
     rounds: u32,
-    /// Read the export's new passphrase from this file (else MXKEYS_PASSPHRASE, else a prompt).
+    /// The export's new passphrase file (first line).
     #[arg(long, value_name = "PATH")]
     passphrase_file: Option<PathBuf>,
     #[command(flatten)]
@@ -207,12 +211,114 @@ pub(super) struct Decrypted {
     pub mac: BTreeMap<&'static str, u64>,
 }
 
-fn decrypt_source(src: &Source, json: bool) -> Result<Decrypted, CliError> {
+/// What a command does with the sessions: an export needs each session's room.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Needs {
+    /// `backup decrypt`: a lone session without ids is decrypted all the same.
+    Sessions,
+    /// `backup to-export`: every session needs its room id.
+    RoomIds,
+}
+
+fn decrypt_source(src: &Source, json: bool, needs: Needs) -> Result<Decrypted, CliError> {
     let doc = read_json(&src.backup)?;
     let version = src.auth_data.as_deref().map(read_json).transpose()?;
-    let (_, entries) = backup::entries(&doc, src.room_id.as_deref(), src.session_id.as_deref())?;
+    let (room, sid) = (src.room_id.as_deref(), src.session_id.as_deref());
+    let shape = backup::shape(&doc)?;
+    let piece = match shape {
+        Shape::Room => "one room's body",
+        Shape::KeyBackupData => "a KeyBackupData",
+        Shape::Keys | Shape::SessionData => "a session_data",
+    };
+    // A lone session without its ids: decryption does not need them (the session id is that of
+    // the decrypted session key); only an export needs the room.
+    if let (Some(sd), true) = (
+        backup::lone_session_data(&doc),
+        room.is_none() || sid.is_none(),
+    ) {
+        if needs == Needs::RoomIds && room.is_none() {
+            return Err(CliError::Input(format!(
+                "{piece} does not name its room, and an export needs it: give --room-id ID (`mxkeys backup decrypt` decrypts it without)"
+            )));
+        }
+        let key: RecoveryKey = read_key(src.key.key_file.as_deref())?;
+        return decrypt_lone(&key, sd, room, sid, version.as_ref(), piece, needs);
+    }
+    if shape == Shape::Room && room.is_none() {
+        return Err(CliError::Input(format!(
+            "{piece} does not name its room: give --room-id ID"
+        )));
+    }
+    let (_, entries) = backup::entries(&doc, room, sid)?;
     let key: RecoveryKey = read_key(src.key.key_file.as_deref())?;
     decrypt_with(&key, &entries, version.as_ref(), src.allow_partial, json)
+}
+
+/// Decrypt one `session_data` whose room or session id is not given. The session id comes from
+/// the decrypted session key (its signature is checked); the room is left out when unknown.
+fn decrypt_lone(
+    key: &RecoveryKey,
+    session_data: &Value,
+    room: Option<&str>,
+    sid: Option<&str>,
+    version: Option<&Value>,
+    piece: &str,
+    needs: Needs,
+) -> Result<Decrypted, CliError> {
+    if let Some(v) = version {
+        backup::check_auth_data(key, v)?;
+    }
+    let d = backup::decrypt_session_data(key, session_data, sid).map_err(|e| {
+        let hint = if e.kind() == "mac" {
+            "; is this the Security Key of this backup? Give --auth-data VERSION.json to check"
+        } else {
+            ""
+        };
+        CliError::Input(format!("the session could not be decrypted: {e}{hint}"))
+    })?;
+    let session_id = match sid {
+        Some(id) => id.to_owned(),
+        None => d
+            .plaintext
+            .get("session_key")
+            .and_then(Value::as_str)
+            .and_then(|k| SessionKey::from_base64(k).ok())
+            .map(|k| k.session_id())
+            .ok_or_else(|| CliError::Input("the decrypted session has no session key".into()))?,
+    };
+    let mut s = Map::with_capacity(d.plaintext.len() + 2);
+    if let Some(room) = room {
+        s.insert("room_id".into(), Value::String(room.to_owned()));
+    }
+    s.insert("session_id".into(), Value::String(session_id));
+    for (k, v) in d.plaintext {
+        if k != "room_id" && k != "session_id" {
+            s.insert(k, v);
+        }
+    }
+    if needs == Needs::Sessions {
+        note(&match (room, sid) {
+            (None, None) => format!(
+                "{piece} names neither its room nor its session: the session is printed without room_id, and its session_id is that of its session key; `mxkeys backup to-export` needs the room: give --room-id ID"
+            ),
+            (None, Some(_)) => format!(
+                "{piece} does not name its room: the session is printed without room_id; `mxkeys backup to-export` needs it: give --room-id ID"
+            ),
+            _ => format!(
+                "{piece} does not name its session: its session_id is that of its session key"
+            ),
+        });
+    }
+    let name = match d.mac {
+        MacKind::Empty => "empty",
+        MacKind::Ciphertext => "ciphertext",
+    };
+    Ok(Decrypted {
+        sessions: vec![s],
+        failures: Vec::new(),
+        total: 1,
+        mac: BTreeMap::from([(name, 1)]),
+    })
 }
 
 /// Check the key against the version (if given), decrypt every entry, list failures; an error
@@ -315,7 +421,7 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
         Some(out) => Some(output::create(out, a.force.force, &[&a.src.backup])?),
         None => None,
     };
-    let d = decrypt_source(&a.src, json)?;
+    let d = decrypt_source(&a.src, json, Needs::Sessions)?;
     let write = |w: &mut dyn Write| -> io::Result<()> {
         if a.pretty {
             serde_json::to_writer_pretty(&mut *w, &d.sessions)?;
@@ -372,7 +478,7 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
 fn to_export(a: ToExportArgs, json: bool) -> Result<(), CliError> {
     let rounds = write_rounds(a.rounds, a.max.max_rounds)?;
     let pending = output::create(&a.output, a.force.force, &[&a.src.backup])?;
-    let d = decrypt_source(&a.src, json)?;
+    let d = decrypt_source(&a.src, json, Needs::RoomIds)?;
     let plain = Zeroizing::new(serde_json::to_vec(&d.sessions).map_err(io::Error::from)?);
     let pass = new_passphrase(
         a.passphrase_file.as_deref(),

@@ -69,10 +69,10 @@ Exit codes:
 
 #[derive(Debug, Subcommand)]
 pub enum EventsCmd {
-    /// Decrypt m.room.encrypted events; undecryptable ones are kept, with the reason.
+    /// Decrypt m.room.encrypted events, keeping failures with a reason.
     #[command(after_help = format!("{INPUTS}\n\n{DECRYPT_AFTER}"))]
     Decrypt(EventArgs),
-    /// Say why each event cannot be decrypted, and which sessions to look for.
+    /// Say why events cannot be decrypted and which sessions are missing.
     #[command(after_help = format!("{INPUTS}\n\n{DIAGNOSE_AFTER}"))]
     Diagnose(EventArgs),
 }
@@ -81,10 +81,10 @@ pub enum EventsCmd {
 pub struct EventArgs {
     /// The events (- for standard input).
     events: PathBuf,
-    /// The keys: an export file or a JSON array of sessions.
+    /// Keys: an export or a JSON array of sessions.
     #[arg(long, value_name = "KEYS")]
     keys: PathBuf,
-    /// Write the decrypted events here (mode 0600) instead of standard output (decrypt only).
+    /// Write the events here, mode 0600 (decrypt only).
     #[arg(short, long, value_name = "OUT")]
     output: Option<PathBuf>,
     #[command(flatten)]

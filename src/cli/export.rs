@@ -37,9 +37,11 @@ Examples:
   mxkeys export inspect element-keys.txt --json | jq .rounds
 
 Exit codes:
-  0  the header was read; problems it shows (huge rounds, unknown version, a file too short to
-     hold a MAC) are listed, not fatal
-  1  not readable as an export: no armor, a character that is not base64, unreadable file
+  0  the header was read and nothing in it stops a client; notes (rounds below the spec's
+     minimum) are listed as problems
+  1  no client can decrypt the file as it is: no armor, a character that is not base64, too short
+     to hold a MAC, unreadable; or the report is printed and lists a fatal problem (an unknown
+     version, 0 rounds, rounds above the limit 5000000), which the error line repeats
   2  usage: bad arguments";
 
 const DECRYPT_AFTER: &str = "\
@@ -127,16 +129,16 @@ pub enum ExportCmd {
     /// Encrypt a JSON array of sessions into an export file.
     #[command(after_help = ENCRYPT_AFTER)]
     Encrypt(EncryptArgs),
-    /// Change an export's passphrase or rounds without writing the plaintext anywhere.
+    /// Change an export's passphrase or rounds (no plaintext on disk).
     #[command(after_help = REENCRYPT_AFTER)]
     Reencrypt(ReencryptArgs),
-    /// Check every session: fields, key structure and signature, session ids, duplicates.
+    /// Check every session: fields, key, signature, id, duplicates.
     #[command(after_help = super::manage::VALIDATE_AFTER)]
     Validate(super::manage::ValidateArgs),
-    /// Merge exports and/or JSON files: one copy per session, the best one; conflicts refused.
+    /// Merge exports and JSON files: the best copy of each session.
     #[command(after_help = super::manage::MERGE_AFTER)]
     Merge(super::manage::MergeArgs),
-    /// Rewrite an export in the form every known reader accepts (--check: who would refuse it).
+    /// Rewrite an export so every known reader accepts it.
     #[command(after_help = super::manage::NORMALIZE_AFTER)]
     Normalize(super::manage::NormalizeArgs),
     /// Keep a subset of the sessions (by room, sender, algorithm).
@@ -149,7 +151,7 @@ pub enum ExportCmd {
 
 #[derive(Debug, Args)]
 pub struct MaxRounds {
-    /// Refuse files asking for more PBKDF2 rounds than this (a hostile file can ask for hours).
+    /// Most PBKDF2 rounds to accept.
     #[arg(long, value_name = "N", default_value_t = export::DEFAULT_MAX_ROUNDS)]
     pub max_rounds: u32,
 }
@@ -158,13 +160,15 @@ pub struct MaxRounds {
 pub struct DecryptArgs {
     /// The export file (- for standard input).
     file: PathBuf,
-    /// Write the sessions here (mode 0600) instead of standard output.
+    /// Write the sessions here (mode 0600).
     #[arg(short, long, value_name = "OUT")]
     output: Option<PathBuf>,
-    /// Re-indent the JSON for reading (values and key order are kept).
+    /// Re-indent the JSON (values and key order kept).
     #[arg(long)]
     pretty: bool,
-    /// Write the plaintext as it is, without checking that it is a JSON array of sessions.
+    /// Write the plaintext as it is, unchecked.
+    ///
+    /// Without it, a plaintext that is not a JSON array of sessions is refused.
     #[arg(long, conflicts_with = "pretty")]
     raw: bool,
     #[command(flatten)]
@@ -182,7 +186,7 @@ pub struct EncryptArgs {
     /// The export file to write.
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
-    /// PBKDF2 rounds; the spec asks for at least 100000.
+    /// PBKDF2 rounds (spec: 100000+).
     #[arg(long, value_name = "N", default_value_t = export::DEFAULT_ROUNDS)]
     rounds: u32,
     #[command(flatten)]
@@ -205,7 +209,7 @@ pub struct ReencryptArgs {
     rounds: u32,
     #[command(flatten)]
     pass: PassphraseArgs,
-    /// Read the new passphrase from this file's first line (- for standard input).
+    /// New passphrase file (first line; - for stdin).
     #[arg(long, value_name = "PATH")]
     new_passphrase_file: Option<PathBuf>,
     #[command(flatten)]
@@ -376,9 +380,12 @@ fn inspect(file: &Path, json: bool) -> Result<(), CliError> {
     let guess = export::guess_writer(&i);
     let h = &i.header;
     let mut problems = Vec::new();
-    if let Err(e) = h.check(export::DEFAULT_MAX_ROUNDS) {
-        problems.push(e.to_string());
-    }
+    // Fatal: no client decrypts the file as it is. The report is still printed, then exit 1.
+    let fatal = h
+        .check(export::DEFAULT_MAX_ROUNDS)
+        .err()
+        .map(|e| e.to_string());
+    problems.extend(fatal.clone());
     if h.version == 1 && h.rounds > 0 && h.rounds < export::SPEC_MIN_ROUNDS {
         problems.push(format!(
             "{} rounds is below the spec's minimum of {}: the passphrase is cheaper to guess",
@@ -401,7 +408,9 @@ fn inspect(file: &Path, json: bool) -> Result<(), CliError> {
             "writer": guess,
             "estimated_derive_seconds": estimate,
             "problems": problems,
-        }));
+            "fatal": fatal.is_some(),
+        }))
+        .and_then(|()| fatal_report(fatal));
     }
     let a = &i.armor;
     let mut layout = Vec::new();
@@ -473,7 +482,16 @@ fn inspect(file: &Path, json: bool) -> Result<(), CliError> {
     for p in &problems {
         writeln!(out, "problem:       {p}")?;
     }
-    Ok(())
+    fatal_report(fatal)
+}
+
+/// The exit of a report that is complete: 1 with what is fatal, if anything is.
+fn fatal_report(fatal: Option<String>) -> Result<(), CliError> {
+    fatal.map_or(Ok(()), |f| {
+        Err(CliError::Reported(format!(
+            "the file cannot be decrypted as it is: {f}"
+        )))
+    })
 }
 
 /// Time a short derivation and scale it to `rounds`. None when the rounds are out of bounds.

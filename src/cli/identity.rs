@@ -51,7 +51,7 @@ secret available without a terminal).";
 
 #[derive(Debug, Subcommand)]
 pub enum CrossSigningCmd {
-    /// Check master, self-signing and user-signing keys and every device's signatures.
+    /// Check the master, self-signing, user-signing and device keys.
     #[command(after_help = CHECK_AFTER)]
     Check(CheckArgs),
 }
@@ -61,14 +61,17 @@ pub struct CheckArgs {
     /// The /keys/query response.
     #[arg(long, value_name = "KEYS_QUERY.json")]
     keys: PathBuf,
-    /// Only this user (default: every user in the response).
+    /// Only this user (default: every user).
     #[arg(long, value_name = "ID")]
     user: Option<String>,
-    /// Whose view this is (whose user-signing key counts); default: the only user with a
-    /// user-signing key in the response.
+    /// Whose user-signing key counts.
+    ///
+    /// Whose view this is; default: the only user with a user-signing key in the response.
     #[arg(long, value_name = "ID")]
     viewer: Option<String>,
-    /// Also compare the private keys in secret storage (account data) with the published keys.
+    /// Also check the private keys in secret storage.
+    ///
+    /// Compare the private keys in secret storage (account data) with the published keys.
     #[arg(long, value_name = "AD.json")]
     account_data: Option<PathBuf>,
     #[command(flatten)]
@@ -106,15 +109,17 @@ const DEFAULT_TIME_LIMIT: f64 = 1.5;
 
 #[derive(Debug, Subcommand)]
 pub enum QrCmd {
-    /// Decode a verification QR code: a PNG/JPEG picture of it, its raw bytes, or base64 text.
+    /// Decode a verification QR code (a picture, its bytes or base64).
     #[command(after_help = QR_AFTER)]
     Decode {
         /// The picture or payload file (- for standard input).
         payload: PathBuf,
-        /// Refuse pictures with more pixels than this (checked before decoding).
+        /// Most pixels a picture may have.
         #[arg(long, value_name = "N", default_value_t = identity::DEFAULT_MAX_PIXELS)]
         max_pixels: u64,
-        /// Give up on a picture after this many seconds (decoding it and searching for the code).
+        /// Give up on a picture after SECONDS.
+        ///
+        /// Decoding the picture and searching it for the code both count.
         #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TIME_LIMIT)]
         time_limit: f64,
     },
@@ -144,8 +149,10 @@ pub enum SasCmd {
     /// Derive the 7 emoji and 3 numbers two devices should show.
     #[command(after_help = SAS_AFTER)]
     Compute {
-        /// The verification transcript: keys, user and device ids, transaction id, and the shared
-        /// secret or one side's ephemeral private key (see test-vectors/identity/README.md).
+        /// The verification transcript (JSON).
+        ///
+        /// Keys, user and device ids, transaction id, and the shared secret or one side's ephemeral
+        /// private key (see test-vectors/identity/README.md).
         #[arg(long, value_name = "T.json")]
         transcript: PathBuf,
     },

@@ -80,13 +80,13 @@ Exit codes:
 
 #[derive(Debug, Subcommand)]
 pub enum KeyCmd {
-    /// Decode a Security Key, diagnose typos, print its backup public key.
+    /// Decode a Security Key, explain typos, print its public key.
     #[command(after_help = CHECK_AFTER)]
     Check(CheckArgs),
     /// Make a new random Security Key (operating-system randomness).
     #[command(after_help = GENERATE_AFTER)]
     Generate,
-    /// Derive the backup key of an old passphrase-protected backup (auth_data.private_key_salt).
+    /// Derive the key of an old passphrase-protected backup.
     #[command(after_help = FROM_PASSPHRASE_AFTER)]
     FromPassphrase(FromPassphraseArgs),
 }
@@ -94,7 +94,7 @@ pub enum KeyCmd {
 /// Where a recovery key comes from.
 #[derive(Debug, Clone, Args)]
 pub struct KeyFileArg {
-    /// Read the Security Key / recovery key from this file's first line (- for standard input).
+    /// Security Key file (first line; - for stdin).
     #[arg(long, value_name = "PATH")]
     pub key_file: Option<PathBuf>,
 }
@@ -103,16 +103,16 @@ pub struct KeyFileArg {
 pub struct CheckArgs {
     #[command(flatten)]
     key: KeyFileArg,
-    /// Also print the private key (base64). It is a secret: anyone with it reads your backup.
+    /// Also print the private key (a secret: it opens your backup).
     #[arg(long)]
     show_private: bool,
-    /// When the key does not decode, list the one-character corrections that would.
+    /// If the key does not decode, list one-character fixes that do.
     #[arg(long)]
     suggest: bool,
-    /// Check the key against this backup version (GET /room_keys/version body, or its auth_data).
+    /// Check the key against this backup version (or its auth_data).
     #[arg(long, value_name = "VERSION.json")]
     auth_data: Option<PathBuf>,
-    /// With --suggest: write the corrected keys here (mode 0600) instead of to the terminal.
+    /// With --suggest: write the corrected keys here (mode 0600).
     #[arg(short, long, value_name = "OUT", requires = "suggest")]
     output: Option<PathBuf>,
     #[command(flatten)]
@@ -121,7 +121,7 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct FromPassphraseArgs {
-    /// The backup version (GET /room_keys/version body) whose auth_data has private_key_salt.
+    /// The backup version whose auth_data has private_key_salt.
     #[arg(long, value_name = "VERSION.json")]
     auth_data: PathBuf,
     #[command(flatten)]

@@ -80,8 +80,9 @@ Examples:
   mxkeys export normalize element-keys.txt -o portable-keys.txt
 
 Exit codes:
-  0    checked (whatever it found), or written
-  1    wrong passphrase or changed file (MAC mismatch), malformed export or JSON
+  0    written; with --check, every known reader accepts FILE as it is
+  1    with --check, a known reader refuses FILE (the list is printed); wrong passphrase or changed
+       file (MAC mismatch), malformed export or JSON
   2    usage: bad arguments, FILE is not an export, no passphrase available, OUT exists (add
        --force)
   130  stopped with Ctrl-C; OUT is not created";
@@ -125,7 +126,7 @@ Exit codes:
 /// Secrets for reading one or more inputs.
 #[derive(Debug, Args)]
 pub struct ReadArgs {
-    /// Passphrase files, one per encrypted input, in input order (first lines; - for stdin).
+    /// A passphrase file per encrypted input, in order.
     #[arg(long, value_name = "PATH")]
     passphrase_file: Vec<PathBuf>,
     #[command(flatten)]
@@ -144,10 +145,10 @@ pub struct WriteArgs {
     /// Write a plaintext JSON array instead of an export file.
     #[arg(long)]
     plaintext: bool,
-    /// PBKDF2 rounds of the output export (default: the input's, or 500000).
+    /// PBKDF2 rounds of the output (default: the input's, or 500000).
     #[arg(long, value_name = "N")]
     rounds: Option<u32>,
-    /// The output's passphrase from this file (else MXKEYS_NEW_PASSPHRASE, else a prompt).
+    /// The output's passphrase file (first line).
     #[arg(long, value_name = "PATH")]
     new_passphrase_file: Option<PathBuf>,
     #[command(flatten)]
@@ -186,7 +187,7 @@ pub struct NormalizeArgs {
     /// The rewritten export (not needed with --check).
     #[arg(short, long, value_name = "OUT", required_unless_present = "check")]
     output: Option<PathBuf>,
-    /// Only report which known clients would refuse the file as it is, and why.
+    /// Only list which known readers refuse the file, and why.
     #[arg(long)]
     check: bool,
     #[command(flatten)]
@@ -482,6 +483,10 @@ pub fn merge_cmd(a: MergeArgs, json: bool) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The "client" of a line of [`refusals`] that is advice, not a refusal: every reader accepts the
+/// file.
+const EVERY_READER: &str = "(all)";
+
 /// Which clients would refuse a file as it is (armor: from inspecting; sessions: decrypted).
 fn refusals(
     i: &export::Inspection,
@@ -523,7 +528,7 @@ fn refusals(
     }
     if i.header.rounds < export::SPEC_MIN_ROUNDS {
         out.push((
-            "(all)",
+            EVERY_READER,
             format!(
                 "{} rounds is below the spec's 100000: accepted, but weak",
                 i.header.rounds
@@ -629,7 +634,23 @@ pub fn normalize(a: NormalizeArgs, json: bool) -> Result<(), CliError> {
                 outln!("{c}: {why}")?;
             }
         }
-        return Ok(());
+        // The list is the whole answer; exit 1 says that some client refuses the file.
+        let mut clients: Vec<&str> = r
+            .iter()
+            .map(|(c, _)| *c)
+            .filter(|c| *c != EVERY_READER)
+            .collect();
+        clients.sort_unstable();
+        clients.dedup();
+        if clients.is_empty() {
+            return Ok(());
+        }
+        return Err(CliError::Reported(format!(
+            "{} would refuse {} as it is; `mxkeys export normalize {} -o OUT` writes a copy every known reader accepts",
+            clients.join(", "),
+            a.file.display(),
+            a.file.display()
+        )));
     }
     let before = sessions.len();
     let reports = merge::validate_all(&sessions);

@@ -34,8 +34,9 @@ Secrets are never read from the command line. Each is read from its --*-file opt
 Prefer the files or the prompt: a variable set on the command line stays in the shell's history,
 and other programs of the same user can read a process's environment (/proc/PID/environ).
 Files written with -o are mode 0600, appear only when complete, and never replace a file unless
---force is given (nor ever a FIFO, device or directory). Decrypted output to standard output is
-held back until its MAC or hash has been checked. `mxkeys COMMAND --help` shows each command's inputs, examples and exit codes.
+--force is given (nor ever a FIFO, device or directory); with -o, --json prints a summary of
+what was written. Decrypted output to standard output is held back until its MAC or hash has
+been checked. `mxkeys COMMAND --help` shows each command's inputs, examples and exit codes.
 
 Run mxkeys with no arguments in a terminal and it asks what you have and walks you through.
 
@@ -76,7 +77,7 @@ macro_rules! group_help {
 #[derive(Debug, Parser)]
 #[command(name = "mxkeys", version, after_help = AFTER_HELP)]
 pub struct Cli {
-    /// Print one JSON document on stdout (with -o, a summary of what was written).
+    /// Print one JSON document on stdout.
     #[arg(long, global = true)]
     pub json: bool,
 
@@ -89,19 +90,19 @@ enum Command {
     /// Room-key export files ("-----BEGIN MEGOLM SESSION DATA-----").
     #[command(subcommand, after_help = group_help!("export", "mxkeys export inspect element-keys.txt", "mxkeys export decrypt element-keys.txt -o keys.json"))]
     Export(export::ExportCmd),
-    /// Recovery keys / Security Keys: check (with typo diagnosis), generate.
+    /// Security Keys (recovery keys): check, explain typos, generate.
     #[command(subcommand, after_help = group_help!("recovery-key", "mxkeys recovery-key check --auth-data version.json", "mxkeys recovery-key generate"))]
     RecoveryKey(keys::KeyCmd),
-    /// Server-side key backups (m.megolm_backup.v1.curve25519-aes-sha2).
+    /// Server-side key backups: decrypt, encrypt, turn into exports.
     #[command(subcommand, after_help = group_help!("backup", "mxkeys backup decrypt backup.json --auth-data version.json -o keys.json", "mxkeys backup to-export backup.json --auth-data version.json -o keys.txt"))]
     Backup(backup::BackupCmd),
-    /// Secret storage: the cross-signing keys and backup key in account data.
+    /// Secret storage: cross-signing and backup keys in account data.
     #[command(subcommand, after_help = group_help!("ssss", "mxkeys ssss inspect account_data.json", "mxkeys ssss decrypt account_data.json"))]
     Ssss(ssss::SsssCmd),
-    /// Encrypted attachments (the EncryptedFile of m.file / m.image events).
+    /// Encrypted attachments: files and images of encrypted rooms.
     #[command(subcommand, after_help = group_help!("attachment", "mxkeys attachment decrypt blob --info event.json -o photo.jpg", "mxkeys attachment encrypt photo.jpg -o photo.enc --info-out photo.json"))]
     Attachment(attachment::AttachmentCmd),
-    /// Security Key or Phrase + key backup -> an export file any client imports.
+    /// Security Key or Phrase + key backup -> an export to import.
     Recover(recover::RecoverArgs),
     /// Forgotten passphrases: search a candidate list on all cores.
     #[command(subcommand, after_help = group_help!("passphrase", "mxkeys passphrase search element-keys.txt --candidates guesses.txt --mutate", "mxkeys passphrase search account_data.json --candidates guesses.txt -o found.txt"))]
@@ -109,10 +110,10 @@ enum Command {
     /// Measure this machine.
     #[command(subcommand, after_help = group_help!("bench", "mxkeys bench kdf", "mxkeys bench kdf --rounds 1000 --seconds 1 --json"))]
     Bench(search::BenchCmd),
-    /// Room history: decrypt megolm events offline, explain the ones that cannot be.
+    /// Room history: decrypt events offline, explain failures.
     #[command(subcommand, after_help = group_help!("events", "mxkeys events decrypt events.json --keys element-keys.txt -o decrypted.json", "mxkeys events diagnose events.json --keys element-keys.txt"))]
     Events(events::EventsCmd),
-    /// Cross-signing: check the signature chains of a /keys/query response.
+    /// Cross-signing: check the signatures of a /keys/query response.
     #[command(subcommand, after_help = group_help!("cross-signing", "mxkeys cross-signing check --keys keys_query.json", "mxkeys cross-signing check --keys keys_query.json --json"))]
     CrossSigning(identity::CrossSigningCmd),
     /// Verification QR codes.
@@ -121,16 +122,16 @@ enum Command {
     /// SAS (emoji) verification.
     #[command(subcommand, after_help = group_help!("sas", "mxkeys sas compute --transcript transcript.json", "mxkeys sas compute --transcript transcript.json --json"))]
     Sas(identity::SasCmd),
-    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    /// Print a shell completion script (bash, zsh, fish, ...).
     #[command(after_help = COMPLETIONS_AFTER)]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff), or write one page per command into a folder.
+    /// Print the man page, or write one per command into a folder.
     #[command(after_help = MANPAGE_AFTER)]
     Manpage {
-        /// Write mxkeys.1, mxkeys-export.1, mxkeys-export-decrypt.1, ... into this folder.
+        /// Write one page per command (mxkeys.1, ...) into this folder.
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
@@ -165,7 +166,7 @@ Exit codes:
 /// Where a command's secret comes from, besides the environment and the prompt.
 #[derive(Debug, Clone, Args)]
 pub struct PassphraseArgs {
-    /// Read the passphrase from this file's first line (- for standard input).
+    /// Passphrase file (first line; - for stdin).
     #[arg(long, value_name = "PATH")]
     pub passphrase_file: Option<PathBuf>,
 }

@@ -64,7 +64,7 @@ pub struct RecoverArgs {
     /// The backup: GET /room_keys/keys body.
     #[arg(long, value_name = "BACKUP.json")]
     backup: Option<PathBuf>,
-    /// The backup version (GET /room_keys/version body), to check the key belongs to it.
+    /// Check the key against this backup version.
     #[arg(long, value_name = "VERSION.json")]
     backup_version: Option<PathBuf>,
     /// The export file to write.
@@ -73,10 +73,10 @@ pub struct RecoverArgs {
     /// PBKDF2 rounds of the export.
     #[arg(long, value_name = "N", default_value_t = export::DEFAULT_ROUNDS)]
     rounds: u32,
-    /// Read the export's new passphrase from this file (else MXKEYS_NEW_PASSPHRASE, else a prompt).
+    /// The export's new passphrase file (first line).
     #[arg(long, value_name = "PATH")]
     new_passphrase_file: Option<PathBuf>,
-    /// Write the sessions that decrypt even when others fail (they are listed).
+    /// Write the sessions that decrypt even if others fail.
     #[arg(long)]
     allow_partial: bool,
     #[command(flatten)]

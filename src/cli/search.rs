@@ -75,14 +75,14 @@ Exit codes:
 
 #[derive(Debug, Subcommand)]
 pub enum PassphraseCmd {
-    /// Try candidate passphrases against an export, a Security Phrase or a backup passphrase.
+    /// Try candidate passphrases on an export, Security Phrase or backup.
     #[command(after_help = SEARCH_AFTER)]
     Search(SearchArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCmd {
-    /// PBKDF2-HMAC-SHA-512 derivations per second on this machine, for 1..N threads.
+    /// PBKDF2-HMAC-SHA-512 derivations per second here, for 1..N threads.
     #[command(after_help = BENCH_AFTER)]
     Kdf(BenchKdfArgs),
 }
@@ -101,10 +101,10 @@ pub struct SearchArgs {
     /// Candidate list, one per line (- for standard input).
     #[arg(long, value_name = "LIST")]
     candidates: PathBuf,
-    /// What TARGET is, if not detected.
-    #[arg(long, value_enum)]
+    /// TARGET's type if not detected: export, ssss, backup.
+    #[arg(long, value_enum, hide_possible_values = true)]
     kind: Option<Kind>,
-    /// Secret-storage key to search the phrase of (default: the default key).
+    /// The secret-storage key to search (else the default).
     #[arg(long, value_name = "ID")]
     key_id: Option<String>,
     /// Try common variations of each line (see below).
@@ -116,10 +116,10 @@ pub struct SearchArgs {
     /// Skip the first N lines (to resume).
     #[arg(long, value_name = "N", default_value_t = 0)]
     skip: u64,
-    /// Take only lines I, I+N, I+2N, ... (1-based), to split the work across machines.
+    /// Take lines I, I+N, I+2N, ... only (1-based).
     #[arg(long, value_name = "I/N")]
     shard: Option<String>,
-    /// Write the passphrase found here (mode 0600) instead of showing it on the terminal.
+    /// Write the passphrase found here (mode 0600).
     #[arg(short, long, value_name = "OUT")]
     output: Option<PathBuf>,
     #[command(flatten)]
@@ -133,11 +133,13 @@ pub struct BenchKdfArgs {
     /// Rounds per derivation.
     #[arg(long, default_value_t = export::DEFAULT_ROUNDS)]
     rounds: u32,
-    /// Seconds to measure each thread count (above 0, at most 3600).
+    /// Seconds per thread count, at most 3600.
     #[arg(long, default_value_t = 3.0, value_parser = parse_seconds)]
     seconds: f64,
-    /// Time one derivation at a time (what decrypting one file costs) instead of the batches a
-    /// passphrase search runs in SIMD lanes.
+    /// Time one derivation at a time, as decrypting does.
+    ///
+    /// What decrypting one file costs, instead of the batches a passphrase search runs in SIMD
+    /// lanes.
     #[arg(long)]
     single: bool,
 }

@@ -111,19 +111,19 @@ pub enum SsssCmd {
     /// Decrypt the secrets with a Security Key or Security Phrase.
     #[command(after_help = format!("{ACCOUNT_DATA_INPUT}\n\n{DECRYPT_AFTER}"))]
     Decrypt(DecryptArgs),
-    /// Encrypt (add or replace) a secret under a key; writes the updated account data.
+    /// Encrypt (add or replace) a secret; writes the new account data.
     #[command(after_help = ENCRYPT_AFTER)]
     Encrypt(EncryptArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct KeyArgs {
-    /// Use this secret-storage key instead of the default one.
+    /// Use this secret-storage key, not the default.
     #[arg(long, value_name = "ID")]
     key_id: Option<String>,
     #[command(flatten)]
     key: KeyFileArg,
-    /// Read the Security Phrase from this file's first line (- for standard input).
+    /// Security Phrase file (first line; - for stdin).
     #[arg(long, value_name = "PATH")]
     passphrase_file: Option<PathBuf>,
     #[command(flatten)]
@@ -135,12 +135,12 @@ pub struct DecryptArgs {
     /// Account data (- for standard input).
     #[arg(value_name = "ACCOUNT_DATA.json")]
     file: PathBuf,
-    /// Only this secret (repeatable), e.g. m.megolm_backup.v1.
+    /// Only this secret (repeatable).
     #[arg(long, value_name = "NAME")]
     secret: Vec<String>,
     #[command(flatten)]
     key: KeyArgs,
-    /// Write the secrets as JSON here (mode 0600) instead of standard output.
+    /// Write the secrets as JSON here (mode 0600).
     #[arg(short, long, value_name = "OUT")]
     output: Option<PathBuf>,
     #[command(flatten)]
@@ -155,7 +155,9 @@ pub struct EncryptArgs {
     /// The secret's name, e.g. m.megolm_backup.v1.
     #[arg(long, value_name = "NAME")]
     secret: String,
-    /// The secret's value (its stored text, usually unpadded base64): this file's first line.
+    /// The secret's value: this file's first line.
+    ///
+    /// Its stored text, usually unpadded base64.
     #[arg(long, value_name = "PATH")]
     value_file: PathBuf,
     #[command(flatten)]
@@ -163,8 +165,9 @@ pub struct EncryptArgs {
     /// Updated account data to write.
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
-    /// Write even when nothing can verify the key: its description has no check and no secret is
-    /// stored under it. RISK: a wrong Security Key or Phrase is then not noticed, the secret is
+    /// Write even when nothing can verify the key.
+    ///
+    /// Its description has no check and no secret is stored under it. RISK: a wrong Security Key or Phrase is then not noticed, the secret is
     /// encrypted under a key nobody has, and uploading OUT destroys that secret (for
     /// m.megolm_backup.v1, the way to your key backup).
     #[arg(long)]

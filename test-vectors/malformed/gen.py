@@ -594,6 +594,25 @@ def export_cases():
          ENV_P, max_seconds=1)
     case("export-good-r1000.txt", None, DEC + ["--max-rounds", "999"], 1,
          "1000 PBKDF2 rounds, above the limit 999", "a valid file above --max-rounds", ENV_P)
+    # inspect prints its report for these headers, then exits 1: no client decrypts them as they
+    # are. Rounds below the spec's minimum are only a note (exit 0).
+    for f, needle in [("export-version-0.txt", "export format version 0 is not supported"),
+                      ("export-version-2.txt", "export format version 2 is not supported"),
+                      ("export-version-255.txt", "export format version 255 is not supported"),
+                      ("export-rounds-0.txt", "the file asks for 0 PBKDF2 rounds"),
+                      ("export-rounds-max.txt", "the file asks for 4294967295 PBKDF2 rounds"),
+                      ("export-rounds-limit-plus-1.txt", "the file asks for 5000001 PBKDF2 rounds")]:
+        case(f, None, INS, 1, "the file cannot be decrypted as it is: " + needle,
+             f"inspect: the report, then exit 1 ({needle})", max_seconds=1)
+    case("export-good-r1000.txt", None, INS, 0, "",
+         "inspect: 1000 rounds (below the spec's 100000) is a note, not fatal")
+    # normalize --check: exit 1 when a known reader refuses the file, 0 for advice only.
+    case("export-good-r1000.txt", None, ["export", "normalize", "{file}", "--check"], 0, "",
+         "normalize --check: only the rounds advice, every reader accepts it", ENV_P)
+    case(None, None, ["export", "normalize", "{dir}/../export/armor-text-around.txt", "--check"],
+         1, "matrix-nio, matrix-rust-sdk would refuse",
+         "normalize --check: text around the armor; the list, then exit 1",
+         {"MXKEYS_PASSPHRASE": "correct horse battery staple"})
     for n in (1, 16, 36, 37, 52, 68):
         raw = (b"\x01" + rand(68))[:n]
         case(f"export-decoded-{n}-bytes.txt", armor(raw), DEC, 1, TOO_SHORT,
@@ -889,9 +908,19 @@ def backup_cases():
         case(f"backup-{name}.json", data, dec, 1, needle, f"backup: {what}", ENV_K)
     case("backup-room-only.json", {"sessions": {sid: {"session_data": session_data(plain)}}}, dec,
          1, "--room-id", "one room's body without --room-id", ENV_K)
+    # A lone KeyBackupData or session_data: decryption needs no ids (the session id is that of
+    # the decrypted key); an export needs the room.
     case("backup-kbd-only.json", {"session_data": session_data(plain)},
-         dec + ["--room-id", room], 1, "--session-id", "a KeyBackupData without --session-id",
+         dec + ["--room-id", room], 0, "", "a KeyBackupData without --session-id: decrypted",
          ENV_K)
+    case("backup-kbd-only.json", None, dec, 0, "",
+         "a KeyBackupData without ids: decrypted, without room_id", ENV_K)
+    case("backup-kbd-only.json", None, dec + ["--session-id", S1["session_id"]], 1,
+         "the session key belongs to session",
+         "a KeyBackupData with the --session-id of another session", ENV_K)
+    case("backup-kbd-only.json", None, ["backup", "to-export", "{file}", "-o", "{out}"], 1,
+         "does not name its room, and an export needs it: give --room-id",
+         "to-export of a KeyBackupData without --room-id: refused before the key is asked for")
     case("backup-rooms-empty.json", {"rooms": {}}, dec, 0, "", "no rooms at all: zero sessions",
          ENV_K)
 
@@ -1207,6 +1236,10 @@ def attachment_cases():
         ("number", b"7", "no EncryptedFile here", "a number"),
         ("no-file", {"msgtype": "m.file", "body": "x"}, "no EncryptedFile here",
          "a content without file"),
+        ("url-only", {"msgtype": "m.image", "body": "x.png", "url": "mxc://example.org/abc"},
+         "this attachment is not encrypted (\"url\" and no \"file\"), so there is nothing to "
+         "decrypt: download it as it is with curl",
+         "an unencrypted attachment (url, no file): said so, with the download line"),
         ("file-string", {"msgtype": "m.file", "file": "mxc://x/y"}, "EncryptedFile is malformed",
          "content.file is a string"),
         ("key-missing", with_(key=None, hashes=info["hashes"]), "no EncryptedFile here",
