@@ -10,8 +10,9 @@
 #
 # Corpora live in fuzz/corpus/TARGET (committed, minimized with `cargo fuzz cmin`) and are seeded
 # from test-vectors/ on each run; crashes land in fuzz/artifacts/TARGET: copy each into
-# fuzz/regressions/TARGET/ so that `cargo test --test fuzz_corpus` replays it forever. Each run's
-# executions and coverage are appended to fuzz/logs/run-*.log (not committed).
+# fuzz/regressions/TARGET/ so that `cargo test --test fuzz_corpus` (for kdf_lanes: `cargo test
+# --lib kdf::check`) replays it forever. Each run's executions and coverage are appended to
+# fuzz/logs/run-*.log (not committed).
 set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:-60}

@@ -163,8 +163,6 @@ pub mod encoding;
 pub mod error;
 pub mod events;
 pub mod export;
-#[doc(hidden)]
-pub mod fuzz_targets;
 pub mod identity;
 pub mod kdf;
 pub mod megolm;

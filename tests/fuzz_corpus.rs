@@ -1,6 +1,9 @@
 //! Replays every fuzz input kept in the repository through the same entry points the cargo-fuzz
 //! targets use, on the stable toolchain: the seeds from test-vectors/, fuzz/corpus/TARGET
 //! (committed, minimized corpora) and fuzz/regressions/TARGET (inputs that once crashed).
+//! The entry points are fuzz/src/harness.rs, included here as a module (the fuzz crate depends
+//! on mxkeys, so mxkeys cannot depend on it). `kdf_lanes` calls private code: its inputs are
+//! replayed by the unit tests of src/kdf/check.rs.
 
 #![allow(
     clippy::unwrap_used,
@@ -12,7 +15,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use mxkeys::fuzz_targets;
+#[path = "../fuzz/src/harness.rs"]
+mod harness;
 
 fn files(dir: &Path) -> Vec<PathBuf> {
     let Ok(rd) = fs::read_dir(dir) else {
@@ -71,129 +75,99 @@ const EXPORT_ALL: Seeds<'static> = &[("export", "", "json"), ("export", "", "txt
 
 #[test]
 fn armor_inputs() {
-    assert!(replay("armor", fuzz_targets::armor, EXPORT_TXT) >= 30);
+    assert!(replay("armor", harness::armor, EXPORT_TXT) >= 30);
 }
 
 #[test]
 fn export_decrypt_inputs() {
-    assert!(replay("export_decrypt", fuzz_targets::export_decrypt, EXPORT_TXT) >= 30);
+    assert!(replay("export_decrypt", harness::export_decrypt, EXPORT_TXT) >= 30);
 }
 
 #[test]
 fn export_plaintext_inputs() {
-    assert!(
-        replay(
-            "export_plaintext",
-            fuzz_targets::export_plaintext,
-            EXPORT_ALL
-        ) >= 30
-    );
+    assert!(replay("export_plaintext", harness::export_plaintext, EXPORT_ALL) >= 30);
 }
 
 #[test]
 fn session_json_inputs() {
-    assert!(replay("session_json", fuzz_targets::session_json, EXPORT_ALL) >= 30);
+    assert!(replay("session_json", harness::session_json, EXPORT_ALL) >= 30);
 }
 
 #[test]
 fn recovery_key_inputs() {
     let seeds = &[("malformed", "rk-", "txt")];
-    assert!(replay("recovery_key", fuzz_targets::recovery_key, seeds) >= 20);
+    assert!(replay("recovery_key", harness::recovery_key, seeds) >= 20);
 }
 
 #[test]
 fn backup_entries_inputs() {
     let seeds = &[("backup", "", "json"), ("malformed", "backup-", "json")];
-    assert!(replay("backup_entries", fuzz_targets::backup_entries, seeds) >= 30);
+    assert!(replay("backup_entries", harness::backup_entries, seeds) >= 30);
 }
 
 #[test]
 fn backup_session_data_inputs() {
     let seeds = &[("backup", "", "json"), ("malformed", "backup-", "json")];
-    let n = replay(
-        "backup_session_data",
-        fuzz_targets::backup_session_data,
-        seeds,
-    );
+    let n = replay("backup_session_data", harness::backup_session_data, seeds);
     assert!(n >= 30);
 }
 
 #[test]
 fn ssss_account_data_inputs() {
     let seeds = &[("ssss", "", "json"), ("malformed", "ssss-", "json")];
-    assert!(replay("ssss_account_data", fuzz_targets::ssss_account_data, seeds) >= 30);
+    assert!(replay("ssss_account_data", harness::ssss_account_data, seeds) >= 30);
 }
 
 #[test]
 fn attachment_info_inputs() {
     let seeds = &[("attachment", "", "json"), ("malformed", "att-", "json")];
-    assert!(replay("attachment_info", fuzz_targets::attachment_info, seeds) >= 30);
+    assert!(replay("attachment_info", harness::attachment_info, seeds) >= 30);
 }
 
 #[test]
 fn attachment_stream_inputs() {
     let seeds = &[("attachment", "wasm-", "bin"), ("malformed", "att-", "bin")];
-    assert!(replay("attachment_stream", fuzz_targets::attachment_stream, seeds) >= 10);
+    assert!(replay("attachment_stream", harness::attachment_stream, seeds) >= 10);
 }
 
 #[test]
 fn megolm_session_key_inputs() {
-    assert!(replay("megolm_session_key", fuzz_targets::megolm_session_key, &[]) >= 5);
+    assert!(replay("megolm_session_key", harness::megolm_session_key, &[]) >= 5);
 }
 
 #[test]
 fn export_roundtrip_inputs() {
-    assert!(
-        replay(
-            "export_roundtrip",
-            fuzz_targets::export_roundtrip,
-            EXPORT_ALL
-        ) >= 30
-    );
+    assert!(replay("export_roundtrip", harness::export_roundtrip, EXPORT_ALL) >= 30);
 }
 
 #[test]
 fn attachment_roundtrip_inputs() {
     let seeds = &[("attachment", "", "json")];
-    let n = replay(
-        "attachment_roundtrip",
-        fuzz_targets::attachment_roundtrip,
-        seeds,
-    );
+    let n = replay("attachment_roundtrip", harness::attachment_roundtrip, seeds);
     assert!(n >= 30);
 }
 
 #[test]
 fn backup_roundtrip_inputs() {
     let seeds = &[("backup", "", "json")];
-    assert!(replay("backup_roundtrip", fuzz_targets::backup_roundtrip, seeds) >= 10);
+    assert!(replay("backup_roundtrip", harness::backup_roundtrip, seeds) >= 10);
 }
 
 #[test]
 fn ssss_roundtrip_inputs() {
     let seeds = &[("ssss", "", "json")];
-    assert!(replay("ssss_roundtrip", fuzz_targets::ssss_roundtrip, seeds) >= 10);
+    assert!(replay("ssss_roundtrip", harness::ssss_roundtrip, seeds) >= 10);
 }
 
 #[test]
 fn megolm_message_inputs() {
-    replay("megolm_message", fuzz_targets::megolm_message, &[]);
-}
-
-#[test]
-fn kdf_lanes_inputs() {
-    replay("kdf_lanes", fuzz_targets::kdf_lanes, &[]);
-    // Lengths around the SHA-512 padding boundaries in every lane, and more messages than the
-    // widest engine has lanes.
-    let mut data = vec![0x3f, 0, 1, 111, 112, 127, 128, 129, 200, 255];
-    data.extend((0..6000u32).map(|i| (i * 13 + 5) as u8));
-    fuzz_targets::kdf_lanes(&data);
+    replay("megolm_message", harness::megolm_message, &[]);
 }
 
 #[test]
 fn identity_qr_inputs() {
     let seeds = &[("identity/qr", "", "bin")];
-    assert!(replay("identity_qr", fuzz_targets::identity_qr, seeds) >= 10);
+    assert!(replay("identity_qr", harness::identity_qr, seeds) >= 10);
 }
 
 #[test]
@@ -202,7 +176,7 @@ fn identity_qr_image_inputs() {
         ("identity/qr-images", "", "png"),
         ("identity/qr-images", "", "jpg"),
     ];
-    assert!(replay("identity_qr_image", fuzz_targets::identity_qr_image, seeds) >= 14);
+    assert!(replay("identity_qr_image", harness::identity_qr_image, seeds) >= 14);
 }
 
 #[test]
@@ -211,7 +185,7 @@ fn canonical_json_inputs() {
         ("identity/keys-query", "", "json"),
         ("identity", "", "json"),
     ];
-    assert!(replay("canonical_json", fuzz_targets::canonical_json, seeds) >= 10);
+    assert!(replay("canonical_json", harness::canonical_json, seeds) >= 10);
 }
 
 /// Files of test-vectors/ joined with 0xFF bytes, as fuzz/run.sh seeds the `merge` and `events`
@@ -227,7 +201,7 @@ fn joined(files: &[&str]) -> Vec<u8> {
 
 #[test]
 fn merge_inputs() {
-    assert!(replay("merge", fuzz_targets::merge, &[("megolm", "", "json")]) >= 20);
+    assert!(replay("merge", harness::merge, &[("megolm", "", "json")]) >= 20);
     let m = |f: &str| format!("megolm/{f}.json");
     for combo in [
         ["valid-laptop", "valid-phone", "valid-old-backup"],
@@ -246,13 +220,13 @@ fn merge_inputs() {
     ] {
         let files: Vec<String> = combo.iter().map(|f| m(f)).collect();
         let refs: Vec<&str> = files.iter().map(String::as_str).collect();
-        fuzz_targets::merge(&joined(&refs));
+        harness::merge(&joined(&refs));
     }
 }
 
 #[test]
 fn events_inputs() {
-    replay("events", fuzz_targets::events, &[]);
+    replay("events", harness::events, &[]);
     for (keys, events) in [
         ("wasm-keys.json", "wasm-events.json"),
         ("wasm-keys.json", "wasm-messages.json"),
@@ -260,7 +234,7 @@ fn events_inputs() {
         ("vodozemac-keys.json", "vodozemac-events.jsonl"),
         ("gen-keys.json", "gen-events.json"),
     ] {
-        fuzz_targets::events(&joined(&[
+        harness::events(&joined(&[
             &format!("events/{keys}"),
             &format!("events/{events}"),
         ]));
@@ -270,7 +244,7 @@ fn events_inputs() {
 #[test]
 fn cross_signing_inputs() {
     let seeds = &[("identity/keys-query", "", "json")];
-    assert!(replay("cross_signing", fuzz_targets::cross_signing, seeds) >= 14);
+    assert!(replay("cross_signing", harness::cross_signing, seeds) >= 14);
 }
 
 /// The open bugs, one input each (fails until they are fixed; see fuzz/README.md).
@@ -279,7 +253,7 @@ fn cross_signing_inputs() {
 fn known_bug_regressions() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
     type Target = fn(&[u8]);
-    let targets: [(&str, Target); 1] = [("session_json", fuzz_targets::session_json)];
+    let targets: [(&str, Target); 1] = [("session_json", harness::session_json)];
     let mut failed = Vec::new();
     for (target, f) in targets {
         for p in files(&root.join(target))
@@ -304,14 +278,12 @@ fn fixed_keys_open_their_vectors() {
     // decrypt-then-encrypt property; flipping a byte must still be fine (rejected).
     let mut input = vec![0u8, 7];
     input.extend(fs::read(root.join("attachment/wasm-17.bin")).unwrap());
-    fuzz_targets::attachment_stream(&input);
+    harness::attachment_stream(&input);
     let last = input.len() - 1;
     input[last] ^= 1;
-    fuzz_targets::attachment_stream(&input);
+    harness::attachment_stream(&input);
     // backup_session_data and ssss_account_data run their Ok-path assertions on these.
-    fuzz_targets::backup_session_data(
-        &fs::read(root.join("backup/olm-session-data.json")).unwrap(),
-    );
-    fuzz_targets::backup_entries(&fs::read(root.join("backup/olm-keys.json")).unwrap());
-    fuzz_targets::ssss_account_data(&fs::read(root.join("ssss/jssdk-security-key.json")).unwrap());
+    harness::backup_session_data(&fs::read(root.join("backup/olm-session-data.json")).unwrap());
+    harness::backup_entries(&fs::read(root.join("backup/olm-keys.json")).unwrap());
+    harness::ssss_account_data(&fs::read(root.join("ssss/jssdk-security-key.json")).unwrap());
 }

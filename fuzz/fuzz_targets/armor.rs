@@ -1,4 +1,4 @@
 #![no_main]
-//! See mxkeys::fuzz_targets::armor.
+//! See `harness::armor` in fuzz/src/harness.rs.
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys::fuzz_targets::armor(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys_fuzz::harness::armor(data));

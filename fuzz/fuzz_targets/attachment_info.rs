@@ -1,4 +1,4 @@
 #![no_main]
-//! See mxkeys::fuzz_targets::attachment_info.
+//! See `harness::attachment_info` in fuzz/src/harness.rs.
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys::fuzz_targets::attachment_info(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys_fuzz::harness::attachment_info(data));

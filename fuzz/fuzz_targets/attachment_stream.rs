@@ -1,4 +1,4 @@
 #![no_main]
-//! See mxkeys::fuzz_targets::attachment_stream.
+//! See `harness::attachment_stream` in fuzz/src/harness.rs.
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys::fuzz_targets::attachment_stream(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys_fuzz::harness::attachment_stream(data));

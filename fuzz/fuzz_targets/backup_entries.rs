@@ -1,4 +1,4 @@
 #![no_main]
-//! See mxkeys::fuzz_targets::backup_entries.
+//! See `harness::backup_entries` in fuzz/src/harness.rs.
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys::fuzz_targets::backup_entries(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys_fuzz::harness::backup_entries(data));

@@ -1,4 +1,4 @@
 #![no_main]
-//! See mxkeys::fuzz_targets::canonical_json.
+//! See `harness::canonical_json` in fuzz/src/harness.rs.
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys::fuzz_targets::canonical_json(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys_fuzz::harness::canonical_json(data));

@@ -1,4 +1,4 @@
 #![no_main]
-//! See mxkeys::fuzz_targets::cross_signing.
+//! See `harness::cross_signing` in fuzz/src/harness.rs.
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys::fuzz_targets::cross_signing(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys_fuzz::harness::cross_signing(data));

@@ -1,4 +1,4 @@
 #![no_main]
-//! See mxkeys::fuzz_targets::export_decrypt.
+//! See `harness::export_decrypt` in fuzz/src/harness.rs.
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys::fuzz_targets::export_decrypt(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys_fuzz::harness::export_decrypt(data));

@@ -1,4 +1,4 @@
 #![no_main]
-//! See mxkeys::fuzz_targets::export_plaintext.
+//! See `harness::export_plaintext` in fuzz/src/harness.rs.
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys::fuzz_targets::export_plaintext(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys_fuzz::harness::export_plaintext(data));

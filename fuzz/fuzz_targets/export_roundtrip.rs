@@ -1,4 +1,4 @@
 #![no_main]
-//! See mxkeys::fuzz_targets::export_roundtrip.
+//! See `harness::export_roundtrip` in fuzz/src/harness.rs.
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys::fuzz_targets::export_roundtrip(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys_fuzz::harness::export_roundtrip(data));

@@ -1,4 +1,4 @@
 #![no_main]
-//! See mxkeys::fuzz_targets::identity_qr.
+//! See `harness::identity_qr` in fuzz/src/harness.rs.
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys::fuzz_targets::identity_qr(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys_fuzz::harness::identity_qr(data));

@@ -1,4 +1,4 @@
 #![no_main]
-//! See mxkeys::fuzz_targets::megolm_message.
+//! See `harness::megolm_message` in fuzz/src/harness.rs.
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys::fuzz_targets::megolm_message(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys_fuzz::harness::megolm_message(data));

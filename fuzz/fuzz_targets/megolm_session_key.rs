@@ -1,4 +1,4 @@
 #![no_main]
-//! See mxkeys::fuzz_targets::megolm_session_key.
+//! See `harness::megolm_session_key` in fuzz/src/harness.rs.
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys::fuzz_targets::megolm_session_key(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys_fuzz::harness::megolm_session_key(data));

@@ -1,4 +1,4 @@
 #![no_main]
-//! See mxkeys::fuzz_targets::merge.
+//! See `harness::merge` in fuzz/src/harness.rs.
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys::fuzz_targets::merge(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys_fuzz::harness::merge(data));

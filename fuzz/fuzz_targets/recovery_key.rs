@@ -1,4 +1,4 @@
 #![no_main]
-//! See mxkeys::fuzz_targets::recovery_key.
+//! See `harness::recovery_key` in fuzz/src/harness.rs.
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys::fuzz_targets::recovery_key(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys_fuzz::harness::recovery_key(data));

@@ -1,4 +1,4 @@
 #![no_main]
-//! See mxkeys::fuzz_targets::session_json.
+//! See `harness::session_json` in fuzz/src/harness.rs.
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys::fuzz_targets::session_json(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys_fuzz::harness::session_json(data));

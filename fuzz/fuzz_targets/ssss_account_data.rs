@@ -1,4 +1,4 @@
 #![no_main]
-//! See mxkeys::fuzz_targets::ssss_account_data.
+//! See `harness::ssss_account_data` in fuzz/src/harness.rs.
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys::fuzz_targets::ssss_account_data(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mxkeys_fuzz::harness::ssss_account_data(data));

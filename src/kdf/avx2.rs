@@ -173,6 +173,7 @@ pub(crate) fn f8(tok: Avx2, g: &Group<8>, rounds: u32, out: &mut [[u64; 8]; 8]) 
 
 /// SHA-512 compression of one block per lane, for the lane tests: `states` and `blocks` are
 /// lane-transposed.
+#[cfg(any(test, feature = "internals"))] // only check.rs uses it
 pub(crate) fn compress4(tok: Avx2, state: &mut [[u64; 4]; 8], block: &[[u64; 4]; 16]) {
     #[target_feature(enable = "avx2")]
     #[allow(unsafe_code)]
@@ -189,6 +190,7 @@ pub(crate) fn compress4(tok: Avx2, state: &mut [[u64; 4]; 8], block: &[[u64; 4];
 }
 
 /// As [`compress4`] with eight lanes in two registers.
+#[cfg(any(test, feature = "internals"))] // only check.rs uses it
 pub(crate) fn compress8(tok: Avx2, state: &mut [[u64; 8]; 8], block: &[[u64; 8]; 16]) {
     #[target_feature(enable = "avx2")]
     #[allow(unsafe_code)]

@@ -197,6 +197,7 @@ pub(crate) fn f16(tok: Avx512, g: &Group<16>, rounds: u32, out: &mut [[u64; 16];
 
 /// SHA-512 compression of one block per lane, for the lane tests: `states` and `blocks` are
 /// lane-transposed.
+#[cfg(any(test, feature = "internals"))] // only check.rs uses it
 pub(crate) fn compress8(tok: Avx512, state: &mut [[u64; 8]; 8], block: &[[u64; 8]; 16]) {
     #[target_feature(enable = "avx512f")]
     #[allow(unsafe_code)]
@@ -213,6 +214,7 @@ pub(crate) fn compress8(tok: Avx512, state: &mut [[u64; 8]; 8], block: &[[u64; 8
 }
 
 /// As [`compress8`] with sixteen lanes in two registers.
+#[cfg(any(test, feature = "internals"))] // only check.rs uses it
 pub(crate) fn compress16(tok: Avx512, state: &mut [[u64; 16]; 8], block: &[[u64; 16]; 16]) {
     #[target_feature(enable = "avx512f")]
     #[allow(unsafe_code)]

@@ -1,5 +1,7 @@
 //! Differential checks of the lane code against the `sha2` and `pbkdf2` crates, shared by the
-//! unit tests, `tests/kdf_lanes.rs` and the fuzz target.
+//! unit tests and the kdf_lanes fuzz target. Compiled for unit tests and with the `internals`
+//! feature only (which the fuzz crate enables): the checks panic, so they stay out of the
+//! library's normal build and API.
 
 use sha2::{Digest, Sha512};
 
@@ -178,9 +180,56 @@ pub fn compare_lanes_with_sha2(data: &[u8]) {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use proptest::prelude::*;
 
     use super::*;
+
+    /// The fuzz entry point on fixed inputs. (Here rather than in `tests/kdf_lanes.rs`: without
+    /// the `internals` feature an integration test cannot reach it.)
+    #[test]
+    fn fuzz_entry_point_on_fixed_inputs() {
+        compare_lanes_with_sha2(b"");
+        compare_lanes_with_sha2(&[0xff; 10]);
+        // Message lengths around the padding boundaries (111, 112, 127, 128, 129 bytes).
+        let mut data = vec![0x23, 111, 112, 127, 128, 129, 0, 1, 191, 255];
+        data.extend((0..3000u32).map(|i| (i * 7 + 3) as u8));
+        compare_lanes_with_sha2(&data);
+        // Lengths around the SHA-512 padding boundaries in every lane, and more messages than
+        // the widest engine has lanes.
+        let mut data = vec![0x3f, 0, 1, 111, 112, 127, 128, 129, 200, 255];
+        data.extend((0..6000u32).map(|i| (i * 13 + 5) as u8));
+        compare_lanes_with_sha2(&data);
+    }
+
+    /// Every kdf_lanes input kept in the repository (`fuzz/corpus/kdf_lanes`, and
+    /// `fuzz/regressions/kdf_lanes` but its `known-bug-*` files), as `tests/fuzz_corpus.rs`
+    /// replays the other targets' inputs.
+    #[test]
+    fn fuzz_inputs_in_the_repository() {
+        let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+        for dir in ["corpus/kdf_lanes", "regressions/kdf_lanes"] {
+            let Ok(rd) = std::fs::read_dir(fuzz.join(dir)) else {
+                continue;
+            };
+            let mut paths: Vec<_> = rd
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.is_file())
+                .filter(|p| {
+                    !p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("known-bug-"))
+                })
+                .collect();
+            paths.sort();
+            for p in paths {
+                let data = std::fs::read(&p).unwrap();
+                let r = std::panic::catch_unwind(|| compare_lanes_with_sha2(&data));
+                assert!(r.is_ok(), "kdf_lanes panics on {}", p.display());
+            }
+        }
+    }
 
     /// FIPS 180-4 example "abc" (and the empty message) in every lane of every engine.
     #[test]
@@ -255,6 +304,15 @@ mod tests {
             prop_assert_eq!(got, want, "{}", name);
         }
         Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn lanes_match_sha2_on_random_data(data in prop::collection::vec(any::<u8>(), 0..4000)) {
+            compare_lanes_with_sha2(&data);
+        }
     }
 
     proptest! {

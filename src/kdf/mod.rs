@@ -18,10 +18,12 @@ mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 mod batch;
+#[cfg(any(test, feature = "internals"))]
 mod check;
 mod lanes;
 
-#[doc(hidden)]
+/// With the `internals` feature only, for the fuzz crate in `fuzz/`; not part of the stable API.
+#[cfg(feature = "internals")]
 pub use check::compare_lanes_with_sha2;
 
 /// A PBKDF2 round count that has been checked against a limit.

@@ -1,14 +1,16 @@
-//! Entry points shared by the cargo-fuzz targets in `fuzz/` and by `tests/fuzz_corpus.rs`, which
-//! replays every committed corpus and crash input on the stable toolchain.
+//! Entry points shared by the cargo-fuzz targets in `fuzz/fuzz_targets/` and by
+//! `tests/fuzz_corpus.rs`, which replays every committed corpus and crash input on the stable
+//! toolchain (it includes this file with `#[path]`, so it uses nothing but `mxkeys`'s public API
+//! and the crates `mxkeys` itself depends on: `serde`, `serde_json`, `sha2`).
 //!
 //! Each function feeds arbitrary bytes to one parser and asserts the properties that must hold
 //! for every input: no panic (the fuzzer's job), and canonical round trips where the format has
-//! one. Not part of the stable API.
+//! one. The `kdf_lanes` target is not here: it compares private SIMD code, so its entry point is
+//! `mxkeys::kdf::compare_lanes_with_sha2`, behind mxkeys's `internals` feature.
 //!
 //! The round-trip targets take their parameters (keys, IVs, rounds, chunk sizes) off the front of
 //! the input with [`Take`] rather than `arbitrary::Arbitrary`: every entry point stays `&[u8]`, so
-//! `tests/fuzz_corpus.rs` replays the same files on stable, and the library needs no fuzz-only
-//! dependency.
+//! `tests/fuzz_corpus.rs` replays the same files on stable without a fuzz-only dependency.
 //!
 //! The fixed secrets are those of committed test vectors, so the seeds from `test-vectors/` get
 //! past the MACs and the fuzzer starts at the deep end of each format.
@@ -18,19 +20,19 @@ use std::io::{Cursor, Read, Write};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::attachment::{
+use mxkeys::attachment::{
     find_encrypted_file, AttachmentDecryptor, AttachmentEncryptor, AttachmentError, AttachmentKey,
     EncryptedFile, HashCheck,
 };
-use crate::backup::{self, MacKind};
-use crate::encoding::{decode_lenient, encode_unpadded};
-use crate::error::Error;
-use crate::export::{self, ArmorReader, ArmorWriter, Limits, Nonces};
-use crate::kdf::Rounds;
-use crate::megolm::{Message, SessionKey, SessionKeyFormat, EXPORT_LEN};
-use crate::recovery_key::{self, RecoveryKey, CHARS};
-use crate::ssss::{self, AccountData, KeyCheck, Unlock};
-use crate::Passphrase;
+use mxkeys::backup::{self, MacKind};
+use mxkeys::encoding::{decode_lenient, encode_unpadded};
+use mxkeys::error::Error;
+use mxkeys::export::{self, ArmorReader, ArmorWriter, Limits, Nonces};
+use mxkeys::kdf::Rounds;
+use mxkeys::megolm::{Message, SessionKey, SessionKeyFormat, EXPORT_LEN};
+use mxkeys::recovery_key::{self, RecoveryKey, CHARS};
+use mxkeys::ssss::{self, AccountData, KeyCheck, Unlock};
+use mxkeys::Passphrase;
 
 /// Rounds cap for fuzzing: a file asking for more is refused, so each input costs microseconds.
 const FUZZ_MAX_ROUNDS: u32 = 16;
@@ -82,7 +84,7 @@ pub fn export_plaintext(data: &[u8]) {
     let Ok(file) = w.write_all(data).and_then(|()| w.finish()) else {
         return;
     };
-    let json_ok = crate::session::scan(data, "input", |_| Ok(())).is_ok();
+    let json_ok = mxkeys::session::scan(data, "input", |_| Ok(())).is_ok();
     match export::decrypt(&file, &pass, &Limits::default()) {
         Ok(d) => {
             assert!(json_ok, "decrypt accepted what the JSON check refuses");
@@ -97,7 +99,7 @@ pub fn export_plaintext(data: &[u8]) {
 
 /// The session-array scanner on arbitrary bytes, whole and split into one-byte reads.
 pub fn session_json(data: &[u8]) {
-    let whole = crate::session::scan(data, "input", |_| Ok(())).map_err(|e| e.kind());
+    let whole = mxkeys::session::scan(data, "input", |_| Ok(())).map_err(|e| e.kind());
     struct OneByte<'a>(&'a [u8]);
     impl Read for OneByte<'_> {
         fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -111,7 +113,7 @@ pub fn session_json(data: &[u8]) {
             }
         }
     }
-    let split = crate::session::scan(OneByte(data), "input", |_| Ok(())).map_err(|e| e.kind());
+    let split = mxkeys::session::scan(OneByte(data), "input", |_| Ok(())).map_err(|e| e.kind());
     assert_eq!(whole, split, "result depends on how the input is split");
     if whole.is_ok() {
         // IgnoredAny checks syntax only, with no depth limit: what the scanner accepts must be
@@ -477,7 +479,7 @@ pub fn megolm_session_key(data: &[u8]) {
     assert!(export.is_ok_and(|e| e == want), "re-serialized key differs");
     match k.format() {
         SessionKeyFormat::Export => assert_eq!(data.len(), EXPORT_LEN),
-        SessionKeyFormat::Signed => assert_eq!(data.len(), crate::megolm::SIGNED_LEN),
+        SessionKeyFormat::Signed => assert_eq!(data.len(), mxkeys::megolm::SIGNED_LEN),
     }
     assert_eq!(data.get(133..165), Some(&k.signing_key()[..]));
     assert_eq!(data.get(5..133), Some(&k.ratchet().expose()[..]));
@@ -744,7 +746,7 @@ pub fn megolm_message(data: &[u8]) {
 /// input costs milliseconds); a payload that comes out is what `decode_qr` says of the code's bytes.
 #[cfg(feature = "qr-image")]
 pub fn identity_qr_image(data: &[u8]) {
-    use crate::identity::{decode_qr, decode_qr_image, qr_bytes_from_image, QrImageError};
+    use mxkeys::identity::{decode_qr, decode_qr_image, qr_bytes_from_image, QrImageError};
     const LIMIT: u64 = 1 << 20;
     match qr_bytes_from_image(data, LIMIT) {
         Ok(raw) => match decode_qr_image(data, LIMIT) {
@@ -760,7 +762,7 @@ pub fn identity_qr_image(data: &[u8]) {
 
 /// QR verification payloads: a payload that decodes accounts for every byte of the input.
 pub fn identity_qr(data: &[u8]) {
-    let Ok(q) = crate::identity::decode_qr(data) else {
+    let Ok(q) = mxkeys::identity::decode_qr(data) else {
         return;
     };
     assert_eq!(q.version, 2);
@@ -782,29 +784,21 @@ pub fn canonical_json(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(v) = crate::identity::parse_strict(text) else {
+    let Ok(v) = mxkeys::identity::parse_strict(text) else {
         return;
     };
-    let Ok(c) = crate::identity::canonical_json(&v) else {
+    let Ok(c) = mxkeys::identity::canonical_json(&v) else {
         return;
     };
-    let back = crate::identity::parse_strict(&c);
+    let back = mxkeys::identity::parse_strict(&c);
     assert!(back.is_ok(), "canonical JSON does not parse strictly: {c}");
-    let again = back.ok().map(|b| crate::identity::canonical_json(&b));
+    let again = back.ok().map(|b| mxkeys::identity::canonical_json(&b));
     assert!(
         again
             .as_ref()
             .is_some_and(|a| a.as_ref().is_ok_and(|a| *a == c)),
         "canonical JSON is not a fixed point: {c} then {again:?}"
     );
-}
-
-/// The hand-written multi-buffer SHA-512 (`kdf::pbkdf2_sha512_batch`'s lanes): SHA-512 of up to
-/// nine messages cut from the input, on every lane engine this CPU runs (portable, AVX2 x4/x8,
-/// AVX-512 x8/x16), equals `sha2`; PBKDF2 of them with 1-4 rounds on every engine equals the
-/// `pbkdf2` crate. See `kdf::compare_lanes_with_sha2` for how the input is cut.
-pub fn kdf_lanes(data: &[u8]) {
-    crate::kdf::compare_lanes_with_sha2(data);
 }
 
 /// Up to four session arrays cut from the input at `0xFF` bytes (which UTF-8, so JSON text, never
@@ -814,7 +808,7 @@ fn session_arrays(data: &[u8]) -> Vec<Vec<Map<String, Value>>> {
     let mut inputs = Vec::new();
     for piece in data.split(|&b| b == 0xff).take(4) {
         let mut sessions = Vec::new();
-        let read = crate::session::for_each(piece, "input", |s: Map<String, Value>| {
+        let read = mxkeys::session::for_each(piece, "input", |s: Map<String, Value>| {
             sessions.push(s);
             Ok(())
         });
@@ -850,13 +844,13 @@ fn session_ids(sessions: &[&Map<String, Value>]) -> Vec<String> {
 pub fn merge(data: &[u8]) {
     use std::collections::{BTreeMap, BTreeSet};
     let inputs = session_arrays(data);
-    let (out, report) = crate::merge::merge(&inputs);
+    let (out, report) = mxkeys::merge::merge(&inputs);
 
     // (input, position, key) of every copy validation accepts, by the id its key gives.
     let mut copies: BTreeMap<String, Vec<(usize, usize, SessionKey)>> = BTreeMap::new();
     let mut invalid = 0;
     for (i, sessions) in inputs.iter().enumerate() {
-        let reports = crate::merge::validate_all(sessions);
+        let reports = mxkeys::merge::validate_all(sessions);
         assert_eq!(reports.len(), sessions.len(), "one report per session");
         for (j, (s, r)) in sessions.iter().zip(&reports).enumerate() {
             assert_eq!(r.index, j);
@@ -957,13 +951,13 @@ pub fn merge(data: &[u8]) {
     }
 
     let owned: Vec<Map<String, Value>> = out.iter().map(|s| (*s).clone()).collect();
-    let (again, r2) = crate::merge::merge(std::slice::from_ref(&owned));
+    let (again, r2) = mxkeys::merge::merge(std::slice::from_ref(&owned));
     assert_eq!(again, out, "merging the output again changed it");
     assert!(r2.conflicts.is_empty() && r2.invalid.is_empty() && r2.replaced == 0);
 
     let mut reversed = inputs.clone();
     reversed.reverse();
-    let (out2, r3) = crate::merge::merge(&reversed);
+    let (out2, r3) = mxkeys::merge::merge(&reversed);
     let firsts = |o: &[&Map<String, Value>]| -> BTreeMap<String, u32> {
         o.iter()
             .filter_map(|s| key_of(s))
@@ -985,7 +979,9 @@ pub fn merge(data: &[u8]) {
 /// ratchet is shared per session); what decrypts is a megolm event whose ciphertext names that
 /// message index, and names the event's room; every outcome explains itself.
 pub fn events(data: &[u8]) {
-    use crate::events::{decrypt_events, decrypted_event, parse_events, KeyStore, Outcome, MEGOLM};
+    use mxkeys::events::{
+        decrypt_events, decrypted_event, parse_events, KeyStore, Outcome, MEGOLM,
+    };
     let (keys, rest) = match data.iter().position(|&b| b == 0xff) {
         Some(at) => (
             data.get(..at).unwrap_or_default(),
@@ -994,7 +990,7 @@ pub fn events(data: &[u8]) {
         None => (&[][..], data),
     };
     let mut sessions = Vec::new();
-    let _ = crate::session::for_each(keys, "keys", |s: Map<String, Value>| {
+    let _ = mxkeys::session::for_each(keys, "keys", |s: Map<String, Value>| {
         sessions.push(s);
         Ok(())
     });
@@ -1089,11 +1085,11 @@ pub fn events(data: &[u8]) {
 /// cross-signed device needs a valid self-signing key, which needs a master key; the master key
 /// reported is the published one; no problem means a valid chain.
 pub fn cross_signing(data: &[u8]) {
-    use crate::identity::{check_user, published_cross_signing_key, DeviceStatus};
+    use mxkeys::identity::{check_user, published_cross_signing_key, DeviceStatus};
     let Ok(resp) = serde_json::from_slice::<Value>(data) else {
         return;
     };
-    let mut users = crate::identity::users(&resp);
+    let mut users = mxkeys::identity::users(&resp);
     users.truncate(4);
     let mut viewers = users.clone();
     viewers.push("@stranger:example.org".into());
