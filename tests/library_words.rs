@@ -82,12 +82,19 @@ fn no_library_string_names_a_flag_or_a_command() {
             }
         }
     }
-    assert!(found.is_empty(), "library strings that name the CLI:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "library strings that name the CLI:\n{}",
+        found.join("\n")
+    );
 }
 
 #[test]
 fn the_check_finds_what_it_looks_for() {
-    assert_eq!(literals(r#"x("add --max-rounds {n}", y)"#), ["add --max-rounds {n}"]);
+    assert_eq!(
+        literals(r#"x("add --max-rounds {n}", y)"#),
+        ["add --max-rounds {n}"]
+    );
     assert!(names_the_cli("add --max-rounds 7"));
     assert!(names_the_cli("see `mxkeys ssss inspect`"));
     assert!(!names_the_cli("the file asks for 7 rounds"));
