@@ -2,7 +2,12 @@
 //! `src/cli/` and the binary's `src/main.rs`) names a command-line flag or an `mxkeys` command.
 //! A library caller has neither; the CLI adds its hint in one place (`cli::hint`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
