@@ -2,7 +2,7 @@
 //!
 //! [`ArmorReader`] is a streaming, tolerant reader: it turns armored text into the decoded bytes
 //! with memory that does not depend on the input (a 600 MB single-line export from matrix-nio
-//! is fine). It accepts every layout real writers produce (FORMATS.md, "Key export file"): any
+//! is fine). It accepts every layout real writers produce (listed in the `fingerprint` module): any
 //! line width, LF or CRLF, blank and indented lines, padded or unpadded base64, padding at chunk
 //! ends, text before BEGIN and after END, no final newline. It records what it saw in
 //! [`ArmorInfo`] so `inspect` can tell which client wrote a file.

@@ -79,7 +79,9 @@ impl Default for Limits {
 pub enum PassphraseEncoding {
     /// UTF-8, as the spec and every client but matrix-nio use.
     Utf8,
-    /// Latin-1: the file came from matrix-nio, which hands PyCryptodome a `str` (FORMATS.md).
+    /// Latin-1: the file came from matrix-nio, which hands PyCryptodome a `str`, encoded as
+    /// Latin-1 rather than UTF-8 (so "café" gives other bytes, and characters outside Latin-1
+    /// cannot be used at all).
     Latin1,
 }
 
