@@ -398,3 +398,33 @@ fn an_unencrypted_attachment_says_so_and_gives_the_download_line() {
     );
     assert_fails(&o, 1, "no EncryptedFile here");
 }
+
+/// Item 9: a Security Key given where the public key belongs is never echoed.
+#[test]
+fn a_security_key_as_public_key_is_not_echoed() {
+    let sessions = vector_dir("malformed").join("sessions-good.json");
+    let key = "EsTR JNZD 3tCN MmQF aGNV hF4W rsD4 vDEy tprS 7swt w7ea rAGK";
+    let d = tmpdir();
+    let out = d.path().join("put.json");
+    // As typed, and with one character mistyped (it does not decode, and is still secret).
+    for given in [key.to_owned(), key.replace("rAGK", "rAGX")] {
+        let o = mxkeys(
+            &[
+                "backup",
+                "encrypt",
+                s(&sessions),
+                "--public-key",
+                &given,
+                "-o",
+                s(&out),
+            ],
+            &[],
+        );
+        assert_fails(&o, 2, "looks like your Security Key, which is secret");
+        let err = stderr(&o);
+        let compact: String = given.split_whitespace().collect();
+        assert!(!err.contains(&given) && !err.contains(&compact), "{err}");
+        assert!(err.contains("--public-key VERSION.json"), "{err}");
+    }
+    assert_only(d.path(), &[]);
+}

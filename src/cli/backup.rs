@@ -496,7 +496,8 @@ fn to_export(a: ToExportArgs, json: bool) -> Result<(), CliError> {
 
 /// The backup public key from `--public-key`: base64, or a VERSION.json file holding it.
 fn public_key(arg: &str) -> Result<[u8; 32], CliError> {
-    let text = if Path::new(arg).is_file() {
+    let from_file = Path::new(arg).is_file();
+    let text = if from_file {
         let v = read_small_json(Path::new(arg), "backup version")?;
         let pk = v
             .get("auth_data")
@@ -512,10 +513,31 @@ fn public_key(arg: &str) -> Result<[u8; 32], CliError> {
         .ok()
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
         .ok_or_else(|| {
-            CliError::Usage(format!(
-                "--public-key {arg}: expected 32 bytes of base64 (auth_data.public_key) or a VERSION.json file"
-            ))
+            if looks_like_recovery_key(&text) {
+                // Never echo it: it is the secret itself, not the public key.
+                let history = if from_file {
+                    ""
+                } else {
+                    " (typed here, it is now in your shell history: clear it)"
+                };
+                CliError::Usage(format!(
+                    "--public-key: this looks like your Security Key, which is secret{history}; the public key is auth_data.public_key in the backup version: give that file, --public-key VERSION.json"
+                ))
+            } else {
+                CliError::Usage(format!(
+                    "--public-key {arg}: expected 32 bytes of base64 (auth_data.public_key) or a VERSION.json file"
+                ))
+            }
         })
+}
+
+/// A Security Key, or something a typo away from one: `Es` and about 48 base58 characters.
+fn looks_like_recovery_key(text: &str) -> bool {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    RecoveryKey::decode(text).is_ok()
+        || (compact.starts_with("Es")
+            && (44..=52).contains(&compact.len())
+            && compact.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
 /// Sessions from a JSON array or an export file.
