@@ -428,3 +428,45 @@ fn a_security_key_as_public_key_is_not_echoed() {
     }
     assert_only(d.path(), &[]);
 }
+
+/// Item 12: a wrong key does not print one warning per session before its error; many failures
+/// print the first 20, then one line of counts.
+#[test]
+fn backup_failures_are_bounded_on_stderr() {
+    let backup = vector_dir("backup").join("vodozemac-keys.json");
+    let right = "EsTC yeVH 7DZ2 RkQD 3WtJ xaG3 ndWc gdgx pJuN q7zP QCp5 37Pe";
+    // Another valid key: every session fails its MAC.
+    let wrong = "EsTR JNZD 3tCN MmQF aGNV hF4W rsD4 vDEy tprS 7swt w7ea rAGK";
+    let o = mxkeys(
+        &["backup", "decrypt", s(&backup)],
+        &[("MXKEYS_RECOVERY_KEY", wrong)],
+    );
+    assert_fails(&o, 1, "none of the 8 sessions could be decrypted");
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+
+    // 25 copies of one entry filed under session ids that are not its key's: they fail.
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&backup).unwrap()).unwrap();
+    let rooms = v["rooms"].as_object_mut().unwrap();
+    let room = rooms.values_mut().next().unwrap();
+    let sessions = room["sessions"].as_object_mut().unwrap();
+    let entry = sessions.values().next().unwrap().clone();
+    for i in 0..25 {
+        sessions.insert(format!("not-its-id-{i}"), entry.clone());
+    }
+    let d = tmpdir();
+    let bad = d.path().join("backup.json");
+    std::fs::write(&bad, serde_json::to_vec(&v).unwrap()).unwrap();
+    let o = mxkeys(
+        &["backup", "decrypt", s(&bad), "--allow-partial"],
+        &[("MXKEYS_RECOVERY_KEY", right)],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning:")).collect();
+    assert_eq!(warnings.len(), 21, "{err}");
+    assert!(
+        warnings[20].contains("and 5 more sessions that failed (all 25 failures by kind:"),
+        "{err}"
+    );
+}

@@ -355,11 +355,28 @@ pub(super) fn decrypt_with(
             Err(_) => failures.push(o),
         }
     }
-    if !json {
-        for f in &failures {
+    // When every session fails, the one error line below says it all (a wrong key would
+    // otherwise print one warning per session first). Otherwise the first few, then counts.
+    if !json && failures.len() < total {
+        for f in failures.iter().take(SHOWN_FAILURES) {
             if let Err(e) = &f.result {
                 warn(&format!("{} {}: {e}", f.room_id, f.session_id));
             }
+        }
+        if failures.len() > SHOWN_FAILURES {
+            let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
+            for f in &failures {
+                if let Err(e) = &f.result {
+                    *by_kind.entry(e.kind()).or_insert(0) += 1;
+                }
+            }
+            let counts: Vec<String> = by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            warn(&format!(
+                "and {} more sessions that failed (all {} failures by kind: {}); --json lists every one",
+                failures.len() - SHOWN_FAILURES,
+                failures.len(),
+                counts.join(", ")
+            ));
         }
     }
     if total > 0 && failures.len() == total {
@@ -493,6 +510,9 @@ fn to_export(a: ToExportArgs, json: bool) -> Result<(), CliError> {
     };
     report_written(&path, &summary, rounds, json)
 }
+
+/// How many failed sessions are listed one by one before the rest are only counted.
+const SHOWN_FAILURES: usize = 20;
 
 /// The backup public key from `--public-key`: base64, or a VERSION.json file holding it.
 fn public_key(arg: &str) -> Result<[u8; 32], CliError> {
