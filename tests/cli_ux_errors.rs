@@ -470,3 +470,27 @@ fn backup_failures_are_bounded_on_stderr() {
         "{err}"
     );
 }
+
+/// Item 14: the MAC-convention note only when a session used the other convention (MSC4048).
+#[test]
+fn the_mac_note_only_when_it_matters() {
+    let dir = vector_dir("backup");
+    let run = |file: &str, key: &str| {
+        mxkeys(
+            &["backup", "decrypt", s(&dir.join(file))],
+            &[("MXKEYS_RECOVERY_KEY", key)],
+        )
+    };
+    let o = run(
+        "vodozemac-keys.json",
+        "EsTC yeVH 7DZ2 RkQD 3WtJ xaG3 ndWc gdgx pJuN q7zP QCp5 37Pe",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("MSC4048"), "{}", stderr(&o));
+    let o = run(
+        "ref-msc4048-keys.json",
+        "EsUB wbCY 8XzX ohJF dMUa KRtV QJva 1xp3 GyTk 5fmJ ysws Sj6U",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("over the ciphertext (MSC4048)"), "{}", stderr(&o));
+}

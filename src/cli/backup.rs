@@ -421,12 +421,15 @@ fn failure_json(failures: &[Outcome]) -> Value {
     )
 }
 
+/// The MAC note, only when it tells something: some sessions carried a MAC over the ciphertext
+/// (MSC4048) rather than the empty-message MAC every client writes. For the usual backup it is
+/// expert detail, and `backup decrypt --help` explains it.
 pub(super) fn explain_mac(d: &Decrypted, json: bool) {
-    if json {
-        return;
-    }
     let empty = d.mac.get("empty").copied().unwrap_or(0);
     let ct = d.mac.get("ciphertext").copied().unwrap_or(0);
+    if json || ct == 0 {
+        return;
+    }
     note(&format!(
         "MAC over the empty message (what every client writes): {empty}; over the ciphertext (MSC4048): {ct}. \
          A matching MAC proves the key; the data's integrity was checked by padding, JSON and session-key checks"
