@@ -492,5 +492,47 @@ fn the_mac_note_only_when_it_matters() {
         "EsUB wbCY 8XzX ohJF dMUa KRtV QJva 1xp3 GyTk 5fmJ ysws Sj6U",
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("over the ciphertext (MSC4048)"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("over the ciphertext (MSC4048)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Items 10 and 11: a short or non-ASCII new passphrase is used, with a warning that says why it
+/// matters; reencrypting a matrix-nio file words the Latin-1 note for what it is doing.
+#[test]
+fn new_passphrases_that_will_hurt_get_a_warning() {
+    let d = tmpdir();
+    let sessions = vector_dir("export").join("sessions-basic.json");
+    let out = d.path().join("out.txt");
+    let enc = |pass: &str| {
+        let _ = std::fs::remove_file(&out);
+        mxkeys(
+            &[
+                "export",
+                "encrypt",
+                s(&sessions),
+                "-o",
+                s(&out),
+                "--rounds",
+                "100000",
+            ],
+            &[("MXKEYS_PASSPHRASE", pass)],
+        )
+    };
+    let o = enc("abc");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("has 3 characters"), "{}", stderr(&o));
+    let o = enc("correct horse battery staple");
+    assert!(o.status.success());
+    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+    let o = enc("café au lait et croissant");
+    assert!(
+        stderr(&o).contains("nio-based clients will not open this file"),
+        "{}",
+        stderr(&o)
+    );
+    let o = enc("ключ от всех дверей");
+    assert!(stderr(&o).contains("outside Latin-1"), "{}", stderr(&o));
 }

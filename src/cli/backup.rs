@@ -355,9 +355,15 @@ pub(super) fn decrypt_with(
             Err(_) => failures.push(o),
         }
     }
-    // When every session fails, the one error line below says it all (a wrong key would
-    // otherwise print one warning per session first). Otherwise the first few, then counts.
-    if !json && failures.len() < total {
+    let kind_of = |f: &Outcome| f.result.as_ref().err().map(|e| e.kind());
+    let one_kind = failures
+        .first()
+        .map(kind_of)
+        .filter(|k| failures.iter().all(|f| kind_of(f) == *k));
+    let all_failed = total > 0 && failures.len() == total;
+    // When every session fails the same way, the one error line below says it all (a wrong key
+    // would otherwise print one warning per session first). Otherwise the first few, then counts.
+    if !json && !(all_failed && one_kind.is_some()) {
         for f in failures.iter().take(SHOWN_FAILURES) {
             if let Err(e) = &f.result {
                 warn(&format!("{} {}: {e}", f.room_id, f.session_id));
@@ -379,11 +385,20 @@ pub(super) fn decrypt_with(
             ));
         }
     }
-    if total > 0 && failures.len() == total {
-        return Err(CliError::Input(format!(
-            "none of the {total} sessions could be decrypted{}; is this the Security Key of this backup? Give --auth-data VERSION.json to check",
-            if failures.iter().all(|f| matches!(&f.result, Err(e) if e.kind() == "mac")) { " (MAC mismatch)" } else { "" }
-        )));
+    if all_failed {
+        const KEY_HINT: &str =
+            "is this the Security Key of this backup? Give --auth-data VERSION.json to check";
+        let msg = match (one_kind, failures.first().map(|f| &f.result)) {
+            (Some(Some("mac")), _) => format!(
+                "none of the {total} sessions could be decrypted (MAC mismatch); {KEY_HINT}"
+            ),
+            // The same damage everywhere: the key is not the question.
+            (Some(_), Some(Err(e))) => format!(
+                "none of the {total} sessions could be decrypted, each for the same reason as the first: {e}"
+            ),
+            _ => format!("none of the {total} sessions could be decrypted; {KEY_HINT}"),
+        };
+        return Err(CliError::Input(msg));
     }
     if !failures.is_empty() && !allow_partial {
         return Err(CliError::Input(format!(

@@ -270,7 +270,42 @@ pub(super) fn new_passphrase(
             "the new passphrase is empty; give one with {flag}, {env} or at the prompt"
         )));
     }
+    for w in new_passphrase_warnings(pass.expose()) {
+        warn(&w);
+    }
     Ok(pass)
+}
+
+/// Shorter than this many characters, a new passphrase earns a warning (it is still used).
+const WEAK_BELOW: usize = 10;
+
+/// What to tell someone about the passphrase a new file gets: too short to resist a search, or
+/// not ASCII (matrix-nio hashes the Latin-1 bytes, so it will not open the file).
+fn new_passphrase_warnings(pass: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let chars = pass.chars().count();
+    if chars < WEAK_BELOW {
+        out.push(format!(
+            "the new passphrase has {chars} characters: a list of guesses finds one that short \
+             quickly (`mxkeys passphrase search` tries thousands a second); a few random words \
+             are safer"
+        ));
+    }
+    if !pass.is_ascii() {
+        out.push(
+            if pass.chars().all(|c| u32::from(c) < 0x100) {
+                "the new passphrase is not ASCII: matrix-nio hashes the Latin-1 bytes of a \
+                 passphrase, so nio-based clients will not open this file (Element, \
+                 matrix-rust-sdk and mautrix will)"
+            } else {
+                "the new passphrase is not ASCII, and has characters outside Latin-1: \
+                 matrix-nio-based clients cannot open this file at all (Element, \
+                 matrix-rust-sdk and mautrix will)"
+            }
+            .to_owned(),
+        );
+    }
+    out
 }
 
 pub(super) fn write_rounds(n: u32, max: u32) -> Result<Rounds, CliError> {
@@ -342,6 +377,18 @@ pub(super) fn open_verified(
     pass: &Passphrase,
     limits: &Limits,
 ) -> Result<export::Verified<Box<dyn Source>>, CliError> {
+    open_verified_for(file, src, pass, limits, false)
+}
+
+/// [`open_verified`]; `reencrypting` words the matrix-nio note for `export reencrypt`, which is
+/// itself the fix.
+fn open_verified_for(
+    file: &Path,
+    src: Box<dyn Source>,
+    pass: &Passphrase,
+    limits: &Limits,
+    reencrypting: bool,
+) -> Result<export::Verified<Box<dyn Source>>, CliError> {
     super::stdout::hold()?;
     let pb = spinner(format!(
         "checking the passphrase against {}",
@@ -353,11 +400,14 @@ pub(super) fn open_verified(
     }
     let verified = verified?;
     if verified.passphrase_encoding() == PassphraseEncoding::Latin1 {
-        note(
+        note(if reencrypting {
+            "this file was keyed with the Latin-1 bytes of the passphrase, a matrix-nio bug; \
+             the new copy is keyed with UTF-8 bytes, as every other client reads it"
+        } else {
             "this file was keyed with the Latin-1 bytes of the passphrase, a matrix-nio bug; \
              other clients will not open it with this passphrase: `mxkeys export reencrypt` \
-             makes a copy they can open",
-        );
+             makes a copy they can open"
+        });
     }
     Ok(verified)
 }
@@ -733,7 +783,7 @@ fn reencrypt(a: ReencryptArgs, json: bool) -> Result<(), CliError> {
     let limits = Limits {
         max_rounds: a.max.max_rounds,
     };
-    let verified = open_verified(&a.file, src, &old, &limits)?;
+    let verified = open_verified_for(&a.file, src, &old, &limits, true)?;
     drop(old);
     let new = new_passphrase(
         a.new_passphrase_file.as_deref(),
