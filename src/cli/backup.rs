@@ -363,7 +363,8 @@ pub(super) fn decrypt_with(
     let all_failed = total > 0 && failures.len() == total;
     // When every session fails the same way, the one error line below says it all (a wrong key
     // would otherwise print one warning per session first). Otherwise the first few, then counts.
-    if !json && !(all_failed && one_kind.is_some()) {
+    let folded = all_failed && one_kind.is_some();
+    if !json && !folded {
         for f in failures.iter().take(SHOWN_FAILURES) {
             if let Err(e) = &f.result {
                 warn(&format!("{} {}: {e}", f.room_id, f.session_id));
