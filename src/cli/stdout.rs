@@ -19,8 +19,30 @@ use std::sync::Mutex;
 
 use super::CliError;
 
-/// `Some` while output is held.
-static HELD: Mutex<Option<File>> = Mutex::new(None);
+/// Where printed bytes go.
+enum Sink {
+    /// Straight to standard output.
+    Direct,
+    /// Held; the temporary file is made at the first byte (a command that holds but prints
+    /// nothing, such as one writing to -o, needs none).
+    Held(Option<File>),
+}
+
+static SINK: Mutex<Sink> = Mutex::new(Sink::Direct);
+
+fn lock() -> io::Result<std::sync::MutexGuard<'static, Sink>> {
+    SINK.lock()
+        .map_err(|_| io::Error::other("output lock poisoned"))
+}
+
+/// The held file, made on first use.
+fn held_file(slot: &mut Option<File>) -> io::Result<&mut File> {
+    if slot.is_none() {
+        *slot = Some(tempfile::tempfile().map_err(held_error)?);
+    }
+    slot.as_mut()
+        .ok_or_else(|| io::Error::other("held output file missing"))
+}
 
 /// A handle on standard output (or on the held copy). Cheap; take one where needed.
 pub struct Out;
@@ -46,32 +68,23 @@ fn held_error(e: io::Error) -> io::Error {
 
 impl Write for Out {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut held = HELD
-            .lock()
-            .map_err(|_| io::Error::other("output lock poisoned"))?;
-        match held.as_mut() {
-            Some(f) => f.write(buf).map_err(held_error),
-            None => io::stdout().write(buf).map_err(stdout_error),
+        match &mut *lock()? {
+            Sink::Held(slot) => held_file(slot)?.write(buf).map_err(held_error),
+            Sink::Direct => io::stdout().write(buf).map_err(stdout_error),
         }
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        let mut held = HELD
-            .lock()
-            .map_err(|_| io::Error::other("output lock poisoned"))?;
-        match held.as_mut() {
-            Some(f) => f.write_all(buf).map_err(held_error),
-            None => io::stdout().lock().write_all(buf).map_err(stdout_error),
+        match &mut *lock()? {
+            Sink::Held(slot) => held_file(slot)?.write_all(buf).map_err(held_error),
+            Sink::Direct => io::stdout().lock().write_all(buf).map_err(stdout_error),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        let mut held = HELD
-            .lock()
-            .map_err(|_| io::Error::other("output lock poisoned"))?;
-        match held.as_mut() {
-            Some(_) => Ok(()),
-            None => io::stdout().flush().map_err(stdout_error),
+        match &mut *lock()? {
+            Sink::Held(_) => Ok(()),
+            Sink::Direct => io::stdout().flush().map_err(stdout_error),
         }
     }
 }
@@ -80,15 +93,12 @@ impl Write for Out {
 /// output that depends on a second pass over an input.
 ///
 /// # Errors
-/// No temporary file can be created.
+/// Standard output cannot be flushed.
 pub fn hold() -> Result<(), CliError> {
-    let mut held = HELD
-        .lock()
-        .map_err(|_| CliError::Input("output lock poisoned".into()))?;
-    if held.is_none() {
+    let mut sink = lock()?;
+    if matches!(*sink, Sink::Direct) {
         io::stdout().flush().map_err(stdout_error)?;
-        let f = tempfile::tempfile().map_err(held_error)?;
-        *held = Some(f);
+        *sink = Sink::Held(None);
     }
     Ok(())
 }
@@ -100,11 +110,11 @@ pub fn hold() -> Result<(), CliError> {
 /// An input changed ([`super::io::inputs_unchanged`]): the held output is discarded. Writing to
 /// standard output failed.
 pub fn release() -> Result<(), CliError> {
-    let taken = HELD
-        .lock()
-        .map_err(|_| CliError::Input("output lock poisoned".into()))?
-        .take();
-    if let Some(mut f) = taken {
+    let taken = std::mem::replace(&mut *lock()?, Sink::Direct);
+    if matches!(taken, Sink::Held(_)) {
+        super::io::inputs_unchanged()?;
+    }
+    if let Sink::Held(Some(mut f)) = taken {
         super::io::inputs_unchanged()?;
         f.seek(SeekFrom::Start(0)).map_err(held_error)?;
         let mut stdout = io::stdout().lock();
