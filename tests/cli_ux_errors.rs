@@ -536,3 +536,22 @@ fn new_passphrases_that_will_hurt_get_a_warning() {
     let o = enc("ключ от всех дверей");
     assert!(stderr(&o).contains("outside Latin-1"), "{}", stderr(&o));
 }
+
+/// Item 7: a hint does not repeat a flag that was given.
+#[test]
+fn search_hint_fits_the_flags_given() {
+    let d = tmpdir();
+    let list = d.path().join("list.txt");
+    std::fs::write(&list, "not it\nnor this\n").unwrap();
+    let target = vector_dir("export").join("element-web-r1000.txt");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["passphrase", "search", s(&target), "--candidates", s(&list)];
+        args.extend_from_slice(extra);
+        mxkeys(&args, &[])
+    };
+    let o = run(&[]);
+    assert_fails(&o, 1, "add --mutate, or a longer list");
+    let o = run(&["--mutate"]);
+    assert_fails(&o, 1, "try a longer list");
+    assert!(!stderr(&o).contains("add --mutate"), "{}", stderr(&o));
+}

@@ -566,8 +566,14 @@ fn search(a: SearchArgs, json: bool) -> Result<Ended, CliError> {
                 }
                 _ => "",
             };
+            // The hint fits what was given: --mutate is suggested only when it was not used.
+            let next = if a.mutate {
+                "try a longer list"
+            } else {
+                "add --mutate, or a longer list"
+            };
             Err(CliError::Input(format!(
-                "none of the {tried} candidates ({} lines) opened the target; add --mutate, or a longer list{damaged}",
+                "none of the {tried} candidates ({} lines) opened the target; {next}{damaged}",
                 lines_done.saturating_sub(a.skip)
             )))
         }
