@@ -1,7 +1,7 @@
 //! `mxkeys attachment ...`: encrypt and decrypt attachments of any size, streaming.
 
-use std::io::{self, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, BufReader, Write};
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
@@ -11,7 +11,7 @@ use mxkeys::attachment::{
     find_encrypted_file, AttachmentDecryptor, AttachmentEncryptor, AttachmentKey,
 };
 
-use super::io::{open_input_file, print_json, read_small_json, warn};
+use super::io::{open_once, print_json, read_small_json, warn};
 use super::{output, CliError, ForceArg};
 
 const DECRYPT_AFTER: &str = "\
@@ -132,7 +132,7 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
     let file =
         find_encrypted_file(&doc, a.thumbnail).map_err(|e| CliError::Input(e.to_string()))?;
     let key = AttachmentKey::from_info(&file).map_err(|e| CliError::Input(e.to_string()))?;
-    let mut input = open_input_file(&a.input)?;
+    let mut input = open_once(&a.input, "the input file")?.reader;
     // One pass, into a place nobody reads until the hash has matched: OUT's temporary file, or
     // the held standard output (an unnamed temporary file, see `stdout`).
     let mut head = Head::default();
@@ -313,13 +313,8 @@ impl<W: Write> Write for Sniff<'_, W> {
 fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
     let mut out = output::create(&a.output, a.force.force, &[&a.input])?;
     let mut info_out = output::create(&a.info_out, a.force.force, &[&a.input])?;
-    let mut input: Box<dyn Read> = if a.input == Path::new("-") {
-        // Read once, as it comes: no need to copy it first.
-        super::io::claim_stdin("the input file")?;
-        Box::new(io::stdin().lock())
-    } else {
-        Box::new(open_input_file(&a.input)?)
-    };
+    // Read once, as it comes: no need to copy a pipe first.
+    let mut input = open_once(&a.input, "the input file")?.reader;
     let mut key = Zeroizing::new([0u8; 32]);
     let mut iv = [0u8; 8];
     getrandom::getrandom(&mut *key)

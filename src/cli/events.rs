@@ -11,7 +11,7 @@ use mxkeys::events::{decrypt_events, decrypted_event, parse_events, KeyStore, Ou
 
 use super::backup::read_sessions;
 use super::export::MaxRounds;
-use super::io::{open_input, print_json};
+use super::io::{open_once, print_json};
 use super::{output, CliError, ForceArg, PassphraseArgs};
 
 const INPUTS: &str = "\
@@ -109,7 +109,10 @@ fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
         _ => None,
     };
     let mut raw = Vec::new();
-    io::Read::read_to_end(&mut open_input(&a.events)?, &mut raw)?;
+    io::Read::read_to_end(
+        &mut open_once(&a.events, "the events file")?.reader,
+        &mut raw,
+    )?;
     let events =
         parse_events(&raw).map_err(|e| CliError::Input(format!("{}: {e}", a.events.display())))?;
     let sessions = read_sessions(&a.keys, &a.pass, &a.max)?;

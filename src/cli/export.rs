@@ -14,11 +14,11 @@ use mxkeys::export::{
 };
 use mxkeys::kdf::Rounds;
 use mxkeys::session::{self, Summary};
-use mxkeys::{Passphrase, SecretBuf, WipingBufReader};
+use mxkeys::{Passphrase, SecretBuf};
 use zeroize::Zeroizing;
 
 use super::inputs::in_file;
-use super::io::{note, open_input, print_json, spinner, warn, Source, Tee};
+use super::io::{note, open_input, open_once, print_json, spinner, warn, Source, Tee};
 use super::secrets::{self, SecretSpec};
 use super::{output, CliError, ForceArg, PassphraseArgs};
 
@@ -566,37 +566,30 @@ fn copy_sessions<R: Read>(
 ) -> Result<Summary, CliError> {
     if !pretty {
         let tee = Tee { inner: plain, out };
-        return Ok(session::scan(
-            WipingBufReader::with_capacity(64 * 1024, tee),
-            "decrypted export",
-            |_| Ok(()),
-        )?);
+        // session::scan buffers (and wipes) its input itself.
+        return Ok(session::scan(tee, "decrypted export", |_| Ok(()))?);
     }
     let mut rooms = HashSet::new();
     let mut first = true;
     let mut buf = SecretBuf::with_capacity(16 * 1024);
     out.write_all(b"[")?;
-    let n = session::for_each(
-        WipingBufReader::with_capacity(64 * 1024, plain),
-        "decrypted export",
-        |s: Map<String, Value>| {
-            if let Some(Value::String(r)) = s.get("room_id") {
-                rooms.insert(r.clone());
+    let n = session::for_each(plain, "decrypted export", |s: Map<String, Value>| {
+        if let Some(Value::String(r)) = s.get("room_id") {
+            rooms.insert(r.clone());
+        }
+        buf.clear();
+        serde_json::to_writer_pretty(&mut buf, &s).map_err(io::Error::from)?;
+        out.write_all(if first { b"\n  " } else { b",\n  " })?;
+        first = false;
+        // JSON strings cannot hold raw line breaks, so indenting after each one is safe.
+        for (i, line) in buf.expose().split(|b| *b == b'\n').enumerate() {
+            if i > 0 {
+                out.write_all(b"\n  ")?;
             }
-            buf.clear();
-            serde_json::to_writer_pretty(&mut buf, &s).map_err(io::Error::from)?;
-            out.write_all(if first { b"\n  " } else { b",\n  " })?;
-            first = false;
-            // JSON strings cannot hold raw line breaks, so indenting after each one is safe.
-            for (i, line) in buf.expose().split(|b| *b == b'\n').enumerate() {
-                if i > 0 {
-                    out.write_all(b"\n  ")?;
-                }
-                out.write_all(line)?;
-            }
-            Ok(())
-        },
-    )?;
+            out.write_all(line)?;
+        }
+        Ok(())
+    })?;
     out.write_all(if first { b"]\n" } else { b"\n]\n" })?;
     Ok(Summary {
         sessions: n,
@@ -746,7 +739,7 @@ fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
     stdin_once(&[Some(&a.sessions), a.pass.passphrase_file.as_deref()])?;
     let rounds = write_rounds(a.rounds, a.max.max_rounds)?;
     let mut pending = output::create(&a.output, a.force.force, &[&a.sessions])?;
-    let input = open_input(&a.sessions)?;
+    let input = open_once(&a.sessions, "the input file")?.reader;
     let pass = new_passphrase(
         a.pass.passphrase_file.as_deref(),
         "--passphrase-file",
@@ -754,13 +747,10 @@ fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
     )?;
     let mut writer = export_writer(&mut pending, &pass, rounds)?;
     let sum = session::scan(
-        WipingBufReader::with_capacity(
-            64 * 1024,
-            Tee {
-                inner: input,
-                out: &mut writer,
-            },
-        ),
+        Tee {
+            inner: input,
+            out: &mut writer,
+        },
         "input",
         |_| Ok(()),
     )
@@ -794,13 +784,10 @@ fn reencrypt(a: ReencryptArgs, json: bool) -> Result<(), CliError> {
     let plain = verified.into_plaintext()?;
     note_counter(plain.counter(), false);
     let sum = session::scan(
-        WipingBufReader::with_capacity(
-            64 * 1024,
-            Tee {
-                inner: plain,
-                out: &mut writer,
-            },
-        ),
+        Tee {
+            inner: plain,
+            out: &mut writer,
+        },
         "decrypted export",
         |_| Ok(()),
     )?;

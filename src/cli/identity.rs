@@ -14,7 +14,7 @@ use mxkeys::encoding::decode_lenient;
 use mxkeys::identity::{self, DeviceStatus, QrImageError, StoredKeyStatus, SAS_EMOJI};
 use mxkeys::ssss::{self, AccountData};
 
-use super::io::{open_input, print_json, read_small_json};
+use super::io::{open_once, print_json, read_small_json};
 use super::ssss::{unlock, KeyArgs};
 use super::CliError;
 
@@ -383,7 +383,9 @@ pub fn run_qr(cmd: QrCmd, json: bool) -> Result<(), CliError> {
             ))
         })?;
     let mut raw = Vec::new();
-    open_input(&payload)?.read_to_end(&mut raw)?;
+    open_once(&payload, "the picture or payload")?
+        .reader
+        .read_to_end(&mut raw)?;
     let q = if identity::image_format(&raw).is_some() {
         decode_picture(raw, max_pixels, limit)
             .map_err(|e| CliError::Input(format!("{}: {e}", payload.display())))?

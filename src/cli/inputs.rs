@@ -12,7 +12,7 @@ use mxkeys::export::{self, Header, Limits};
 use mxkeys::Passphrase;
 
 use super::export::open_verified;
-use super::io::open_input_file;
+use super::io::{duplicate, open_input_file};
 use super::secrets::{self, SecretSpec};
 use super::CliError;
 
@@ -121,7 +121,7 @@ pub fn open_sessions(path: &Path, keys: &mut Keyring) -> Result<Opened, CliError
             .cloned()
             .unwrap_or_else(|| Passphrase::new(String::new()));
         // Every try reads the same open file, not the path again.
-        let attempt = src.duplicate()?;
+        let attempt = duplicate(&src)?;
         match open_verified(path, Box::new(attempt), &pass, &keys.limits) {
             Ok(v) => {
                 let header = *v.header();

@@ -97,94 +97,30 @@ pub fn inputs_unchanged() -> Result<(), CliError> {
     Ok(())
 }
 
-/// An opened input: a regular file, read through one descriptor for every pass.
-pub struct InputFile {
-    reader: WipingBufReader<File>,
+/// An opened input that is read more than once: a regular file, read through one descriptor for
+/// every pass (the buffer holds plaintext JSON at times, so it is wiped when dropped).
+pub type InputFile = WipingBufReader<File>;
+
+/// Another reader on the same open file as `input` (the same descriptor's file, not the path
+/// again), positioned at its start.
+pub fn duplicate(input: &InputFile) -> io::Result<InputFile> {
+    let mut file = input.get_ref().try_clone()?;
+    file.seek(io::SeekFrom::Start(0))?;
+    Ok(WipingBufReader::with_capacity(256 * 1024, file))
 }
 
-impl InputFile {
-    /// Another reader on the same open file (the same descriptor's file, not the path again),
-    /// positioned at its start.
-    pub fn duplicate(&self) -> io::Result<InputFile> {
-        let mut file = self.reader.get_ref().try_clone()?;
-        file.seek(io::SeekFrom::Start(0))?;
-        Ok(InputFile {
-            reader: WipingBufReader::with_capacity(256 * 1024, file),
-        })
-    }
-}
-
-impl Read for InputFile {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.reader.read(buf)
-    }
-}
-
-impl BufRead for InputFile {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.reader.fill_buf()
-    }
-    fn consume(&mut self, amt: usize) {
-        self.reader.consume(amt);
-    }
-}
-
-impl Seek for InputFile {
-    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
-        self.reader.seek(pos)
-    }
-}
-
-/// Open FILE for reading (`-` is standard input).
-///
-/// A regular file is read in place and watched for changes ([`inputs_unchanged`]). Standard
-/// input, a pipe (`<(cat f)`) or a FIFO cannot be rewound, so it is first copied into an
-/// unnamed temporary file (mode 0600, gone when mxkeys ends): memory stays bounded and every
-/// pass sees the same bytes. Directories and devices are refused.
-pub fn open_input_file(path: &Path) -> Result<InputFile, CliError> {
-    note_read(path);
-    let name = || {
-        if path == Path::new("-") {
-            "standard input".to_owned()
-        } else {
-            path.display().to_string()
-        }
-    };
-    let spool = |mut from: Box<dyn Read>| -> Result<InputFile, CliError> {
-        let mut tmp = tempfile::tempfile().map_err(|e| {
-            CliError::Input(format!(
-                "cannot copy {} to a temporary file to read it twice: {e}; save it to a file first",
-                name()
-            ))
-        })?;
-        io::copy(&mut from, &mut tmp)
-            .map_err(|e| CliError::Input(format!("cannot read {}: {e}", name())))?;
-        tmp.seek(io::SeekFrom::Start(0))?;
-        Ok(InputFile {
-            reader: WipingBufReader::with_capacity(256 * 1024, tmp),
-        })
-    };
-    if path == Path::new("-") {
-        claim_stdin("the input file")?;
-        return spool(Box::new(io::stdin().lock()));
-    }
-    let file = File::open(path)
-        .map_err(|e| CliError::Input(format!("cannot open {}: {}", path.display(), e)))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| CliError::Input(format!("cannot open {}: {}", path.display(), e)))?;
+/// Open FILE and refuse what is not a file to read: a directory, a device. A regular file is
+/// watched for changes ([`inputs_unchanged`]); the metadata says which it is.
+fn open_checked(path: &Path) -> Result<(File, std::fs::Metadata), CliError> {
+    let cannot = |e: io::Error| CliError::Input(format!("cannot open {}: {}", path.display(), e));
+    let file = File::open(path).map_err(cannot)?;
+    let meta = file.metadata().map_err(cannot)?;
     let kind = meta.file_type();
     if kind.is_dir() {
         return Err(CliError::Input(format!(
             "{} is a directory; give the path of a file",
             path.display()
         )));
-    }
-    if kind.is_file() {
-        watch(path, &file, &meta);
-        return Ok(InputFile {
-            reader: WipingBufReader::with_capacity(256 * 1024, file),
-        });
     }
     #[cfg(unix)]
     {
@@ -196,12 +132,83 @@ pub fn open_input_file(path: &Path) -> Result<InputFile, CliError> {
             )));
         }
     }
+    if kind.is_file() {
+        watch(path, &file, &meta);
+    }
+    Ok((file, meta))
+}
+
+fn display_name(path: &Path) -> String {
+    if path == Path::new("-") {
+        "standard input".to_owned()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// Open FILE to read it more than once (`-` is standard input).
+///
+/// A regular file is read in place and watched for changes ([`inputs_unchanged`]). Standard
+/// input, a pipe (`<(cat f)`) or a FIFO cannot be rewound, so it is first copied into an
+/// unnamed temporary file (mode 0600, gone when mxkeys ends): memory stays bounded and every
+/// pass sees the same bytes. Directories and devices are refused. An input read once goes
+/// through [`open_once`] instead, which copies nothing.
+pub fn open_input_file(path: &Path) -> Result<InputFile, CliError> {
+    note_read(path);
+    let spool = |mut from: Box<dyn Read>| -> Result<InputFile, CliError> {
+        let mut tmp = tempfile::tempfile().map_err(|e| {
+            CliError::Input(format!(
+                "cannot copy {} to a temporary file to read it twice: {e}; save it to a file first",
+                display_name(path)
+            ))
+        })?;
+        io::copy(&mut from, &mut tmp)
+            .map_err(|e| CliError::Input(format!("cannot read {}: {e}", display_name(path))))?;
+        tmp.seek(io::SeekFrom::Start(0))?;
+        Ok(WipingBufReader::with_capacity(256 * 1024, tmp))
+    };
+    if path == Path::new("-") {
+        claim_stdin("the input file")?;
+        return spool(Box::new(io::stdin().lock()));
+    }
+    let (file, meta) = open_checked(path)?;
+    if meta.is_file() {
+        return Ok(WipingBufReader::with_capacity(256 * 1024, file));
+    }
     spool(Box::new(file))
 }
 
 /// [`open_input_file`], boxed.
 pub fn open_input(path: &Path) -> Result<Box<dyn Source>, CliError> {
     Ok(Box::new(open_input_file(path)?))
+}
+
+/// An input read once, front to back: standard input (claimed for `what`), a pipe or a file as
+/// it comes, and its length when it is a regular file.
+pub struct OnceInput {
+    /// The bytes.
+    pub reader: Box<dyn Read>,
+    /// The size of a regular file (a hint: it can change).
+    pub len: Option<u64>,
+}
+
+/// Open FILE to read it once (`-` is standard input, fed to `what`): nothing is copied first, so
+/// a size cap applied while reading bounds a pipe too. Directories and devices are refused.
+pub fn open_once(path: &Path, what: &str) -> Result<OnceInput, CliError> {
+    note_read(path);
+    if path == Path::new("-") {
+        claim_stdin(what)?;
+        return Ok(OnceInput {
+            reader: Box::new(io::stdin().lock()),
+            len: None,
+        });
+    }
+    let (file, meta) = open_checked(path)?;
+    Ok(OnceInput {
+        len: meta.is_file().then_some(meta.len()),
+        // Unbuffered: every reader of a once-read input reads big chunks or buffers it itself.
+        reader: Box::new(file),
+    })
 }
 
 /// Copies everything read through it into `out`: the JSON checker reads the plaintext while the
@@ -253,9 +260,10 @@ pub fn print_json(v: &serde_json::Value) -> Result<(), CliError> {
 /// Read a whole JSON document from a file (or `-`), naming the file in errors. Unbounded: for
 /// documents that grow with an account's history (backups, event lists); see [`read_small_json`].
 pub fn read_json(path: &Path) -> Result<serde_json::Value, CliError> {
-    let mut src = open_input(path)?;
+    let mut src = open_once(path, "the input file")?;
     let mut buf = Vec::new();
-    src.read_to_end(&mut buf)
+    src.reader
+        .read_to_end(&mut buf)
         .map_err(|e| CliError::Input(format!("cannot read {}: {}", path.display(), e)))?;
     parse_json(path, &buf)
 }
@@ -266,27 +274,18 @@ pub fn read_json(path: &Path) -> Result<serde_json::Value, CliError> {
 pub const SMALL_JSON_MAX: u64 = 64 * 1024 * 1024;
 
 /// Read a JSON document that is small by nature (`what` it is, for the error), refusing it while
-/// reading once it passes [`SMALL_JSON_MAX`]: at most that many bytes (and one more) are held.
+/// reading once it passes [`SMALL_JSON_MAX`]: at most that many bytes (and one more) are held,
+/// whether it comes from a file, a pipe or standard input.
 pub fn read_small_json(path: &Path, what: &str) -> Result<serde_json::Value, CliError> {
-    let cannot = |e: io::Error| CliError::Input(format!("cannot read {}: {}", path.display(), e));
+    let src = open_once(path, what)?;
     let mut buf = Vec::new();
-    if path == Path::new("-") {
-        // Not `open_input`: it would copy all of standard input, however long, first.
-        claim_stdin(what)?;
-        io::stdin()
-            .lock()
-            .take(SMALL_JSON_MAX + 1)
-            .read_to_end(&mut buf)
-            .map_err(cannot)?;
-    } else {
-        let src = open_input(path)?;
-        // The size as a hint only (the file can change), so the buffer is not grown by doubling.
-        let hint = std::fs::metadata(path).map_or(0, |m| m.len().min(SMALL_JSON_MAX + 1));
-        buf.reserve(usize::try_from(hint).unwrap_or(0));
-        src.take(SMALL_JSON_MAX + 1)
-            .read_to_end(&mut buf)
-            .map_err(cannot)?;
-    }
+    // The size as a hint only (the file can change), so the buffer is not grown by doubling.
+    let hint = src.len.map_or(0, |n| n.min(SMALL_JSON_MAX + 1));
+    buf.reserve(usize::try_from(hint).unwrap_or(0));
+    src.reader
+        .take(SMALL_JSON_MAX + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| CliError::Input(format!("cannot read {}: {}", path.display(), e)))?;
     if buf.len() as u64 > SMALL_JSON_MAX {
         return Err(CliError::Input(format!(
             "{} is larger than {} MiB, far above any real {what}; is this the right file?",
