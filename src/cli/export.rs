@@ -413,13 +413,22 @@ fn open_verified_for(
 }
 
 fn summary_json(path: &Path, sum: &Summary, extra: Value) -> Value {
-    let mut v = json!({
-        "output": path.display().to_string(),
-        "sessions": sum.sessions,
-        "rooms": sum.rooms,
-    });
-    if let (Some(obj), Value::Object(more)) = (v.as_object_mut(), extra) {
-        obj.extend(more);
+    written_json(
+        path,
+        json!({"sessions": sum.sessions, "rooms": sum.rooms}),
+        extra,
+    )
+}
+
+/// `{"output": PATH}` with the fields of `counts`, then of `extra` (both JSON objects).
+fn written_json(path: &Path, counts: Value, extra: Value) -> Value {
+    let mut v = json!({ "output": path.display().to_string() });
+    if let Some(obj) = v.as_object_mut() {
+        for more in [counts, extra] {
+            if let Value::Object(more) = more {
+                obj.extend(more);
+            }
+        }
     }
     v
 }
@@ -707,13 +716,7 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
                 });
                 print_json(&match &copied {
                     Copied::Sessions(sum) => summary_json(&path, sum, extra),
-                    Copied::Raw(n) => {
-                        let mut v = json!({"output": path.display().to_string(), "bytes": n});
-                        if let (Some(obj), Value::Object(more)) = (v.as_object_mut(), extra) {
-                            obj.extend(more);
-                        }
-                        v
-                    }
+                    Copied::Raw(n) => written_json(&path, json!({ "bytes": n }), extra),
                 })?;
             } else {
                 stderr!("decrypted {} to {}", copied.describe(), path.display());
