@@ -196,13 +196,18 @@ fn decode_urlsafe(s: &str) -> Option<Vec<u8>> {
     decode_lenient(&std).ok()
 }
 
+/// The message content of an info document: a whole event's `content`, or the document itself.
+pub fn message_content(doc: &Value) -> &Value {
+    doc.get("content").filter(|c| c.is_object()).unwrap_or(doc)
+}
+
 /// Find the `EncryptedFile` in an info document: the object itself, a message content (`file`,
 /// or `info.thumbnail_file` when `thumbnail`), or a whole event around such a content.
 ///
 /// # Errors
 /// [`AttachmentError::Info`] when none is there or it does not parse.
 pub fn find_encrypted_file(doc: &Value, thumbnail: bool) -> Result<EncryptedFile, AttachmentError> {
-    let content = doc.get("content").filter(|c| c.is_object()).unwrap_or(doc);
+    let content = message_content(doc);
     let file = if thumbnail {
         content
             .get("info")

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use mxkeys::attachment::{
-    find_encrypted_file, AttachmentDecryptor, AttachmentEncryptor, AttachmentKey,
+    find_encrypted_file, message_content, AttachmentDecryptor, AttachmentEncryptor, AttachmentKey,
 };
 
 use super::io::{open_once, print_json, read_small_json, warn};
@@ -168,7 +168,7 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
 /// thumbnail, `info.thumbnail_url` and no `info.thumbnail_file`): the error saying so, with the
 /// download line for its mxc:// URL.
 fn not_encrypted(doc: &Value, thumbnail: bool) -> Option<String> {
-    let content = doc.get("content").filter(|c| c.is_object()).unwrap_or(doc);
+    let content = message_content(doc);
     let (holder, file, url) = if thumbnail {
         (content.get("info")?, "thumbnail_file", "thumbnail_url")
     } else {
@@ -231,7 +231,7 @@ fn decrypt_into(
 /// The declared MIME type: the EncryptedFile's own `mimetype`, else the content's
 /// `info.mimetype` (or `info.thumbnail_info.mimetype` for the thumbnail).
 fn mimetype(doc: &Value, thumbnail: bool) -> Option<&str> {
-    let content = doc.get("content").filter(|c| c.is_object()).unwrap_or(doc);
+    let content = message_content(doc);
     let info = content.get("info");
     let places = if thumbnail {
         [
