@@ -157,6 +157,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod account;
 pub mod attachment;
 pub mod backup;
 pub mod encoding;
