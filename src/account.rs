@@ -553,9 +553,17 @@ fn secrets(cx: &Ctx<'_>) -> Check {
             Some("set up secure backup in your client (Element: Settings > Encryption)"),
         );
     }
-    let listing = all
+    // Grouped by the keys they are stored under: "A, B under K1; C under K1 and K2".
+    let mut groups: Vec<(&Vec<String>, Vec<&str>)> = Vec::new();
+    for (n, ids) in &all {
+        match groups.iter_mut().find(|(k, _)| *k == ids) {
+            Some((_, names)) => names.push(n),
+            None => groups.push((ids, vec![n])),
+        }
+    }
+    let listing = groups
         .iter()
-        .map(|(n, ids)| format!("{n} under {}", ids.join(" and ")))
+        .map(|(ids, names)| format!("{} under {}", names.join(", "), ids.join(" and ")))
         .collect::<Vec<_>>()
         .join("; ");
     let Some(def) = cx.default_id() else {
@@ -699,10 +707,16 @@ fn backup_key_matches_backup(cx: &Ctx<'_>, repairs: &mut Vec<Repair>) -> Check {
                 ),
                 None,
             ),
+            _ if cx.storage().is_none() => check(
+                id,
+                Status::Skipped,
+                "the stored backup key was not opened (no key for secret storage given), so it cannot be compared",
+                None,
+            ),
             _ => check(
                 id,
                 Status::Skipped,
-                "the stored backup key could not be read, so it cannot be compared",
+                "the stored backup key could not be read (see backup_key_in_storage), so it cannot be compared",
                 None,
             ),
         };

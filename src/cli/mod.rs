@@ -5,10 +5,12 @@
 
 mod attachment;
 mod backup;
+mod doctor;
 mod events;
 mod export;
 mod guide;
 pub mod hardening;
+mod held;
 mod identity;
 mod inputs;
 pub mod interrupt;
@@ -104,6 +106,8 @@ enum Command {
     Attachment(attachment::AttachmentCmd),
     /// Security Key or Phrase + key backup -> an export to import.
     Recover(recover::RecoverArgs),
+    /// Explain key storage that is out of sync: a checklist, and repairs to upload.
+    Doctor(doctor::DoctorArgs),
     /// Forgotten passphrases: search a candidate list on all cores.
     #[command(subcommand, after_help = group_help!("passphrase", "mxkeys passphrase search element-keys.txt --candidates guesses.txt --mutate", "mxkeys passphrase search account_data.json --candidates guesses.txt -o found.txt"))]
     Passphrase(search::PassphraseCmd),
@@ -213,6 +217,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Ssss(cmd) => ssss::run(cmd, cli.json),
         Command::Attachment(cmd) => attachment::run(cmd, cli.json),
         Command::Recover(a) => recover::run(a, cli.json),
+        Command::Doctor(a) => doctor::run(a, cli.json),
         Command::Passphrase(cmd) => search::run_passphrase(cmd, cli.json),
         Command::Bench(cmd) => search::run_bench(cmd, cli.json),
         Command::Events(cmd) => events::run(cmd, cli.json),

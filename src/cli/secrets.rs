@@ -167,6 +167,19 @@ pub fn read(spec: &SecretSpec<'_>) -> Result<Passphrase, CliError> {
     ))
 }
 
+/// Like [`read`], for a secret the command can do without: with no file, no variable and no
+/// terminal there is none (`None`), and an empty answer at the prompt skips it.
+pub fn read_optional(spec: &SecretSpec<'_>) -> Result<Option<Passphrase>, CliError> {
+    if spec.file.is_some() || std::env::var_os(spec.env).is_some() {
+        return read(spec).map(Some);
+    }
+    if !terminal_available() {
+        return Ok(None);
+    }
+    let answer = prompt_once(&spec.prompt)?;
+    Ok((!answer.expose().is_empty()).then_some(answer))
+}
+
 #[cfg(test)]
 mod tests {
     use super::trim_line;

@@ -1,0 +1,297 @@
+//! `mxkeys doctor`: a checklist of the account's key storage ("Your key storage is out of sync"),
+//! and with `-o DIR` the bodies that repair what can be repaired offline. The checks are the
+//! library's ([`mxkeys::account::doctor`]); this file reads the inputs, prints, and writes.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde_json::{json, Value};
+
+use mxkeys::account::{self, CheckId, Inputs, KeyKind, Repair, Status};
+use mxkeys::backup;
+use mxkeys::ssss::AccountData;
+
+use super::export::MaxRounds;
+use super::held::{self, HeldArgs};
+use super::io::{note, print_json, read_json, read_small_json};
+use super::{output, CliError, ForceArg};
+
+const AFTER: &str = "\
+Checks, in this order (--json gives them as {\"checks\": [{\"id\", \"status\", \"detail\", \"fix\"}]}):
+  default_key                     m.secret_storage.default_key names a well-formed key description
+  key_check                       your key opens the default key
+  secrets                         which secrets are stored under which key
+  backup_key_in_storage           m.megolm_backup.v1 is stored and decrypts to 32 bytes
+  backup_key_matches_backup       ... and is the key of the current backup version (else: out of sync)
+  cross_signing_in_storage        the three cross-signing private keys are stored and open
+  cross_signing_matches_published they give the public keys in --keys-query
+  backup_trusted                  the backup version is signed by your master key or a verified device
+  dehydration_key                 the dehydrated-device key (MSC3814), if any, opens
+  backup_sessions                 how many sessions of --backup the backup key opens
+Each is ok (✔), fail (✖), warn (!) or skipped (–: not checkable with what was given).
+
+The key is a Security Key (--key-file, MXKEYS_RECOVERY_KEY) or a Security Phrase
+(--passphrase-file, MXKEYS_PASSPHRASE); at the prompt either is accepted, and Enter goes on
+without one: doctor then reports what can be seen without a key. A backup's own key (the same
+48-character form) is recognised as such.
+
+Gather the files with an access token ($TOKEN, from your client's Help & About), your
+homeserver's URL ($HS) and your user id ($MXID):
+  account data:    see `mxkeys ssss inspect --help`
+  backup version:  curl -H \"Authorization: Bearer $TOKEN\" \"$HS/_matrix/client/v3/room_keys/version\" > version.json
+  keys query:      curl -H \"Authorization: Bearer $TOKEN\" -d \"{\\\"device_keys\\\": {\\\"$MXID\\\": []}}\" \\
+                        \"$HS/_matrix/client/v3/keys/query\" > keys_query.json
+
+With -o DIR, each failure that can be repaired offline gets a file in DIR and the curl line that
+uploads it; doctor itself never contacts a server. Repairs: a default key that points nowhere
+(when your key opens one key), and a backup out of sync (a new backup version for the key in
+secret storage, signed with your master key when --user-id is known).
+
+Examples:
+  mxkeys doctor --account-data account_data.json --backup-version version.json
+  mxkeys doctor --account-data account_data.json --backup-version version.json \\
+      --keys-query keys_query.json --user-id @you:example.org --key-file key.txt -o repairs
+
+Exit codes:
+  0  no check failed
+  1  a check failed (each says why and what fixes it); malformed input
+  2  usage: bad arguments, DIR's files exist (add --force)";
+
+#[derive(Debug, Args)]
+#[command(after_help = AFTER)]
+pub struct DoctorArgs {
+    /// The account data holding secret storage.
+    #[arg(long, value_name = "AD.json")]
+    account_data: PathBuf,
+    /// The backup version: GET /room_keys/version body.
+    #[arg(long, value_name = "VERSION.json", alias = "auth-data")]
+    backup_version: Option<PathBuf>,
+    /// The POST /keys/query response for your user.
+    #[arg(long, value_name = "KQ.json")]
+    keys_query: Option<PathBuf>,
+    /// Your user id (@you:example.org); found in --keys-query when it has one user.
+    #[arg(long, value_name = "MXID")]
+    user_id: Option<String>,
+    /// The backup: GET /room_keys/keys body.
+    #[arg(long, value_name = "BACKUP.json")]
+    backup: Option<PathBuf>,
+    /// Write repairs into this folder (created if missing).
+    #[arg(short, long, value_name = "DIR")]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    key: HeldArgs,
+    #[command(flatten)]
+    max: MaxRounds,
+    #[command(flatten)]
+    force: ForceArg,
+}
+
+fn mark(s: Status) -> &'static str {
+    match s {
+        Status::Ok => "✔",
+        Status::Fail => "✖",
+        Status::Warn => "!",
+        Status::Skipped => "–",
+    }
+}
+
+fn id_str(id: CheckId) -> String {
+    serde_json::to_value(id)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+pub fn run(a: DoctorArgs, json: bool) -> Result<(), CliError> {
+    let ad = AccountData::parse(&read_small_json(&a.account_data, "account data")?)?;
+    let version = a
+        .backup_version
+        .as_deref()
+        .map(|p| read_small_json(p, "backup version"))
+        .transpose()?;
+    let keys_query = a
+        .keys_query
+        .as_deref()
+        .map(|p| read_small_json(p, "keys-query response"))
+        .transpose()?;
+    let user_id = match (&a.user_id, &keys_query) {
+        (Some(u), _) => Some(u.clone()),
+        (None, Some(kq)) => match mxkeys::identity::users(kq).as_slice() {
+            [one] => Some(one.clone()),
+            [] => None,
+            many => {
+                return Err(CliError::Usage(format!(
+                    "--keys-query has keys of {} users ({}); say which is yours with --user-id",
+                    many.len(),
+                    many.join(", ")
+                )))
+            }
+        },
+        (None, None) => None,
+    };
+    let backup_doc = a.backup.as_deref().map(read_json).transpose()?;
+    let entries = backup_doc
+        .as_ref()
+        .map(|d| backup::entries(d, None, None).map(|(_, e)| e))
+        .transpose()?;
+    let held = held::read(&a.key, true)?;
+    if held.is_none() && !json {
+        note("no key given: checking what can be seen without one");
+    }
+    let d = account::doctor(&Inputs {
+        account: &ad,
+        backup_version: version.as_ref(),
+        keys_query: keys_query.as_ref(),
+        user_id: user_id.as_deref(),
+        backup: entries.as_deref(),
+        held: held.as_ref().map(held::HeldSecret::as_held),
+        max_rounds: a.max.max_rounds,
+    })?;
+
+    let written = match &a.output {
+        Some(dir) => write_repairs(dir, a.force.force, &d, &ad, user_id.as_deref(), &a)?,
+        None => Vec::new(),
+    };
+
+    if json {
+        let kind = d.identified.as_ref().map(|i| i.kind);
+        let opens = d.identified.as_ref().map(|i| i.opens.clone());
+        print_json(&json!({
+            "key": kind.map(|k| json!({"kind": k, "opens": opens})),
+            "checks": d.checks,
+            "repairs": written,
+        }))?;
+    } else {
+        if let Some(i) = &d.identified {
+            let what = match (i.kind, &i.storage) {
+                (KeyKind::SecretStorageKey, Some(st)) => format!(
+                    "your key is a secret-storage key (key {}{}); it opens {}",
+                    st.desc.id,
+                    if st.is_default { ", the default" } else { "" },
+                    if i.opens.is_empty() {
+                        "no secret".to_owned()
+                    } else {
+                        i.opens.join(", ")
+                    }
+                ),
+                (KeyKind::BackupKey, _) => {
+                    "your key is the backup's decryption key (not a secret-storage key)".to_owned()
+                }
+                _ => "your key opens nothing given here".to_owned(),
+            };
+            outln!("{what}")?;
+        }
+        let width = d
+            .checks
+            .iter()
+            .map(|c| id_str(c.id).len())
+            .max()
+            .unwrap_or(0);
+        for c in &d.checks {
+            outln!("{} {:width$}  {}", mark(c.status), id_str(c.id), c.detail)?;
+            if let (Some(fix), Status::Fail | Status::Warn) = (&c.fix, c.status) {
+                outln!("  {:width$}  fix: {fix}", "")?;
+            }
+        }
+        for w in &written {
+            outln!(
+                "repair written: {}\n  upload: {}",
+                w["file"].as_str().unwrap_or_default(),
+                w["upload"].as_str().unwrap_or_default()
+            )?;
+        }
+    }
+    let failed = d.checks.iter().filter(|c| c.status == Status::Fail).count();
+    if failed > 0 {
+        return Err(CliError::Reported(format!(
+            "{failed} of {} checks failed (each says why and what fixes it{})",
+            d.checks.len(),
+            if a.output.is_none() && !d.repairs.is_empty() {
+                "; -o DIR writes the repairs"
+            } else {
+                ""
+            }
+        )));
+    }
+    Ok(())
+}
+
+fn write_repairs(
+    dir: &Path,
+    force: bool,
+    d: &account::Diagnosis,
+    ad: &AccountData,
+    user_id: Option<&str>,
+    a: &DoctorArgs,
+) -> Result<Vec<Value>, CliError> {
+    let mut bodies: Vec<(String, Value, String)> = Vec::new();
+    let mxid = user_id.unwrap_or("$MXID");
+    for r in &d.repairs {
+        match r {
+            Repair::DefaultKey { key_id } => bodies.push((
+                "m.secret_storage.default_key.json".into(),
+                account::default_key_body(key_id),
+                format!(
+                    "curl -X PUT -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' --data @{{FILE}} \"$HS/_matrix/client/v3/user/{mxid}/account_data/m.secret_storage.default_key\""
+                ),
+            )),
+            Repair::NewBackupVersion => {
+                let Some(key) = account::stored_backup_key(d, ad) else {
+                    continue;
+                };
+                // Sign with the stored master key only when it is the published one (or nothing
+                // was published to compare): a signature by a stale master key earns no trust.
+                let stale = d
+                    .check(CheckId::CrossSigningMatchesPublished)
+                    .is_some_and(|c| c.status == Status::Fail);
+                let seed = if stale {
+                    None
+                } else {
+                    account::stored_master_seed(d, ad)
+                };
+                if user_id.is_none() {
+                    note("the new backup version is unsigned: give --user-id (or --keys-query) to sign it with your master key, so that clients trust it");
+                }
+                let body = account::new_backup_version_body(&key, user_id, seed.as_deref())?;
+                bodies.push((
+                    "new-backup-version.json".into(),
+                    body,
+                    "curl -X POST -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' --data @{FILE} \"$HS/_matrix/client/v3/room_keys/version\"  # then upload your keys: mxkeys backup encrypt KEYS --public-key {FILE} -o upload.json".into(),
+                ));
+            }
+        }
+    }
+    if bodies.is_empty() {
+        return Ok(Vec::new());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| {
+        CliError::Usage(format!(
+            "-o {}: cannot create the folder: {e}",
+            dir.display()
+        ))
+    })?;
+    let mut inputs: Vec<&Path> = vec![&a.account_data];
+    inputs.extend(a.backup_version.as_deref());
+    inputs.extend(a.keys_query.as_deref());
+    let mut pending = Vec::new();
+    // Check every target before writing any, so a refusal leaves the folder as it was.
+    for (name, body, upload) in bodies {
+        let path = dir.join(&name);
+        let out = output::create(&path, force, &inputs)?;
+        pending.push((out, path, body, upload));
+    }
+    let mut written = Vec::new();
+    for (mut out, path, body, upload) in pending {
+        let mut text = serde_json::to_vec_pretty(&body).map_err(std::io::Error::from)?;
+        text.push(b'\n');
+        out.write_all(&text)?;
+        let path = out.commit().map(|_| path)?;
+        let shown = path.display().to_string();
+        written.push(json!({
+            "file": shown,
+            "upload": upload.replace("{FILE}", &shown),
+        }));
+    }
+    Ok(written)
+}
