@@ -602,7 +602,9 @@ async function generate(outDir, metaFile) {
         });
     }
 
-    writeJson(metaFile, { jssdk: JSSDK, wasm: WASM, node: `Node ${process.versions.node}`, check_ids: CHECK_IDS, states: w.states });
+    // The account states first, in the order of issue #22, then the bad-input variants.
+    const states = [...w.states.filter((s) => !s.name.startsWith("bad-")), ...w.states.filter((s) => s.name.startsWith("bad-"))];
+    writeJson(metaFile, { jssdk: JSSDK, wasm: WASM, node: `Node ${process.versions.node}`, check_ids: CHECK_IDS, states });
     console.log(`${w.states.length} states written to ${outDir}`);
 }
 
