@@ -2,6 +2,8 @@
 # Regenerates test-vectors/export/ with the third-party peers.
 #   test-vectors/gen/run.sh                    reuse sessions-basic.json if present
 #   test-vectors/gen/run.sh --fresh-sessions   make new megolm sessions too
+#   test-vectors/gen/run.sh account            test-vectors/account/ instead (account/run.sh:
+#                                              matrix-js-sdk + matrix-sdk-crypto-wasm account states)
 # Installs into test-vectors/gen/node_modules and test-vectors/gen/.venv (both gitignored).
 # Needs Node >= 20 (WebCrypto), npm, Python >= 3.9 with venv.
 set -euo pipefail
@@ -11,7 +13,8 @@ fresh=()
 for a in "$@"; do
   case "$a" in
     --fresh-sessions) fresh=(--fresh-sessions) ;;
-    *) echo "usage: $0 [--fresh-sessions]" >&2; exit 2 ;;
+    account) exec ./account/run.sh ;;
+    *) echo "usage: $0 [--fresh-sessions | account]" >&2; exit 2 ;;
   esac
 done
 
