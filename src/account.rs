@@ -91,9 +91,11 @@ pub struct OpenedStorage {
 pub struct Identified {
     /// Its kind.
     pub kind: KeyKind,
-    /// The secret-storage key it opened, when it is one.
-    pub storage: Option<OpenedStorage>,
-    /// The secrets it decrypts (their MAC verifies), in [`AccountData::secrets`] order.
+    /// Every secret-storage key it opens, the default first (a Security Key of an old setup can
+    /// open an old description as well as, or instead of, the default).
+    pub opened: Vec<OpenedStorage>,
+    /// The secrets it decrypts (their MAC verifies) under any key it opens, in
+    /// [`AccountData::secrets`] order.
     pub opens: Vec<String>,
     /// The backup key it leads to: itself, or the `m.megolm_backup.v1` stored under it (when
     /// that decrypts to 32 bytes).
@@ -101,6 +103,18 @@ pub struct Identified {
     /// Whether [`Identified::backup_key`] is the given backup version's key (`None` without a
     /// version, or without a backup key).
     pub matches_backup: Option<bool>,
+}
+
+impl Identified {
+    /// The first key it opens (the default, when it opens that).
+    pub fn storage(&self) -> Option<&OpenedStorage> {
+        self.opened.first()
+    }
+
+    /// The ids of the keys it opens.
+    pub fn key_ids(&self) -> Vec<String> {
+        self.opened.iter().map(|o| o.desc.id.clone()).collect()
+    }
 }
 
 /// Work out what `held` is: a key of the secret storage in `account` (tried default key first),
@@ -118,21 +132,15 @@ pub fn identify(
     version: Option<&Value>,
     max_rounds: u32,
 ) -> Result<Identified, Error> {
-    let mut storage = None;
-    if let Some(ad) = account {
-        storage = open_storage(held, ad, max_rounds)?;
-    }
+    let opened = match account {
+        Some(ad) => open_storage(held, ad, max_rounds)?,
+        None => Vec::new(),
+    };
     let mut opens = Vec::new();
     let mut backup_key = None;
-    if let (Some(ad), Some(st)) = (account, &storage) {
-        for (name, ids) in ad.secrets() {
-            if !ids.contains(&st.desc.id) {
-                continue;
-            }
-            let Ok(payload) = ad.encrypted(&name, &st.desc.id) else {
-                continue;
-            };
-            if let Ok(plain) = ssss::decrypt_secret(st.key.expose(), &name, payload) {
+    if let Some(ad) = account {
+        for (name, result) in decrypt_under(ad, &opened) {
+            if let Ok(plain) = result {
                 if name == BACKUP_SECRET {
                     backup_key = key_from_secret(&plain);
                 }
@@ -140,7 +148,7 @@ pub fn identify(
             }
         }
     }
-    let kind = if storage.is_some() {
+    let kind = if !opened.is_empty() {
         KeyKind::SecretStorageKey
     } else {
         match (held, version) {
@@ -165,7 +173,7 @@ pub fn identify(
     };
     Ok(Identified {
         kind,
-        storage,
+        opened,
         opens,
         backup_key,
         matches_backup,
@@ -196,11 +204,45 @@ fn key_order(ad: &AccountData) -> Vec<String> {
     ids
 }
 
+/// Each stored secret that has a copy under one of `opened` (tried in order, the first that
+/// decrypts wins; else the first failure), in [`AccountData::secrets`] order.
+fn decrypt_under(
+    ad: &AccountData,
+    opened: &[OpenedStorage],
+) -> Vec<(String, Result<Zeroizing<String>, Error>)> {
+    let mut out = Vec::new();
+    for (name, ids) in ad.secrets() {
+        let mut first_err = None;
+        let mut found = None;
+        for st in opened.iter().filter(|o| ids.contains(&o.desc.id)) {
+            let r = ad
+                .encrypted(&name, &st.desc.id)
+                .and_then(|p| ssss::decrypt_secret(st.key.expose(), &name, p));
+            match r {
+                Ok(plain) => {
+                    found = Some(plain);
+                    break;
+                }
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        match (found, first_err) {
+            (Some(plain), _) => out.push((name, Ok(plain))),
+            (None, Some(e)) => out.push((name, Err(e))),
+            (None, None) => {}
+        }
+    }
+    out
+}
+
 fn open_storage(
     held: Held<'_>,
     ad: &AccountData,
     max_rounds: u32,
-) -> Result<Option<OpenedStorage>, Error> {
+) -> Result<Vec<OpenedStorage>, Error> {
+    let mut opened = Vec::new();
     for id in key_order(ad) {
         let Ok(desc) = ad.key(&id) else { continue };
         let key = match held {
@@ -221,17 +263,15 @@ fn open_storage(
             // An unconfirmable key (no check, nothing stored under it) cannot be told from a
             // wrong one, so it does not count as opened.
             Ok(Confirmation::Unconfirmed) | Err(_) => continue,
-            Ok(confirmation) => {
-                return Ok(Some(OpenedStorage {
-                    is_default: ad.default_key_id() == Some(id.as_str()),
-                    desc,
-                    key,
-                    confirmation,
-                }))
-            }
+            Ok(confirmation) => opened.push(OpenedStorage {
+                is_default: ad.default_key_id() == Some(id.as_str()),
+                desc,
+                key,
+                confirmation,
+            }),
         }
     }
-    Ok(None)
+    Ok(opened)
 }
 
 /// The checks of [`doctor`], in the order they are reported.
@@ -381,27 +421,20 @@ fn check(id: CheckId, status: Status, detail: impl Into<String>, fix: Option<&st
 /// Only for PBKDF2 rounds above `max_rounds`; everything wrong in the inputs is a failed check.
 pub fn doctor(inp: &Inputs<'_>) -> Result<Diagnosis, Error> {
     let ad = inp.account;
-    let default_desc = match ad.default_key_id() {
-        None => Err("m.secret_storage.default_key is not set".to_owned()),
-        Some(id) => ad.key(id).map_err(|e| e.to_string()),
-    };
+    let default_desc = usable_default(ad);
     let identified = inp
         .held
         .map(|h| identify(h, Some(ad), inp.backup_version, inp.max_rounds))
         .transpose()?;
-    let mut opened = Vec::new();
-    if let Some(st) = identified.as_ref().and_then(|i| i.storage.as_ref()) {
-        for (name, ids) in ad.secrets() {
-            if !ids.contains(&st.desc.id) {
-                continue;
-            }
-            let r = ad
-                .encrypted(&name, &st.desc.id)
-                .and_then(|p| ssss::decrypt_secret(st.key.expose(), &name, p))
-                .map_err(|e| e.to_string());
-            opened.push((name, r));
-        }
-    }
+    let opened = identified
+        .as_ref()
+        .map(|i| {
+            decrypt_under(ad, &i.opened)
+                .into_iter()
+                .map(|(n, r)| (n, r.map_err(|e| e.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
     let cx = Ctx {
         inp,
         default_desc,
@@ -430,7 +463,15 @@ pub fn doctor(inp: &Inputs<'_>) -> Result<Diagnosis, Error> {
 
 impl Ctx<'_> {
     fn storage(&self) -> Option<&OpenedStorage> {
-        self.identified.as_ref().and_then(|i| i.storage.as_ref())
+        self.identified.as_ref().and_then(Identified::storage)
+    }
+
+    /// A key for secret storage was given (one that is not the backup's own key), whether or
+    /// not it opened anything: what it fails to open then fails.
+    fn storage_key_given(&self) -> bool {
+        self.identified
+            .as_ref()
+            .is_some_and(|i| i.kind != KeyKind::BackupKey)
     }
 
     fn secret(&self, name: &str) -> Option<&Result<Zeroizing<String>, String>> {
@@ -490,17 +531,44 @@ fn default_key(cx: &Ctx<'_>, repairs: &mut Vec<Repair>) -> Check {
     }
 }
 
+/// The default key's description, refused unless it is the algorithm mxkeys reads and carries
+/// both halves of its check or neither.
+fn usable_default(ad: &AccountData) -> Result<KeyDescription, String> {
+    let id = ad
+        .default_key_id()
+        .ok_or("m.secret_storage.default_key is not set (or names no key)")?;
+    let desc = ad.key(id).map_err(|e| e.to_string())?;
+    let content = ad.content(&format!("{}{id}", ssss::KEY_PREFIX));
+    let has = |f: &str| content.and_then(|c| c.get(f)).is_some_and(Value::is_string);
+    if has("iv") != has("mac") {
+        return Err(format!(
+            "key {id}: its description has only one of iv and mac, so no client can check a key against it"
+        ));
+    }
+    Ok(desc)
+}
+
 fn key_check(cx: &Ctx<'_>) -> Check {
     let id = CheckId::KeyCheck;
     let Some(ident) = &cx.identified else {
         return check(id, Status::Skipped, "no key given", None);
     };
-    match (&ident.storage, cx.default_id()) {
-        (Some(st), Some(def)) if st.desc.id == def => {
-            let how = match &st.confirmation {
-                Confirmation::SecretMac(s) => {
-                    format!(" (its description has no check; the MAC of {s} confirms it)")
-                }
+    if ident.kind == KeyKind::BackupKey {
+        return check(
+            id,
+            Status::Skipped,
+            "the key given is the backup's decryption key, not a secret-storage key: it opens the backup, not secret storage",
+            None,
+        );
+    }
+    let ids = ident.key_ids();
+    match (cx.default_id(), ids.first()) {
+        (Some(def), _) if ids.iter().any(|i| i == def) => {
+            let how = match ident.opened.iter().find(|o| o.desc.id == def) {
+                Some(OpenedStorage {
+                    confirmation: Confirmation::SecretMac(s),
+                    ..
+                }) => format!(" (its description has no check; the MAC of {s} confirms it)"),
                 _ => String::new(),
             };
             check(
@@ -510,35 +578,26 @@ fn key_check(cx: &Ctx<'_>) -> Check {
                 None,
             )
         }
-        (Some(st), Some(def)) => check(
+        (Some(def), Some(other)) => check(
             id,
             Status::Fail,
             format!(
-                "your key opens key {}, which is not the default key {def}: clients use the default",
-                st.desc.id
+                "your key opens key {other}, which is not the default key {def}: clients use the default, so this is an old key"
             ),
-            Some("use the Security Key of the default key, or make this key the default again"),
+            Some("use the Security Key of the latest setup (it opens the default key)"),
         ),
-        (Some(st), None) => check(
+        (None, Some(other)) => check(
             id,
             Status::Warn,
-            format!("your key opens key {}, but no usable default key is set", st.desc.id),
+            format!("your key opens key {other}, but no usable default key is set"),
             None,
         ),
-        (None, _) => match ident.kind {
-            KeyKind::BackupKey => check(
-                id,
-                Status::Warn,
-                "the key given is the backup's decryption key, not a secret-storage key: it opens the backup but not secret storage",
-                Some("to check secret storage give the Security Key or Phrase that Element asks for when you verify"),
-            ),
-            _ => check(
-                id,
-                Status::Fail,
-                "your key opens no secret-storage key in this account data (nor is it the backup's key)",
-                Some("check for a typo (mxkeys recovery-key check --suggest), or use the key of the latest reset"),
-            ),
-        },
+        (_, None) => check(
+            id,
+            Status::Fail,
+            "your key opens no secret-storage key in this account data, nor is it the backup's key",
+            Some("check it for a typo (mxkeys recovery-key check --suggest), or use the key of the latest setup"),
+        ),
     }
 }
 
@@ -548,7 +607,7 @@ fn secrets(cx: &Ctx<'_>) -> Check {
     if all.is_empty() {
         return check(
             id,
-            Status::Fail,
+            Status::Warn,
             "no secret is stored",
             Some("set up secure backup in your client (Element: Settings > Encryption)"),
         );
@@ -569,29 +628,38 @@ fn secrets(cx: &Ctx<'_>) -> Check {
     let Some(def) = cx.default_id() else {
         return check(
             id,
-            Status::Warn,
+            Status::Fail,
             format!("{listing}; with no usable default key no client reads them"),
-            None,
+            Some("fix default_key first"),
         );
     };
+    let opens_default = cx
+        .identified
+        .as_ref()
+        .is_some_and(|i| i.opened.iter().any(|o| o.desc.id == def));
+    if opens_default {
+        let broken: Vec<String> = all
+            .iter()
+            .filter(|(_, ids)| ids.iter().any(|i| i == def))
+            .filter_map(|(n, _)| match cx.secret(n) {
+                Some(Err(e)) => Some(format!("{n} ({e})")),
+                _ => None,
+            })
+            .collect();
+        if !broken.is_empty() {
+            return check(
+                id,
+                Status::Fail,
+                format!("{listing}; these do not decrypt with the default key: {}", broken.join(", ")),
+                Some("a client that has them stores them again when you reset the recovery key (Element: Settings > Encryption)"),
+            );
+        }
+    }
     let not_default: Vec<&str> = all
         .iter()
         .filter(|(_, ids)| !ids.iter().any(|i| i == def))
         .map(|(n, _)| n.as_str())
         .collect();
-    let broken: Vec<String> = cx
-        .opened
-        .iter()
-        .filter_map(|(n, r)| r.as_ref().err().map(|e| format!("{n} ({e})")))
-        .collect();
-    if !broken.is_empty() {
-        return check(
-            id,
-            Status::Fail,
-            format!("{listing}; these do not decrypt with your key: {}", broken.join(", ")),
-            Some("re-store them from a client that has them (Element: Settings > Encryption > reset the recovery key)"),
-        );
-    }
     if not_default.is_empty() {
         check(
             id,
@@ -603,47 +671,55 @@ fn secrets(cx: &Ctx<'_>) -> Check {
         check(
             id,
             Status::Warn,
-            format!(
-                "{listing}; the default key {def} cannot open {}",
-                not_default.join(", ")
-            ),
-            Some("a client that has these secrets re-stores them under the default key when you reset the recovery key"),
+            format!("{listing}; the default key {def} cannot open {}", not_default.join(", ")),
+            Some("a client that has these secrets stores them under the default key when you reset the recovery key"),
         )
     }
 }
 
+/// Whether account data has `name` with a non-empty `encrypted` object.
+fn stored(ad: &AccountData, name: &str) -> bool {
+    ad.content(name)
+        .and_then(|c| c.get("encrypted"))
+        .and_then(Value::as_object)
+        .is_some_and(|m| !m.is_empty())
+}
+
 fn backup_key_in_storage(cx: &Ctx<'_>) -> Check {
     let id = CheckId::BackupKeyInStorage;
-    let under = cx.stored_under(BACKUP_SECRET);
-    if under.is_empty() {
+    let ad = cx.inp.account;
+    if !stored(ad, BACKUP_SECRET) {
         return check(
             id,
             Status::Fail,
             "m.megolm_backup.v1 is not stored: new devices cannot restore the key backup",
-            Some("turn key storage on again in your client (Element: Settings > Encryption)"),
+            Some("turn key storage on again in a client that has the backup key (Element: Settings > Encryption)"),
         );
     }
-    match cx.secret(BACKUP_SECRET) {
-        None if cx.storage().is_none() => check(
+    if !cx.storage_key_given() {
+        return check(
             id,
             Status::Skipped,
             format!(
                 "stored under {}; not opened (no key for secret storage given)",
-                under.join(", ")
+                cx.stored_under(BACKUP_SECRET).join(", ")
             ),
             None,
-        ),
+        );
+    }
+    let reset = Some("reset the recovery key in a client that has the backup key (Element: Settings > Encryption)");
+    match cx.secret(BACKUP_SECRET) {
         None => check(
             id,
             Status::Fail,
-            "m.megolm_backup.v1 is not stored under the key you gave",
-            Some("a client that has the backup key re-stores it when you reset the recovery key"),
+            "m.megolm_backup.v1 is not stored under any key yours opens",
+            reset,
         ),
         Some(Err(e)) => check(
             id,
             Status::Fail,
             format!("m.megolm_backup.v1 does not decrypt: {e}"),
-            Some("reset the recovery key in a client that has the backup key"),
+            reset,
         ),
         Some(Ok(plain)) => match decode_lenient(plain).map(Zeroizing::new) {
             Ok(b) if b.len() == 32 => check(
@@ -659,13 +735,13 @@ fn backup_key_in_storage(cx: &Ctx<'_>) -> Check {
                     "m.megolm_backup.v1 decrypts to {} bytes; a backup key is 32",
                     b.len()
                 ),
-                Some("reset the recovery key in a client that has the backup key"),
+                reset,
             ),
             Err(_) => check(
                 id,
                 Status::Fail,
                 "m.megolm_backup.v1 decrypts to text that is not base64",
-                Some("reset the recovery key in a client that has the backup key"),
+                reset,
             ),
         },
     }
@@ -696,54 +772,46 @@ fn backup_key_matches_backup(cx: &Ctx<'_>, repairs: &mut Vec<Repair>) -> Check {
         .secret(BACKUP_SECRET)
         .and_then(|r| r.as_ref().ok())
         .and_then(|p| key_from_secret(p));
-    let Some(stored) = stored else {
-        return match cx.identified.as_ref().map(|i| i.kind) {
-            Some(KeyKind::BackupKey) => check(
-                id,
-                Status::Ok,
-                format!(
-                    "the key you gave is the key of backup version {}",
-                    version_name(version)
-                ),
-                None,
-            ),
-            _ if cx.storage().is_none() => check(
+    let (key, whose) = match (stored, &cx.identified) {
+        (Some(k), _) => (k, "the stored backup key"),
+        (None, Some(i)) if i.kind == KeyKind::BackupKey => match &i.backup_key {
+            Some(k) => (copy_key(k), "the key you gave"),
+            None => return check(id, Status::Skipped, "no backup key to compare", None),
+        },
+        _ => {
+            return check(
                 id,
                 Status::Skipped,
-                "the stored backup key was not opened (no key for secret storage given), so it cannot be compared",
+                "no backup key to compare (the stored one was not opened)",
                 None,
-            ),
-            _ => check(
-                id,
-                Status::Skipped,
-                "the stored backup key could not be read (see backup_key_in_storage), so it cannot be compared",
-                None,
-            ),
-        };
+            )
+        }
     };
-    let have = encode_unpadded(&stored.backup_public_key());
+    let have = encode_unpadded(&key.backup_public_key());
     if have == public {
-        check(
+        return check(
             id,
             Status::Ok,
             format!(
-                "the stored backup key is the key of backup version {}",
+                "{whose} is the key of backup version {}",
                 version_name(version)
             ),
             None,
-        )
-    } else {
-        repairs.push(Repair::NewBackupVersion);
-        check(
-            id,
-            Status::Fail,
-            format!(
-                "out of sync: the stored backup key has public key {have}, backup version {} has {public}; keys backed up since it was made cannot be restored with your key",
-                version_name(version)
-            ),
-            Some("doctor -o DIR writes a new backup version for the stored key (then upload your keys to it with mxkeys backup encrypt), or reset key storage in a client that has the current backup key"),
-        )
+        );
     }
+    if whose == "the stored backup key" {
+        repairs.push(Repair::NewBackupVersion);
+    }
+    check(
+        id,
+        Status::Fail,
+        format!(
+            "out of sync: {whose} has public key {have}, backup version {} has {public}; keys backed up to it cannot be restored with {}",
+            version_name(version),
+            if whose == "the key you gave" { "this key" } else { "your Security Key" }
+        ),
+        Some("doctor -o DIR writes a new backup version for the stored key (then upload your keys to it with mxkeys backup encrypt), or reset key storage in a client that has the current backup key"),
+    )
 }
 
 fn version_name(version: &Value) -> String {
@@ -776,12 +844,25 @@ fn backup_public_key(version: &Value) -> Result<String, String> {
         .ok_or_else(|| "its auth_data has no public_key".into())
 }
 
+/// The three cross-signing seeds, when all decrypted to 32 bytes.
+fn cross_signing_seeds<'c>(cx: &'c Ctx<'_>) -> Option<Vec<&'c str>> {
+    CROSS_SIGNING_SECRETS
+        .iter()
+        .map(|n| match cx.secret(n) {
+            Some(Ok(p)) if ssss::describe_secret(n, p).public_key.is_some() => Some(p.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
 fn cross_signing_in_storage(cx: &Ctx<'_>) -> Check {
     let id = CheckId::CrossSigningInStorage;
+    let identity_fix =
+        Some("reset your digital identity in a verified client (Element: Settings > Encryption)");
     let missing: Vec<&str> = CROSS_SIGNING_SECRETS
         .iter()
         .copied()
-        .filter(|n| cx.stored_under(n).is_empty())
+        .filter(|n| !stored(cx.inp.account, n))
         .collect();
     if !missing.is_empty() {
         return check(
@@ -791,12 +872,10 @@ fn cross_signing_in_storage(cx: &Ctx<'_>) -> Check {
                 "not stored: {}; new devices cannot verify themselves with the Security Key",
                 missing.join(", ")
             ),
-            Some(
-                "reset your digital identity in a verified client (Element: Settings > Encryption)",
-            ),
+            identity_fix,
         );
     }
-    if cx.storage().is_none() {
+    if !cx.storage_key_given() {
         return check(
             id,
             Status::Skipped,
@@ -807,7 +886,7 @@ fn cross_signing_in_storage(cx: &Ctx<'_>) -> Check {
     let bad: Vec<String> = CROSS_SIGNING_SECRETS
         .iter()
         .filter_map(|n| match cx.secret(n) {
-            None => Some(format!("{n} (not under your key)")),
+            None => Some(format!("{n} (not under a key yours opens)")),
             Some(Err(e)) => Some(format!("{n} ({e})")),
             Some(Ok(p)) => ssss::describe_secret(n, p)
                 .public_key
@@ -822,16 +901,14 @@ fn cross_signing_in_storage(cx: &Ctx<'_>) -> Check {
             id,
             Status::Fail,
             format!("cannot be used: {}", bad.join(", ")),
-            Some(
-                "reset your digital identity in a verified client (Element: Settings > Encryption)",
-            ),
+            identity_fix,
         )
     }
 }
 
 fn cross_signing_matches_published(cx: &Ctx<'_>) -> Check {
     let id = CheckId::CrossSigningMatchesPublished;
-    let (Some(resp), Some(user)) = (cx.inp.keys_query, cx.inp.user_id) else {
+    let Some(resp) = cx.inp.keys_query else {
         return check(
             id,
             Status::Skipped,
@@ -839,48 +916,36 @@ fn cross_signing_matches_published(cx: &Ctx<'_>) -> Check {
             None,
         );
     };
+    let Some(user) = cx.inp.user_id else {
+        return check(id, Status::Skipped, "no user id given (--user-id)", None);
+    };
     if identity::published_cross_signing_key(resp, user, "master").is_none() {
-        let users = identity::users(resp);
-        return check(
-            id,
-            Status::Fail,
-            format!(
-                "the keys-query response publishes no master key for {user} (it has: {})",
-                if users.is_empty() {
-                    "nobody".to_owned()
-                } else {
-                    users.join(", ")
-                }
-            ),
-            Some("query the keys of your own user id"),
-        );
+        return no_master(id, resp, user);
     }
-    if cx.storage().is_none() {
+    let Some(seeds) = cross_signing_seeds(cx) else {
         return check(
             id,
             Status::Skipped,
-            "the stored keys were not opened (no key for secret storage given)",
+            "the three stored keys were not all opened, so they cannot be compared",
             None,
         );
-    }
-    let mut differ = Vec::new();
-    for name in CROSS_SIGNING_SECRETS {
-        let stored: Result<&str, (bool, String)> = match cx.secret(name) {
-            None => Err((true, "not stored under your key".into())),
-            Some(Err(e)) => Err((false, e.clone())),
-            Some(Ok(p)) => Ok(p.as_str()),
-        };
-        let r = identity::compare_stored_key(resp, user, name, stored);
-        if r.status != identity::StoredKeyStatus::Match {
-            differ.push(format!(
-                "{name} ({})",
-                serde_json::to_value(r.status)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
-            ));
-        }
-    }
+    };
+    let differ: Vec<String> = CROSS_SIGNING_SECRETS
+        .iter()
+        .zip(seeds)
+        .filter_map(|(name, seed)| {
+            let r = identity::compare_stored_key(resp, user, name, Ok(seed));
+            (r.status != identity::StoredKeyStatus::Match).then(|| {
+                format!(
+                    "{name} ({})",
+                    serde_json::to_value(r.status)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                )
+            })
+        })
+        .collect();
     if differ.is_empty() {
         check(
             id,
@@ -901,15 +966,21 @@ fn cross_signing_matches_published(cx: &Ctx<'_>) -> Check {
     }
 }
 
-/// The master key's public key: published, else derived from the stored private key.
-fn master_public(cx: &Ctx<'_>) -> Option<String> {
-    if let (Some(resp), Some(user)) = (cx.inp.keys_query, cx.inp.user_id) {
-        if let Some(k) = identity::published_cross_signing_key(resp, user, "master") {
-            return Some(k);
-        }
-    }
-    let plain = cx.secret(CROSS_SIGNING_SECRETS[0])?.as_ref().ok()?;
-    ssss::describe_secret(CROSS_SIGNING_SECRETS[0], plain).public_key
+fn no_master(id: CheckId, resp: &Value, user: &str) -> Check {
+    let users = identity::users(resp);
+    check(
+        id,
+        Status::Fail,
+        format!(
+            "the keys-query response publishes no master key for {user} (it has keys of: {})",
+            if users.is_empty() {
+                "nobody".to_owned()
+            } else {
+                users.join(", ")
+            }
+        ),
+        Some("query the keys of your own user id"),
+    )
 }
 
 fn backup_trusted(cx: &Ctx<'_>) -> Check {
@@ -922,6 +993,25 @@ fn backup_trusted(cx: &Ctx<'_>) -> Check {
             None,
         );
     };
+    let (Some(resp), Some(user)) = (cx.inp.keys_query, cx.inp.user_id) else {
+        return check(
+            id,
+            Status::Skipped,
+            "no keys-query response given (--keys-query): the signatures cannot be checked",
+            None,
+        );
+    };
+    if let Err(e) = backup_public_key(version) {
+        return check(
+            id,
+            Status::Fail,
+            format!("the backup version cannot be used: {e}"),
+            None,
+        );
+    }
+    let Some(master) = identity::published_cross_signing_key(resp, user, "master") else {
+        return no_master(id, resp, user);
+    };
     let Some(auth) = version.get("auth_data").filter(|a| a.is_object()) else {
         return check(
             id,
@@ -930,96 +1020,62 @@ fn backup_trusted(cx: &Ctx<'_>) -> Check {
             None,
         );
     };
-    let Some(user) = cx.inp.user_id else {
-        return check(id, Status::Skipped, "no user id given (--user-id)", None);
-    };
+    let untrusted_fix = Some("make a new backup version from a verified client (Element: Settings > Encryption > reset), or doctor -o DIR writes one signed with your master key");
+    if identity::verify_signed(auth, user, &format!("ed25519:{master}"), &master) == Some(true) {
+        return check(id, Status::Ok, "signed by your master key", None);
+    }
     let sigs: Vec<String> = auth
         .get("signatures")
         .and_then(|s| s.get(user))
         .and_then(Value::as_object)
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
-    let untrusted_fix = Some("make a new backup version from a verified client (Element: Settings > Encryption > reset), or doctor -o DIR writes one signed with your master key");
-    if sigs.is_empty() {
-        return check(
-            id,
-            Status::Fail,
-            format!("backup version {} is signed by nothing of {user}: clients will not upload keys to it", version_name(version)),
-            untrusted_fix,
-        );
-    }
-    if let Some(master) = master_public(cx) {
-        let key_id = format!("ed25519:{master}");
-        match identity::verify_signed(auth, user, &key_id, &master) {
-            Some(true) => {
-                return check(id, Status::Ok, "signed by your master key", None);
-            }
-            Some(false) => {
-                return check(
-                    id,
-                    Status::Fail,
-                    "the master key's signature on the backup does not verify",
-                    untrusted_fix,
-                )
-            }
-            None => {}
+    let report = identity::check_user(resp, user, user);
+    for sig in &sigs {
+        let Some(device) = sig.strip_prefix("ed25519:") else {
+            continue;
+        };
+        let Some(public) = resp
+            .get("device_keys")
+            .and_then(|d| d.get(user))
+            .and_then(|d| d.get(device))
+            .and_then(|d| d.get("keys"))
+            .and_then(|k| k.get(sig))
+            .and_then(Value::as_str)
+        else {
+            continue;
+        };
+        if identity::verify_signed(auth, user, sig, public) == Some(true)
+            && report.devices.get(device) == Some(&identity::DeviceStatus::CrossSigned)
+        {
+            return check(
+                id,
+                Status::Ok,
+                format!("signed by your device {device}, which your cross-signing keys sign"),
+                None,
+            );
         }
     }
-    // Signatures by devices: trusted when the device is cross-signed.
-    if let Some(resp) = cx.inp.keys_query {
-        let report = identity::check_user(resp, user, user);
-        for sig in &sigs {
-            let Some(device) = sig.strip_prefix("ed25519:") else {
-                continue;
-            };
-            let Some(public) = resp
-                .get("device_keys")
-                .and_then(|d| d.get(user))
-                .and_then(|d| d.get(device))
-                .and_then(|d| d.get("keys"))
-                .and_then(|k| k.get(sig))
-                .and_then(Value::as_str)
-            else {
-                continue;
-            };
-            if identity::verify_signed(auth, user, sig, public) == Some(true)
-                && report.devices.get(device) == Some(&identity::DeviceStatus::CrossSigned)
-            {
-                return check(
-                    id,
-                    Status::Ok,
-                    format!("signed by your device {device}, which your cross-signing keys sign"),
-                    None,
-                );
-            }
-        }
-        return check(
-            id,
-            Status::Fail,
-            format!(
-                "backup version {} carries signatures ({}) but none by your master key or a cross-signed device",
-                version_name(version),
-                sigs.join(", ")
-            ),
-            untrusted_fix,
-        );
-    }
-    check(
-        id,
-        Status::Skipped,
+    let detail = if sigs.is_empty() {
         format!(
-            "signed by {}; give --keys-query (or your key, for the stored master key) to verify",
+            "backup version {} is signed by nothing of {user}: clients will not trust it",
+            version_name(version)
+        )
+    } else {
+        format!(
+            "backup version {} carries signatures ({}) but no valid one by your master key or a cross-signed device",
+            version_name(version),
             sigs.join(", ")
-        ),
-        None,
-    )
+        )
+    };
+    check(id, Status::Fail, detail, untrusted_fix)
 }
 
 fn dehydration_key(cx: &Ctx<'_>) -> Check {
     let id = CheckId::DehydrationKey;
     let Some(name) = DEHYDRATION_SECRETS
         .iter()
-        .find(|n| !cx.stored_under(n).is_empty())
+        .find(|n| stored(cx.inp.account, n))
     else {
         return check(
             id,
@@ -1028,19 +1084,42 @@ fn dehydration_key(cx: &Ctx<'_>) -> Check {
             None,
         );
     };
+    if !cx.storage_key_given() {
+        return check(
+            id,
+            Status::Skipped,
+            format!("{name} is stored; not opened (no key for secret storage given)"),
+            None,
+        );
+    }
+    let fix = Some(
+        "a client with dehydration turned on stores a new one when you reset the recovery key",
+    );
     match cx.secret(name) {
-        Some(Ok(_)) => check(id, Status::Ok, format!("{name} is stored and opens"), None),
+        Some(Ok(p))
+            if decode_lenient(p)
+                .map(Zeroizing::new)
+                .is_ok_and(|b| b.len() == 32) =>
+        {
+            check(id, Status::Ok, format!("{name} is stored and opens"), None)
+        }
+        Some(Ok(_)) => check(
+            id,
+            Status::Warn,
+            format!("{name} opens but is not a 32-byte key"),
+            fix,
+        ),
         Some(Err(e)) => check(
             id,
             Status::Warn,
             format!("{name} does not decrypt: {e}"),
-            Some("a client with dehydration turned on stores a new one when you reset the recovery key"),
+            fix,
         ),
         None => check(
             id,
-            Status::Skipped,
-            format!("{name} is stored; not opened with the key given"),
-            None,
+            Status::Warn,
+            format!("{name} is stored, but not under a key yours opens"),
+            fix,
         ),
     }
 }
@@ -1050,8 +1129,17 @@ fn backup_sessions(cx: &Ctx<'_>) -> Check {
     let Some(entries) = cx.inp.backup else {
         return check(id, Status::Skipped, "no backup given (--backup)", None);
     };
-    let key = cx.identified.as_ref().and_then(|i| i.backup_key.as_ref());
-    let Some(key) = key else {
+    let stored = cx
+        .secret(BACKUP_SECRET)
+        .and_then(|r| r.as_ref().ok())
+        .and_then(|p| key_from_secret(p));
+    let held = cx
+        .identified
+        .as_ref()
+        .filter(|i| i.kind == KeyKind::BackupKey)
+        .and_then(|i| i.backup_key.as_ref())
+        .map(copy_key);
+    let Some(key) = stored.or(held) else {
         return check(
             id,
             Status::Skipped,
@@ -1062,9 +1150,11 @@ fn backup_sessions(cx: &Ctx<'_>) -> Check {
             None,
         );
     };
-    let outcomes = backup::decrypt_entries(key, entries);
+    let outcomes = backup::decrypt_entries(&key, entries);
     let ok = outcomes.iter().filter(|o| o.result.is_ok()).count();
-    let failed = outcomes.len() - ok;
+    let total = outcomes.len();
+    let failed = total - ok;
+    let fix = Some("sessions the key cannot open were backed up under another key: restore them from a device that has them, or find the key of that backup version");
     if failed == 0 {
         check(
             id,
@@ -1072,12 +1162,19 @@ fn backup_sessions(cx: &Ctx<'_>) -> Check {
             format!("the backup key opens all {ok} sessions"),
             None,
         )
-    } else {
+    } else if ok == 0 {
         check(
             id,
             Status::Fail,
-            format!("the backup key opens {ok} of {} sessions; {failed} fail", outcomes.len()),
-            Some("the failing sessions were written by a client with another key: mxkeys backup decrypt --allow-partial keeps the rest"),
+            format!("the backup key opens none of the {total} sessions"),
+            fix,
+        )
+    } else {
+        check(
+            id,
+            Status::Warn,
+            format!("the backup key opens {ok} of {total} sessions; {failed} fail (mxkeys backup decrypt --allow-partial keeps the rest)"),
+            fix,
         )
     }
 }
@@ -1117,21 +1214,22 @@ pub fn new_backup_version_body(
 
 /// The stored master key's seed, when it opened.
 pub fn stored_master_seed(d: &Diagnosis, account: &AccountData) -> Option<Zeroizing<[u8; 32]>> {
-    let st = d.identified.as_ref()?.storage.as_ref()?;
-    let payload = account
-        .encrypted(CROSS_SIGNING_SECRETS[0], &st.desc.id)
-        .ok()?;
-    let plain = ssss::decrypt_secret(st.key.expose(), CROSS_SIGNING_SECRETS[0], payload).ok()?;
+    let opened = &d.identified.as_ref()?.opened;
+    let (_, plain) = decrypt_under(account, opened)
+        .into_iter()
+        .find(|(n, _)| n == CROSS_SIGNING_SECRETS[0])?;
+    let plain = plain.ok()?;
     let bytes = Zeroizing::new(decode_lenient(&plain).ok()?);
     Some(Zeroizing::new(<[u8; 32]>::try_from(bytes.as_slice()).ok()?))
 }
 
 /// The backup key stored in secret storage, when it opened.
 pub fn stored_backup_key(d: &Diagnosis, account: &AccountData) -> Option<RecoveryKey> {
-    let st = d.identified.as_ref()?.storage.as_ref()?;
-    let payload = account.encrypted(BACKUP_SECRET, &st.desc.id).ok()?;
-    let plain = ssss::decrypt_secret(st.key.expose(), BACKUP_SECRET, payload).ok()?;
-    key_from_secret(&plain)
+    let opened = &d.identified.as_ref()?.opened;
+    let (_, plain) = decrypt_under(account, opened)
+        .into_iter()
+        .find(|(n, _)| n == BACKUP_SECRET)?;
+    key_from_secret(&plain.ok()?)
 }
 
 #[cfg(test)]
@@ -1184,7 +1282,7 @@ mod tests {
         let backup_key = RecoveryKey::decode(WASM_BACKUP_KEY).unwrap();
         let i = identify(Held::Key(&backup_key), Some(&ad), Some(&v), 5_000_000).unwrap();
         assert_eq!(i.kind, KeyKind::BackupKey);
-        assert!(i.storage.is_none() && i.opens.is_empty());
+        assert!(i.opened.is_empty() && i.opens.is_empty());
         assert_eq!(i.matches_backup, Some(true));
 
         // Without the version the backup key fits nothing given.
@@ -1265,9 +1363,14 @@ mod tests {
             ),
             Some(true)
         );
-        // ... which the doctor then trusts and finds in sync.
+        // ... which the doctor then trusts (the master key published as a keys-query
+        // response would) and finds in sync.
+        let kq = serde_json::json!({"master_keys": {"@u:example.org": {
+            "user_id": "@u:example.org", "usage": ["master"],
+            "keys": {format!("ed25519:{master}"): master}}}});
         let d2 = doctor(&Inputs {
             user_id: Some("@u:example.org"),
+            keys_query: Some(&kq),
             ..inputs(&ad, Some(&body), Some(Held::Key(&key)))
         })
         .unwrap();

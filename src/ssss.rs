@@ -282,6 +282,11 @@ impl AccountData {
         }
     }
 
+    /// The content of one account-data type, as given.
+    pub fn content(&self, event_type: &str) -> Option<&Value> {
+        self.0.get(event_type)
+    }
+
     /// The account data as `{type: content}`.
     pub fn into_map(self) -> Map<String, Value> {
         self.0

@@ -157,14 +157,15 @@ pub fn run(a: DoctorArgs, json: bool) -> Result<(), CliError> {
     if json {
         let kind = d.identified.as_ref().map(|i| i.kind);
         let opens = d.identified.as_ref().map(|i| i.opens.clone());
+        let key_ids = d.identified.as_ref().map(account::Identified::key_ids);
         print_json(&json!({
-            "key": kind.map(|k| json!({"kind": k, "opens": opens})),
+            "key": kind.map(|k| json!({"kind": k, "key_ids": key_ids, "opens": opens})),
             "checks": d.checks,
             "repairs": written,
         }))?;
     } else {
         if let Some(i) = &d.identified {
-            let what = match (i.kind, &i.storage) {
+            let what = match (i.kind, i.storage()) {
                 (KeyKind::SecretStorageKey, Some(st)) => format!(
                     "your key is a secret-storage key (key {}{}); it opens {}",
                     st.desc.id,
