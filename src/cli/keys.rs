@@ -7,39 +7,52 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 use zeroize::Zeroizing;
 
+use mxkeys::account::{self, Held, KeyKind};
 use mxkeys::backup;
 use mxkeys::encoding::encode_unpadded;
 use mxkeys::recovery_key::{self, RecoveryKey};
+use mxkeys::ssss::AccountData;
 
 use super::export::MaxRounds;
+use super::held::{HeldArgs, HeldSecret};
 use super::io::{print_json, read_small_json, spinner};
 use super::secrets::{self, SecretSpec};
 use super::{output, CliError, ForceArg, PassphraseArgs};
 
 const CHECK_AFTER: &str = "\
 The key is read from --key-file (first line; - for standard input), else MXKEYS_RECOVERY_KEY, else a
-prompt without echo. Spaces and line breaks in it are ignored. VERSION.json is the body of
-GET /_matrix/client/v3/room_keys/version ({\"algorithm\": ..., \"auth_data\": {\"public_key\": ...},
-\"version\": ...}), or just its auth_data:
+prompt without echo; a Security Phrase from --passphrase-file or MXKEYS_PASSPHRASE. Spaces and line
+breaks in a key are ignored. VERSION.json is the body of GET /_matrix/client/v3/room_keys/version
+({\"algorithm\": ..., \"auth_data\": {\"public_key\": ...}, \"version\": ...}), or just its auth_data:
   curl -H \"Authorization: Bearer $TOKEN\" \"$HS/_matrix/client/v3/room_keys/version\" > version.json
+AD.json is your account data (`mxkeys ssss inspect --help` shows how to fetch it).
+
+Two keys look alike: today's Element gives you a Security Key that opens secret storage, where the
+backup key is kept; older setups gave the backup key itself. With --account-data the check says
+which one you have (--json: \"kind\": \"secret_storage_key\" or \"backup_key\", and \"opens\": the
+secrets it decrypts) and exits 0 when it opens the default secret-storage key (or is the key of
+--backup-version).
 
 A key that does not decode is explained: a character outside base58 (and what it probably was),
 how many characters are missing or extra, a wrong prefix, a failed check digit. --suggest lists the
-keys one correction away that decode; with --auth-data only the one that matches the backup. A
+keys one correction away that decode; with --backup-version or --account-data only the ones that
+match the backup or open secret storage (by the MAC of the key description). A
 corrected key is a secret like the key itself, so the list goes to -o OUT (mode 0600), or to the
 terminal (standard output if it is one, else the controlling terminal), never into a pipe; --json
 gives only how many there are and where they went.
 
 Examples:
   mxkeys recovery-key check
-  mxkeys recovery-key check --key-file key.txt --auth-data version.json
-  mxkeys recovery-key check --key-file key.txt --suggest --auth-data version.json
+  mxkeys recovery-key check --key-file key.txt --account-data account_data.json
+  mxkeys recovery-key check --key-file key.txt --backup-version version.json
+  mxkeys recovery-key check --key-file key.txt --suggest --account-data account_data.json
   mxkeys recovery-key check --key-file key.txt --suggest -o corrected.txt
 
 Exit codes:
-  0  the key is valid (and, with --auth-data, belongs to that backup)
-  1  the key does not decode (even when --suggest finds a correction: retry with it), or does not
-     match the backup in --auth-data
+  0  the key is valid (and, with --account-data, opens the default secret-storage key; with
+     --backup-version, is that backup's key or opens secret storage holding it)
+  1  the key does not decode (even when --suggest finds a correction: retry with it), or opens
+     neither the account data's default key nor the backup given
   2  usage: bad arguments, no key (no --key-file, no MXKEYS_RECOVERY_KEY, no terminal), OUT
      exists (add --force)";
 
@@ -102,7 +115,7 @@ pub struct KeyFileArg {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     #[command(flatten)]
-    key: KeyFileArg,
+    key: HeldArgs,
     /// Also print the private key (a secret: it opens your backup).
     #[arg(long)]
     show_private: bool,
@@ -110,13 +123,18 @@ pub struct CheckArgs {
     #[arg(long)]
     suggest: bool,
     /// Check the key against this backup version (or its auth_data).
-    #[arg(long, value_name = "VERSION.json")]
-    auth_data: Option<PathBuf>,
+    #[arg(long, value_name = "VERSION.json", alias = "auth-data")]
+    backup_version: Option<PathBuf>,
+    /// Say what the key opens in this account data (secret storage).
+    #[arg(long, value_name = "AD.json")]
+    account_data: Option<PathBuf>,
     /// With --suggest: write the corrected keys here (mode 0600).
     #[arg(short, long, value_name = "OUT", requires = "suggest")]
     output: Option<PathBuf>,
     #[command(flatten)]
     force: ForceArg,
+    #[command(flatten)]
+    max: MaxRounds,
 }
 
 #[derive(Debug, Args)]
@@ -155,11 +173,17 @@ pub fn read_key(file: Option<&Path>) -> Result<RecoveryKey, CliError> {
     RecoveryKey::decode(text.expose()).map_err(|e| CliError::Lib(e.into()))
 }
 
-fn describe(key: &RecoveryKey, show_private: bool, json: bool) -> Result<(), CliError> {
+fn describe(
+    key: &RecoveryKey,
+    show_private: bool,
+    json: bool,
+    extra: Option<serde_json::Map<String, serde_json::Value>>,
+) -> Result<(), CliError> {
     let public = encode_unpadded(&key.backup_public_key());
     if json {
         let mut v = serde_json::Map::new();
         v.insert("public_key".into(), json!(public));
+        v.extend(extra.unwrap_or_default());
         if show_private {
             v.insert("private_key".into(), json!(encode_unpadded(key.expose())));
         }
@@ -180,57 +204,45 @@ fn check(a: CheckArgs, json: bool) -> Result<(), CliError> {
         Some(p) => Some(output::create(p, a.force.force, &[])?),
         None => None,
     };
+    let account = a
+        .account_data
+        .as_deref()
+        .map(|p| read_small_json(p, "account data").and_then(|v| Ok(AccountData::parse(&v)?)))
+        .transpose()?;
+    let version = a
+        .backup_version
+        .as_deref()
+        .map(|p| read_small_json(p, "backup version"))
+        .transpose()?;
+    if let Some(f) = &a.key.passphrase_file {
+        let phrase = secrets::read(&SecretSpec {
+            file: Some(f),
+            file_flag: "--passphrase-file",
+            env: "MXKEYS_PASSPHRASE",
+            prompt: String::new(),
+            confirm: false,
+        })?;
+        return check_held(
+            &HeldSecret::Phrase(phrase),
+            account.as_ref(),
+            version.as_ref(),
+            &a,
+            json,
+        );
+    }
     let text = key_text(a.key.key_file.as_deref())?;
     let key = match RecoveryKey::decode(text.expose()) {
         Ok(k) => k,
         Err(e) => {
             if a.suggest {
-                let mut fixes = recovery_key::suggest(text.expose());
-                if let Some(path) = &a.auth_data {
-                    // The backup's public key singles out the right correction.
-                    let version = read_small_json(path, "backup version")?;
-                    fixes.retain(|f| {
-                        RecoveryKey::decode(f)
-                            .is_ok_and(|k| backup::check_auth_data(&k, &version).is_ok())
-                    });
-                }
-                let shown = if fixes.is_empty() {
-                    None
-                } else {
-                    show_corrections(&fixes, pending.take())?
-                };
-                if json {
-                    let mut v = json!({"error": e.to_string(), "suggestions": fixes.len()});
-                    if let (Some(where_), Some(obj)) = (&shown, v.as_object_mut()) {
-                        obj.extend(where_.json());
-                    }
-                    print_json(&v)?;
-                }
-                if fixes.is_empty() {
-                    stderr!("note: no one-character correction makes this a valid Security Key");
-                } else if let Some(where_) = &shown {
-                    if !json {
-                        let what = if a.auth_data.is_some() {
-                            "the corrected key that matches the backup is".to_owned()
-                        } else {
-                            format!(
-                                "{} keys one correction away that are valid are",
-                                fixes.len()
-                            )
-                        };
-                        let hint = if a.auth_data.is_some() {
-                            ""
-                        } else {
-                            " (add --auth-data VERSION.json to find the one of your backup)"
-                        };
-                        stderr!("note: {what} {}{hint}", where_.describe());
-                    }
-                } else {
-                    stderr!(
-                        "note: {} corrected keys found; they are secret like the key, so they are shown only on a terminal: rerun with -o FILE to have them written there",
-                        fixes.len()
-                    );
-                }
+                suggest(
+                    &text,
+                    &e,
+                    account.as_ref(),
+                    version.as_ref(),
+                    &mut pending,
+                    json,
+                )?;
             }
             // With --suggest given, its hint (`--suggest` lists ...) would only repeat it.
             let e = mxkeys::Error::from(e);
@@ -241,13 +253,234 @@ fn check(a: CheckArgs, json: bool) -> Result<(), CliError> {
             });
         }
     };
-    if let Some(path) = &a.auth_data {
-        backup::check_auth_data(&key, &read_small_json(path, "backup version")?)?;
+    check_held(
+        &HeldSecret::Key(key),
+        account.as_ref(),
+        version.as_ref(),
+        &a,
+        json,
+    )
+}
+
+/// List the keys one correction away, keeping those that fit the backup or open secret
+/// storage when either was given (all of them, with the reason, when none fits).
+fn suggest(
+    text: &mxkeys::Passphrase,
+    e: &recovery_key::RecoveryKeyError,
+    account: Option<&AccountData>,
+    version: Option<&serde_json::Value>,
+    pending: &mut Option<output::PendingOutput>,
+    json: bool,
+) -> Result<(), CliError> {
+    let all = recovery_key::suggest(text.expose());
+    let fits = |f: &Zeroizing<String>| {
+        let Ok(k) = RecoveryKey::decode(f) else {
+            return false;
+        };
+        let backup = version.is_some_and(|v| backup::check_auth_data(&k, v).is_ok());
+        // A cheap check per candidate: only Security Keys, so no PBKDF2 runs here.
+        let storage = account.is_some_and(|ad| {
+            account::identify(Held::Key(&k), Some(ad), None, 0)
+                .is_ok_and(|i| i.kind == KeyKind::SecretStorageKey)
+        });
+        backup || storage
+    };
+    let filtered = account.is_some() || version.is_some();
+    let matching: Vec<Zeroizing<String>> = all.iter().filter(|f| fits(f)).cloned().collect();
+    // With only a backup version, a Security Key of secret storage matches nothing: keep every
+    // candidate and say why, rather than claim no correction exists.
+    let (fixes, none_fit) = if filtered && matching.is_empty() && !all.is_empty() {
+        (all, true)
+    } else if filtered {
+        (matching, false)
+    } else {
+        (all, false)
+    };
+    let shown = if fixes.is_empty() {
+        None
+    } else {
+        show_corrections(&fixes, pending.take())?
+    };
+    if json {
+        let mut v = json!({"error": e.to_string(), "suggestions": fixes.len(), "matching": !none_fit && filtered});
+        if let (Some(where_), Some(obj)) = (&shown, v.as_object_mut()) {
+            obj.extend(where_.json());
+        }
+        print_json(&v)?;
+    }
+    if fixes.is_empty() {
+        stderr!("note: no one-character correction makes this a valid Security Key");
+        return Ok(());
+    }
+    if none_fit {
+        let why = if account.is_none() {
+            "; if this is the Security Key that Element asks for, it opens secret storage, not the backup: check the candidates with --account-data AD.json"
+        } else {
+            ""
+        };
+        stderr!(
+            "note: {} keys one correction away are valid, but none fits what was given{why}",
+            fixes.len()
+        );
+    }
+    match &shown {
+        Some(where_) if !json => {
+            let what = if filtered && !none_fit {
+                "the corrected key that fits is".to_owned()
+            } else {
+                format!("{} keys one correction away that are valid are", fixes.len())
+            };
+            let hint = if filtered {
+                ""
+            } else {
+                " (add --account-data AD.json or --backup-version VERSION.json to find yours)"
+            };
+            stderr!("note: {what} {}{hint}", where_.describe());
+        }
+        Some(_) => {}
+        None => stderr!(
+            "note: {} corrected keys found; they are secret like the key, so they are shown only on a terminal: rerun with -o FILE to have them written there",
+            fixes.len()
+        ),
+    }
+    Ok(())
+}
+
+/// What a valid key (or a phrase) is, against what was given.
+fn check_held(
+    held: &HeldSecret,
+    account: Option<&AccountData>,
+    version: Option<&serde_json::Value>,
+    a: &CheckArgs,
+    json: bool,
+) -> Result<(), CliError> {
+    let key = match held {
+        HeldSecret::Key(k) => Some(k),
+        HeldSecret::Phrase(_) => None,
+    };
+    if account.is_none() && version.is_none() {
+        let Some(key) = key else {
+            return Err(CliError::Usage(
+                "a Security Phrase can only be checked against account data (--account-data AD.json) or a passphrase backup (--backup-version VERSION.json)".into(),
+            ));
+        };
+        describe(key, a.show_private, json, None)?;
         if !json {
-            outln!("It matches the backup in {}.", path.display())?;
+            stderr!("note: to learn what it opens, add --account-data AD.json (your secret storage) or --backup-version VERSION.json (your backup)");
+        }
+        return Ok(());
+    }
+    let pb = match (held, account) {
+        (HeldSecret::Phrase(_), Some(_)) => {
+            spinner("deriving the key from the Security Phrase".into())
+        }
+        _ => None,
+    };
+    let found = account::identify(held.as_held(), account, version, a.max.max_rounds);
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    let found = found?;
+    let opens_default = found.opened.iter().any(|o| o.is_default);
+    let ok = opens_default
+        || (account.is_none() && found.kind == KeyKind::BackupKey)
+        || (account.is_some()
+            && found.kind == KeyKind::BackupKey
+            && account.and_then(AccountData::default_key_id).is_none());
+    let ok = ok || (found.kind == KeyKind::BackupKey && found.matches_backup == Some(true));
+    if json {
+        let mut extra = serde_json::Map::new();
+        extra.insert("kind".into(), json!(found.kind));
+        if account.is_some() {
+            extra.insert("key_ids".into(), json!(found.key_ids()));
+            extra.insert("opens".into(), json!(found.opens));
+        }
+        if version.is_some() {
+            extra.insert("matches_backup".into(), json!(found.matches_backup));
+        }
+        match key {
+            Some(k) => describe(k, a.show_private, true, Some(extra))?,
+            None => print_json(&serde_json::Value::Object(extra))?,
+        }
+    } else {
+        match (found.kind, found.storage()) {
+            (KeyKind::SecretStorageKey, Some(st)) => {
+                outln!(
+                    "It is a Security Key of secret storage: it opens key {}{}.",
+                    st.desc.id,
+                    if st.is_default {
+                        " (the default)"
+                    } else {
+                        ", NOT the default key"
+                    }
+                )?;
+                outln!(
+                    "It decrypts: {}",
+                    if found.opens.is_empty() {
+                        "no secret".to_owned()
+                    } else {
+                        found.opens.join(", ")
+                    }
+                )?;
+                match found.matches_backup {
+                    Some(true) => outln!("The backup key stored there is the key of the backup version given.")?,
+                    Some(false) => outln!("The backup key stored there is NOT the key of the backup version given: key storage is out of sync (mxkeys doctor explains)")?,
+                    None => {}
+                }
+            }
+            (KeyKind::BackupKey, _) => {
+                if let Some(p) = &a.backup_version {
+                    outln!("It matches the backup in {}.", p.display())?;
+                }
+                outln!("It is the backup's own decryption key (not a secret-storage key).")?;
+            }
+            _ => {}
+        }
+        if let Some(k) = key {
+            if found.kind != KeyKind::Unknown {
+                describe(k, a.show_private, false, None)?;
+            }
         }
     }
-    describe(&key, a.show_private, json)
+    if ok {
+        return Ok(());
+    }
+    Err(CliError::Input(not_fitting(
+        &found,
+        account,
+        version,
+        key.is_some(),
+    )))
+}
+
+/// Why a valid key or phrase fits nothing given, and what to run next.
+fn not_fitting(
+    found: &account::Identified,
+    account: Option<&AccountData>,
+    version: Option<&serde_json::Value>,
+    is_key: bool,
+) -> String {
+    let what = if is_key {
+        "the key is valid but"
+    } else {
+        "the Security Phrase"
+    };
+    match (found.kind, account, version) {
+        (KeyKind::SecretStorageKey, Some(ad), _) => format!(
+            "{what} opens key {}, not the default key {}: it is from an earlier setup; use the latest Security Key (or mxkeys doctor to see what each opens)",
+            found.key_ids().join(", "),
+            ad.default_key_id().unwrap_or("(none)")
+        ),
+        (_, Some(_), Some(_)) => format!(
+            "{what} opens no secret-storage key in the account data and is not the key of the backup version given; check for a typo (--suggest) or find the key of the latest setup"
+        ),
+        (_, Some(_), None) => format!(
+            "{what} opens no secret-storage key in the account data; if it is a backup key, check it with --backup-version VERSION.json"
+        ),
+        (_, None, _) => format!(
+            "{what} is not the key of this backup version. Most likely it is the Security Key of secret storage (today's Element keeps the backup key there): fetch your account data (`mxkeys ssss inspect --help` shows the curl lines) and run mxkeys recovery-key check --account-data account_data.json --backup-version VERSION.json, or mxkeys recover"
+        ),
+    }
 }
 
 /// Where corrected keys were shown.

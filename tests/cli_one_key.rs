@@ -1,0 +1,189 @@
+//! One key, one account (#22): `recovery-key check` tells a Security Key of secret storage from a
+//! backup key, on account states made by matrix-js-sdk 43 and matrix-sdk-crypto-wasm 18.9
+//! (test-vectors/account).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use common::{assert_fails, mxkeys, s, stderr, tmpdir, vector_dir};
+use serde_json::Value;
+
+fn state(name: &str, file: &str) -> String {
+    s(&vector_dir("account").join(name).join(file)).to_owned()
+}
+
+fn key_text(name: &str, file: &str) -> String {
+    std::fs::read_to_string(state(name, file))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// The key with one character replaced by another base58 character (the check byte then fails).
+fn with_typo(key: &str) -> String {
+    let mut chars: Vec<char> = key.chars().collect();
+    let i = chars
+        .iter()
+        .rposition(|c| c.is_ascii_alphanumeric())
+        .unwrap()
+        - 3;
+    chars[i] = if chars[i] == 'x' { 'y' } else { 'x' };
+    chars.into_iter().collect()
+}
+
+#[test]
+fn a_security_key_with_only_the_backup_version_is_named_and_routed() {
+    let o = mxkeys(
+        &[
+            "recovery-key",
+            "check",
+            "--key-file",
+            &state("in-sync-security-key", "recovery_key.txt"),
+            "--backup-version",
+            &state("in-sync-security-key", "backup_version.json"),
+        ],
+        &[],
+    );
+    assert_fails(&o, 1, "Security Key of secret storage");
+    let err = stderr(&o);
+    assert!(err.contains("--account-data"), "{err}");
+    assert!(err.contains("mxkeys recover"), "{err}");
+}
+
+#[test]
+fn with_account_data_the_check_says_what_the_key_is() {
+    let st = "in-sync-security-key";
+    let run = |key: &str| {
+        mxkeys(
+            &[
+                "--json",
+                "recovery-key",
+                "check",
+                "--key-file",
+                &state(st, key),
+                "--account-data",
+                &state(st, "account_data.json"),
+                "--backup-version",
+                &state(st, "backup_version.json"),
+            ],
+            &[],
+        )
+    };
+    let o = run("recovery_key.txt");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["kind"], "secret_storage_key");
+    assert_eq!(v["matches_backup"], true);
+    assert!(v["opens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n == "m.megolm_backup.v1"));
+    let o = run("backup_key.txt");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["kind"], "backup_key");
+    assert_eq!(v["opens"], serde_json::json!([]));
+}
+
+#[test]
+fn a_phrase_is_accepted_too() {
+    let st = "in-sync-passphrase";
+    let o = mxkeys(
+        &[
+            "--json",
+            "recovery-key",
+            "check",
+            "--passphrase-file",
+            &state(st, "passphrase.txt"),
+            "--account-data",
+            &state(st, "account_data.json"),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["kind"], "secret_storage_key");
+}
+
+#[test]
+fn an_old_key_that_opens_only_an_old_description_fails() {
+    let st = "two-keys-split";
+    let o = mxkeys(
+        &[
+            "recovery-key",
+            "check",
+            "--key-file",
+            &state(st, "old_recovery_key.txt"),
+            "--account-data",
+            &state(st, "account_data.json"),
+        ],
+        &[],
+    );
+    assert_fails(&o, 1, "not the default key");
+}
+
+#[test]
+fn suggest_against_account_data_finds_the_one_correction_that_opens_it() {
+    let st = "in-sync-security-key";
+    let right = key_text(st, "recovery_key.txt");
+    let typo = with_typo(&right);
+    let dir = tmpdir();
+    let key_file = dir.path().join("typo.txt");
+    std::fs::write(&key_file, &typo).unwrap();
+
+    // Only the backup version: the candidates stay, with the reason none fits.
+    let out = dir.path().join("all.txt");
+    let o = mxkeys(
+        &[
+            "recovery-key",
+            "check",
+            "--suggest",
+            "--key-file",
+            s(&key_file),
+            "--backup-version",
+            &state(st, "backup_version.json"),
+            "-o",
+            s(&out),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("none fits"), "{err}");
+    assert!(err.contains("--account-data"), "{err}");
+    let all = std::fs::read_to_string(&out).unwrap();
+    let compact = |k: &str| k.split_whitespace().collect::<String>();
+    assert!(
+        all.lines().any(|l| compact(l) == compact(&right)),
+        "the right key is among {} candidates",
+        all.lines().count()
+    );
+
+    // With the account data: exactly the right key, by the key description's MAC.
+    let out = dir.path().join("fit.txt");
+    let o = mxkeys(
+        &[
+            "recovery-key",
+            "check",
+            "--suggest",
+            "--key-file",
+            s(&key_file),
+            "--account-data",
+            &state(st, "account_data.json"),
+            "-o",
+            s(&out),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let fit = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(fit.lines().count(), 1, "{fit}");
+    assert_eq!(compact(fit.trim()), compact(&right));
+}
