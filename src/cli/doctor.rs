@@ -70,7 +70,7 @@ pub struct DoctorArgs {
     /// The POST /keys/query response for your user.
     #[arg(long, value_name = "KQ.json")]
     keys_query: Option<PathBuf>,
-    /// Your user id (@you:example.org); found in --keys-query when it has one user.
+    /// Your user id (default: the one in --keys-query).
     #[arg(long, value_name = "MXID")]
     user_id: Option<String>,
     /// The backup: GET /room_keys/keys body.

@@ -16,7 +16,7 @@ use super::CliError;
 /// `--key-file` / `--passphrase-file`: the Security Key or the Security Phrase.
 #[derive(Debug, Clone, Args)]
 pub struct HeldArgs {
-    /// Security Key file: secret storage's, or the backup's (first line; - for stdin).
+    /// Security Key or backup key file (first line; - for stdin).
     #[arg(long, value_name = "PATH")]
     pub key_file: Option<PathBuf>,
     /// Security Phrase file (first line; - for stdin).

@@ -106,7 +106,7 @@ enum Command {
     Attachment(attachment::AttachmentCmd),
     /// Security Key or Phrase + key backup -> an export to import.
     Recover(recover::RecoverArgs),
-    /// Explain key storage that is out of sync: a checklist, and repairs to upload.
+    /// Explain key storage that is out of sync; write repairs.
     Doctor(doctor::DoctorArgs),
     /// Forgotten passphrases: search a candidate list on all cores.
     #[command(subcommand, after_help = group_help!("passphrase", "mxkeys passphrase search element-keys.txt --candidates guesses.txt --mutate", "mxkeys passphrase search account_data.json --candidates guesses.txt -o found.txt"))]
