@@ -118,3 +118,107 @@ fn decode(text: &Passphrase) -> Result<HeldSecret, CliError> {
         .map(HeldSecret::Key)
         .map_err(|e| CliError::Lib(e.into()))
 }
+
+/// The backup key a held key or phrase leads to, and how it was found.
+pub struct BackupKey {
+    /// The key.
+    pub key: RecoveryKey,
+    /// One line for the user: where the key came from.
+    pub how: String,
+}
+
+/// Resolve the backup key from what the person holds: a Security Key or Phrase of secret storage
+/// (with `account`), the backup's own key, or a legacy backup passphrase (with `version`).
+/// Without a version to check against, a key that opens no secret storage is tried on the first
+/// sessions of `probe` (a wrong key opens none).
+pub fn backup_key(
+    held: &HeldSecret,
+    account: Option<&mxkeys::ssss::AccountData>,
+    version: Option<&serde_json::Value>,
+    probe: &[mxkeys::backup::Entry],
+    key_id: Option<&str>,
+    max_rounds: u32,
+) -> Result<BackupKey, CliError> {
+    use mxkeys::account::{self, KeyKind};
+    let pb = match held {
+        HeldSecret::Phrase(_) => super::io::spinner("deriving the key from the phrase".into()),
+        HeldSecret::Key(_) => None,
+    };
+    let found = account::identify(held.as_held(), account, version, max_rounds);
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    let mut found = found?;
+    let version_name = || {
+        version
+            .and_then(|v| v.get("version"))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("given")
+            .to_owned()
+    };
+    match found.kind {
+        KeyKind::SecretStorageKey => {
+            let id = found.key_ids().join(", ");
+            if let Some(want) = key_id {
+                if !found.key_ids().iter().any(|i| i == want) {
+                    return Err(CliError::Input(format!(
+                        "your key does not open secret-storage key {want} (--key-id); it opens {id}"
+                    )));
+                }
+            }
+            let Some(key) = found.backup_key.take() else {
+                return Err(CliError::Input(format!(
+                    "your key opens secret storage (key {id}), but no backup key is stored under it (m.megolm_backup.v1 missing or not 32 bytes); mxkeys doctor --account-data AD.json explains"
+                )));
+            };
+            if found.matches_backup == Some(false) {
+                return Err(CliError::Input(format!(
+                    "key storage is out of sync: the backup key in secret storage (key {id}) is not the key of backup version {}; mxkeys doctor --account-data AD.json --backup-version VERSION.json explains and writes a repair",
+                    version_name()
+                )));
+            }
+            Ok(BackupKey {
+                key,
+                how: format!("secret storage opened with key {id}; backup key found"),
+            })
+        }
+        KeyKind::BackupKey => {
+            let key = found.backup_key.take().ok_or_else(|| {
+                CliError::Input("the backup key could not be derived".into())
+            })?;
+            Ok(BackupKey {
+                key,
+                how: format!("the key given is the key of backup version {}", version_name()),
+            })
+        }
+        KeyKind::Unknown => match (held, version) {
+            (HeldSecret::Key(_), Some(_)) => Err(CliError::Input(format!(
+                "this is not the Security Key (or Phrase) of this account: the key opens {}and is not the key of backup version {}; check it for a typo (mxkeys recovery-key check --suggest), or use the Security Key of the latest setup",
+                if account.is_some() { "no secret-storage key in the account data " } else { "nothing given " },
+                version_name()
+            ))),
+            (HeldSecret::Key(k), None) => {
+                let tried = &probe[..probe.len().min(3)];
+                let opens = mxkeys::backup::decrypt_entries(k, tried)
+                    .iter()
+                    .any(|o| o.result.is_ok());
+                if opens || (probe.is_empty() && account.is_none()) {
+                    let mut bytes = *k.expose();
+                    Ok(BackupKey {
+                        key: RecoveryKey::from_bytes(&mut bytes),
+                        how: "the key given opens the backup's sessions: it is the backup key".into(),
+                    })
+                } else {
+                    Err(CliError::Input(format!(
+                        "this is not the Security Key (or Phrase) of this account: the key opens {}none of the backup's first sessions; check it for a typo (mxkeys recovery-key check --suggest --account-data AD.json)",
+                        if account.is_some() { "no secret-storage key in the account data and " } else { "" }
+                    )))
+                }
+            }
+            (HeldSecret::Phrase(_), _) => Err(CliError::Input(format!(
+                "this is not the Security Key (or Phrase) of this account: the phrase opens no secret-storage key in the account data{}; check it for a typo, or try `mxkeys passphrase search` with the variants you might have typed",
+                if version.is_some() { " and is not the passphrase of this backup" } else { "" }
+            ))),
+        },
+    }
+}

@@ -9,20 +9,19 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use mxkeys::backup;
-use mxkeys::encoding::decode_lenient;
 use mxkeys::export;
-use mxkeys::recovery_key::RecoveryKey;
 use mxkeys::session::Summary;
-use mxkeys::ssss::{self, AccountData};
+use mxkeys::ssss::AccountData;
 
 use super::backup::{decrypt_with, explain_mac, rooms};
-use super::export::{new_passphrase, report_written, write_export, write_rounds};
+use super::export::{new_passphrase, report_written, write_export, write_rounds, MaxRounds};
+use super::held::{self, HeldArgs};
 use super::io::{note, print_json, read_json, read_small_json};
-use super::ssss::{unlock, KeyArgs};
 use super::{output, CliError, ForceArg};
 
 const AFTER: &str = "\
-For the person who has a Security Key or Security Phrase and wants their message keys back. Gather,
+For the person who has a Security Key or Security Phrase and wants their message keys back. The
+backup's own key works too (it is recognised; the account data is then not needed). Gather,
 with an access token ($TOKEN, from your client's Help & About; or ask your admin) and your
 homeserver's URL ($HS):
   the account data (m.secret_storage.*, m.megolm_backup.v1): see below
@@ -51,7 +50,7 @@ Exit codes:
   1    wrong Security Key or Phrase, no backup key in secret storage, the backup key is not that
        backup's (--backup-version), sessions that fail (without --allow-partial; nothing written),
        malformed JSON
-  2    usage: --account-data, --backup or -o missing and no terminal to ask on, no key, phrase or
+  2    usage: --backup or -o missing and no terminal to ask on, no key, phrase or
        new passphrase available, OUT exists (add --force)
   130  stopped with Ctrl-C; OUT is not created";
 
@@ -65,7 +64,7 @@ pub struct RecoverArgs {
     #[arg(long, value_name = "BACKUP.json")]
     backup: Option<PathBuf>,
     /// Check the key against this backup version.
-    #[arg(long, value_name = "VERSION.json")]
+    #[arg(long, value_name = "VERSION.json", alias = "auth-data")]
     backup_version: Option<PathBuf>,
     /// The export file to write.
     #[arg(short, long, value_name = "OUT")]
@@ -80,15 +79,18 @@ pub struct RecoverArgs {
     #[arg(long)]
     allow_partial: bool,
     #[command(flatten)]
-    key: KeyArgs,
+    key: HeldArgs,
+    /// Use this secret-storage key, not the default.
+    #[arg(long, value_name = "ID")]
+    key_id: Option<String>,
+    #[command(flatten)]
+    max: MaxRounds,
     #[command(flatten)]
     force: ForceArg,
 }
 
 pub fn run(a: RecoverArgs, json: bool) -> Result<(), CliError> {
-    let (Some(account_data), Some(backup_path), Some(output)) =
-        (&a.account_data, &a.backup, &a.output)
-    else {
+    let (Some(backup_path), Some(output)) = (&a.backup, &a.output) else {
         if super::guide::interactive() {
             let s = |p: &Option<PathBuf>| p.as_ref().map(|x| x.display().to_string());
             return super::guide::recover_flow(
@@ -99,43 +101,37 @@ pub fn run(a: RecoverArgs, json: bool) -> Result<(), CliError> {
             );
         }
         return Err(CliError::Usage(
-            "recover needs --account-data, --backup and -o (or run it in a terminal to be asked for them)".into(),
+            "recover needs --backup and -o, and --account-data unless you hold the backup key itself (or run it in a terminal to be asked for them)".into(),
         ));
     };
-    let rounds = write_rounds(a.rounds, a.key.max_rounds())?;
-    let pending = output::create(output, a.force.force, &[account_data, backup_path])?;
-    let ad = AccountData::parse(&read_small_json(account_data, "account data")?)?;
+    let rounds = write_rounds(a.rounds, a.max.max_rounds)?;
+    let mut inputs: Vec<&std::path::Path> = vec![backup_path];
+    inputs.extend(a.account_data.as_deref());
+    let pending = output::create(output, a.force.force, &inputs)?;
+    let ad = a
+        .account_data
+        .as_deref()
+        .map(|p| read_small_json(p, "account data").and_then(|v| Ok(AccountData::parse(&v)?)))
+        .transpose()?;
     let doc = read_json(backup_path)?;
     let version = a.backup_version.as_deref().map(read_json).transpose()?;
     let (_, entries) = backup::entries(&doc, None, None)?;
 
-    // 1. Secret storage: the backup key.
-    let desc = ad.resolve_key(a.key.key_id())?;
-    let unlocked = unlock(&a.key, &desc)?;
-    let results = ssss::decrypt_secrets(&ad, &unlocked, &["m.megolm_backup.v1".to_owned()])?;
-    let plain = match results.into_iter().next() {
-        Some((_, r)) => r?,
-        None => {
-            return Err(CliError::Input(
-                "the account data has no m.megolm_backup.v1 secret".into(),
-            ))
-        }
-    };
-    let bytes = Zeroizing::new(decode_lenient(&plain).map_err(|_| {
-        CliError::Input("the stored backup key (m.megolm_backup.v1) is not base64".into())
-    })?);
-    let mut raw = Zeroizing::new(<[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
-        CliError::Input(format!(
-            "the stored backup key is {} bytes, expected 32",
-            bytes.len()
-        ))
-    })?);
-    let key = RecoveryKey::from_bytes(&mut raw);
+    // 1. The backup key: from secret storage, or the key given is the backup's own.
+    let held = held::read(&a.key, false)?.ok_or_else(|| {
+        CliError::Usage("no Security Key or Phrase given (--key-file, --passphrase-file)".into())
+    })?;
+    let found = held::backup_key(
+        &held,
+        ad.as_ref(),
+        version.as_ref(),
+        &entries,
+        a.key_id.as_deref(),
+        a.max.max_rounds,
+    )?;
+    let key = found.key;
     if !json {
-        note(&format!(
-            "secret storage opened with key {}; backup key found",
-            desc.id
-        ));
+        note(&found.how);
     }
 
     // 2. The backup, checked against its version.

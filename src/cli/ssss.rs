@@ -189,11 +189,6 @@ impl KeyArgs {
     pub fn key_id(&self) -> Option<&str> {
         self.key_id.as_deref()
     }
-
-    /// The --max-rounds limit.
-    pub fn max_rounds(&self) -> u32 {
-        self.max.max_rounds
-    }
 }
 
 fn load(file: &Path) -> Result<AccountData, CliError> {
