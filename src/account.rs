@@ -124,14 +124,23 @@ impl Identified {
 /// then as a legacy backup passphrase (`auth_data.private_key_salt`).
 ///
 /// # Errors
-/// Only for rounds above `max_rounds` in a description or in `auth_data`; a key that opens
-/// nothing is [`KeyKind::Unknown`], not an error.
+/// A backup version that is malformed or of another algorithm; rounds above `max_rounds` in a
+/// description or in `auth_data`. A key that opens nothing is [`KeyKind::Unknown`], not an
+/// error.
 pub fn identify(
     held: Held<'_>,
     account: Option<&AccountData>,
     version: Option<&Value>,
     max_rounds: u32,
 ) -> Result<Identified, Error> {
+    // A version that cannot be read is an error of its own, not "the key does not fit".
+    if let Some(v) = version {
+        let probe = RecoveryKey::from_bytes(&mut [0u8; 32]);
+        match backup::check_auth_data(&probe, v) {
+            Ok(()) | Err(Error::BackupKeyMismatch { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
     let opened = match account {
         Some(ad) => open_storage(held, ad, max_rounds)?,
         None => Vec::new(),
@@ -341,6 +350,25 @@ pub struct Check {
     pub detail: String,
     /// What repairs it, when it is not ok.
     pub fix: Option<String>,
+    /// The input that would let a skipped check run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub needs: Option<Needs>,
+}
+
+/// An input a check could not run without.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Needs {
+    /// The Security Key or Phrase.
+    Key,
+    /// The backup version (GET /room_keys/version).
+    BackupVersion,
+    /// A /keys/query response for the user.
+    KeysQuery,
+    /// The user id.
+    UserId,
+    /// The backup (GET /room_keys/keys).
+    Backup,
 }
 
 /// A repair that can be made offline: a body to upload.
@@ -412,6 +440,15 @@ fn check(id: CheckId, status: Status, detail: impl Into<String>, fix: Option<&st
         status,
         detail: detail.into(),
         fix: fix.map(str::to_owned),
+        needs: None,
+    }
+}
+
+/// A check skipped for want of `needs`.
+fn skipped(id: CheckId, detail: impl Into<String>, needs: Needs) -> Check {
+    Check {
+        needs: Some(needs),
+        ..check(id, Status::Skipped, detail, None)
     }
 }
 
@@ -424,7 +461,12 @@ pub fn doctor(inp: &Inputs<'_>) -> Result<Diagnosis, Error> {
     let default_desc = usable_default(ad);
     let identified = inp
         .held
-        .map(|h| identify(h, Some(ad), inp.backup_version, inp.max_rounds))
+        .map(|h| {
+            // A version that cannot be read fails its own checks below; the key is still
+            // identified against the account data.
+            let version = inp.backup_version.filter(|v| backup_public_key(v).is_ok());
+            identify(h, Some(ad), version, inp.max_rounds)
+        })
         .transpose()?;
     let opened = identified
         .as_ref()
@@ -521,7 +563,7 @@ fn default_key(cx: &Ctx<'_>, repairs: &mut Vec<Repair>) -> Check {
             };
             let fix = match (&opened, none) {
                 (Some(k), _) => format!(
-                    "your key opens key {k}: upload the repair that makes it the default (doctor -o DIR writes it)"
+                    "your key opens key {k}: make it the default again (a repair that can be written offline)"
                 ),
                 (None, true) => "set up secure backup in your client (Element: Settings > Encryption)".to_owned(),
                 (None, false) => "give the Security Key or Phrase so that doctor can tell which key it opens and write the repair".to_owned(),
@@ -551,7 +593,7 @@ fn usable_default(ad: &AccountData) -> Result<KeyDescription, String> {
 fn key_check(cx: &Ctx<'_>) -> Check {
     let id = CheckId::KeyCheck;
     let Some(ident) = &cx.identified else {
-        return check(id, Status::Skipped, "no key given", None);
+        return skipped(id, "no key given", Needs::Key);
     };
     if ident.kind == KeyKind::BackupKey {
         return check(
@@ -596,7 +638,7 @@ fn key_check(cx: &Ctx<'_>) -> Check {
             id,
             Status::Fail,
             "your key opens no secret-storage key in this account data, nor is it the backup's key",
-            Some("check it for a typo (mxkeys recovery-key check --suggest), or use the key of the latest setup"),
+            Some("check it for a typo, or use the key of the latest setup"),
         ),
     }
 }
@@ -750,12 +792,7 @@ fn backup_key_in_storage(cx: &Ctx<'_>) -> Check {
 fn backup_key_matches_backup(cx: &Ctx<'_>, repairs: &mut Vec<Repair>) -> Check {
     let id = CheckId::BackupKeyMatchesBackup;
     let Some(version) = cx.inp.backup_version else {
-        return check(
-            id,
-            Status::Skipped,
-            "no backup version given (--backup-version)",
-            None,
-        );
+        return skipped(id, "no backup version given", Needs::BackupVersion);
     };
     let public = match backup_public_key(version) {
         Ok(p) => p,
@@ -810,7 +847,7 @@ fn backup_key_matches_backup(cx: &Ctx<'_>, repairs: &mut Vec<Repair>) -> Check {
             version_name(version),
             if whose == "the key you gave" { "this key" } else { "your Security Key" }
         ),
-        Some("doctor -o DIR writes a new backup version for the stored key (then upload your keys to it with mxkeys backup encrypt), or reset key storage in a client that has the current backup key"),
+        Some("make a new backup version for the stored key (a repair that can be written offline; then upload your keys to it), or reset key storage in a client that has the current backup key"),
     )
 }
 
@@ -876,11 +913,10 @@ fn cross_signing_in_storage(cx: &Ctx<'_>) -> Check {
         );
     }
     if !cx.storage_key_given() {
-        return check(
+        return skipped(
             id,
-            Status::Skipped,
             "all three are stored; not opened (no key for secret storage given)",
-            None,
+            Needs::Key,
         );
     }
     let bad: Vec<String> = CROSS_SIGNING_SECRETS
@@ -909,15 +945,10 @@ fn cross_signing_in_storage(cx: &Ctx<'_>) -> Check {
 fn cross_signing_matches_published(cx: &Ctx<'_>) -> Check {
     let id = CheckId::CrossSigningMatchesPublished;
     let Some(resp) = cx.inp.keys_query else {
-        return check(
-            id,
-            Status::Skipped,
-            "no keys-query response given (--keys-query)",
-            None,
-        );
+        return skipped(id, "no keys-query response given", Needs::KeysQuery);
     };
     let Some(user) = cx.inp.user_id else {
-        return check(id, Status::Skipped, "no user id given (--user-id)", None);
+        return skipped(id, "no user id given", Needs::UserId);
     };
     if identity::published_cross_signing_key(resp, user, "master").is_none() {
         return no_master(id, resp, user);
@@ -986,19 +1017,13 @@ fn no_master(id: CheckId, resp: &Value, user: &str) -> Check {
 fn backup_trusted(cx: &Ctx<'_>) -> Check {
     let id = CheckId::BackupTrusted;
     let Some(version) = cx.inp.backup_version else {
-        return check(
-            id,
-            Status::Skipped,
-            "no backup version given (--backup-version)",
-            None,
-        );
+        return skipped(id, "no backup version given", Needs::BackupVersion);
     };
     let (Some(resp), Some(user)) = (cx.inp.keys_query, cx.inp.user_id) else {
-        return check(
+        return skipped(
             id,
-            Status::Skipped,
-            "no keys-query response given (--keys-query): the signatures cannot be checked",
-            None,
+            "no keys-query response given: the signatures cannot be checked",
+            Needs::KeysQuery,
         );
     };
     if let Err(e) = backup_public_key(version) {
@@ -1020,7 +1045,7 @@ fn backup_trusted(cx: &Ctx<'_>) -> Check {
             None,
         );
     };
-    let untrusted_fix = Some("make a new backup version from a verified client (Element: Settings > Encryption > reset), or doctor -o DIR writes one signed with your master key");
+    let untrusted_fix = Some("make a new backup version from a verified client (Element: Settings > Encryption > reset), or one signed with your master key (a repair that can be written offline)");
     if identity::verify_signed(auth, user, &format!("ed25519:{master}"), &master) == Some(true) {
         return check(id, Status::Ok, "signed by your master key", None);
     }
@@ -1127,7 +1152,7 @@ fn dehydration_key(cx: &Ctx<'_>) -> Check {
 fn backup_sessions(cx: &Ctx<'_>) -> Check {
     let id = CheckId::BackupSessions;
     let Some(entries) = cx.inp.backup else {
-        return check(id, Status::Skipped, "no backup given (--backup)", None);
+        return skipped(id, "no backup given", Needs::Backup);
     };
     let stored = cx
         .secret(BACKUP_SECRET)
@@ -1173,7 +1198,7 @@ fn backup_sessions(cx: &Ctx<'_>) -> Check {
         check(
             id,
             Status::Warn,
-            format!("the backup key opens {ok} of {total} sessions; {failed} fail (mxkeys backup decrypt --allow-partial keeps the rest)"),
+            format!("the backup key opens {ok} of {total} sessions; {failed} fail"),
             fix,
         )
     }

@@ -76,7 +76,7 @@ pub enum Error {
     Backup(String),
 
     /// The recovery key belongs to another backup.
-    #[error("this key belongs to another backup: backup version {version} has public key {expected}, this key's is {actual}; use the key (or Security Key) for version {version}")]
+    #[error("this key is not the key of backup version {version}: the backup's public key is {expected}, this key's is {actual}")]
     BackupKeyMismatch {
         /// The backup version checked against.
         version: String,

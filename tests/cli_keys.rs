@@ -184,7 +184,7 @@ fn backup_decrypt_checks_the_version_and_writes_export_sessions() {
             other["recovery_key"].as_str().unwrap(),
         )],
     );
-    assert_fails(&o, 1, "this key belongs to another backup");
+    assert_fails(&o, 1, "is not the key of backup version");
     assert!(!out2.exists());
 }
 

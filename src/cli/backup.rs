@@ -16,11 +16,12 @@ use mxkeys::export;
 use mxkeys::megolm::SessionKey;
 use mxkeys::recovery_key::RecoveryKey;
 use mxkeys::session::Summary;
+use mxkeys::ssss::AccountData;
 
 use super::export::{new_passphrase, report_written, write_export, write_rounds, MaxRounds};
+use super::held::{self, HeldArgs, HeldSecret};
 use super::inputs::{read_all, Keyring};
 use super::io::{note, print_json, read_json, read_small_json, spinner, warn};
-use super::keys::{read_key, KeyFileArg};
 use super::{output, CliError, ForceArg, PassphraseArgs};
 
 const DECRYPT_AFTER: &str = "\
@@ -126,8 +127,11 @@ pub struct Source {
     #[arg(value_name = "BACKUP.json")]
     backup: PathBuf,
     /// Check the key against this backup version first.
-    #[arg(long, value_name = "VERSION.json")]
-    auth_data: Option<PathBuf>,
+    #[arg(long, value_name = "VERSION.json", alias = "auth-data")]
+    backup_version: Option<PathBuf>,
+    /// Account data: a Security Key or Phrase then opens the backup key in secret storage.
+    #[arg(long, value_name = "AD.json")]
+    account_data: Option<PathBuf>,
     /// Room of a backup piece that does not name it.
     #[arg(long, value_name = "ID")]
     room_id: Option<String>,
@@ -138,7 +142,12 @@ pub struct Source {
     #[arg(long)]
     allow_partial: bool,
     #[command(flatten)]
-    key: KeyFileArg,
+    key: HeldArgs,
+    /// Use this secret-storage key, not the default.
+    #[arg(long, value_name = "ID", requires = "account_data")]
+    key_id: Option<String>,
+    #[command(flatten)]
+    max: MaxRounds,
 }
 
 #[derive(Debug, Args)]
@@ -188,9 +197,7 @@ pub struct ToExportArgs {
     rounds: u32,
     /// The export's new passphrase file (first line).
     #[arg(long, value_name = "PATH")]
-    passphrase_file: Option<PathBuf>,
-    #[command(flatten)]
-    max: MaxRounds,
+    new_passphrase_file: Option<PathBuf>,
     #[command(flatten)]
     force: ForceArg,
 }
@@ -222,7 +229,7 @@ enum Needs {
 
 fn decrypt_source(src: &Source, json: bool, needs: Needs) -> Result<Decrypted, CliError> {
     let doc = read_json(&src.backup)?;
-    let version = src.auth_data.as_deref().map(read_json).transpose()?;
+    let version = src.backup_version.as_deref().map(read_json).transpose()?;
     let (room, sid) = (src.room_id.as_deref(), src.session_id.as_deref());
     let shape = backup::shape(&doc)?;
     let piece = match shape {
@@ -241,7 +248,7 @@ fn decrypt_source(src: &Source, json: bool, needs: Needs) -> Result<Decrypted, C
                 "{piece} does not name its room, and an export needs it: give --room-id ID (`mxkeys backup decrypt` decrypts it without)"
             )));
         }
-        let key: RecoveryKey = read_key(src.key.key_file.as_deref())?;
+        let key = resolve_key(src, version.as_ref(), &[], json)?;
         return decrypt_lone(&key, sd, room, sid, version.as_ref(), piece, needs);
     }
     if shape == Shape::Room && room.is_none() {
@@ -250,8 +257,48 @@ fn decrypt_source(src: &Source, json: bool, needs: Needs) -> Result<Decrypted, C
         )));
     }
     let (_, entries) = backup::entries(&doc, room, sid)?;
-    let key: RecoveryKey = read_key(src.key.key_file.as_deref())?;
+    let key = resolve_key(src, version.as_ref(), &entries, json)?;
     decrypt_with(&key, &entries, version.as_ref(), src.allow_partial, json)
+}
+
+/// The backup key from what was given: the backup's own key as before, or (with
+/// --account-data) a Security Key or Phrase that opens it in secret storage.
+fn resolve_key(
+    src: &Source,
+    version: Option<&Value>,
+    entries: &[backup::Entry],
+    json: bool,
+) -> Result<RecoveryKey, CliError> {
+    let ad = src
+        .account_data
+        .as_deref()
+        .map(|p| read_small_json(p, "account data").and_then(|v| Ok(AccountData::parse(&v)?)))
+        .transpose()?;
+    let held = held::read(&src.key, false)?.ok_or_else(|| {
+        CliError::Usage("no Security Key given (--key-file or MXKEYS_RECOVERY_KEY)".into())
+    })?;
+    // Without account data or a version, a key is taken as the backup's own, as before: its
+    // sessions' MACs tell a wrong key.
+    if ad.is_none() && version.is_none() {
+        return match held {
+            HeldSecret::Key(k) => Ok(k),
+            HeldSecret::Phrase(_) => Err(CliError::Usage(
+                "a Security Phrase opens secret storage: give --account-data AD.json (or --backup-version VERSION.json for an old passphrase backup)".into(),
+            )),
+        };
+    }
+    let found = held::backup_key(
+        &held,
+        ad.as_ref(),
+        version,
+        entries,
+        src.key_id.as_deref(),
+        src.max.max_rounds,
+    )?;
+    if !json && ad.is_some() {
+        note(&found.how);
+    }
+    Ok(found.key)
 }
 
 /// Decrypt one `session_data` whose room or session id is not given. The session id comes from
@@ -512,15 +559,34 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
 }
 
 fn to_export(a: ToExportArgs, json: bool) -> Result<(), CliError> {
-    let rounds = write_rounds(a.rounds, a.max.max_rounds)?;
+    let rounds = write_rounds(a.rounds, a.src.max.max_rounds)?;
     let pending = output::create(&a.output, a.force.force, &[&a.src.backup])?;
     let d = decrypt_source(&a.src, json, Needs::RoomIds)?;
     let plain = Zeroizing::new(serde_json::to_vec(&d.sessions).map_err(io::Error::from)?);
-    let pass = new_passphrase(
-        a.passphrase_file.as_deref(),
-        "--passphrase-file",
-        "MXKEYS_PASSPHRASE",
-    )?;
+    // Before --new-passphrase-file / MXKEYS_NEW_PASSPHRASE, to-export read the export's new
+    // passphrase from --passphrase-file / MXKEYS_PASSPHRASE. Given beside a Security Key (so
+    // they cannot be its phrase), they still mean that, with a warning.
+    let key_given =
+        a.src.key.key_file.is_some() || std::env::var_os("MXKEYS_RECOVERY_KEY").is_some();
+    let (file, flag) = match (&a.new_passphrase_file, &a.src.key.passphrase_file) {
+        (Some(f), _) => (Some(f.as_path()), "--new-passphrase-file"),
+        (None, Some(f)) if key_given => {
+            warn("--passphrase-file beside a Security Key is read as the export's new passphrase; name it --new-passphrase-file");
+            (Some(f.as_path()), "--passphrase-file")
+        }
+        (None, _) => (None, "--new-passphrase-file"),
+    };
+    let env = if std::env::var_os("MXKEYS_NEW_PASSPHRASE").is_none()
+        && std::env::var_os("MXKEYS_PASSPHRASE").is_some()
+        && key_given
+        && file.is_none()
+    {
+        warn("MXKEYS_PASSPHRASE beside a Security Key is read as the export's new passphrase; name it MXKEYS_NEW_PASSPHRASE");
+        "MXKEYS_PASSPHRASE"
+    } else {
+        "MXKEYS_NEW_PASSPHRASE"
+    };
+    let pass = new_passphrase(file, flag, env)?;
     let path = write_export(pending, &pass, rounds, &plain)?;
     explain_mac(&d, json);
     let summary = Summary {

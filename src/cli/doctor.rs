@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde_json::{json, Value};
 
-use mxkeys::account::{self, CheckId, Inputs, KeyKind, Repair, Status};
+use mxkeys::account::{self, CheckId, Inputs, KeyKind, Needs, Repair, Status};
 use mxkeys::backup;
 use mxkeys::ssss::AccountData;
 
@@ -190,9 +190,27 @@ pub fn run(a: DoctorArgs, json: bool) -> Result<(), CliError> {
             .max()
             .unwrap_or(0);
         for c in &d.checks {
-            outln!("{} {:width$}  {}", mark(c.status), id_str(c.id), c.detail)?;
+            let add = match c.needs {
+                Some(Needs::Key) => " (give --key-file or --passphrase-file)",
+                Some(Needs::BackupVersion) => " (add --backup-version VERSION.json)",
+                Some(Needs::KeysQuery) => " (add --keys-query KQ.json)",
+                Some(Needs::UserId) => " (add --user-id)",
+                Some(Needs::Backup) => " (add --backup BACKUP.json)",
+                None => "",
+            };
+            outln!(
+                "{} {:width$}  {}{add}",
+                mark(c.status),
+                id_str(c.id),
+                c.detail
+            )?;
             if let (Some(fix), Status::Fail | Status::Warn) = (&c.fix, c.status) {
-                outln!("  {:width$}  fix: {fix}", "")?;
+                let writes = if a.output.is_none() && repairable(c.id, &d.repairs) {
+                    " (mxkeys doctor -o DIR writes it)"
+                } else {
+                    ""
+                };
+                outln!("  {:width$}  fix: {fix}{writes}", "")?;
             }
         }
         for w in &written {
@@ -216,6 +234,16 @@ pub fn run(a: DoctorArgs, json: bool) -> Result<(), CliError> {
         )));
     }
     Ok(())
+}
+
+/// Whether one of `repairs` mends check `id`.
+fn repairable(id: CheckId, repairs: &[Repair]) -> bool {
+    repairs.iter().any(|r| match r {
+        Repair::DefaultKey { .. } => id == CheckId::DefaultKey,
+        Repair::NewBackupVersion => {
+            matches!(id, CheckId::BackupKeyMatchesBackup | CheckId::BackupTrusted)
+        }
+    })
 }
 
 fn write_repairs(

@@ -167,12 +167,6 @@ pub fn key_text(file: Option<&Path>) -> Result<mxkeys::Passphrase, CliError> {
     })
 }
 
-/// Read and decode a recovery key.
-pub fn read_key(file: Option<&Path>) -> Result<RecoveryKey, CliError> {
-    let text = key_text(file)?;
-    RecoveryKey::decode(text.expose()).map_err(|e| CliError::Lib(e.into()))
-}
-
 fn describe(
     key: &RecoveryKey,
     show_private: bool,
@@ -478,7 +472,11 @@ fn not_fitting(
             "{what} opens no secret-storage key in the account data; if it is a backup key, check it with --backup-version VERSION.json"
         ),
         (_, None, _) => format!(
-            "{what} is not the key of this backup version. Most likely it is the Security Key of secret storage (today's Element keeps the backup key there): fetch your account data (`mxkeys ssss inspect --help` shows the curl lines) and run mxkeys recovery-key check --account-data account_data.json --backup-version VERSION.json, or mxkeys recover"
+            "{what} is not the key of backup version {}. Most likely it is the Security Key of secret storage (today's Element keeps the backup key there): fetch your account data (`mxkeys ssss inspect --help` shows the curl lines) and run mxkeys recovery-key check --account-data account_data.json --backup-version VERSION.json, or mxkeys recover",
+            version
+                .and_then(|v| v.get("version"))
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("(unnamed)")
         ),
     }
 }

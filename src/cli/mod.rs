@@ -334,6 +334,7 @@ pub fn hint(e: &mxkeys::Error) -> Option<String> {
         }
         E::SsssSeveralKeys { .. } => "choose one with --key-id".into(),
         E::SsssNoKey { .. } => "see `mxkeys ssss inspect` for which keys hold it".into(),
+        E::BackupKeyMismatch { .. } => "if it is the Security Key your client shows, it opens secret storage, where the backup key is kept: add --account-data AD.json (or run mxkeys recover; mxkeys doctor explains keys out of sync)".into(),
         E::RecoveryKey(RecoveryKeyError::Prefix { .. } | RecoveryKeyError::Parity) => {
             "`--suggest` lists the likely corrections".into()
         }

@@ -820,7 +820,7 @@ def recovery_key_cases():
             "public_key": b64(BACKUP_PUB)}}, "is not supported", "unknown backup algorithm"),
         ("pk-other", {"algorithm": "m.megolm_backup.v1.curve25519-aes-sha2", "version": "7",
                       "auth_data": {"public_key": b64(x25519_base(OTHER_PRIV))}},
-         "belongs to another backup", "the public key of another backup"),
+         "not the key of backup version", "the public key of another backup"),
         ("pk-not-base64", {"auth_data": {"public_key": "!!!"}}, "not base64",
          "public_key is not base64"),
         ("array", [], "not a JSON object", "a JSON array"),
@@ -1010,7 +1010,7 @@ def backup_cases():
          "to-export --rounds 0", dict(ENV_K, **ENV_P))
     case("backup-good.json", None, ["backup", "decrypt", "{file}", "--auth-data",
                                     "{dir}/version-pk-other.json"], 1,
-         "belongs to another backup", "--auth-data of another backup", ENV_K)
+         "not the key of backup version", "--auth-data of another backup", ENV_K)
 
     # backup encrypt: hostile sessions and public keys
     enc = ["backup", "encrypt", "{file}", "--public-key", b64(BACKUP_PUB), "-o", "{out}"]
