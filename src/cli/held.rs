@@ -198,7 +198,7 @@ pub fn backup_key(
                 version_name()
             ))),
             (HeldSecret::Key(k), None) => {
-                let tried = &probe[..probe.len().min(3)];
+                let tried = probe.get(..probe.len().min(3)).unwrap_or_default();
                 let opens = mxkeys::backup::decrypt_entries(k, tried)
                     .iter()
                     .any(|o| o.result.is_ok());
