@@ -29,7 +29,7 @@ use zeroize::Zeroizing;
 use crate::encoding::{decode_lenient, encode_unpadded};
 use crate::error::Error;
 use crate::export::container::hmac_sha256;
-use crate::kdf::{self, Rounds};
+use crate::kdf::{self, Limits, Rounds};
 use crate::megolm::{SessionKey, SessionKeyError};
 use crate::recovery_key::RecoveryKey;
 use crate::secret::{Passphrase, SecretBytes};
@@ -473,20 +473,20 @@ pub(crate) fn split_version(version: &Value) -> Result<(&Map<String, Value>, Str
 pub fn key_from_passphrase(
     pass: &Passphrase,
     version: &Value,
-    max_rounds: u32,
+    limits: &Limits,
 ) -> Result<RecoveryKey, Error> {
     let (auth, _) = split_version(version)?;
-    let (salt, rounds) = passphrase_params(auth, max_rounds)?;
+    let (salt, rounds) = passphrase_params(auth, limits)?;
     let mut out = kdf::pbkdf2_sha512::<32>(pass.expose().as_bytes(), salt.as_bytes(), rounds);
     Ok(RecoveryKey::from_bytes(out.expose_mut()))
 }
 
 /// The salt and rounds of a legacy passphrase-protected backup's `auth_data`, refused when
 /// absent, when other than 256 bits are asked for, or when the rounds are out of bounds.
-pub(crate) fn passphrase_params(
-    auth: &Map<String, Value>,
-    max_rounds: u32,
-) -> Result<(&str, Rounds), Error> {
+pub(crate) fn passphrase_params<'a>(
+    auth: &'a Map<String, Value>,
+    limits: &Limits,
+) -> Result<(&'a str, Rounds), Error> {
     let salt = auth
         .get("private_key_salt")
         .and_then(Value::as_str)
@@ -510,7 +510,7 @@ pub(crate) fn passphrase_params(
             "private_key_bits is {bits}; only 256 is defined"
         )));
     }
-    Ok((salt, Rounds::new(iterations, max_rounds)?))
+    Ok((salt, limits.rounds(iterations)?))
 }
 
 #[cfg(test)]

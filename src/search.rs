@@ -91,7 +91,7 @@ impl Target {
         let mut head = [0u8; HEADER_LEN];
         head.copy_from_slice(sealed.get(..HEADER_LEN).unwrap_or_default());
         let header = Header::parse(&head);
-        let rounds = header.check(limits.max_rounds)?;
+        let rounds = header.check(limits)?;
         let mut t = [0u8; MAC_LEN];
         t.copy_from_slice(tag);
         Ok(Target::Export {
@@ -122,7 +122,7 @@ impl Target {
                 info.bits
             )));
         }
-        let rounds = Rounds::new(info.iterations, limits.max_rounds)?;
+        let rounds = limits.rounds(info.iterations)?;
         let probes = if desc.check.is_some() {
             Vec::new()
         } else {
@@ -154,7 +154,7 @@ impl Target {
             .and_then(|p| decode_lenient(p).ok())
             .and_then(|b| <[u8; 32]>::try_from(b).ok())
             .ok_or_else(|| Error::Backup("auth_data has no 32-byte public_key".into()))?;
-        let (salt, rounds) = backup::passphrase_params(auth, limits.max_rounds)?;
+        let (salt, rounds) = backup::passphrase_params(auth, limits)?;
         Ok(Target::Backup {
             public_key: pk,
             salt: salt.to_owned(),

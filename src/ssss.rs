@@ -35,7 +35,7 @@ use zeroize::Zeroizing;
 use crate::encoding::{decode_lenient, encode_unpadded};
 use crate::error::Error;
 use crate::export::container::{hmac_sha256, Aes256Ctr};
-use crate::kdf::{self, Rounds};
+use crate::kdf::{self, Limits};
 use crate::recovery_key::RecoveryKey;
 use crate::secret::{Passphrase, SecretBytes};
 
@@ -336,7 +336,7 @@ pub struct Unlocked {
 /// # Errors
 /// [`Error::Ssss`] when a phrase is given but the key has none (or an unusable one);
 /// [`Error::SsssWrongKey`]; rounds errors.
-pub fn unlock(desc: &KeyDescription, with: Unlock<'_>, max_rounds: u32) -> Result<Unlocked, Error> {
+pub fn unlock(desc: &KeyDescription, with: Unlock<'_>, limits: &Limits) -> Result<Unlocked, Error> {
     let key = match with {
         Unlock::SecurityKey(k) => SecretBytes::from_array(&mut k.expose().to_owned()),
         Unlock::Phrase(p) => {
@@ -348,7 +348,7 @@ pub fn unlock(desc: &KeyDescription, with: Unlock<'_>, max_rounds: u32) -> Resul
                     )
                 }))
             })?;
-            key_from_passphrase(p, info, max_rounds)?
+            key_from_passphrase(p, info, limits)?
         }
     };
     let check = check_key(key.expose(), desc)?;
@@ -410,7 +410,7 @@ pub fn decrypt_secrets(
 pub fn key_from_passphrase(
     pass: &Passphrase,
     info: &PassphraseInfo,
-    max_rounds: u32,
+    limits: &Limits,
 ) -> Result<SecretBytes<32>, Error> {
     if info.bits != 256 {
         return Err(Error::Ssss(format!(
@@ -418,7 +418,7 @@ pub fn key_from_passphrase(
             info.bits
         )));
     }
-    let rounds = Rounds::new(info.iterations, max_rounds)?;
+    let rounds = limits.rounds(info.iterations)?;
     Ok(kdf::pbkdf2_sha512::<32>(
         pass.expose().as_bytes(),
         info.salt.as_bytes(),

@@ -337,7 +337,7 @@ fn from_passphrase(a: FromPassphraseArgs, json: bool) -> Result<(), CliError> {
         confirm: false,
     })?;
     let pb = spinner("deriving the backup key from the passphrase".into());
-    let key = backup::key_from_passphrase(&pass, &version, a.max.max_rounds);
+    let key = backup::key_from_passphrase(&pass, &version, &a.max.limits());
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
