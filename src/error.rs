@@ -91,7 +91,11 @@ pub enum Error {
 
     /// Secret-storage account data is malformed or lacks something.
     #[error("{0}")]
-    Ssss(String),
+    Ssss(#[from] crate::ssss::SsssError),
+
+    /// A passphrase search cannot run on a well-formed target.
+    #[error("{0}")]
+    Search(#[from] crate::search::TargetError),
 
     /// No default secret-storage key, and more than one key to choose from.
     #[error("no default key (m.secret_storage.default_key) and several keys: {keys}")]
@@ -154,7 +158,10 @@ impl Error {
             Error::Json { .. } => "json",
             Error::EmptyPassphrase => "passphrase",
             Error::RecoveryKey(e) => e.kind(),
-            Error::Backup(_) | Error::Ssss(_) | Error::SsssSeveralKeys { .. } => "format",
+            Error::Backup(_)
+            | Error::Ssss(_)
+            | Error::Search(_)
+            | Error::SsssSeveralKeys { .. } => "format",
             Error::SsssWrongKey { .. } | Error::SsssWrongKeyNoCheck { .. } => "wrong_key",
             Error::SsssMac { .. } => "mac",
             Error::SsssNoKey { .. } => "no_key",

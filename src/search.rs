@@ -28,6 +28,30 @@ use crate::recovery_key::RecoveryKey;
 use crate::secret::{Passphrase, SecretBytes};
 use crate::ssss::{self, AccountData, Confirmation, KeyDescription, PassphraseInfo};
 
+/// Why a target cannot be searched, though its file is well formed ([`Error::Search`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TargetError {
+    /// The secret-storage key was not made from a Security Phrase.
+    #[error("key {key_id} was not made from a Security Phrase: there is no phrase to search for")]
+    NoPhrase {
+        /// The key id.
+        key_id: String,
+    },
+    /// The key's Security Phrase asks for a key length other than 256 bits.
+    #[error("the key asks for {bits} bits; only 256 is defined")]
+    PhraseBits {
+        /// The `bits` found.
+        bits: u32,
+    },
+    /// The key has no check and no secret is stored under it: nothing tells a right phrase.
+    #[error("key {key_id} has no key check and no secret to test a phrase against")]
+    Untestable {
+        /// The key id.
+        key_id: String,
+    },
+}
+
 /// What a candidate is checked against.
 pub enum Target {
     /// A key export file held in memory.
@@ -105,22 +129,22 @@ impl Target {
     /// The Security Phrase of a secret-storage key (`key_id`, else the default key).
     ///
     /// # Errors
-    /// [`Error::Ssss`] when the key has no Security Phrase, or nothing to check against.
+    /// [`Error::Search`] when the key has no Security Phrase, or nothing to check against;
+    /// [`Error::Ssss`] when its phrase cannot be used.
     pub fn ssss(ad: &AccountData, key_id: Option<&str>, limits: &Limits) -> Result<Self, Error> {
         let desc = ad.resolve_key(key_id)?;
-        let info = desc.passphrase.clone().ok_or_else(|| {
-            Error::Ssss(desc.passphrase_problem.clone().unwrap_or_else(|| {
-                format!(
-                    "key {} was not made from a Security Phrase: there is no phrase to search for",
-                    desc.id
-                )
-            }))
-        })?;
+        let info = desc
+            .passphrase
+            .clone()
+            .ok_or_else(|| match &desc.passphrase_problem {
+                Some(problem) => Error::from(ssss::SsssError::PhraseUnusable(problem.clone())),
+                None => TargetError::NoPhrase {
+                    key_id: desc.id.clone(),
+                }
+                .into(),
+            })?;
         if info.bits != 256 {
-            return Err(Error::Ssss(format!(
-                "the key asks for {} bits; only 256 is defined",
-                info.bits
-            )));
+            return Err(TargetError::PhraseBits { bits: info.bits }.into());
         }
         let rounds = limits.rounds(info.iterations)?;
         let probes = if desc.check.is_some() {
@@ -129,10 +153,10 @@ impl Target {
             ad.probes(&desc.id)
         };
         if desc.check.is_none() && probes.is_empty() {
-            return Err(Error::Ssss(format!(
-                "key {} has no key check and no secret to test a phrase against",
-                desc.id
-            )));
+            return Err(TargetError::Untestable {
+                key_id: desc.id.clone(),
+            }
+            .into());
         }
         Ok(Target::Ssss {
             desc,
