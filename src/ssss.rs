@@ -35,7 +35,7 @@ use zeroize::Zeroizing;
 use crate::encoding::{decode_lenient, encode_unpadded};
 use crate::error::Error;
 use crate::export::container::{hmac_sha256, Aes256Ctr};
-use crate::kdf::{self, Limits};
+use crate::kdf::{self, Limits, Rounds};
 use crate::recovery_key::RecoveryKey;
 use crate::secret::{Passphrase, SecretBytes};
 
@@ -201,6 +201,43 @@ pub enum SsssError {
         /// What the secret is, e.g. "an Ed25519 seed".
         what: &'static str,
     },
+}
+
+impl PassphraseInfo {
+    /// Check the parameters before anything is derived: a 256-bit key, and rounds within
+    /// `limits`.
+    ///
+    /// # Errors
+    /// [`SsssError::PhraseBits`] (as [`Error::Ssss`]) for bits other than 256; rounds errors.
+    pub fn rounds(&self, limits: &Limits) -> Result<Rounds, Error> {
+        if self.bits != 256 {
+            return Err(SsssError::PhraseBits { bits: self.bits }.into());
+        }
+        limits.rounds(self.iterations)
+    }
+}
+
+impl KeyDescription {
+    /// The Security Phrase this key was made from, its parameters checked
+    /// ([`PassphraseInfo::rounds`]): what turns a phrase into this key, for unlocking or for
+    /// testing candidates.
+    ///
+    /// # Errors
+    /// [`SsssError::PhraseUnusable`] when the description's phrase parameters cannot be read
+    /// ([`KeyDescription::passphrase_problem`]), [`SsssError::NoPhrase`] when it has none,
+    /// [`SsssError::PhraseBits`] (all as [`Error::Ssss`]); rounds errors.
+    pub fn passphrase_info(&self, limits: &Limits) -> Result<(&PassphraseInfo, Rounds), Error> {
+        let info = self
+            .passphrase
+            .as_ref()
+            .ok_or_else(|| match &self.passphrase_problem {
+                Some(problem) => SsssError::PhraseUnusable(problem.clone()),
+                None => SsssError::NoPhrase {
+                    key_id: self.id.clone(),
+                },
+            })?;
+        Ok((info, info.rounds(limits)?))
+    }
 }
 
 impl AccountData {
@@ -461,16 +498,8 @@ pub fn unlock(desc: &KeyDescription, with: Unlock<'_>, limits: &Limits) -> Resul
     let key = match with {
         Unlock::SecurityKey(k) => SecretBytes::from_array(&mut k.expose().to_owned()),
         Unlock::Phrase(p) => {
-            let info = desc
-                .passphrase
-                .as_ref()
-                .ok_or_else(|| match &desc.passphrase_problem {
-                    Some(problem) => SsssError::PhraseUnusable(problem.clone()),
-                    None => SsssError::NoPhrase {
-                        key_id: desc.id.clone(),
-                    },
-                })?;
-            key_from_passphrase(p, info, limits)?
+            let (info, rounds) = desc.passphrase_info(limits)?;
+            phrase_key(p, info, rounds)
         }
     };
     let check = check_key(key.expose(), desc)?;
@@ -535,15 +564,13 @@ pub fn key_from_passphrase(
     info: &PassphraseInfo,
     limits: &Limits,
 ) -> Result<SecretBytes<32>, Error> {
-    if info.bits != 256 {
-        return Err(SsssError::PhraseBits { bits: info.bits }.into());
-    }
-    let rounds = limits.rounds(info.iterations)?;
-    Ok(kdf::pbkdf2_sha512::<32>(
-        pass.expose().as_bytes(),
-        info.salt.as_bytes(),
-        rounds,
-    ))
+    let rounds = info.rounds(limits)?;
+    Ok(phrase_key(pass, info, rounds))
+}
+
+/// PBKDF2-HMAC-SHA-512 of the phrase with checked parameters: the 32 key bytes.
+fn phrase_key(pass: &Passphrase, info: &PassphraseInfo, rounds: Rounds) -> SecretBytes<32> {
+    kdf::pbkdf2_sha512::<32>(pass.expose().as_bytes(), info.salt.as_bytes(), rounds)
 }
 
 struct Keys {
