@@ -133,7 +133,12 @@ pub struct ExportKeys {
 impl ExportKeys {
     /// PBKDF2-HMAC-SHA-512(passphrase bytes, salt, rounds, 512 bits), split in two.
     pub fn derive(password: &[u8], salt: &[u8; 16], rounds: Rounds) -> ExportKeys {
-        let full = kdf::pbkdf2_sha512::<64>(password, salt, rounds);
+        Self::from_derived(&kdf::pbkdf2_sha512::<64>(password, salt, rounds))
+    }
+
+    /// Split 64 bytes of PBKDF2-HMAC-SHA-512 output (derived elsewhere, e.g. in a batch) into
+    /// K and K'.
+    pub fn from_derived(full: &SecretBytes<64>) -> ExportKeys {
         let mut aes = SecretBytes::<32>::zeroed();
         let mut mac = SecretBytes::<32>::zeroed();
         let (k, k2) = full.expose().split_at(32);

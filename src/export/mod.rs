@@ -34,6 +34,7 @@
 pub mod armor;
 pub mod container;
 mod fingerprint;
+mod sealed;
 
 use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
 
@@ -49,6 +50,7 @@ use crate::secret::Passphrase;
 pub use armor::{ArmorInfo, ArmorReader, ArmorWriter};
 pub use container::{clear_bit63, ExportKeys, Header, HEADER_LEN, MAC_LEN};
 pub use fingerprint::{guess_writer, WriterGuess};
+pub use sealed::Sealed;
 
 /// Rounds mxkeys writes by default: what Element Web writes.
 pub const DEFAULT_ROUNDS: u32 = 500_000;
