@@ -37,8 +37,8 @@ pub enum Error {
     #[error("the file asks for 0 PBKDF2 rounds, which no client writes; it is damaged")]
     RoundsZero,
 
-    /// The file asks for more PBKDF2 rounds than the configured limit (`--rounds` of a command that
-    /// writes has its own usage error).
+    /// The file asks for more PBKDF2 rounds than [`crate::kdf::Limits::max_rounds`] allows. (A
+    /// round count chosen for writing is the caller's to check.)
     #[error("the file asks for {rounds} PBKDF2 rounds, above the limit {limit}")]
     RoundsTooHigh {
         /// Rounds requested.
