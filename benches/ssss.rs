@@ -15,6 +15,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use mxkeys::encoding::encode_unpadded;
+use mxkeys::kdf::Limits;
 use mxkeys::recovery_key::RecoveryKey;
 use mxkeys::ssss::{self, AccountData, Unlock, KNOWN_SECRETS};
 use serde_json::{json, Value};
@@ -40,7 +41,8 @@ fn ssss(c: &mut Criterion) {
     let run = |doc: &Value| {
         let ad = AccountData::parse(doc).unwrap();
         let desc = ad.resolve_key(None).unwrap();
-        let unlocked = ssss::unlock(&desc, Unlock::SecurityKey(&key), 1).unwrap();
+        let unlocked =
+            ssss::unlock(&desc, Unlock::SecurityKey(&key), &Limits { max_rounds: 1 }).unwrap();
         ssss::decrypt_secrets(&ad, &unlocked, &[]).unwrap()
     };
     let secrets = run(&doc);

@@ -37,6 +37,7 @@ use crate::backup;
 use crate::encoding::{decode_lenient, encode_unpadded};
 use crate::error::Error;
 use crate::identity;
+use crate::kdf::Limits;
 use crate::recovery_key::RecoveryKey;
 use crate::secret::{Passphrase, SecretBytes};
 use crate::ssss::{self, AccountData, Confirmation, KeyDescription};
@@ -124,14 +125,14 @@ impl Identified {
 /// then as a legacy backup passphrase (`auth_data.private_key_salt`).
 ///
 /// # Errors
-/// A backup version that is malformed or of another algorithm; rounds above `max_rounds` in a
+/// A backup version that is malformed or of another algorithm; rounds above `limits` in a
 /// description or in `auth_data`. A key that opens nothing is [`KeyKind::Unknown`], not an
 /// error.
 pub fn identify(
     held: Held<'_>,
     account: Option<&AccountData>,
     version: Option<&Value>,
-    max_rounds: u32,
+    limits: &Limits,
 ) -> Result<Identified, Error> {
     // A version that cannot be read is an error of its own, not "the key does not fit".
     if let Some(v) = version {
@@ -142,7 +143,7 @@ pub fn identify(
         }
     }
     let opened = match account {
-        Some(ad) => open_storage(held, ad, max_rounds)?,
+        Some(ad) => open_storage(held, ad, limits)?,
         None => Vec::new(),
     };
     let mut opens = Vec::new();
@@ -165,7 +166,7 @@ pub fn identify(
                 backup_key = Some(copy_key(k));
                 KeyKind::BackupKey
             }
-            (Held::Phrase(p), Some(v)) => match backup::key_from_passphrase(p, v, max_rounds) {
+            (Held::Phrase(p), Some(v)) => match backup::key_from_passphrase(p, v, limits) {
                 Ok(k) if backup::check_auth_data(&k, v).is_ok() => {
                     backup_key = Some(k);
                     KeyKind::BackupKey
@@ -249,7 +250,7 @@ fn decrypt_under(
 fn open_storage(
     held: Held<'_>,
     ad: &AccountData,
-    max_rounds: u32,
+    limits: &Limits,
 ) -> Result<Vec<OpenedStorage>, Error> {
     let mut opened = Vec::new();
     for id in key_order(ad) {
@@ -260,7 +261,7 @@ fn open_storage(
                 let Some(info) = &desc.passphrase else {
                     continue;
                 };
-                match ssss::key_from_passphrase(p, info, max_rounds) {
+                match ssss::key_from_passphrase(p, info, limits) {
                     Ok(k) => k,
                     Err(e @ Error::RoundsTooHigh { .. }) => return Err(e),
                     Err(_) => continue,
@@ -399,8 +400,8 @@ pub struct Inputs<'a> {
     pub backup: Option<&'a [backup::Entry]>,
     /// The Security Key or Phrase, or a backup key; `None` checks what can be seen without.
     pub held: Option<Held<'a>>,
-    /// Most PBKDF2 rounds to accept.
-    pub max_rounds: u32,
+    /// Bounds on the PBKDF2 work a Security Phrase may ask for.
+    pub limits: Limits,
 }
 
 /// The checklist and the repairs it found.
@@ -455,7 +456,7 @@ fn skipped(id: CheckId, detail: impl Into<String>, needs: Needs) -> Check {
 /// Check an account's key storage (see the module docs for what each check means).
 ///
 /// # Errors
-/// Only for PBKDF2 rounds above `max_rounds`; everything wrong in the inputs is a failed check.
+/// Only for PBKDF2 rounds above `limits`; everything wrong in the inputs is a failed check.
 pub fn doctor(inp: &Inputs<'_>) -> Result<Diagnosis, Error> {
     let ad = inp.account;
     let default_desc = usable_default(ad);
@@ -465,7 +466,7 @@ pub fn doctor(inp: &Inputs<'_>) -> Result<Diagnosis, Error> {
             // A version that cannot be read fails its own checks below; the key is still
             // identified against the account data.
             let version = inp.backup_version.filter(|v| backup_public_key(v).is_ok());
-            identify(h, Some(ad), version, inp.max_rounds)
+            identify(h, Some(ad), version, &inp.limits)
         })
         .transpose()?;
     let opened = identified
@@ -1286,7 +1287,7 @@ mod tests {
             user_id: None,
             backup: None,
             held,
-            max_rounds: 5_000_000,
+            limits: Limits::default(),
         }
     }
 
@@ -1298,20 +1299,32 @@ mod tests {
     fn a_security_key_is_told_from_a_backup_key() {
         let (ad, v) = in_sync();
         let ssss_key = RecoveryKey::decode(IN_SYNC_KEY).unwrap();
-        let i = identify(Held::Key(&ssss_key), Some(&ad), Some(&v), 5_000_000).unwrap();
+        let i = identify(
+            Held::Key(&ssss_key),
+            Some(&ad),
+            Some(&v),
+            &Limits::default(),
+        )
+        .unwrap();
         assert_eq!(i.kind, KeyKind::SecretStorageKey);
         assert_eq!(i.matches_backup, Some(true));
         assert!(i.opens.iter().any(|s| s == BACKUP_SECRET), "{:?}", i.opens);
         assert_eq!(i.opens.len(), 4);
 
         let backup_key = RecoveryKey::decode(WASM_BACKUP_KEY).unwrap();
-        let i = identify(Held::Key(&backup_key), Some(&ad), Some(&v), 5_000_000).unwrap();
+        let i = identify(
+            Held::Key(&backup_key),
+            Some(&ad),
+            Some(&v),
+            &Limits::default(),
+        )
+        .unwrap();
         assert_eq!(i.kind, KeyKind::BackupKey);
         assert!(i.opened.is_empty() && i.opens.is_empty());
         assert_eq!(i.matches_backup, Some(true));
 
         // Without the version the backup key fits nothing given.
-        let i = identify(Held::Key(&backup_key), Some(&ad), None, 5_000_000).unwrap();
+        let i = identify(Held::Key(&backup_key), Some(&ad), None, &Limits::default()).unwrap();
         assert_eq!(i.kind, KeyKind::Unknown);
     }
 
@@ -1319,16 +1332,27 @@ mod tests {
     fn the_phrase_opens_secret_storage_and_leads_to_the_backup_key() {
         let (ad, v) = in_sync();
         let p = Passphrase::new("recover me at 2 a.m.".into());
-        let i = identify(Held::Phrase(&p), Some(&ad), Some(&v), 5_000_000).unwrap();
+        let i = identify(Held::Phrase(&p), Some(&ad), Some(&v), &Limits::default()).unwrap();
         assert_eq!(i.kind, KeyKind::SecretStorageKey);
         let want = RecoveryKey::decode(WASM_BACKUP_KEY).unwrap();
         assert_eq!(i.backup_key.unwrap().expose(), want.expose());
         let wrong = Passphrase::new("recover me at 3 a.m.".into());
-        let i = identify(Held::Phrase(&wrong), Some(&ad), Some(&v), 5_000_000).unwrap();
+        let i = identify(
+            Held::Phrase(&wrong),
+            Some(&ad),
+            Some(&v),
+            &Limits::default(),
+        )
+        .unwrap();
         assert_eq!(i.kind, KeyKind::Unknown);
         // The rounds cap holds for every description tried.
         assert!(matches!(
-            identify(Held::Phrase(&p), Some(&ad), None, 10),
+            identify(
+                Held::Phrase(&p),
+                Some(&ad),
+                None,
+                &Limits { max_rounds: 10 }
+            ),
             Err(Error::RoundsTooHigh { .. })
         ));
     }

@@ -29,7 +29,7 @@ use zeroize::Zeroizing;
 use crate::encoding::{decode_lenient, encode_unpadded};
 use crate::error::Error;
 use crate::export::container::hmac_sha256;
-use crate::kdf::{self, Rounds};
+use crate::kdf::{self, Limits, Rounds};
 use crate::megolm::{SessionKey, SessionKeyError};
 use crate::recovery_key::RecoveryKey;
 use crate::secret::{Passphrase, SecretBytes};
@@ -473,20 +473,20 @@ pub(crate) fn split_version(version: &Value) -> Result<(&Map<String, Value>, Str
 pub fn key_from_passphrase(
     pass: &Passphrase,
     version: &Value,
-    max_rounds: u32,
+    limits: &Limits,
 ) -> Result<RecoveryKey, Error> {
     let (auth, _) = split_version(version)?;
-    let (salt, rounds) = passphrase_params(auth, max_rounds)?;
+    let (salt, rounds) = passphrase_params(auth, limits)?;
     let mut out = kdf::pbkdf2_sha512::<32>(pass.expose().as_bytes(), salt.as_bytes(), rounds);
     Ok(RecoveryKey::from_bytes(out.expose_mut()))
 }
 
 /// The salt and rounds of a legacy passphrase-protected backup's `auth_data`, refused when
 /// absent, when other than 256 bits are asked for, or when the rounds are out of bounds.
-pub(crate) fn passphrase_params(
-    auth: &Map<String, Value>,
-    max_rounds: u32,
-) -> Result<(&str, Rounds), Error> {
+pub(crate) fn passphrase_params<'a>(
+    auth: &'a Map<String, Value>,
+    limits: &Limits,
+) -> Result<(&'a str, Rounds), Error> {
     let salt = auth
         .get("private_key_salt")
         .and_then(Value::as_str)
@@ -510,7 +510,55 @@ pub(crate) fn passphrase_params(
             "private_key_bits is {bits}; only 256 is defined"
         )));
     }
-    Ok((salt, Rounds::new(iterations, max_rounds)?))
+    Ok((salt, limits.rounds(iterations)?))
+}
+
+/// A legacy backup whose key came from a passphrase, read as far as testing a key needs: the
+/// public key the right key has, and the PBKDF2 parameters that make a key from a passphrase.
+#[derive(Debug, Clone)]
+pub struct PassphraseBackup {
+    public_key: [u8; 32],
+    salt: String,
+    rounds: Rounds,
+}
+
+impl PassphraseBackup {
+    /// Read a backup version (GET /room_keys/version body, or its bare `auth_data`).
+    ///
+    /// # Errors
+    /// [`Error::Backup`] when it has no 32-byte public key or was not made from a passphrase (as
+    /// [`key_from_passphrase`]); rounds errors.
+    pub fn read(version: &Value, limits: &Limits) -> Result<Self, Error> {
+        let (auth, _) = split_version(version)?;
+        let pk = auth
+            .get("public_key")
+            .and_then(Value::as_str)
+            .and_then(|p| decode_lenient(p).ok())
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| Error::Backup("auth_data has no 32-byte public_key".into()))?;
+        let (salt, rounds) = passphrase_params(auth, limits)?;
+        Ok(PassphraseBackup {
+            public_key: pk,
+            salt: salt.to_owned(),
+            rounds,
+        })
+    }
+
+    /// `private_key_salt`, as the PBKDF2 salt (its UTF-8 bytes).
+    pub fn salt(&self) -> &[u8] {
+        self.salt.as_bytes()
+    }
+
+    /// `private_key_iterations`, checked.
+    pub fn rounds(&self) -> Rounds {
+        self.rounds
+    }
+
+    /// Is this the backup's key? Its public key (one X25519 base-point multiplication) must be
+    /// `auth_data.public_key`.
+    pub fn opens(&self, key: &RecoveryKey) -> bool {
+        key.backup_public_key() == self.public_key
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,9 @@
 
 use std::io;
 
+// The armor's detail enum lives beside its parser; `mxkeys::error::ArmorError` still names it.
+pub use crate::export::armor::ArmorError;
+
 /// Everything that can go wrong in the library.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -34,8 +37,8 @@ pub enum Error {
     #[error("the file asks for 0 PBKDF2 rounds, which no client writes; it is damaged")]
     RoundsZero,
 
-    /// The file asks for more PBKDF2 rounds than the configured limit (`--rounds` of a command that
-    /// writes has its own usage error).
+    /// The file asks for more PBKDF2 rounds than [`crate::kdf::Limits::max_rounds`] allows. (A
+    /// round count chosen for writing is the caller's to check.)
     #[error("the file asks for {rounds} PBKDF2 rounds, above the limit {limit}")]
     RoundsTooHigh {
         /// Rounds requested.
@@ -88,7 +91,11 @@ pub enum Error {
 
     /// Secret-storage account data is malformed or lacks something.
     #[error("{0}")]
-    Ssss(String),
+    Ssss(#[from] crate::ssss::SsssError),
+
+    /// A passphrase search cannot run on a well-formed target.
+    #[error("{0}")]
+    Search(#[from] crate::search::TargetError),
 
     /// No default secret-storage key, and more than one key to choose from.
     #[error("no default key (m.secret_storage.default_key) and several keys: {keys}")]
@@ -139,54 +146,6 @@ pub enum Error {
     Io(#[source] io::Error),
 }
 
-/// What exactly is wrong with an export's ASCII armor.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ArmorError {
-    /// No `-----BEGIN MEGOLM SESSION DATA-----` line.
-    #[error("no '-----BEGIN MEGOLM SESSION DATA-----' line found; this is not a Matrix key export (or it was cut off at the start)")]
-    NoBegin,
-    /// Text follows the BEGIN marker on its line.
-    #[error("line {line}: unexpected text after '-----BEGIN MEGOLM SESSION DATA-----'; the marker must be on a line of its own")]
-    BeginLineJunk {
-        /// 1-based line number.
-        line: u64,
-    },
-    /// The file ends before `-----END MEGOLM SESSION DATA-----`.
-    #[error("no '-----END MEGOLM SESSION DATA-----' line found; the file is truncated")]
-    NoEnd,
-    /// A line starting with `-` inside the body is not the END marker.
-    #[error("line {line}: expected '-----END MEGOLM SESSION DATA-----', found another '-' line")]
-    BadEnd {
-        /// 1-based line number.
-        line: u64,
-    },
-    /// A byte that is not base64 (standard alphabet), padding or whitespace.
-    #[error("line {line}, column {column}: {found} is not base64; the file was damaged or edited")]
-    BadChar {
-        /// 1-based line number.
-        line: u64,
-        /// 1-based column (bytes).
-        column: u64,
-        /// Description of the byte, e.g. `'*'` or `byte 0xC3`.
-        found: String,
-    },
-    /// Padding (`=`) in a place base64 does not allow.
-    #[error("line {line}, column {column}: misplaced base64 padding '='")]
-    BadPadding {
-        /// 1-based line number.
-        line: u64,
-        /// 1-based column (bytes).
-        column: u64,
-    },
-    /// The body's base64 has a length no encoder produces (one stray character).
-    #[error("the base64 body ends with a single dangling character; the file is truncated or a character was deleted")]
-    DanglingChar,
-    /// BEGIN and END with nothing between.
-    #[error("the armor has no base64 body between BEGIN and END")]
-    Empty,
-}
-
 impl Error {
     /// A short, stable name of the failure class, used by test-vector manifests and `--json`.
     pub fn kind(&self) -> &'static str {
@@ -199,7 +158,10 @@ impl Error {
             Error::Json { .. } => "json",
             Error::EmptyPassphrase => "passphrase",
             Error::RecoveryKey(e) => e.kind(),
-            Error::Backup(_) | Error::Ssss(_) | Error::SsssSeveralKeys { .. } => "format",
+            Error::Backup(_)
+            | Error::Ssss(_)
+            | Error::Search(_)
+            | Error::SsssSeveralKeys { .. } => "format",
             Error::SsssWrongKey { .. } | Error::SsssWrongKeyNoCheck { .. } => "wrong_key",
             Error::SsssMac { .. } => "mac",
             Error::SsssNoKey { .. } => "no_key",

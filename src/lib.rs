@@ -92,6 +92,7 @@
 //! [`ssss::decrypt_secrets`] checks each secret's MAC and decrypts it.
 //!
 //! ```
+//! use mxkeys::kdf::Limits;
 //! use mxkeys::recovery_key::RecoveryKey;
 //! use mxkeys::ssss::{self, AccountData, Unlock};
 //!
@@ -101,7 +102,7 @@
 //! let ad = AccountData::parse(&doc)?;
 //! let desc = ad.resolve_key(None)?; // the default key
 //! let key = RecoveryKey::decode("EsTh tAH2 fnc4 jQq8 egj4 MoiR DaRF QgZP dp1V y2WN zbwu keYY")?;
-//! let unlocked = ssss::unlock(&desc, Unlock::SecurityKey(&key), 1000)?;
+//! let unlocked = ssss::unlock(&desc, Unlock::SecurityKey(&key), &Limits::default())?;
 //! let secrets = ssss::decrypt_secrets(&ad, &unlocked, &["m.megolm_backup.v1".to_owned()])?;
 //! let (name, value) = secrets.into_iter().next().ok_or("no secret")?;
 //! assert_eq!(name, "m.megolm_backup.v1");

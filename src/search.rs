@@ -1,46 +1,61 @@
 //! Forgotten-passphrase search: try candidate passphrases against an export file, a secret-storage
 //! key (Security Phrase) or a legacy passphrase-protected backup, on all cores.
 //!
-//! Each candidate costs one PBKDF2-HMAC-SHA-512 derivation (100k-500k rounds); what follows is
-//! cheap: for exports, decrypt the first ciphertext block and look for the start of a JSON array
-//! before paying for the HMAC over the whole file; for secret storage, the key check; for
-//! backups, one X25519 base-point multiplication compared with `auth_data.public_key`.
+//! Each candidate costs one PBKDF2-HMAC-SHA-512 derivation (100k-500k rounds), run here in SIMD
+//! lanes ([`kdf::pbkdf2_sha512_batch`]). Whether a derived key opens the target is the format's
+//! answer, and cheap: [`export::Sealed::opens`](crate::export::Sealed::opens) decrypts the first
+//! ciphertext block and looks for the start of a JSON array before paying for the HMAC over the
+//! whole file; for secret storage, the key check or a stored secret's MAC
+//! ([`ssss::confirm_key`]); for backups, one X25519 base-point multiplication compared with
+//! `auth_data.public_key` ([`PassphraseBackup::opens`]).
 //!
 //! The search is reproducible: candidates are taken in order in chunks, and within a chunk the
 //! first match in input order wins, however the threads were scheduled.
 
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use aes::cipher::{KeyIvInit, StreamCipher};
-use hmac::Mac;
 use rayon::prelude::*;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use crate::backup;
-use crate::encoding::decode_lenient;
+use crate::backup::PassphraseBackup;
 use crate::error::Error;
-use crate::export::container::{Aes256Ctr, ExportKeys, Header, HEADER_LEN, MAC_LEN};
-use crate::export::{ArmorReader, Limits};
-use crate::kdf::{self, Rounds};
+use crate::export::{ExportKeys, Sealed};
+use crate::kdf::{self, Limits, Rounds};
 use crate::recovery_key::RecoveryKey;
 use crate::secret::{Passphrase, SecretBytes};
-use crate::ssss::{self, AccountData, Confirmation, KeyDescription, PassphraseInfo};
+use crate::ssss::{self, AccountData, Confirmation, KeyDescription, PassphraseInfo, SsssError};
 
-/// What a candidate is checked against.
+/// Why a target cannot be searched, though its file is well formed ([`Error::Search`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TargetError {
+    /// The secret-storage key was not made from a Security Phrase.
+    #[error("key {key_id} was not made from a Security Phrase: there is no phrase to search for")]
+    NoPhrase {
+        /// The key id.
+        key_id: String,
+    },
+    /// The key's Security Phrase asks for a key length other than 256 bits.
+    #[error("the key asks for {bits} bits; only 256 is defined")]
+    PhraseBits {
+        /// The `bits` found.
+        bits: u32,
+    },
+    /// The key has no check and no secret is stored under it: nothing tells a right phrase.
+    #[error("key {key_id} has no key check and no secret to test a phrase against")]
+    Untestable {
+        /// The key id.
+        key_id: String,
+    },
+}
+
+/// What a candidate is checked against. Each format reads its file and answers whether a key
+/// opens it; the search only derives the keys.
 pub enum Target {
     /// A key export file held in memory.
-    Export {
-        /// Its header.
-        header: Header,
-        /// Checked rounds.
-        rounds: Rounds,
-        /// Header and ciphertext: what the HMAC covers.
-        sealed: Vec<u8>,
-        /// The stored HMAC.
-        tag: [u8; MAC_LEN],
-    },
+    Export(Sealed),
     /// A secret-storage key made from a Security Phrase.
     Ssss {
         /// The key description (its check iv/mac, when present, is the test).
@@ -54,14 +69,7 @@ pub enum Target {
         probes: Vec<ssss::Probe>,
     },
     /// A legacy backup whose key came from a passphrase.
-    Backup {
-        /// `auth_data.public_key`, decoded.
-        public_key: [u8; 32],
-        /// `private_key_salt`.
-        salt: String,
-        /// Checked rounds.
-        rounds: Rounds,
-    },
+    Backup(PassphraseBackup),
 }
 
 impl std::fmt::Debug for Target {
@@ -76,63 +84,33 @@ impl Target {
     /// # Errors
     /// As for decrypting an export, up to (not including) the MAC.
     pub fn export(text: &[u8], limits: &Limits) -> Result<Self, Error> {
-        let mut bytes = Vec::new();
-        ArmorReader::new(text)
-            .read_to_end(&mut bytes)
-            .map_err(Error::from_io)?;
-        let min = (HEADER_LEN + MAC_LEN) as u64;
-        if bytes.len() < HEADER_LEN + MAC_LEN {
-            return Err(Error::ExportTooShort {
-                len: bytes.len() as u64,
-                min,
-            });
-        }
-        let (sealed, tag) = bytes.split_at(bytes.len() - MAC_LEN);
-        let mut head = [0u8; HEADER_LEN];
-        head.copy_from_slice(sealed.get(..HEADER_LEN).unwrap_or_default());
-        let header = Header::parse(&head);
-        let rounds = header.check(limits.max_rounds)?;
-        let mut t = [0u8; MAC_LEN];
-        t.copy_from_slice(tag);
-        Ok(Target::Export {
-            header,
-            rounds,
-            sealed: sealed.to_vec(),
-            tag: t,
-        })
+        Ok(Target::Export(Sealed::read(text, limits)?))
     }
 
     /// The Security Phrase of a secret-storage key (`key_id`, else the default key).
     ///
     /// # Errors
-    /// [`Error::Ssss`] when the key has no Security Phrase, or nothing to check against.
+    /// [`Error::Search`] when the key has no Security Phrase, or nothing to check against;
+    /// [`Error::Ssss`] when its phrase cannot be used; rounds errors.
     pub fn ssss(ad: &AccountData, key_id: Option<&str>, limits: &Limits) -> Result<Self, Error> {
         let desc = ad.resolve_key(key_id)?;
-        let info = desc.passphrase.clone().ok_or_else(|| {
-            Error::Ssss(desc.passphrase_problem.clone().unwrap_or_else(|| {
-                format!(
-                    "key {} was not made from a Security Phrase: there is no phrase to search for",
-                    desc.id
-                )
-            }))
+        let (info, rounds) = desc.passphrase_info(limits).map_err(|e| match e {
+            // The search words these two for what it does: there is nothing to search for.
+            Error::Ssss(SsssError::NoPhrase { key_id }) => TargetError::NoPhrase { key_id }.into(),
+            Error::Ssss(SsssError::PhraseBits { bits }) => TargetError::PhraseBits { bits }.into(),
+            e => e,
         })?;
-        if info.bits != 256 {
-            return Err(Error::Ssss(format!(
-                "the key asks for {} bits; only 256 is defined",
-                info.bits
-            )));
-        }
-        let rounds = Rounds::new(info.iterations, limits.max_rounds)?;
+        let info = info.clone();
         let probes = if desc.check.is_some() {
             Vec::new()
         } else {
             ad.probes(&desc.id)
         };
         if desc.check.is_none() && probes.is_empty() {
-            return Err(Error::Ssss(format!(
-                "key {} has no key check and no secret to test a phrase against",
-                desc.id
-            )));
+            return Err(TargetError::Untestable {
+                key_id: desc.id.clone(),
+            }
+            .into());
         }
         Ok(Target::Ssss {
             desc,
@@ -147,47 +125,31 @@ impl Target {
     /// # Errors
     /// [`Error::Backup`] when it was not made from a passphrase.
     pub fn backup(version: &Value, limits: &Limits) -> Result<Self, Error> {
-        let (auth, _) = backup::split_version(version)?;
-        let pk = auth
-            .get("public_key")
-            .and_then(Value::as_str)
-            .and_then(|p| decode_lenient(p).ok())
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .ok_or_else(|| Error::Backup("auth_data has no 32-byte public_key".into()))?;
-        let (salt, rounds) = backup::passphrase_params(auth, limits.max_rounds)?;
-        Ok(Target::Backup {
-            public_key: pk,
-            salt: salt.to_owned(),
-            rounds,
-        })
+        Ok(Target::Backup(PassphraseBackup::read(version, limits)?))
     }
 
     /// PBKDF2 rounds per candidate.
     pub fn rounds(&self) -> u32 {
-        match self {
-            Target::Export { rounds, .. }
-            | Target::Ssss { rounds, .. }
-            | Target::Backup { rounds, .. } => rounds.get(),
-        }
+        self.kdf_rounds().get()
     }
 
     /// One line saying what is searched.
     pub fn describe(&self) -> String {
         match self {
-            Target::Export { rounds, sealed, .. } => format!(
+            Target::Export(sealed) => format!(
                 "key export, {} bytes of sessions, {} PBKDF2 rounds per candidate",
-                sealed.len().saturating_sub(HEADER_LEN),
-                rounds.get()
+                sealed.ciphertext_len(),
+                sealed.rounds().get()
             ),
             Target::Ssss { desc, rounds, .. } => format!(
                 "Security Phrase of secret-storage key {}, {} PBKDF2 rounds per candidate",
                 desc.id,
                 rounds.get()
             ),
-            Target::Backup { rounds, .. } => {
+            Target::Backup(backup) => {
                 format!(
                     "legacy backup passphrase, {} PBKDF2 rounds per candidate",
-                    rounds.get()
+                    backup.rounds().get()
                 )
             }
         }
@@ -233,17 +195,17 @@ impl Target {
 
     fn salt(&self) -> &[u8] {
         match self {
-            Target::Export { header, .. } => &header.salt,
+            Target::Export(sealed) => &sealed.header().salt,
             Target::Ssss { info, .. } => info.salt.as_bytes(),
-            Target::Backup { salt, .. } => salt.as_bytes(),
+            Target::Backup(backup) => backup.salt(),
         }
     }
 
     fn kdf_rounds(&self) -> Rounds {
         match self {
-            Target::Export { rounds, .. }
-            | Target::Ssss { rounds, .. }
-            | Target::Backup { rounds, .. } => *rounds,
+            Target::Export(sealed) => sealed.rounds(),
+            Target::Ssss { rounds, .. } => *rounds,
+            Target::Backup(backup) => backup.rounds(),
         }
     }
 
@@ -251,59 +213,22 @@ impl Target {
     /// secret storage and backups the first 32 (PBKDF2 with 32 bytes of output is exactly the
     /// first half of its 64-byte output).
     fn verify(&self, key: &SecretBytes<64>) -> bool {
-        let (k, k2) = key.expose().split_at(32);
-        let mut first = SecretBytes::<32>::zeroed();
-        first.expose_mut().copy_from_slice(k);
-        match self {
-            Target::Export {
-                header,
-                sealed,
-                tag,
-                ..
-            } => {
-                let mut mac = SecretBytes::<32>::zeroed();
-                mac.expose_mut().copy_from_slice(k2);
-                let keys = ExportKeys { aes: first, mac };
-                let ct = sealed.get(HEADER_LEN..).unwrap_or_default();
-                let mut head = Zeroizing::new([0u8; 16]);
-                let n = ct.len().min(16);
-                if let (Some(dst), Some(src)) = (head.get_mut(..n), ct.get(..n)) {
-                    dst.copy_from_slice(src);
-                    Aes256Ctr::new(keys.aes.expose().into(), (&header.iv).into())
-                        .apply_keystream(dst);
-                }
-                if !plausible_json_start(head.get(..n).unwrap_or_default()) {
-                    return false;
-                }
-                let mut mac = keys.hmac();
-                mac.update(sealed);
-                mac.verify_slice(tag).is_ok()
+        let first = || {
+            let mut first = SecretBytes::<32>::zeroed();
+            if let Some(k) = key.expose().first_chunk::<32>() {
+                first.expose_mut().copy_from_slice(k);
             }
+            first
+        };
+        match self {
+            Target::Export(sealed) => sealed.opens(&ExportKeys::from_derived(key)),
             Target::Ssss { desc, probes, .. } => matches!(
-                ssss::confirm_key(first.expose(), desc, probes),
+                ssss::confirm_key(first().expose(), desc, probes),
                 Ok(Confirmation::KeyCheck | Confirmation::SecretMac(_))
             ),
-            Target::Backup { public_key, .. } => {
-                RecoveryKey::from_bytes(first.expose_mut()).backup_public_key() == *public_key
-            }
+            Target::Backup(backup) => backup.opens(&RecoveryKey::from_bytes(first().expose_mut())),
         }
     }
-}
-
-/// The first bytes of a JSON array as any writer produces it: optional whitespace, `[`, then
-/// whitespace, `{` or `]`; all printable.
-fn plausible_json_start(bytes: &[u8]) -> bool {
-    let mut it = bytes.iter().copied().skip_while(u8::is_ascii_whitespace);
-    match it.next() {
-        Some(b'[') => {}
-        None => return bytes.is_empty(),
-        Some(_) => return false,
-    }
-    match it.find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{' | b']') | None => {}
-        Some(_) => return false,
-    }
-    bytes.iter().all(|b| *b >= 0x20 || b.is_ascii_whitespace())
 }
 
 /// Shared counters of a running search.
@@ -620,6 +545,83 @@ mod tests {
         assert!(t.check("hunter2") && !t.check("hunter3"));
     }
 
+    /// The reasons a secret-storage key cannot be searched, word for word as before they were
+    /// typed; an unusable phrase keeps the description's own words.
+    #[test]
+    fn ssss_target_errors() {
+        let key = [7u8; 32];
+        let ad = |desc: serde_json::Value| {
+            AccountData::parse(&serde_json::json!({
+                "m.secret_storage.default_key": {"key": "K"},
+                "m.secret_storage.key.K": desc,
+            }))
+            .unwrap()
+        };
+        let with_check = ssss::describe_key(&key, [3; 16], None);
+        let phrase = |p: serde_json::Value| {
+            let mut d = with_check.clone();
+            d["passphrase"] = p;
+            d
+        };
+        let err = |ad: AccountData| Target::ssss(&ad, None, &Limits::default()).unwrap_err();
+        let cases = [
+            (
+                err(ad(with_check.clone())),
+                "key K was not made from a Security Phrase: there is no phrase to search for",
+            ),
+            (
+                err(ad(phrase(serde_json::json!({
+                    "algorithm": "m.pbkdf2", "salt": "s", "iterations": 10, "bits": 128
+                })))),
+                "the key asks for 128 bits; only 256 is defined",
+            ),
+            (
+                err(ad(phrase(serde_json::json!({"algorithm": "m.scrypt"})))),
+                "key K: Security Phrase algorithm m.scrypt is not supported (only m.pbkdf2)",
+            ),
+            (
+                err(ad(serde_json::json!({
+                    "algorithm": ssss::ALGORITHM,
+                    "passphrase": {"algorithm": "m.pbkdf2", "salt": "s", "iterations": 10},
+                }))),
+                "key K has no key check and no secret to test a phrase against",
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!((e.to_string().as_str(), e.kind()), (want, "format"));
+        }
+        let too_many = Target::ssss(
+            &ad(phrase(serde_json::json!({
+                "algorithm": "m.pbkdf2", "salt": "s", "iterations": 11
+            }))),
+            None,
+            &Limits { max_rounds: 10 },
+        );
+        assert!(matches!(
+            too_many,
+            Err(Error::RoundsTooHigh {
+                rounds: 11,
+                limit: 10
+            })
+        ));
+    }
+
+    #[test]
+    fn ssss_target_found_in_a_batch() {
+        let salt = "pepper";
+        let rounds = Rounds::new(5, 5).unwrap();
+        let key = kdf::pbkdf2_sha512::<32>(b"hunter2", salt.as_bytes(), rounds);
+        let mut desc = ssss::describe_key(key.expose(), [3; 16], None);
+        desc["passphrase"] =
+            serde_json::json!({"algorithm": "m.pbkdf2", "salt": salt, "iterations": 5});
+        let ad = AccountData::parse(&serde_json::json!({"m.secret_storage.key.K": desc})).unwrap();
+        let t = Target::ssss(&ad, Some("K"), &Limits::default()).unwrap();
+        assert_eq!(t.rounds(), 5);
+        let c = cands(&["a", "hunter2", "hunter2"]);
+        assert_eq!(search_chunk(&t, &c, &Progress::default()), Some(1));
+        assert!(t.check("hunter2") && !t.check("hunter3"));
+    }
+
     #[test]
     fn candidate_lines_are_capped_and_reading_goes_on_after_a_long_one() {
         let max = MAX_CANDIDATE_LEN;
@@ -642,15 +644,6 @@ mod tests {
         assert_eq!(c.next_line().unwrap().unwrap().as_str(), "last\r");
         assert_eq!((c.lines, c.skipped_non_utf8), (5, 1));
         assert!(c.next_line().unwrap().is_none());
-    }
-
-    #[test]
-    fn json_start_filter() {
-        assert!(plausible_json_start(b"[{\"algorithm\":"));
-        assert!(plausible_json_start(b"[\n  {\n    \"al"));
-        assert!(plausible_json_start(b"[]"));
-        assert!(!plausible_json_start(b"{\"a\": 1}"));
-        assert!(!plausible_json_start(b"[\x01{"));
     }
 
     #[test]

@@ -35,7 +35,7 @@ use zeroize::Zeroizing;
 use crate::encoding::{decode_lenient, encode_unpadded};
 use crate::error::Error;
 use crate::export::container::{hmac_sha256, Aes256Ctr};
-use crate::kdf::{self, Rounds};
+use crate::kdf::{self, Limits, Rounds};
 use crate::recovery_key::RecoveryKey;
 use crate::secret::{Passphrase, SecretBytes};
 
@@ -86,12 +86,166 @@ pub struct KeyDescription {
     pub passphrase_problem: Option<String>,
 }
 
+/// What exactly is wrong with secret-storage account data, a key description or a secret's
+/// payload, or why a Security Phrase cannot be used ([`Error::Ssss`]). A wrong key, a secret
+/// that fails its MAC or is not stored under the key are [`Error`] variants of their own.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SsssError {
+    /// An event of a list of account-data events has no `type`.
+    #[error("account-data event {index} has no \"type\"")]
+    EventNoType {
+        /// 1-based position in the list.
+        index: usize,
+    },
+    /// The document is neither an object `{type: content}` nor a list of events.
+    #[error("account data must be a JSON object {{type: content}} or a list of events")]
+    NotAccountData,
+    /// No key description `m.secret_storage.key.ID` (or it is not an object).
+    #[error("no key description {KEY_PREFIX}{key_id} in the account data")]
+    NoKeyDescription {
+        /// The key id asked for.
+        key_id: String,
+    },
+    /// The key description names another algorithm (`(none)` when it has none).
+    #[error("key {key_id} uses algorithm {algorithm}; only {ALGORITHM} is supported")]
+    KeyAlgorithm {
+        /// The key id.
+        key_id: String,
+        /// The algorithm found.
+        algorithm: String,
+    },
+    /// The key check `iv` is not 16 bytes of base64.
+    #[error("key {key_id}: iv is not 16 bytes of base64")]
+    KeyIv {
+        /// The key id.
+        key_id: String,
+    },
+    /// The key check `mac` is not base64.
+    #[error("key {key_id}: mac is not base64")]
+    KeyMac {
+        /// The key id.
+        key_id: String,
+    },
+    /// No key description at all, and no key id given.
+    #[error("the account data has no secret-storage key (m.secret_storage.key.*); include it in the file")]
+    NoKey,
+    /// The secret asked for is not in the account data (or has no `encrypted`).
+    #[error("the account data has no secret {secret}")]
+    NoSecret {
+        /// The secret's name.
+        secret: String,
+    },
+    /// A Security Phrase was given for a key made without one.
+    #[error("key {key_id} has no Security Phrase; use its Security Key")]
+    NoPhrase {
+        /// The key id.
+        key_id: String,
+    },
+    /// The key's Security Phrase parameters cannot be used: the description's
+    /// [`KeyDescription::passphrase_problem`], which names the key.
+    #[error("{0}")]
+    PhraseUnusable(String),
+    /// The Security Phrase asks for a key length other than 256 bits.
+    #[error("the passphrase asks for a {bits}-bit key; only 256 is defined")]
+    PhraseBits {
+        /// The `bits` found.
+        bits: u32,
+    },
+    /// A field of a secret's payload `{iv, ciphertext, mac}` is missing or not a string.
+    #[error("secret {secret}: no \"{field}\" string")]
+    PayloadField {
+        /// The secret's name.
+        secret: String,
+        /// `iv`, `ciphertext` or `mac`.
+        field: &'static str,
+    },
+    /// A field of a secret's payload is not base64.
+    #[error("secret {secret}: {field} is not base64")]
+    PayloadBase64 {
+        /// The secret's name.
+        secret: String,
+        /// `iv`, `ciphertext` or `mac`.
+        field: &'static str,
+    },
+    /// A secret's payload `iv` is not 16 bytes.
+    #[error("secret {secret}: iv is not 16 bytes")]
+    PayloadIv {
+        /// The secret's name.
+        secret: String,
+    },
+    /// A secret passed its MAC check but its plaintext is not UTF-8.
+    #[error("secret {secret} is not UTF-8 text after decryption")]
+    NotUtf8 {
+        /// The secret's name.
+        secret: String,
+    },
+    /// The value of a well-known secret to encrypt is not base64 (its length in characters is
+    /// given, never the value).
+    #[error("the value for {secret} is not base64 ({chars} characters); {what} is 32 bytes in base64 (43 characters, or 44 with padding)")]
+    ValueNotBase64 {
+        /// The secret's name.
+        secret: String,
+        /// Characters in the value.
+        chars: usize,
+        /// What the secret is, e.g. "an Ed25519 seed".
+        what: &'static str,
+    },
+    /// The value of a well-known secret to encrypt is not 32 bytes.
+    #[error("the value for {secret} is {len} bytes after base64 decoding; {what} is 32 bytes in base64 (43 characters, or 44 with padding)")]
+    ValueLength {
+        /// The secret's name.
+        secret: String,
+        /// Bytes after decoding.
+        len: usize,
+        /// What the secret is, e.g. "an Ed25519 seed".
+        what: &'static str,
+    },
+}
+
+impl PassphraseInfo {
+    /// Check the parameters before anything is derived: a 256-bit key, and rounds within
+    /// `limits`.
+    ///
+    /// # Errors
+    /// [`SsssError::PhraseBits`] (as [`Error::Ssss`]) for bits other than 256; rounds errors.
+    pub fn rounds(&self, limits: &Limits) -> Result<Rounds, Error> {
+        if self.bits != 256 {
+            return Err(SsssError::PhraseBits { bits: self.bits }.into());
+        }
+        limits.rounds(self.iterations)
+    }
+}
+
+impl KeyDescription {
+    /// The Security Phrase this key was made from, its parameters checked
+    /// ([`PassphraseInfo::rounds`]): what turns a phrase into this key, for unlocking or for
+    /// testing candidates.
+    ///
+    /// # Errors
+    /// [`SsssError::PhraseUnusable`] when the description's phrase parameters cannot be read
+    /// ([`KeyDescription::passphrase_problem`]), [`SsssError::NoPhrase`] when it has none,
+    /// [`SsssError::PhraseBits`] (all as [`Error::Ssss`]); rounds errors.
+    pub fn passphrase_info(&self, limits: &Limits) -> Result<(&PassphraseInfo, Rounds), Error> {
+        let info = self
+            .passphrase
+            .as_ref()
+            .ok_or_else(|| match &self.passphrase_problem {
+                Some(problem) => SsssError::PhraseUnusable(problem.clone()),
+                None => SsssError::NoPhrase {
+                    key_id: self.id.clone(),
+                },
+            })?;
+        Ok((info, info.rounds(limits)?))
+    }
+}
+
 impl AccountData {
     /// Accept `{type: content}` or a list of events `[{"type", "content"}]` (the shape of /sync's
     /// `account_data.events`), or `{"events": [...]}`.
     ///
     /// # Errors
-    /// [`Error::Ssss`] for anything else.
+    /// [`SsssError::EventNoType`], [`SsssError::NotAccountData`] (as [`Error::Ssss`]).
     pub fn parse(doc: &Value) -> Result<Self, Error> {
         let events = match doc {
             Value::Array(a) => Some(a),
@@ -104,9 +258,10 @@ impl AccountData {
         if let Some(events) = events {
             let mut map = Map::new();
             for (i, e) in events.iter().enumerate() {
-                let t = e.get("type").and_then(Value::as_str).ok_or_else(|| {
-                    Error::Ssss(format!("account-data event {} has no \"type\"", i + 1))
-                })?;
+                let t = e
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .ok_or(SsssError::EventNoType { index: i + 1 })?;
                 let c = e.get("content").cloned().unwrap_or(Value::Null);
                 map.insert(t.to_owned(), c);
             }
@@ -114,9 +269,7 @@ impl AccountData {
         }
         match doc {
             Value::Object(o) => Ok(AccountData(o.clone())),
-            _ => Err(Error::Ssss(
-                "account data must be a JSON object {type: content} or a list of events".into(),
-            )),
+            _ => Err(SsssError::NotAccountData.into()),
         }
     }
 
@@ -156,25 +309,26 @@ impl AccountData {
     /// Parse a key description.
     ///
     /// # Errors
-    /// [`Error::Ssss`] when it is missing or malformed.
+    /// [`Error::Ssss`] when it is missing or malformed ([`SsssError::NoKeyDescription`],
+    /// [`SsssError::KeyAlgorithm`], [`SsssError::KeyIv`], [`SsssError::KeyMac`]).
     pub fn key(&self, id: &str) -> Result<KeyDescription, Error> {
         let c = self
             .0
             .get(&format!("{KEY_PREFIX}{id}"))
             .and_then(Value::as_object)
-            .ok_or_else(|| {
-                Error::Ssss(format!(
-                    "no key description {KEY_PREFIX}{id} in the account data"
-                ))
+            .ok_or_else(|| SsssError::NoKeyDescription {
+                key_id: id.to_owned(),
             })?;
         let alg = c
             .get("algorithm")
             .and_then(Value::as_str)
             .unwrap_or("(none)");
         if alg != ALGORITHM {
-            return Err(Error::Ssss(format!(
-                "key {id} uses algorithm {alg}; only {ALGORITHM} is supported"
-            )));
+            return Err(SsssError::KeyAlgorithm {
+                key_id: id.to_owned(),
+                algorithm: alg.to_owned(),
+            }
+            .into());
         }
         let check = match (
             c.get("iv").and_then(Value::as_str),
@@ -184,11 +338,12 @@ impl AccountData {
                 let iv = decode_lenient(iv)
                     .ok()
                     .and_then(|b| <[u8; 16]>::try_from(b).ok())
-                    .ok_or_else(|| {
-                        Error::Ssss(format!("key {id}: iv is not 16 bytes of base64"))
+                    .ok_or_else(|| SsssError::KeyIv {
+                        key_id: id.to_owned(),
                     })?;
-                let mac = decode_lenient(mac)
-                    .map_err(|_| Error::Ssss(format!("key {id}: mac is not base64")))?;
+                let mac = decode_lenient(mac).map_err(|_| SsssError::KeyMac {
+                    key_id: id.to_owned(),
+                })?;
                 Some((iv, mac))
             }
             _ => None,
@@ -212,15 +367,14 @@ impl AccountData {
     /// The key to use: `explicit`, else the default key, else the only key.
     ///
     /// # Errors
-    /// [`Error::Ssss`] when there is no key, or several and no default.
+    /// [`SsssError::NoKey`] (as [`Error::Ssss`]) when there is no key,
+    /// [`Error::SsssSeveralKeys`] when there are several and no default; as [`AccountData::key`].
     pub fn resolve_key(&self, explicit: Option<&str>) -> Result<KeyDescription, Error> {
         let id = match (explicit, self.default_key_id()) {
             (Some(id), _) | (None, Some(id)) => id.to_owned(),
             (None, None) => match self.key_ids().as_slice() {
                 [only] => only.clone(),
-                [] => return Err(Error::Ssss(
-                    "the account data has no secret-storage key (m.secret_storage.key.*); include it in the file".into(),
-                )),
+                [] => return Err(SsssError::NoKey.into()),
                 many => {
                     return Err(Error::SsssSeveralKeys {
                         keys: many.join(", "),
@@ -234,13 +388,16 @@ impl AccountData {
     /// The encrypted payload of `secret` under `key_id`.
     ///
     /// # Errors
-    /// [`Error::Ssss`] when the secret or that key's copy is missing.
+    /// [`SsssError::NoSecret`] (as [`Error::Ssss`]) when the secret is missing,
+    /// [`Error::SsssNoKey`] when that key's copy is.
     pub fn encrypted(&self, secret: &str, key_id: &str) -> Result<&Value, Error> {
         let enc = self
             .0
             .get(secret)
             .and_then(|c| c.get("encrypted"))
-            .ok_or_else(|| Error::Ssss(format!("the account data has no secret {secret}")))?;
+            .ok_or_else(|| SsssError::NoSecret {
+                secret: secret.to_owned(),
+            })?;
         enc.get(key_id).ok_or_else(|| Error::SsssNoKey {
             secret: secret.to_owned(),
             key_id: key_id.to_owned(),
@@ -339,21 +496,15 @@ pub struct Unlocked {
 /// Turn a Security Key or Phrase into the key of `desc` and check it.
 ///
 /// # Errors
-/// [`Error::Ssss`] when a phrase is given but the key has none (or an unusable one);
+/// [`SsssError::NoPhrase`] or [`SsssError::PhraseUnusable`] (as [`Error::Ssss`]) when a phrase is
+/// given but the key has none (or an unusable one), [`SsssError::PhraseBits`];
 /// [`Error::SsssWrongKey`]; rounds errors.
-pub fn unlock(desc: &KeyDescription, with: Unlock<'_>, max_rounds: u32) -> Result<Unlocked, Error> {
+pub fn unlock(desc: &KeyDescription, with: Unlock<'_>, limits: &Limits) -> Result<Unlocked, Error> {
     let key = match with {
         Unlock::SecurityKey(k) => SecretBytes::from_array(&mut k.expose().to_owned()),
         Unlock::Phrase(p) => {
-            let info = desc.passphrase.as_ref().ok_or_else(|| {
-                Error::Ssss(desc.passphrase_problem.clone().unwrap_or_else(|| {
-                    format!(
-                        "key {} has no Security Phrase; use its Security Key",
-                        desc.id
-                    )
-                }))
-            })?;
-            key_from_passphrase(p, info, max_rounds)?
+            let (info, rounds) = desc.passphrase_info(limits)?;
+            phrase_key(p, info, rounds)
         }
     };
     let check = check_key(key.expose(), desc)?;
@@ -411,24 +562,20 @@ pub fn decrypt_secrets(
 /// Derive a secret-storage key from a Security Phrase.
 ///
 /// # Errors
-/// [`Error::Ssss`] for bits other than 256; rounds errors for absurd iteration counts.
+/// [`SsssError::PhraseBits`] (as [`Error::Ssss`]) for bits other than 256; rounds errors for
+/// absurd iteration counts.
 pub fn key_from_passphrase(
     pass: &Passphrase,
     info: &PassphraseInfo,
-    max_rounds: u32,
+    limits: &Limits,
 ) -> Result<SecretBytes<32>, Error> {
-    if info.bits != 256 {
-        return Err(Error::Ssss(format!(
-            "the passphrase asks for a {}-bit key; only 256 is defined",
-            info.bits
-        )));
-    }
-    let rounds = Rounds::new(info.iterations, max_rounds)?;
-    Ok(kdf::pbkdf2_sha512::<32>(
-        pass.expose().as_bytes(),
-        info.salt.as_bytes(),
-        rounds,
-    ))
+    let rounds = info.rounds(limits)?;
+    Ok(phrase_key(pass, info, rounds))
+}
+
+/// PBKDF2-HMAC-SHA-512 of the phrase with checked parameters: the 32 key bytes.
+fn phrase_key(pass: &Passphrase, info: &PassphraseInfo, rounds: Rounds) -> SecretBytes<32> {
+    kdf::pbkdf2_sha512::<32>(pass.expose().as_bytes(), info.salt.as_bytes(), rounds)
 }
 
 struct Keys {
@@ -498,20 +645,25 @@ struct Sealed {
 }
 
 impl Sealed {
-    fn parse(name: &str, payload: &Value) -> Result<Self, Error> {
-        let get = |f: &str| {
+    fn parse(name: &str, payload: &Value) -> Result<Self, SsssError> {
+        let get = |field: &'static str| {
             payload
-                .get(f)
+                .get(field)
                 .and_then(Value::as_str)
-                .ok_or_else(|| Error::Ssss(format!("secret {name}: no \"{f}\" string")))
+                .ok_or_else(|| SsssError::PayloadField {
+                    secret: name.to_owned(),
+                    field,
+                })
                 .and_then(|s| {
-                    decode_lenient(s)
-                        .map_err(|_| Error::Ssss(format!("secret {name}: {f} is not base64")))
+                    decode_lenient(s).map_err(|_| SsssError::PayloadBase64 {
+                        secret: name.to_owned(),
+                        field,
+                    })
                 })
         };
-        let iv: [u8; 16] = get("iv")?
-            .try_into()
-            .map_err(|_| Error::Ssss(format!("secret {name}: iv is not 16 bytes")))?;
+        let iv: [u8; 16] = get("iv")?.try_into().map_err(|_| SsssError::PayloadIv {
+            secret: name.to_owned(),
+        })?;
         Ok(Sealed {
             iv,
             ct: get("ciphertext")?,
@@ -594,7 +746,9 @@ pub fn confirm_key(
 /// Decrypt one secret's payload `{iv, ciphertext, mac}`. The MAC is checked first.
 ///
 /// # Errors
-/// [`Error::Ssss`] for a malformed payload, [`Error::SsssMac`] when the MAC fails.
+/// [`Error::Ssss`] for a malformed payload ([`SsssError::PayloadField`],
+/// [`SsssError::PayloadBase64`], [`SsssError::PayloadIv`]) or a plaintext that is not UTF-8
+/// ([`SsssError::NotUtf8`]), [`Error::SsssMac`] when the MAC fails.
 pub fn decrypt_secret(
     key: &[u8; 32],
     name: &str,
@@ -609,8 +763,9 @@ pub fn decrypt_secret(
     }
     let mut plain = Zeroizing::new(sealed.ct);
     Aes256Ctr::new(keys.aes.expose().into(), (&sealed.iv).into()).apply_keystream(&mut plain);
-    let text = String::from_utf8(std::mem::take(&mut *plain))
-        .map_err(|_| Error::Ssss(format!("secret {name} is not UTF-8 text after decryption")))?;
+    let text = String::from_utf8(std::mem::take(&mut *plain)).map_err(|_| SsssError::NotUtf8 {
+        secret: name.to_owned(),
+    })?;
     Ok(Zeroizing::new(text))
 }
 
@@ -620,7 +775,8 @@ pub fn decrypt_secret(
 /// length found, never the value.
 ///
 /// # Errors
-/// [`Error::Ssss`] when a well-known secret's value is not base64 or not 32 bytes.
+/// [`SsssError::ValueNotBase64`], [`SsssError::ValueLength`] (as [`Error::Ssss`]) when a
+/// well-known secret's value is not base64 or not 32 bytes.
 pub fn check_secret_value(name: &str, value: &str) -> Result<(), Error> {
     let what = match name {
         "m.megolm_backup.v1" => "a backup key (Curve25519 private key)",
@@ -629,18 +785,21 @@ pub fn check_secret_value(name: &str, value: &str) -> Result<(), Error> {
         | "m.cross_signing.user_signing" => "an Ed25519 seed",
         _ => return Ok(()),
     };
-    let expected = format!("{what} is 32 bytes in base64 (43 characters, or 44 with padding)");
-    let bytes = decode_lenient(value).map(Zeroizing::new).map_err(|_| {
-        Error::Ssss(format!(
-            "the value for {name} is not base64 ({} characters); {expected}",
-            value.chars().count()
-        ))
-    })?;
+    let bytes =
+        decode_lenient(value)
+            .map(Zeroizing::new)
+            .map_err(|_| SsssError::ValueNotBase64 {
+                secret: name.to_owned(),
+                chars: value.chars().count(),
+                what,
+            })?;
     if bytes.len() != 32 {
-        return Err(Error::Ssss(format!(
-            "the value for {name} is {} bytes after base64 decoding; {expected}",
-            bytes.len()
-        )));
+        return Err(SsssError::ValueLength {
+            secret: name.to_owned(),
+            len: bytes.len(),
+            what,
+        }
+        .into());
     }
     Ok(())
 }
@@ -839,6 +998,101 @@ mod tests {
             assert!(!e.contains(secretish), "{e}");
         }
         check_secret_value("org.example.other", "anything at all").unwrap();
+    }
+
+    /// Each detail's text is the message the library gave before the details were typed (the
+    /// CLI prints it after `error: `), word for word.
+    #[test]
+    fn detail_messages_are_unchanged() {
+        let id = || "K".to_owned();
+        let secret = || "m.megolm_backup.v1".to_owned();
+        let seed = "an Ed25519 seed";
+        let cases: Vec<(SsssError, &str)> = vec![
+            (SsssError::EventNoType { index: 2 }, "account-data event 2 has no \"type\""),
+            (
+                SsssError::NotAccountData,
+                "account data must be a JSON object {type: content} or a list of events",
+            ),
+            (
+                SsssError::NoKeyDescription { key_id: id() },
+                "no key description m.secret_storage.key.K in the account data",
+            ),
+            (
+                SsssError::KeyAlgorithm {
+                    key_id: id(),
+                    algorithm: "(none)".into(),
+                },
+                "key K uses algorithm (none); only m.secret_storage.v1.aes-hmac-sha2 is supported",
+            ),
+            (
+                SsssError::KeyIv { key_id: id() },
+                "key K: iv is not 16 bytes of base64",
+            ),
+            (SsssError::KeyMac { key_id: id() }, "key K: mac is not base64"),
+            (
+                SsssError::NoKey,
+                "the account data has no secret-storage key (m.secret_storage.key.*); include it in the file",
+            ),
+            (
+                SsssError::NoSecret { secret: secret() },
+                "the account data has no secret m.megolm_backup.v1",
+            ),
+            (
+                SsssError::NoPhrase { key_id: id() },
+                "key K has no Security Phrase; use its Security Key",
+            ),
+            (
+                SsssError::PhraseUnusable("key K: the Security Phrase has no salt".into()),
+                "key K: the Security Phrase has no salt",
+            ),
+            (
+                SsssError::PhraseBits { bits: 128 },
+                "the passphrase asks for a 128-bit key; only 256 is defined",
+            ),
+            (
+                SsssError::PayloadField {
+                    secret: secret(),
+                    field: "iv",
+                },
+                "secret m.megolm_backup.v1: no \"iv\" string",
+            ),
+            (
+                SsssError::PayloadBase64 {
+                    secret: secret(),
+                    field: "mac",
+                },
+                "secret m.megolm_backup.v1: mac is not base64",
+            ),
+            (
+                SsssError::PayloadIv { secret: secret() },
+                "secret m.megolm_backup.v1: iv is not 16 bytes",
+            ),
+            (
+                SsssError::NotUtf8 { secret: secret() },
+                "secret m.megolm_backup.v1 is not UTF-8 text after decryption",
+            ),
+            (
+                SsssError::ValueNotBase64 {
+                    secret: secret(),
+                    chars: 15,
+                    what: seed,
+                },
+                "the value for m.megolm_backup.v1 is not base64 (15 characters); an Ed25519 seed is 32 bytes in base64 (43 characters, or 44 with padding)",
+            ),
+            (
+                SsssError::ValueLength {
+                    secret: secret(),
+                    len: 31,
+                    what: seed,
+                },
+                "the value for m.megolm_backup.v1 is 31 bytes after base64 decoding; an Ed25519 seed is 32 bytes in base64 (43 characters, or 44 with padding)",
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(e.to_string(), want);
+            let e = Error::from(e);
+            assert_eq!((e.to_string().as_str(), e.kind()), (want, "format"));
+        }
     }
 
     #[test]

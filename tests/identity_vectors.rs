@@ -277,12 +277,15 @@ fn stored_keys_against_published() {
         let resp: Value = serde_json::from_str(&read("keys")).unwrap();
         let ad = AccountData::parse(&serde_json::from_str(&read("account_data")).unwrap()).unwrap();
         let desc = ad.resolve_key(None).unwrap();
+        let limits = mxkeys::kdf::Limits {
+            max_rounds: 1_000_000,
+        };
         let unlocked = if c["key_file"].is_string() {
             let rk = RecoveryKey::decode(read("key_file").trim_end()).unwrap();
-            ssss::unlock(&desc, Unlock::SecurityKey(&rk), 1_000_000)
+            ssss::unlock(&desc, Unlock::SecurityKey(&rk), &limits)
         } else {
             let p = Passphrase::new(read("passphrase_file").trim_end().to_owned());
-            ssss::unlock(&desc, Unlock::Phrase(&p), 1_000_000)
+            ssss::unlock(&desc, Unlock::Phrase(&p), &limits)
         };
         let Some(expect) = c["expect"].as_object() else {
             let e = unlocked.unwrap_err();

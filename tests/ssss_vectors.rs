@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use mxkeys::kdf::Limits;
 use mxkeys::recovery_key::RecoveryKey;
 use mxkeys::ssss::{self, AccountData, Unlock};
 use mxkeys::Passphrase;
@@ -80,10 +81,15 @@ fn run(v: &Vector) -> (String, BTreeMap<String, String>, BTreeMap<String, String
         }
         _ => panic!("{}: exactly one of security_key / passphrase", v.file),
     };
-    let unlocked = match ad
-        .resolve_key(v.key_id.as_deref())
-        .and_then(|desc| ssss::unlock(&desc, with, 1_000_000))
-    {
+    let unlocked = match ad.resolve_key(v.key_id.as_deref()).and_then(|desc| {
+        ssss::unlock(
+            &desc,
+            with,
+            &Limits {
+                max_rounds: 1_000_000,
+            },
+        )
+    }) {
         Ok(u) => u,
         Err(e) => return (e.kind().to_string(), BTreeMap::new(), BTreeMap::new()),
     };

@@ -36,6 +36,10 @@ use mxkeys::Passphrase;
 
 /// Rounds cap for fuzzing: a file asking for more is refused, so each input costs microseconds.
 const FUZZ_MAX_ROUNDS: u32 = 16;
+/// [`FUZZ_MAX_ROUNDS`] as the library takes it.
+const FUZZ_LIMITS: Limits = Limits {
+    max_rounds: FUZZ_MAX_ROUNDS,
+};
 
 /// The armor reader on arbitrary text; whatever it decodes re-encodes and decodes to the same
 /// bytes.
@@ -272,7 +276,7 @@ pub fn backup_entries(data: &[u8]) {
         }
     }
     let _ = backup::check_auth_data(&key, &doc);
-    let _ = backup::key_from_passphrase(&Passphrase::new("fuzz".into()), &doc, FUZZ_MAX_ROUNDS);
+    let _ = backup::key_from_passphrase(&Passphrase::new("fuzz".into()), &doc, &FUZZ_LIMITS);
 }
 
 /// One `session_data` object decrypted with a fixed key; when it decrypts, its session id is the
@@ -341,7 +345,7 @@ pub fn ssss_account_data(data: &[u8]) {
             continue;
         };
         for with in [Unlock::SecurityKey(&key), Unlock::Phrase(&phrase)] {
-            let Ok(u) = ssss::unlock(&desc, with, FUZZ_MAX_ROUNDS) else {
+            let Ok(u) = ssss::unlock(&desc, with, &FUZZ_LIMITS) else {
                 continue;
             };
             assert!(u.check == KeyCheck::Verified || desc.check.is_none());
@@ -698,7 +702,7 @@ pub fn ssss_roundtrip(data: &[u8]) {
     };
     assert_eq!(desc.id, "FUZZ");
     let rk = RecoveryKey::from_bytes(&mut key.clone());
-    let u = ssss::unlock(&desc, Unlock::SecurityKey(&rk), FUZZ_MAX_ROUNDS);
+    let u = ssss::unlock(&desc, Unlock::SecurityKey(&rk), &FUZZ_LIMITS);
     let Some(u) = must(u, "own Security Key refused") else {
         return;
     };
@@ -715,7 +719,7 @@ pub fn ssss_roundtrip(data: &[u8]) {
         *b ^= 1;
     }
     let wk = RecoveryKey::from_bytes(&mut wrong);
-    let refused = ssss::unlock(&desc, Unlock::SecurityKey(&wk), FUZZ_MAX_ROUNDS);
+    let refused = ssss::unlock(&desc, Unlock::SecurityKey(&wk), &FUZZ_LIMITS);
     assert!(
         matches!(refused, Err(Error::SsssWrongKey { .. })),
         "another key unlocked it"

@@ -293,7 +293,7 @@ fn resolve_key(
         version,
         entries,
         src.key_id.as_deref(),
-        src.max.max_rounds,
+        &src.max.limits(),
     )?;
     if !json && ad.is_some() {
         note(&found.how);

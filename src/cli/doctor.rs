@@ -146,7 +146,7 @@ pub fn run(a: DoctorArgs, json: bool) -> Result<(), CliError> {
         user_id: user_id.as_deref(),
         backup: entries.as_deref(),
         held: held.as_ref().map(held::HeldSecret::as_held),
-        max_rounds: a.max.max_rounds,
+        limits: a.max.limits(),
     })?;
 
     let written = match &a.output {

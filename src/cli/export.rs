@@ -156,6 +156,15 @@ pub struct MaxRounds {
     pub max_rounds: u32,
 }
 
+impl MaxRounds {
+    /// The limits every reading command hands the library.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_rounds: self.max_rounds,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct DecryptArgs {
     /// The export file (- for standard input).
@@ -440,10 +449,7 @@ fn inspect(file: &Path, json: bool) -> Result<(), CliError> {
     let h = &i.header;
     let mut problems = Vec::new();
     // Fatal: no client decrypts the file as it is. The report is still printed, then exit 1.
-    let fatal = h
-        .check(export::DEFAULT_MAX_ROUNDS)
-        .err()
-        .map(|e| e.to_string());
+    let fatal = h.check(&Limits::default()).err().map(|e| e.to_string());
     problems.extend(fatal.clone());
     if h.version == 1 && h.rounds > 0 && h.rounds < export::SPEC_MIN_ROUNDS {
         problems.push(format!(
@@ -681,9 +687,7 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
     };
     let src = open_input(&a.file)?;
     let pass = old_passphrase(&a.pass, &a.file)?;
-    let limits = Limits {
-        max_rounds: a.max.max_rounds,
-    };
+    let limits = a.max.limits();
     let verified = open_verified(&a.file, src, &pass, &limits)?;
     let encoding = verified.passphrase_encoding();
     let rounds = verified.header().rounds;
@@ -773,9 +777,7 @@ fn reencrypt(a: ReencryptArgs, json: bool) -> Result<(), CliError> {
     let mut pending = output::create(&a.output, a.force.force, &[&a.file])?;
     let src = open_input(&a.file)?;
     let old = old_passphrase(&a.pass, &a.file)?;
-    let limits = Limits {
-        max_rounds: a.max.max_rounds,
-    };
+    let limits = a.max.limits();
     let verified = open_verified_for(&a.file, src, &old, &limits, true)?;
     drop(old);
     let new = new_passphrase(

@@ -137,14 +137,14 @@ pub fn backup_key(
     version: Option<&serde_json::Value>,
     probe: &[mxkeys::backup::Entry],
     key_id: Option<&str>,
-    max_rounds: u32,
+    limits: &mxkeys::kdf::Limits,
 ) -> Result<BackupKey, CliError> {
     use mxkeys::account::{self, KeyKind};
     let pb = match held {
         HeldSecret::Phrase(_) => super::io::spinner("deriving the key from the phrase".into()),
         HeldSecret::Key(_) => None,
     };
-    let found = account::identify(held.as_held(), account, version, max_rounds);
+    let found = account::identify(held.as_held(), account, version, limits);
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }

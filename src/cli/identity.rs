@@ -301,9 +301,15 @@ fn check(a: CheckArgs, json: bool) -> Result<(), CliError> {
         let results = match ssss::decrypt_secrets(ad, unlocked, &names) {
             Ok(r) => r,
             // None of the three has a copy under this key: each one is missing.
-            Err(e @ mxkeys::Error::SsssNoKey { .. }) => names
+            Err(mxkeys::Error::SsssNoKey { secret, key_id }) => names
                 .iter()
-                .map(|n| (n.clone(), Err(mxkeys::Error::Ssss(e.to_string()))))
+                .map(|n| {
+                    let e = mxkeys::Error::SsssNoKey {
+                        secret: secret.clone(),
+                        key_id: key_id.clone(),
+                    };
+                    (n.clone(), Err(e))
+                })
                 .collect(),
             Err(e) => return Err(e.into()),
         };

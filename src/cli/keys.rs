@@ -274,8 +274,13 @@ fn suggest(
         let backup = version.is_some_and(|v| backup::check_auth_data(&k, v).is_ok());
         // A cheap check per candidate: only Security Keys, so no PBKDF2 runs here.
         let storage = account.is_some_and(|ad| {
-            account::identify(Held::Key(&k), Some(ad), None, 0)
-                .is_ok_and(|i| i.kind == KeyKind::SecretStorageKey)
+            account::identify(
+                Held::Key(&k),
+                Some(ad),
+                None,
+                &mxkeys::kdf::Limits::default(),
+            )
+            .is_ok_and(|i| i.kind == KeyKind::SecretStorageKey)
         });
         backup || storage
     };
@@ -370,7 +375,7 @@ fn check_held(
         }
         _ => None,
     };
-    let found = account::identify(held.as_held(), account, version, a.max.max_rounds);
+    let found = account::identify(held.as_held(), account, version, &a.max.limits());
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
@@ -568,7 +573,7 @@ fn from_passphrase(a: FromPassphraseArgs, json: bool) -> Result<(), CliError> {
         confirm: false,
     })?;
     let pb = spinner("deriving the backup key from the passphrase".into());
-    let key = backup::key_from_passphrase(&pass, &version, a.max.max_rounds);
+    let key = backup::key_from_passphrase(&pass, &version, &a.max.limits());
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }

@@ -127,7 +127,7 @@ pub fn run(a: RecoverArgs, json: bool) -> Result<(), CliError> {
         version.as_ref(),
         &entries,
         a.key_id.as_deref(),
-        a.max.max_rounds,
+        &a.max.limits(),
     )?;
     let key = found.key;
     if !json {

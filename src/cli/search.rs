@@ -11,8 +11,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use mxkeys::export::{self, Limits};
-use mxkeys::kdf::{self, Engine, Rounds};
+use mxkeys::export;
+use mxkeys::kdf::{self, Engine, Limits, Rounds};
 use mxkeys::search::{self, Candidates, CandidatesError, Progress, Target};
 use mxkeys::ssss::AccountData;
 
@@ -416,9 +416,7 @@ fn search(a: SearchArgs, json: bool) -> Result<Ended, CliError> {
         skip: a.skip,
         shard,
     };
-    let limits = Limits {
-        max_rounds: a.max.max_rounds,
-    };
+    let limits = a.max.limits();
     let target = load_target(&a, &limits)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
+use mxkeys::kdf::Limits;
 use mxkeys::recovery_key::RecoveryKey;
 use mxkeys::ssss::{self, AccountData, KeyCheck, KeyDescription, Unlock};
 use mxkeys::Passphrase;
@@ -189,6 +190,11 @@ impl KeyArgs {
     pub fn key_id(&self) -> Option<&str> {
         self.key_id.as_deref()
     }
+
+    /// The limits of --max-rounds.
+    pub fn limits(&self) -> Limits {
+        self.max.limits()
+    }
 }
 
 fn load(file: &Path) -> Result<AccountData, CliError> {
@@ -271,7 +277,7 @@ fn unlock_quiet(args: &KeyArgs, desc: &KeyDescription) -> Result<ssss::Unlocked,
         )),
         _ => None,
     };
-    let unlocked = ssss::unlock(desc, with, args.max.max_rounds);
+    let unlocked = ssss::unlock(desc, with, &args.limits());
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }

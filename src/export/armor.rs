@@ -17,7 +17,7 @@ use base64::Engine as _;
 use serde::Serialize;
 
 use crate::encoding::{base64_run_len, is_base64_char, STANDARD_LENIENT, STANDARD_PADDED};
-use crate::error::{ArmorError, Error};
+use crate::error::Error;
 
 /// First line of an export.
 pub const BEGIN: &str = "-----BEGIN MEGOLM SESSION DATA-----";
@@ -29,6 +29,54 @@ pub const WRITE_LINE_BYTES: usize = 96;
 /// Characters per written line: 96 bytes encode to exactly 128 characters, so no line but the
 /// last carries padding.
 pub const WRITE_LINE_WIDTH: usize = 128;
+
+/// What exactly is wrong with an export's ASCII armor.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ArmorError {
+    /// No `-----BEGIN MEGOLM SESSION DATA-----` line.
+    #[error("no '-----BEGIN MEGOLM SESSION DATA-----' line found; this is not a Matrix key export (or it was cut off at the start)")]
+    NoBegin,
+    /// Text follows the BEGIN marker on its line.
+    #[error("line {line}: unexpected text after '-----BEGIN MEGOLM SESSION DATA-----'; the marker must be on a line of its own")]
+    BeginLineJunk {
+        /// 1-based line number.
+        line: u64,
+    },
+    /// The file ends before `-----END MEGOLM SESSION DATA-----`.
+    #[error("no '-----END MEGOLM SESSION DATA-----' line found; the file is truncated")]
+    NoEnd,
+    /// A line starting with `-` inside the body is not the END marker.
+    #[error("line {line}: expected '-----END MEGOLM SESSION DATA-----', found another '-' line")]
+    BadEnd {
+        /// 1-based line number.
+        line: u64,
+    },
+    /// A byte that is not base64 (standard alphabet), padding or whitespace.
+    #[error("line {line}, column {column}: {found} is not base64; the file was damaged or edited")]
+    BadChar {
+        /// 1-based line number.
+        line: u64,
+        /// 1-based column (bytes).
+        column: u64,
+        /// Description of the byte, e.g. `'*'` or `byte 0xC3`.
+        found: String,
+    },
+    /// Padding (`=`) in a place base64 does not allow.
+    #[error("line {line}, column {column}: misplaced base64 padding '='")]
+    BadPadding {
+        /// 1-based line number.
+        line: u64,
+        /// 1-based column (bytes).
+        column: u64,
+    },
+    /// The body's base64 has a length no encoder produces (one stray character).
+    #[error("the base64 body ends with a single dangling character; the file is truncated or a character was deleted")]
+    DanglingChar,
+    /// BEGIN and END with nothing between.
+    #[error("the armor has no base64 body between BEGIN and END")]
+    Empty,
+}
 
 /// How the armor of a file looked.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

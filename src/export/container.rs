@@ -16,7 +16,7 @@ use sha2::Sha256;
 
 use crate::attachment::{Cipher, Counter};
 use crate::error::Error;
-use crate::kdf::{self, Rounds};
+use crate::kdf::{self, Limits, Rounds};
 use crate::secret::SecretBytes;
 
 /// Version byte, salt, IV and rounds.
@@ -86,13 +86,13 @@ impl Header {
     ///
     /// # Errors
     /// [`Error::ExportVersion`], [`Error::RoundsZero`], [`Error::RoundsTooHigh`].
-    pub fn check(&self, max_rounds: u32) -> Result<Rounds, Error> {
+    pub fn check(&self, limits: &Limits) -> Result<Rounds, Error> {
         if self.version != VERSION {
             return Err(Error::ExportVersion {
                 version: self.version,
             });
         }
-        Rounds::new(self.rounds, max_rounds)
+        limits.rounds(self.rounds)
     }
 
     /// Whether bit 63 of the IV (the top bit of byte 8) is clear, as the spec asks writers to do.
@@ -133,7 +133,12 @@ pub struct ExportKeys {
 impl ExportKeys {
     /// PBKDF2-HMAC-SHA-512(passphrase bytes, salt, rounds, 512 bits), split in two.
     pub fn derive(password: &[u8], salt: &[u8; 16], rounds: Rounds) -> ExportKeys {
-        let full = kdf::pbkdf2_sha512::<64>(password, salt, rounds);
+        Self::from_derived(&kdf::pbkdf2_sha512::<64>(password, salt, rounds))
+    }
+
+    /// Split 64 bytes of PBKDF2-HMAC-SHA-512 output (derived elsewhere, e.g. in a batch) into
+    /// K and K'.
+    pub fn from_derived(full: &SecretBytes<64>) -> ExportKeys {
         let mut aes = SecretBytes::<32>::zeroed();
         let mut mac = SecretBytes::<32>::zeroed();
         let (k, k2) = full.expose().split_at(32);
@@ -193,11 +198,15 @@ mod tests {
         assert_eq!(h.salt, [7; 16]);
         assert_eq!(h.iv, [9; 16]);
         assert_eq!(h.to_bytes(), bytes);
-        assert_eq!(h.check(1_000_000).unwrap().get(), 500_000);
-        assert!(matches!(h.check(1000), Err(Error::RoundsTooHigh { .. })));
+        let limit = |max_rounds| Limits { max_rounds };
+        assert_eq!(h.check(&limit(1_000_000)).unwrap().get(), 500_000);
+        assert!(matches!(
+            h.check(&limit(1000)),
+            Err(Error::RoundsTooHigh { .. })
+        ));
         let h2 = Header { version: 2, ..h };
         assert!(matches!(
-            h2.check(1_000_000),
+            h2.check(&limit(1_000_000)),
             Err(Error::ExportVersion { version: 2 })
         ));
     }

@@ -34,6 +34,7 @@
 pub mod armor;
 pub mod container;
 mod fingerprint;
+mod sealed;
 
 use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
 
@@ -49,29 +50,15 @@ use crate::secret::Passphrase;
 pub use armor::{ArmorInfo, ArmorReader, ArmorWriter};
 pub use container::{clear_bit63, ExportKeys, Header, HEADER_LEN, MAC_LEN};
 pub use fingerprint::{guess_writer, WriterGuess};
+pub use sealed::Sealed;
 
 /// Rounds mxkeys writes by default: what Element Web writes.
 pub const DEFAULT_ROUNDS: u32 = 500_000;
 /// The spec's minimum ("N should be at least 100,000"); writing fewer earns a warning.
 pub const SPEC_MIN_ROUNDS: u32 = 100_000;
-/// Rounds accepted by default when reading: ten times Element Web's, a few seconds of work. A
-/// hostile file can ask for 2^32-1 (hours); above this the user has to opt in.
-pub const DEFAULT_MAX_ROUNDS: u32 = 5_000_000;
-
-/// Bounds on the work a file may ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Highest PBKDF2 round count accepted.
-    pub max_rounds: u32,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_rounds: DEFAULT_MAX_ROUNDS,
-        }
-    }
-}
+// The work limits belong to the key derivation, which every passphrase format shares; exports
+// have always offered them here.
+pub use crate::kdf::{Limits, DEFAULT_MAX_ROUNDS};
 
 /// Which bytes of the passphrase opened the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -223,7 +210,7 @@ pub fn open<R: BufRead + Seek>(
     let attempt = |src: &mut R, password: &[u8]| {
         src.seek(SeekFrom::Start(start)).map_err(Error::from_io)?;
         let derive = |h: &Header, head: &[u8; HEADER_LEN]| {
-            let rounds = h.check(limits.max_rounds)?;
+            let rounds = h.check(limits)?;
             let keys = ExportKeys::derive(password, &h.salt, rounds);
             let mut mac = keys.hmac();
             mac.update(head);

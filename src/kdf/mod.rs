@@ -52,6 +52,36 @@ impl Rounds {
     }
 }
 
+/// Rounds accepted by default when reading: ten times Element Web's, a few seconds of work. A
+/// hostile file can ask for 2^32-1 (hours); above this the user has to opt in.
+pub const DEFAULT_MAX_ROUNDS: u32 = 5_000_000;
+
+/// Bounds on the work a file may ask for: every format that derives a key from a passphrase
+/// (exports, Security Phrases, legacy backup passphrases) and the passphrase search take one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Highest PBKDF2 round count accepted.
+    pub max_rounds: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_rounds: DEFAULT_MAX_ROUNDS,
+        }
+    }
+}
+
+impl Limits {
+    /// Check a round count a file asks for: [`Rounds::new`] with [`Limits::max_rounds`].
+    ///
+    /// # Errors
+    /// [`Error::RoundsZero`] for 0, [`Error::RoundsTooHigh`] above the limit.
+    pub fn rounds(&self, n: u32) -> Result<Rounds, Error> {
+        Rounds::new(n, self.max_rounds)
+    }
+}
+
 /// A round count as key descriptions carry it (`passphrase.iterations`,
 /// `auth_data.private_key_iterations`): a whole number up to 2^32-1. `field` names it in the
 /// error. Zero and the caller's limit are [`Rounds::new`]'s business.
@@ -317,6 +347,17 @@ mod tests {
             })
         ));
         assert_eq!(Rounds::new(10, 10).unwrap().get(), 10);
+        let limits = Limits { max_rounds: 10 };
+        assert_eq!(limits.rounds(10).unwrap().get(), 10);
+        assert!(matches!(
+            limits.rounds(11),
+            Err(Error::RoundsTooHigh {
+                rounds: 11,
+                limit: 10
+            })
+        ));
+        assert!(matches!(limits.rounds(0), Err(Error::RoundsZero)));
+        assert_eq!(Limits::default().max_rounds, DEFAULT_MAX_ROUNDS);
     }
 
     /// RFC 6070-style vector for PBKDF2-HMAC-SHA512 (from the widely published test set,
