@@ -129,7 +129,7 @@ pub struct Source {
     /// Check the key against this backup version first.
     #[arg(long, value_name = "VERSION.json", alias = "auth-data")]
     backup_version: Option<PathBuf>,
-    /// Account data: a Security Key or Phrase then opens the backup key in secret storage.
+    /// Account data: lets a Security Key or Phrase work.
     #[arg(long, value_name = "AD.json")]
     account_data: Option<PathBuf>,
     /// Room of a backup piece that does not name it.
