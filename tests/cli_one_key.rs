@@ -187,3 +187,143 @@ fn suggest_against_account_data_finds_the_one_correction_that_opens_it() {
     assert_eq!(fit.lines().count(), 1, "{fit}");
     assert_eq!(compact(fit.trim()), compact(&right));
 }
+
+/// backup decrypt, backup to-export and recover with each kind of key the person may hold.
+#[test]
+fn every_backup_command_takes_either_key() {
+    let st = "in-sync-security-key";
+    let dir = tmpdir();
+    let new_pass = dir.path().join("new-pass.txt");
+    std::fs::write(&new_pass, "a new export passphrase\n").unwrap();
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(vector_dir("account").join("manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let sessions = manifest["states"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == st)
+        .unwrap()["expected"]["backup_session_count"]
+        .as_u64()
+        .unwrap();
+    for (key, with_account) in [
+        ("recovery_key.txt", true),
+        ("backup_key.txt", true),
+        ("backup_key.txt", false),
+    ] {
+        let mut common_args = vec![
+            "--key-file".to_owned(),
+            state(st, key),
+            "--backup-version".to_owned(),
+            state(st, "backup_version.json"),
+        ];
+        if with_account {
+            common_args.extend(["--account-data".to_owned(), state(st, "account_data.json")]);
+        }
+        let args = |head: &[&str], tail: &[&str]| -> Vec<String> {
+            let mut v: Vec<String> = head.iter().map(|x| x.to_string()).collect();
+            v.extend(common_args.iter().cloned());
+            v.extend(tail.iter().map(|x| x.to_string()));
+            v
+        };
+        let run = |v: Vec<String>| {
+            let a: Vec<&str> = v.iter().map(String::as_str).collect();
+            mxkeys(&a, &[])
+        };
+        let what = format!("{key}, account data: {with_account}");
+
+        let o = run(args(
+            &["--json", "backup", "decrypt", &state(st, "backup.json")],
+            &[],
+        ));
+        assert_eq!(o.status.code(), Some(0), "{what}: {}", stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v.as_array().unwrap().len() as u64, sessions, "{what}");
+
+        let out = dir
+            .path()
+            .join(format!("to-export-{key}-{with_account}.txt"));
+        let o = run(args(
+            &["backup", "to-export", &state(st, "backup.json")],
+            &[
+                "--new-passphrase-file",
+                s(&new_pass),
+                "--rounds",
+                "1000",
+                "-o",
+                s(&out),
+            ],
+        ));
+        assert_eq!(o.status.code(), Some(0), "{what}: {}", stderr(&o));
+        assert!(out.exists(), "{what}");
+
+        let out = dir.path().join(format!("recover-{key}-{with_account}.txt"));
+        let o = run(args(
+            &["recover", "--backup", &state(st, "backup.json")],
+            &[
+                "--new-passphrase-file",
+                s(&new_pass),
+                "--rounds",
+                "1000",
+                "-o",
+                s(&out),
+            ],
+        ));
+        assert_eq!(o.status.code(), Some(0), "{what}: {}", stderr(&o));
+        // The export holds every session: decrypt it back.
+        let o = mxkeys(
+            &[
+                "--json",
+                "export",
+                "decrypt",
+                s(&out),
+                "--passphrase-file",
+                s(&new_pass),
+            ],
+            &[],
+        );
+        assert_eq!(o.status.code(), Some(0), "{what}: {}", stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v.as_array().unwrap().len() as u64, sessions, "{what}");
+    }
+}
+
+#[test]
+fn a_backup_out_of_sync_with_secret_storage_is_named() {
+    let st = "backup-reset";
+    for cmd in [
+        vec!["backup", "decrypt"],
+        vec!["backup", "to-export"],
+        vec!["recover", "--backup"],
+    ] {
+        let mut a: Vec<String> = cmd.iter().map(|x| x.to_string()).collect();
+        a.push(state(st, "backup.json"));
+        a.extend(
+            [
+                "--key-file",
+                &state(st, "recovery_key.txt"),
+                "--account-data",
+                &state(st, "account_data.json"),
+                "--backup-version",
+                &state(st, "backup_version.json"),
+                "-o",
+                "OUT",
+            ]
+            .iter()
+            .map(|x| x.to_string()),
+        );
+        if cmd[0] != "backup" || cmd[1] == "to-export" {
+            a.extend(["--new-passphrase-file".to_owned(), "/dev/null".to_owned()]);
+        }
+        let tmp = tmpdir();
+        let out = tmp.path().join("out");
+        let pos = a.iter().position(|x| x == "OUT").unwrap();
+        a[pos] = s(&out).to_owned();
+        let argv: Vec<&str> = a.iter().map(String::as_str).collect();
+        let o = mxkeys(&argv, &[]);
+        assert_fails(&o, 1, "out of sync");
+        assert!(stderr(&o).contains("mxkeys doctor"), "{}", stderr(&o));
+        assert!(!out.exists());
+    }
+}
