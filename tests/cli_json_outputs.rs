@@ -90,12 +90,23 @@ fn outputs_are_byte_identical_to_the_committed_ones() {
             .unwrap_or_else(|e| panic!("{out_file}: {e} (MXKEYS_BLESS=1 writes it)"));
         let want_code = fs::read_to_string(dir.join(&code_file)).unwrap();
         if want != got || want_code != code {
+            // Where they part, with some context, so a failure on CI explains itself.
+            let at = want.iter().zip(&got).take_while(|(a, b)| a == b).count();
+            let around = |b: &[u8]| {
+                String::from_utf8_lossy(
+                    b.get(at.saturating_sub(40)..(at + 80).min(b.len()))
+                        .unwrap_or_default(),
+                )
+                .into_owned()
+            };
             differ.push(format!(
-                "{name}: exit {} (want {}), stdout {} bytes (want {}); stderr: {stderr}",
+                "{name}: exit {} (want {}), stdout {} bytes (want {}), first difference at byte {at}:\n  got:  {:?}\n  want: {:?}\n  stderr: {stderr}",
                 code.trim(),
                 want_code.trim(),
                 got.len(),
-                want.len()
+                want.len(),
+                around(&got),
+                around(&want),
             ));
         }
         listed.extend([out_file, code_file]);

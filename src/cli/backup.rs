@@ -50,13 +50,13 @@ but not that the data is intact (every client computes it over an empty message)
 session-key checks catch damage.
 
 Examples:
-  mxkeys backup decrypt backup.json --auth-data version.json -o keys.json
+  mxkeys backup decrypt backup.json --backup-version version.json -o keys.json
   mxkeys backup decrypt backup.json --key-file key.txt --pretty | jq length
   mxkeys backup decrypt key_backup_data.json --room-id '!abc:example.org'
 
 Exit codes:
   0  every session decrypted (with --allow-partial: at least one)
-  1  the key is not this backup's (--auth-data) or every session fails its MAC, some sessions
+  1  the key is not this backup's (--backup-version) or every session fails its MAC, some sessions
      failed (without --allow-partial; nothing written), the Security Key does not decode
      (`mxkeys recovery-key check` says why), malformed JSON, unreadable file
   2  usage: bad arguments, no key (no --key-file, no MXKEYS_RECOVERY_KEY, no terminal), OUT exists
@@ -97,7 +97,7 @@ touch the disk. Import OUT in any client (Element: Settings > Security & Privacy
 keys).
 
 Examples:
-  mxkeys backup to-export backup.json --auth-data version.json -o keys.txt
+  mxkeys backup to-export backup.json --backup-version version.json -o keys.txt
   mxkeys backup to-export backup.json --key-file key.txt --passphrase-file pass.txt -o keys.txt
 
 Exit codes:
@@ -317,7 +317,7 @@ fn decrypt_lone(
     }
     let d = backup::decrypt_session_data(key, session_data, sid).map_err(|e| {
         let hint = if e.kind() == "mac" {
-            "; is this the Security Key of this backup? Give --auth-data VERSION.json to check"
+            "; is this the Security Key of this backup? Give --backup-version VERSION.json to check"
         } else {
             ""
         };
@@ -435,7 +435,7 @@ pub(super) fn decrypt_with(
     }
     if all_failed {
         const KEY_HINT: &str =
-            "is this the Security Key of this backup? Give --auth-data VERSION.json to check";
+            "is this the Security Key of this backup? Give --backup-version VERSION.json to check";
         let msg = match (one_kind, failures.first().map(|f| &f.result)) {
             (Some(Some("mac")), _) => format!(
                 "none of the {total} sessions could be decrypted (MAC mismatch); {KEY_HINT}"

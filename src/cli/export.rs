@@ -198,8 +198,9 @@ pub struct EncryptArgs {
     /// PBKDF2 rounds (spec: 100000+).
     #[arg(long, value_name = "N", default_value_t = export::DEFAULT_ROUNDS)]
     rounds: u32,
-    #[command(flatten)]
-    pass: PassphraseArgs,
+    /// The new file's passphrase file (first line; - for stdin).
+    #[arg(long, value_name = "PATH", alias = "passphrase-file")]
+    new_passphrase_file: Option<PathBuf>,
     #[command(flatten)]
     max: MaxRounds,
     #[command(flatten)]
@@ -743,14 +744,23 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
 }
 
 fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
-    stdin_once(&[Some(&a.sessions), a.pass.passphrase_file.as_deref()])?;
+    stdin_once(&[Some(&a.sessions), a.new_passphrase_file.as_deref()])?;
     let rounds = write_rounds(a.rounds, a.max.max_rounds)?;
     let mut pending = output::create(&a.output, a.force.force, &[&a.sessions])?;
     let input = open_once(&a.sessions, "the input file")?.reader;
+    // MXKEYS_NEW_PASSPHRASE names the passphrase of a file being written; MXKEYS_PASSPHRASE,
+    // what this command read before, is still taken when it is the only one set.
+    let env = if std::env::var_os("MXKEYS_NEW_PASSPHRASE").is_none()
+        && std::env::var_os("MXKEYS_PASSPHRASE").is_some()
+    {
+        "MXKEYS_PASSPHRASE"
+    } else {
+        "MXKEYS_NEW_PASSPHRASE"
+    };
     let pass = new_passphrase(
-        a.pass.passphrase_file.as_deref(),
-        "--passphrase-file",
-        "MXKEYS_PASSPHRASE",
+        a.new_passphrase_file.as_deref(),
+        "--new-passphrase-file",
+        env,
     )?;
     let mut writer = export_writer(&mut pending, &pass, rounds)?;
     let sum = session::scan(

@@ -156,7 +156,7 @@ fn backup_flow() -> Result<(), CliError> {
     let out = ask_path("Write the export file to (e.g. keys.txt): ", false)?;
     let mut args = vec!["backup", "to-export", backup.as_str(), "-o", out.as_str()];
     if let Some(v) = &version {
-        args.extend(["--auth-data", v.as_str()]);
+        args.extend(["--backup-version", v.as_str()]);
     }
     run_args(&args)?;
     say(&format!(

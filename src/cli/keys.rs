@@ -80,8 +80,8 @@ The passphrase comes from --passphrase-file, else MXKEYS_PASSPHRASE, else a prom
 as a Security Key, for `mxkeys backup decrypt` or any client.
 
 Examples:
-  mxkeys recovery-key from-passphrase --auth-data version.json
-  mxkeys recovery-key from-passphrase --auth-data version.json --passphrase-file pass.txt > key.txt
+  mxkeys recovery-key from-passphrase --backup-version version.json
+  mxkeys recovery-key from-passphrase --backup-version version.json --passphrase-file pass.txt > key.txt
 
 Exit codes:
   0    the passphrase gives the backup's key (printed)
@@ -140,8 +140,8 @@ pub struct CheckArgs {
 #[derive(Debug, Args)]
 pub struct FromPassphraseArgs {
     /// The backup version whose auth_data has private_key_salt.
-    #[arg(long, value_name = "VERSION.json")]
-    auth_data: PathBuf,
+    #[arg(long, value_name = "VERSION.json", alias = "auth-data")]
+    backup_version: PathBuf,
     #[command(flatten)]
     pass: PassphraseArgs,
     #[command(flatten)]
@@ -564,7 +564,7 @@ fn generate(json: bool) -> Result<(), CliError> {
 }
 
 fn from_passphrase(a: FromPassphraseArgs, json: bool) -> Result<(), CliError> {
-    let version = read_small_json(&a.auth_data, "backup version")?;
+    let version = read_small_json(&a.backup_version, "backup version")?;
     let pass = secrets::read(&SecretSpec {
         file: a.pass.passphrase_file.as_deref(),
         file_flag: "--passphrase-file",

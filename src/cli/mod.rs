@@ -93,10 +93,10 @@ enum Command {
     #[command(subcommand, after_help = group_help!("export", "mxkeys export inspect element-keys.txt", "mxkeys export decrypt element-keys.txt -o keys.json"))]
     Export(export::ExportCmd),
     /// Security Keys (recovery keys): check, explain typos, generate.
-    #[command(subcommand, after_help = group_help!("recovery-key", "mxkeys recovery-key check --auth-data version.json", "mxkeys recovery-key generate"))]
+    #[command(subcommand, after_help = group_help!("recovery-key", "mxkeys recovery-key check --backup-version version.json", "mxkeys recovery-key generate"))]
     RecoveryKey(keys::KeyCmd),
     /// Server-side key backups: decrypt, encrypt, turn into exports.
-    #[command(subcommand, after_help = group_help!("backup", "mxkeys backup decrypt backup.json --auth-data version.json -o keys.json", "mxkeys backup to-export backup.json --auth-data version.json -o keys.txt"))]
+    #[command(subcommand, after_help = group_help!("backup", "mxkeys backup decrypt backup.json --backup-version version.json -o keys.json", "mxkeys backup to-export backup.json --backup-version version.json -o keys.txt"))]
     Backup(backup::BackupCmd),
     /// Secret storage: cross-signing and backup keys in account data.
     #[command(subcommand, after_help = group_help!("ssss", "mxkeys ssss inspect account_data.json", "mxkeys ssss decrypt account_data.json"))]
