@@ -200,6 +200,47 @@ fn sas_transcripts() {
     assert!(computed >= 4, "{computed}");
 }
 
+/// The same transcripts read by `SasTranscript`, as `mxkeys sas compute` reads them: the info
+/// string, the commitment verdict, and the emoji and numbers wherever a secret is given.
+#[test]
+fn sas_transcripts_read_whole() {
+    let m = manifest();
+    let (mut computed, mut secretless) = (0, 0);
+    for c in m["sas"].as_array().unwrap() {
+        let v: Value = serde_json::from_slice(
+            &fs::read(dir().join(c["transcript"].as_str().unwrap())).unwrap(),
+        )
+        .unwrap();
+        let ctx = format!("{}: {}", c["transcript"], c["comment"]);
+        let t = identity::SasTranscript::parse(&v).unwrap();
+        assert_eq!(t.info(), v["sas_info"].as_str().unwrap(), "{ctx}");
+        if !v["start_content"].is_null() && !v["commitment"].is_null() {
+            assert_eq!(t.commitment_matches, Some(c["expect"] == "ok"), "{ctx}");
+        }
+        match t.sas() {
+            Ok(sas) if c["expect"] == "ok" => {
+                assert_eq!(
+                    serde_json::to_value(sas.emoji).unwrap(),
+                    c["emoji"],
+                    "{ctx}"
+                );
+                assert_eq!(
+                    serde_json::to_value(sas.decimals).unwrap(),
+                    c["decimals"],
+                    "{ctx}"
+                );
+                computed += 1;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                assert_eq!(e, identity::SasTranscriptError::NoSecret, "{ctx}");
+                secretless += 1;
+            }
+        }
+    }
+    assert!(computed >= 4 && secretless >= 2, "{computed} {secretless}");
+}
+
 /// test-vectors/identity/qr-images/: pictures of QR codes drawn by Element Web's encoder (npm
 /// `qrcode`) and matrix-sdk-crypto-wasm, plain, photo-like and broken.
 #[test]

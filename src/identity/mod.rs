@@ -5,7 +5,7 @@
 //!
 //! One file per part: `signed_json` (canonical and signed JSON), `cross_signing` (signature
 //! chains, stored private keys), `qr` (payloads) with `qr_image` (pictures, feature `qr-image`),
-//! and `sas`. Everything is re-exported here, so callers name `mxkeys::identity::X`.
+//! and `sas` (with transcripts). Everything is re-exported here, so callers name `mxkeys::identity::X`.
 
 mod cross_signing;
 mod qr;
@@ -22,6 +22,7 @@ pub use qr::{decode_qr, image_format, ImageFormat, QrError, QrPayload};
 #[cfg(feature = "qr-image")]
 pub use qr_image::{decode_qr_image, qr_bytes_from_image, QrImageError, DEFAULT_MAX_PIXELS};
 pub use sas::{
-    sas_bytes, sas_commitment, sas_decimals, sas_emoji, sas_info, sas_shared_secret, SAS_EMOJI,
+    sas_bytes, sas_commitment, sas_decimals, sas_emoji, sas_info, sas_shared_secret, Sas, SasSide,
+    SasTranscript, SasTranscriptError, SAS_EMOJI,
 };
 pub use signed_json::{canonical_json, parse_strict, verify_signed, CanonicalError};
