@@ -513,7 +513,8 @@ mod tests {
         use SasTranscriptError as E;
         let zero_key = "A".repeat(43);
         let other_secret = format!("{}B", "A".repeat(42));
-        let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, E)> = vec![
+        type Change = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(&str, Change, E)> = vec![
             (
                 "no transaction id",
                 Box::new(|v| {
