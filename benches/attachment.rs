@@ -12,10 +12,14 @@
 // criterion_group! generates undocumented items.
 #![allow(missing_docs)]
 
+mod common;
+
 use std::io::{self, Write};
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use mxkeys::attachment::{AttachmentDecryptor, AttachmentEncryptor, AttachmentKey};
+
+use common::Xorshift;
 
 const SIZE: usize = 64 << 20;
 const PIECE: usize = 1 << 20;
@@ -28,13 +32,7 @@ fn write_all_pieces(w: &mut impl Write, data: &[u8]) {
 
 fn attachment(c: &mut Criterion) {
     let mut plain = vec![0u8; SIZE];
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
-    for b in plain.iter_mut() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
+    Xorshift(0x2545_F491_4F6C_DD1D).fill(&mut plain);
     // One real encryption gives the ciphertext and its EncryptedFile.
     let mut enc = AttachmentEncryptor::new(Vec::with_capacity(SIZE), &mut [5; 32], [6; 8]);
     write_all_pieces(&mut enc, &plain);

@@ -13,29 +13,20 @@
 // criterion_group! generates undocumented items.
 #![allow(missing_docs)]
 
+mod common;
+
 use std::time::Duration;
 
-use criterion::{
-    criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
-};
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use ed25519_dalek::SigningKey;
 use mxkeys::backup::{decrypt_entries, encrypt_session_data, Entry};
 use mxkeys::encoding::encode_unpadded;
 use mxkeys::recovery_key::RecoveryKey;
 use serde_json::json;
 
-const SESSIONS: u64 = 10_000;
+use common::{bench_threads, filler};
 
-/// Deterministic filler bytes (xorshift), so runs are comparable.
-fn filler(seed: u64, out: &mut [u8]) {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    for b in out {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
-}
+const SESSIONS: u64 = 10_000;
 
 /// A backup entry: the plaintext a client backs up (export format minus room and session id).
 fn entry(i: u64, public: &[u8; 32]) -> Entry {
@@ -74,27 +65,12 @@ fn backup(c: &mut Criterion) {
     assert!(decrypt_entries(&key, &entries)
         .iter()
         .all(|o| o.result.is_ok()));
-    let all = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut g = c.benchmark_group("backup_decrypt_10k");
     g.sample_size(10);
     g.sampling_mode(SamplingMode::Flat);
     g.measurement_time(Duration::from_secs(6));
     g.throughput(Throughput::Elements(SESSIONS));
-    let mut counts = vec![1];
-    if all > 1 {
-        counts.push(all);
-    }
-    for threads in counts {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        g.bench_with_input(
-            BenchmarkId::new("threads", threads),
-            &entries,
-            |b, entries| b.iter(|| pool.install(|| decrypt_entries(&key, entries))),
-        );
-    }
+    bench_threads(&mut g, &entries, |entries| decrypt_entries(&key, entries));
     g.finish();
 }
 

@@ -18,12 +18,12 @@
 // criterion_group! generates undocumented items.
 #![allow(missing_docs)]
 
+mod common;
+
 use std::time::Duration;
 
 use aes::cipher::{block_padding::Pkcs7, BlockEncryptMut, KeyIvInit};
-use criterion::{
-    criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
-};
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use ed25519_dalek::{Signer, SigningKey};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
@@ -31,6 +31,8 @@ use mxkeys::encoding::encode_unpadded;
 use mxkeys::events::{decrypt_events, KeyStore, Outcome};
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
+
+use common::{bench_threads, Xorshift};
 
 const SESSIONS: u64 = 100;
 const MESSAGES: u32 = 100;
@@ -51,17 +53,11 @@ struct Outbound {
 
 impl Outbound {
     fn new(seed: u64) -> Self {
-        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        };
+        let mut x = Xorshift::seeded(seed);
         let mut r = [[0u8; 32]; 4];
-        r.iter_mut().flatten().for_each(|b| *b = next());
+        r.iter_mut().flatten().for_each(|b| *b = x.next_byte());
         let mut sk = [0u8; 32];
-        sk.iter_mut().for_each(|b| *b = next());
+        x.fill(&mut sk);
         Outbound {
             index: 0,
             r,
@@ -188,27 +184,12 @@ fn events(c: &mut Criterion) {
         "{:?}",
         outcomes.iter().find(|o| !matches!(o, Outcome::Ok { .. }))
     );
-    let all = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut g = c.benchmark_group("events_decrypt_10k");
     g.sample_size(10);
     g.sampling_mode(SamplingMode::Flat);
     g.measurement_time(Duration::from_secs(6));
     g.throughput(Throughput::Elements(events.len() as u64));
-    let mut counts = vec![1];
-    if all > 1 {
-        counts.push(all);
-    }
-    for threads in counts {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        g.bench_with_input(
-            BenchmarkId::new("threads", threads),
-            &events,
-            |b, events| b.iter(|| pool.install(|| decrypt_events(&store, events))),
-        );
-    }
+    bench_threads(&mut g, &events, |events| decrypt_events(&store, events));
     g.finish();
 }
 

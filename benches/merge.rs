@@ -20,6 +20,8 @@
 // criterion_group! generates undocumented items.
 #![allow(missing_docs)]
 
+mod common;
+
 use std::io::{BufReader, Cursor, Read, Write};
 use std::time::Duration;
 
@@ -35,16 +37,7 @@ use mxkeys::Passphrase;
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
 
-/// Deterministic filler bytes (xorshift), so runs are comparable.
-fn filler(seed: u64, out: &mut [u8]) {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    for b in out {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
-}
+use common::filler;
 
 /// Session `i` at `index` (0 or 1): export-format key 0x01 | index | ratchet | Ed25519 key.
 fn session(i: u64, index: u32) -> Map<String, Value> {

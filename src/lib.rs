@@ -14,7 +14,7 @@
 //! | server-side key backups | [`backup`] | "Server-side key backups" |
 //! | secret storage | [`ssss`] | "Secret storage" |
 //! | encrypted attachments | [`attachment`] | "Sending encrypted attachments" |
-//! | cross-signing, QR codes, SAS | [`identity`] | "Cross-signing", "Key verification" |
+//! | cross-signing, QR codes, SAS | [`identity`] (signed JSON, cross-signing, QR, SAS) | "Signing JSON", "Cross-signing", "Key verification" |
 //! | PBKDF2-HMAC-SHA-512, passphrase search | [`kdf`], [`search`] | — |
 //! | secrets, encodings, errors | [`secret`], [`encoding`], [`error`] | — |
 //!

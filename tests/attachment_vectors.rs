@@ -12,17 +12,13 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
 
 use mxkeys::attachment::{find_encrypted_file, AttachmentDecryptor, AttachmentKey};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use vectors::{VectorList, Vectors};
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Manifest {
-    vectors: Vec<Vector>,
-}
+type Manifest = VectorList<Vector>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,36 +34,29 @@ struct Vector {
     comment: String,
 }
 
-fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/attachment")
-}
+#[path = "common/vectors.rs"]
+mod vectors;
 
-fn manifest() -> Manifest {
-    serde_json::from_slice(&fs::read(dir().join("manifest.json")).unwrap()).unwrap()
-}
+const V: Vectors = Vectors("attachment");
 
 #[test]
 fn every_file_is_listed() {
-    let m = manifest();
-    let mut listed: BTreeSet<String> = ["manifest.json", "README.md"].map(String::from).into();
+    let m: Manifest = V.manifest();
+    let mut listed = BTreeSet::new();
     for v in &m.vectors {
         listed.insert(v.ciphertext.clone());
         listed.insert(v.info.clone());
     }
-    for e in fs::read_dir(dir()).unwrap() {
-        let name = e.unwrap().file_name().into_string().unwrap();
-        assert!(listed.contains(&name), "{name} is not in the manifest");
-    }
+    V.assert_every_file_listed(&listed);
     assert!(m.vectors.len() >= 50);
 }
 
 #[test]
 fn every_vector_has_its_expected_outcome() {
     let mut ok = 0;
-    for v in manifest().vectors {
+    for v in V.manifest::<Manifest>().vectors {
         let ctx = format!("{} ({}): {}", v.ciphertext, v.made_by, v.comment);
-        let doc: serde_json::Value =
-            serde_json::from_slice(&fs::read(dir().join(&v.info)).unwrap()).unwrap();
+        let doc: serde_json::Value = V.json(&v.info);
         let shape = if doc.get("content").is_some() {
             "event"
         } else if doc.get("file").is_some() || doc.get("msgtype").is_some() {
@@ -76,7 +65,7 @@ fn every_vector_has_its_expected_outcome() {
             "encrypted_file"
         };
         assert_eq!(shape, v.info_shape, "{ctx}");
-        let ct = fs::read(dir().join(&v.ciphertext)).unwrap();
+        let ct = fs::read(V.dir().join(&v.ciphertext)).unwrap();
         let result = find_encrypted_file(&doc, v.thumbnail)
             .and_then(|f| AttachmentKey::from_info(&f))
             .and_then(|key| {

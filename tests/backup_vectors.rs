@@ -10,14 +10,13 @@
 )]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs;
-use std::path::{Path, PathBuf};
 
 use mxkeys::backup::{self, MacKind};
 use mxkeys::encoding::encode_unpadded;
 use mxkeys::recovery_key::{self, RecoveryKey};
 use serde::Deserialize;
 use serde_json::Value;
+use vectors::Vectors;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,38 +62,32 @@ struct Failure {
     kind: String,
 }
 
-fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/backup")
-}
+#[path = "common/vectors.rs"]
+mod vectors;
 
-fn manifest() -> Manifest {
-    serde_json::from_slice(&fs::read(dir().join("manifest.json")).unwrap()).unwrap()
-}
+const V: Vectors = Vectors("backup");
 
 fn json(name: &str) -> Value {
-    serde_json::from_slice(&fs::read(dir().join(name)).unwrap()).unwrap()
+    V.json(name)
 }
 
 #[test]
 fn every_file_is_listed() {
-    let m = manifest();
-    let mut listed: BTreeSet<String> = ["manifest.json", "README.md"].map(String::from).into();
+    let m: Manifest = V.manifest();
+    let mut listed = BTreeSet::new();
     for b in &m.backups {
         listed.insert(b.file.clone());
         listed.extend(b.auth_data.clone());
         listed.extend(b.sessions.clone());
     }
-    for e in fs::read_dir(dir()).unwrap() {
-        let name = e.unwrap().file_name().into_string().unwrap();
-        assert!(listed.contains(&name), "{name} is not in the manifest");
-    }
+    V.assert_every_file_listed(&listed);
     assert!(m.recovery_keys.len() >= 20 && m.backups.len() >= 10);
 }
 
 #[test]
 fn recovery_keys_decode_or_are_diagnosed() {
     let mut suggested = 0;
-    for v in manifest().recovery_keys {
+    for v in V.manifest::<Manifest>().recovery_keys {
         let ctx = format!("{:?} ({}): {}", v.recovery_key, v.made_by, v.comment);
         match (RecoveryKey::decode(&v.recovery_key), v.expect.as_str()) {
             (Ok(k), "ok") => {
@@ -158,7 +151,7 @@ fn one_edit(typo: &str, correct: &str) -> bool {
 #[test]
 fn backups_decrypt_to_what_the_peers_encrypted() {
     let mut ok = 0;
-    for v in manifest().backups {
+    for v in V.manifest::<Manifest>().backups {
         let ctx = format!("{} ({}): {}", v.file, v.made_by, v.comment);
         let key = RecoveryKey::decode(&v.recovery_key).unwrap();
         if let Some(a) = &v.auth_data {

@@ -18,6 +18,7 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::Output;
 
+use common::vectors::Vectors;
 use common::*;
 
 /// An Element test vector: the export, its passphrase in a file, and its plaintext.
@@ -30,8 +31,7 @@ struct ElementVector {
 }
 
 fn element_vectors() -> Vec<ElementVector> {
-    let m: serde_json::Value =
-        serde_json::from_slice(&fs::read(vectors().join("manifest.json")).unwrap()).unwrap();
+    let m: serde_json::Value = Vectors("export").manifest();
     let found: Vec<ElementVector> = m["vectors"]
         .as_array()
         .unwrap()

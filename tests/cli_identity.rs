@@ -10,6 +10,7 @@
 
 mod common;
 
+use common::vectors::Vectors;
 use common::*;
 use serde_json::Value;
 
@@ -82,10 +83,7 @@ fn sas_compute_matches_what_wasm_showed() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let m: Value = serde_json::from_slice(
-        &std::fs::read(vector_dir("identity").join("manifest.json")).unwrap(),
-    )
-    .unwrap();
+    let m: Value = Vectors("identity").manifest();
     let want = m["sas"]
         .as_array()
         .unwrap()
@@ -121,9 +119,7 @@ fn sas_compute_matches_what_wasm_showed() {
 #[test]
 fn qr_decode_pictures() {
     let dir = vector_dir("identity");
-    let m: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("qr-images/manifest.json")).unwrap())
-            .unwrap();
+    let m: Value = Vectors("identity").json("qr-images/manifest.json");
     for c in m["images"].as_array().unwrap() {
         let file = dir.join(c["file"].as_str().unwrap());
         let o = mxkeys(&["qr", "decode", s(&file), "--json"], &[]);
@@ -159,9 +155,7 @@ fn qr_decode_pictures() {
 #[test]
 fn cross_signing_check_stored_keys() {
     let dir = vector_dir("identity");
-    let m: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("stored-keys/manifest.json")).unwrap())
-            .unwrap();
+    let m: Value = Vectors("identity").json("stored-keys/manifest.json");
     for c in m["cases"].as_array().unwrap() {
         let p = |k: &str| dir.join(c[k].as_str().unwrap());
         let (keys, ad) = (p("keys"), p("account_data"));

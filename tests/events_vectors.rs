@@ -11,17 +11,13 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
 
 use mxkeys::events::{decrypt_events, parse_events, KeyStore, Outcome};
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use vectors::{VectorList, Vectors};
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Manifest {
-    vectors: Vec<Vector>,
-}
+type Manifest = VectorList<Vector>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,25 +40,25 @@ struct Expect {
     plaintext: Option<Value>,
 }
 
-fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/events")
-}
+#[path = "common/vectors.rs"]
+mod vectors;
+
+const V: Vectors = Vectors("events");
 
 #[test]
 fn every_event_decrypts_or_is_explained() {
-    let m: Manifest =
-        serde_json::from_slice(&fs::read(dir().join("manifest.json")).unwrap()).unwrap();
-    let mut listed: BTreeSet<String> = ["manifest.json", "README.md"].map(String::from).into();
+    let m: Manifest = V.manifest();
+    let mut listed = BTreeSet::new();
     let mut ok = 0;
     let mut reasons = BTreeSet::new();
     for v in m.vectors {
         listed.insert(v.events.clone());
         listed.insert(v.keys.clone());
         let ctx = format!("{} ({}): {}", v.events, v.made_by, v.comment);
-        let events = parse_events(&fs::read(dir().join(&v.events)).unwrap()).unwrap();
+        let events = parse_events(&fs::read(V.dir().join(&v.events)).unwrap()).unwrap();
         let shape = if v.events.ends_with(".jsonl") {
             "jsonl"
-        } else if fs::read_to_string(dir().join(&v.events))
+        } else if fs::read_to_string(V.dir().join(&v.events))
             .unwrap()
             .contains("\"chunk\"")
         {
@@ -71,8 +67,7 @@ fn every_event_decrypts_or_is_explained() {
             "array"
         };
         assert_eq!(shape, v.shape, "{ctx}");
-        let keys: Vec<Map<String, Value>> =
-            serde_json::from_slice(&fs::read(dir().join(&v.keys)).unwrap()).unwrap();
+        let keys: Vec<Map<String, Value>> = V.json(&v.keys);
         let store = KeyStore::from_sessions(&keys);
         let outcomes = decrypt_events(&store, &events);
         assert_eq!(outcomes.len(), v.expect.len(), "{ctx}");
@@ -107,10 +102,7 @@ fn every_event_decrypts_or_is_explained() {
             }
         }
     }
-    for e in fs::read_dir(dir()).unwrap() {
-        let name = e.unwrap().file_name().into_string().unwrap();
-        assert!(listed.contains(&name), "{name} not in the manifest");
-    }
+    V.assert_every_file_listed(&listed);
     assert!(ok >= 80, "{ok}");
     for r in [
         "ok",

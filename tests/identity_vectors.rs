@@ -11,23 +11,20 @@
 )]
 
 use std::fs;
-use std::path::{Path, PathBuf};
 
 use mxkeys::encoding::decode_lenient;
 use mxkeys::identity::{self, SAS_EMOJI};
 use serde_json::Value;
+use vectors::Vectors;
 
-fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/identity")
-}
+#[path = "common/vectors.rs"]
+mod vectors;
 
-fn manifest() -> Value {
-    serde_json::from_slice(&fs::read(dir().join("manifest.json")).unwrap()).unwrap()
-}
+const V: Vectors = Vectors("identity");
 
 #[test]
 fn canonical_json() {
-    let m = manifest();
+    let m: Value = V.manifest();
     let cases = m["canonical_json"].as_array().unwrap();
     assert!(cases.len() >= 15);
     for c in cases {
@@ -46,13 +43,11 @@ fn canonical_json() {
 
 #[test]
 fn keys_query_signature_chains() {
-    let m = manifest();
+    let m: Value = V.manifest();
     let cases = m["keys_query"].as_array().unwrap();
     assert!(cases.len() >= 20);
     for c in cases {
-        let resp: Value =
-            serde_json::from_slice(&fs::read(dir().join(c["file"].as_str().unwrap())).unwrap())
-                .unwrap();
+        let resp: Value = V.json(c["file"].as_str().unwrap());
         let r = identity::check_user(
             &resp,
             c["user"].as_str().unwrap(),
@@ -79,8 +74,7 @@ fn keys_query_signature_chains() {
 /// reported as verified by alice although no master key of theirs exists.
 #[test]
 fn a_master_key_filed_under_another_user_is_not_verified() {
-    let path = dir().join("keys-query/wasm-alice-verified.json");
-    let mut resp: Value = serde_json::from_slice(&fs::read(path).unwrap()).unwrap();
+    let mut resp: Value = V.json("keys-query/wasm-alice-verified.json");
     let (alice, bob, mallory) = (
         "@alice:example.org",
         "@bob:example.org",
@@ -103,9 +97,9 @@ fn a_master_key_filed_under_another_user_is_not_verified() {
 
 #[test]
 fn qr_payloads() {
-    let m = manifest();
+    let m: Value = V.manifest();
     for c in m["qr"].as_array().unwrap() {
-        let bytes = fs::read(dir().join(c["file"].as_str().unwrap())).unwrap();
+        let bytes = fs::read(V.dir().join(c["file"].as_str().unwrap())).unwrap();
         let ctx = format!("{}: {}", c["file"], c["comment"]);
         match identity::decode_qr(&bytes) {
             Ok(q) => {
@@ -124,13 +118,10 @@ fn qr_payloads() {
 
 #[test]
 fn sas_transcripts() {
-    let m = manifest();
+    let m: Value = V.manifest();
     let mut computed = 0;
     for c in m["sas"].as_array().unwrap() {
-        let t: Value = serde_json::from_slice(
-            &fs::read(dir().join(c["transcript"].as_str().unwrap())).unwrap(),
-        )
-        .unwrap();
+        let t: Value = V.json(c["transcript"].as_str().unwrap());
         let ctx = format!("{}: {}", c["transcript"], c["comment"]);
         let side = |k: &str| {
             (
@@ -200,19 +191,56 @@ fn sas_transcripts() {
     assert!(computed >= 4, "{computed}");
 }
 
+/// The same transcripts read by `SasTranscript`, as `mxkeys sas compute` reads them: the info
+/// string, the commitment verdict, and the emoji and numbers wherever a secret is given.
+#[test]
+fn sas_transcripts_read_whole() {
+    let m: Value = V.manifest();
+    let (mut computed, mut secretless) = (0, 0);
+    for c in m["sas"].as_array().unwrap() {
+        let v: Value = V.json(c["transcript"].as_str().unwrap());
+        let ctx = format!("{}: {}", c["transcript"], c["comment"]);
+        let t = identity::SasTranscript::parse(&v).unwrap();
+        assert_eq!(t.info(), v["sas_info"].as_str().unwrap(), "{ctx}");
+        if !v["start_content"].is_null() && !v["commitment"].is_null() {
+            assert_eq!(t.commitment_matches, Some(c["expect"] == "ok"), "{ctx}");
+        }
+        match t.sas() {
+            Ok(sas) if c["expect"] == "ok" => {
+                assert_eq!(
+                    serde_json::to_value(sas.emoji).unwrap(),
+                    c["emoji"],
+                    "{ctx}"
+                );
+                assert_eq!(
+                    serde_json::to_value(sas.decimals).unwrap(),
+                    c["decimals"],
+                    "{ctx}"
+                );
+                computed += 1;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                assert_eq!(e, identity::SasTranscriptError::NoSecret, "{ctx}");
+                secretless += 1;
+            }
+        }
+    }
+    assert!(computed >= 4 && secretless >= 2, "{computed} {secretless}");
+}
+
 /// test-vectors/identity/qr-images/: pictures of QR codes drawn by Element Web's encoder (npm
 /// `qrcode`) and matrix-sdk-crypto-wasm, plain, photo-like and broken.
 #[test]
 fn qr_images() {
-    let m: Value =
-        serde_json::from_slice(&fs::read(dir().join("qr-images/manifest.json")).unwrap()).unwrap();
+    let m: Value = V.json("qr-images/manifest.json");
     let cases = m["images"].as_array().unwrap();
     assert!(cases.len() >= 14);
     let mut modes = std::collections::BTreeSet::new();
     for c in cases {
         let file = c["file"].as_str().unwrap();
         let ctx = format!("{file}: {}", c["comment"]);
-        let bytes = fs::read(dir().join(file)).unwrap();
+        let bytes = fs::read(V.dir().join(file)).unwrap();
         assert!(identity::image_format(&bytes).is_some(), "{ctx}");
         let start = std::time::Instant::now();
         let raw = identity::qr_bytes_from_image(&bytes, identity::DEFAULT_MAX_PIXELS);
@@ -227,7 +255,7 @@ fn qr_images() {
             );
         }
         if let Some(pf) = c["payload_file"].as_str() {
-            let payload = fs::read(dir().join(pf)).unwrap();
+            let payload = fs::read(V.dir().join(pf)).unwrap();
             assert_eq!(
                 raw.as_ref().unwrap(),
                 &payload,
@@ -238,7 +266,7 @@ fn qr_images() {
             Ok(q) => {
                 assert_eq!(c["expect"], "ok", "{ctx}");
                 let want = identity::decode_qr(
-                    &fs::read(dir().join(c["payload_file"].as_str().unwrap())).unwrap(),
+                    &fs::read(V.dir().join(c["payload_file"].as_str().unwrap())).unwrap(),
                 )
                 .unwrap();
                 assert_eq!(q, want, "{ctx}");
@@ -264,16 +292,14 @@ fn stored_keys_against_published() {
     use mxkeys::recovery_key::RecoveryKey;
     use mxkeys::ssss::{self, AccountData, Unlock};
     use mxkeys::Passphrase;
-    let m: Value =
-        serde_json::from_slice(&fs::read(dir().join("stored-keys/manifest.json")).unwrap())
-            .unwrap();
+    let m: Value = V.json("stored-keys/manifest.json");
     let user = m["user"].as_str().unwrap();
     let cases = m["cases"].as_array().unwrap();
     assert!(cases.len() >= 6);
     let (mut statuses, mut wrong) = (std::collections::BTreeSet::new(), 0);
     for c in cases {
         let ctx = format!("{}: {}", c["name"], c["comment"]);
-        let read = |k: &str| fs::read_to_string(dir().join(c[k].as_str().unwrap())).unwrap();
+        let read = |k: &str| fs::read_to_string(V.dir().join(c[k].as_str().unwrap())).unwrap();
         let resp: Value = serde_json::from_str(&read("keys")).unwrap();
         let ad = AccountData::parse(&serde_json::from_str(&read("account_data")).unwrap()).unwrap();
         let desc = ad.resolve_key(None).unwrap();

@@ -10,13 +10,12 @@
 )]
 
 use std::collections::{BTreeSet, HashMap};
-use std::fs;
-use std::path::{Path, PathBuf};
 
 use mxkeys::merge::{merge, validate_all};
 use proptest::prelude::*;
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use vectors::Vectors;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,22 +62,19 @@ struct ChosenExp {
     first_index: u32,
 }
 
-fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/megolm")
-}
+#[path = "common/vectors.rs"]
+mod vectors;
 
-fn manifest() -> Manifest {
-    serde_json::from_slice(&fs::read(dir().join("manifest.json")).unwrap()).unwrap()
-}
+const V: Vectors = Vectors("megolm");
 
 fn load(name: &str) -> Vec<Map<String, Value>> {
-    serde_json::from_slice(&fs::read(dir().join(name)).unwrap()).unwrap()
+    V.json(name)
 }
 
 #[test]
 fn validation_verdicts() {
-    let m = manifest();
-    let mut listed: BTreeSet<String> = ["manifest.json", "README.md"].map(String::from).into();
+    let m: Manifest = V.manifest();
+    let mut listed = BTreeSet::new();
     let mut codes_seen = BTreeSet::new();
     for v in &m.validate {
         listed.insert(v.file.clone());
@@ -99,16 +95,13 @@ fn validation_verdicts() {
             codes_seen.extend(e.codes.iter().cloned());
         }
     }
-    for e in fs::read_dir(dir()).unwrap() {
-        let name = e.unwrap().file_name().into_string().unwrap();
-        assert!(listed.contains(&name), "{name} not in the manifest");
-    }
+    V.assert_every_file_listed(&listed);
     assert!(codes_seen.len() >= 10, "{codes_seen:?}");
 }
 
 #[test]
 fn merge_results() {
-    for v in manifest().merge {
+    for v in V.manifest::<Manifest>().merge {
         let ctx = format!("{:?} ({}): {}", v.inputs, v.made_by, v.comment);
         let inputs: Vec<_> = v.inputs.iter().map(|f| load(f)).collect();
         let (out, report) = merge(&inputs);
@@ -146,7 +139,7 @@ fn merge_results() {
 }
 
 fn all_valid_files() -> Vec<String> {
-    manifest()
+    V.manifest::<Manifest>()
         .validate
         .into_iter()
         .filter(|v| v.file.starts_with("valid-") || v.file.starts_with("merge-"))

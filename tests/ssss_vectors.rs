@@ -9,20 +9,15 @@
 )]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs;
-use std::path::{Path, PathBuf};
 
 use mxkeys::kdf::Limits;
 use mxkeys::recovery_key::RecoveryKey;
 use mxkeys::ssss::{self, AccountData, Unlock};
 use mxkeys::Passphrase;
 use serde::Deserialize;
+use vectors::{VectorList, Vectors};
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Manifest {
-    vectors: Vec<Vector>,
-}
+type Manifest = VectorList<Vector>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,33 +34,23 @@ struct Vector {
     comment: String,
 }
 
-fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/ssss")
-}
+#[path = "common/vectors.rs"]
+mod vectors;
 
-fn manifest() -> Manifest {
-    serde_json::from_slice(&fs::read(dir().join("manifest.json")).unwrap()).unwrap()
-}
+const V: Vectors = Vectors("ssss");
 
 #[test]
 fn every_file_is_listed() {
-    let m = manifest();
+    let m: Manifest = V.manifest();
     let listed: BTreeSet<String> = m.vectors.iter().map(|v| v.file.clone()).collect();
-    for e in fs::read_dir(dir()).unwrap() {
-        let name = e.unwrap().file_name().into_string().unwrap();
-        assert!(
-            listed.contains(&name) || name == "manifest.json" || name == "README.md",
-            "{name} is not in the manifest"
-        );
-    }
+    V.assert_every_file_listed(&listed);
     assert!(m.vectors.len() >= 25);
 }
 
 /// Decrypt as `mxkeys ssss decrypt` does; the outcome kind, the secrets that opened, their
 /// public keys.
 fn run(v: &Vector) -> (String, BTreeMap<String, String>, BTreeMap<String, String>) {
-    let doc: serde_json::Value =
-        serde_json::from_slice(&fs::read(dir().join(&v.file)).unwrap()).unwrap();
+    let doc: serde_json::Value = V.json(&v.file);
     assert_eq!(doc.is_array(), v.shape == "events", "{}", v.file);
     let ad = AccountData::parse(&doc).unwrap();
     let key;
@@ -120,7 +105,7 @@ fn run(v: &Vector) -> (String, BTreeMap<String, String>, BTreeMap<String, String
 #[test]
 fn every_vector_has_its_expected_outcome() {
     let mut ok = 0;
-    for v in manifest().vectors {
+    for v in V.manifest::<Manifest>().vectors {
         let ctx = format!(
             "{} key_id={:?} ({}): {}",
             v.file, v.key_id, v.made_by, v.comment

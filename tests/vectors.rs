@@ -12,19 +12,15 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
-use std::path::{Path, PathBuf};
 
 use mxkeys::export::{self, CounterReading, Limits, Nonces, PassphraseEncoding};
 use mxkeys::kdf::Rounds;
 use mxkeys::Passphrase;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use vectors::{VectorList, Vectors};
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Manifest {
-    vectors: Vec<Vector>,
-}
+type Manifest = VectorList<Vector>;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,18 +51,14 @@ struct Source {
     commit: String,
 }
 
-fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/export")
-}
+#[path = "common/vectors.rs"]
+mod vectors;
 
-fn manifest() -> Manifest {
-    let text = fs::read_to_string(dir().join("manifest.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
+const V: Vectors = Vectors("export");
 
 #[test]
 fn every_file_is_listed_and_every_entry_is_complete() {
-    let m = manifest();
+    let m: Manifest = V.manifest();
     let mut listed = BTreeSet::new();
     listed.insert("manifest.json".to_string());
     listed.insert("README.md".to_string());
@@ -128,18 +120,12 @@ fn every_file_is_listed_and_every_entry_is_complete() {
             );
         }
     }
-    for entry in fs::read_dir(dir()).unwrap() {
-        let name = entry.unwrap().file_name().into_string().unwrap();
-        assert!(
-            listed.contains(&name),
-            "{name} is in test-vectors/export but not in the manifest"
-        );
-    }
+    V.assert_every_file_listed(&listed);
     assert!(m.vectors.len() >= 30, "only {} vectors", m.vectors.len());
 }
 
 fn outcome(v: &Vector) -> Result<(Vec<u8>, PassphraseEncoding), String> {
-    let text = fs::read(dir().join(&v.file)).unwrap();
+    let text = fs::read(V.dir().join(&v.file)).unwrap();
     let pass = Passphrase::new(v.passphrase.clone());
     export::decrypt(&text, &pass, &Limits::default())
         .map(|d| (d.plaintext.to_vec(), d.encoding))
@@ -149,14 +135,14 @@ fn outcome(v: &Vector) -> Result<(Vec<u8>, PassphraseEncoding), String> {
 #[test]
 fn every_vector_has_its_expected_outcome() {
     let mut ok = 0;
-    for v in manifest().vectors {
+    for v in V.manifest::<Manifest>().vectors {
         let ctx = format!("{} ({}): {}", v.file, v.made_by, v.comment);
         match (outcome(&v), v.expect.as_str()) {
             (Ok((plain, enc)), "ok") => {
                 let sha = hex::encode(Sha256::digest(&plain));
                 assert_eq!(Some(&sha), v.plaintext_sha256.as_ref(), "{ctx}");
                 let want: serde_json::Value = serde_json::from_slice(
-                    &fs::read(dir().join(v.plaintext.as_ref().unwrap())).unwrap(),
+                    &fs::read(V.dir().join(v.plaintext.as_ref().unwrap())).unwrap(),
                 )
                 .unwrap();
                 let got: serde_json::Value = serde_json::from_slice(&plain).unwrap();
@@ -177,8 +163,8 @@ fn every_vector_has_its_expected_outcome() {
 
 #[test]
 fn inspect_reads_the_rounds_without_a_passphrase() {
-    for v in manifest().vectors {
-        let text = fs::read(dir().join(&v.file)).unwrap();
+    for v in V.manifest::<Manifest>().vectors {
+        let text = fs::read(V.dir().join(&v.file)).unwrap();
         match (export::inspect(&text[..]), v.rounds) {
             (Ok(i), Some(r)) => assert_eq!(i.header.rounds, r, "{}", v.file),
             (Err(e), None) => assert!(["armor", "too_short"].contains(&e.kind()), "{}", v.file),
@@ -196,7 +182,7 @@ fn inspect_names_the_writer_of_untouched_peer_files() {
         ("wasm-r100000.txt", "matrix-rust-sdk"),
         ("nio-r10000.txt", "matrix-nio"),
     ] {
-        let text = fs::read(dir().join(file)).unwrap();
+        let text = fs::read(V.dir().join(file)).unwrap();
         let guess = export::guess_writer(&export::inspect(&text[..]).unwrap());
         assert_eq!(guess.writer, writer, "{file}: {:?}", guess.evidence);
     }
@@ -207,7 +193,8 @@ fn inspect_names_the_writer_of_untouched_peer_files() {
 #[test]
 fn peer_plaintexts_survive_a_round_trip_byte_for_byte() {
     let pass = Passphrase::new("round trip".into());
-    for v in manifest().vectors.into_iter().filter(|v| v.expect == "ok") {
+    let m: Manifest = V.manifest();
+    for v in m.vectors.into_iter().filter(|v| v.expect == "ok") {
         let (plain, _) = outcome(&v).unwrap();
         let nonces = Nonces {
             salt: [9; 16],
@@ -229,7 +216,7 @@ fn counter_name(c: CounterReading) -> &'static str {
 }
 
 fn raw_vectors() -> Vec<Vector> {
-    manifest()
+    V.manifest::<Manifest>()
         .vectors
         .into_iter()
         .filter(|v| v.raw_plaintext.is_some())
@@ -252,14 +239,14 @@ fn element_test_vectors_decrypt_raw_byte_for_byte() {
         .count();
     assert_eq!(from_element, 4, "Element's four TEST_VECTORS");
     for v in vs {
-        let want = fs::read(dir().join(v.raw_plaintext.as_ref().unwrap())).unwrap();
+        let want = fs::read(V.dir().join(v.raw_plaintext.as_ref().unwrap())).unwrap();
         assert_eq!(
             Some(hex::encode(Sha256::digest(&want))),
             v.raw_plaintext_sha256,
             "{}",
             v.file
         );
-        let text = fs::read(dir().join(&v.file)).unwrap();
+        let text = fs::read(V.dir().join(&v.file)).unwrap();
         let pass = Passphrase::new(v.passphrase.clone());
         let d = export::decrypt_raw(&text, &pass, &Limits::default()).unwrap();
         assert_eq!(
@@ -293,8 +280,8 @@ fn element_test_vectors_decrypt_raw_byte_for_byte() {
 #[test]
 fn element_test_vectors_stream_the_same_bytes() {
     for v in raw_vectors() {
-        let want = fs::read(dir().join(v.raw_plaintext.as_ref().unwrap())).unwrap();
-        let text = fs::read(dir().join(&v.file)).unwrap();
+        let want = fs::read(V.dir().join(v.raw_plaintext.as_ref().unwrap())).unwrap();
+        let text = fs::read(V.dir().join(&v.file)).unwrap();
         let pass = Passphrase::new(v.passphrase.clone());
         let verified =
             export::open(std::io::Cursor::new(&text[..]), &pass, &Limits::default()).unwrap();

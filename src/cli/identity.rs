@@ -11,7 +11,10 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
 use mxkeys::encoding::decode_lenient;
-use mxkeys::identity::{self, DeviceStatus, QrImageError, StoredKeyStatus, SAS_EMOJI};
+use mxkeys::identity::{
+    self, DeviceStatus, QrImageError, Sas, SasTranscript, SasTranscriptError, StoredKeyStatus,
+    SAS_EMOJI,
+};
 use mxkeys::ssss::{self, AccountData};
 
 use super::io::{open_once, print_json, read_small_json};
@@ -470,117 +473,12 @@ fn decode_payload(raw: Vec<u8>) -> Result<identity::QrPayload, CliError> {
 pub fn run_sas(cmd: SasCmd, json: bool) -> Result<(), CliError> {
     let SasCmd::Compute { transcript } = cmd;
     let t = read_small_json(&transcript, "SAS transcript")?;
-    let field = |a: &str, b: &str| {
-        t.get(a)
-            .and_then(|x| x.get(b))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let (su, sd, sk) = (
-        field("start", "user_id"),
-        field("start", "device_id"),
-        field("start", "ephemeral_public_key"),
-    );
-    let (au, ad, ak) = (
-        field("accept", "user_id"),
-        field("accept", "device_id"),
-        field("accept", "ephemeral_public_key"),
-    );
-    let txid = t
-        .get("transaction_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if su.is_empty()
-        || sd.is_empty()
-        || sk.is_empty()
-        || au.is_empty()
-        || ad.is_empty()
-        || ak.is_empty()
-        || txid.is_empty()
-    {
-        return Err(CliError::Input("the transcript needs start and accept {user_id, device_id, ephemeral_public_key} and transaction_id".into()));
-    }
-    for (field, only) in [
-        ("key_agreement_protocol", "curve25519-hkdf-sha256"),
-        ("hash", "sha256"),
-    ] {
-        match t.get(field) {
-            None | Some(Value::Null) => {}
-            Some(Value::String(v)) if v == only => {}
-            Some(other) => {
-                return Err(CliError::Input(format!(
-                    "{field} {other} is not supported (only {only}, the one current clients use)"
-                )))
-            }
-        }
-    }
-    let info = identity::sas_info((&su, &sd, &sk), (&au, &ad, &ak), txid);
-    let commitment = match (
-        t.get("commitment").and_then(Value::as_str),
-        t.get("start_content"),
-    ) {
-        (Some(c), Some(start)) if !start.is_null() => Some(
-            identity::sas_commitment(&ak, start)
-                .map(|x| x == c)
-                .unwrap_or(false),
-        ),
-        _ => None,
-    };
-    let key32 = |s: &str| {
-        decode_lenient(s)
-            .ok()
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
-    };
-    let public = |side: &str, key: &str| {
-        key32(key).ok_or_else(|| {
-            CliError::Input(format!(
-                "{side}.ephemeral_public_key is not 32 bytes of base64; copy it from the m.key.verification.key event"
-            ))
-        })
-    };
-    let keys = [
-        ("start", public("start", &sk)?),
-        ("accept", public("accept", &ak)?),
-    ];
-    // A secret given but unreadable is an error, not a reason to look for another one.
-    let given =
-        |name: &str, v: Option<&Value>| match v {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => v.as_str().and_then(key32).map(Some).ok_or_else(|| {
-                CliError::Input(format!("{name} is not 32 bytes of unpadded base64"))
-            }),
-        };
-    let mut secret = given("shared_secret", t.get("shared_secret"))?;
-    let privs = t.get("ephemeral_private_keys");
-    for (i, (me, _)) in keys.iter().enumerate() {
-        let name = format!("ephemeral_private_keys.{me}");
-        let Some(p) = given(&name, privs.and_then(|x| x.get(*me)))? else {
-            continue;
-        };
-        let Some((their_side, theirs)) = keys.get(1 - i) else {
-            continue;
-        };
-        let derived = identity::sas_shared_secret(&p, theirs).ok_or_else(|| {
-            CliError::Input(format!(
-                "{their_side}.ephemeral_public_key is a low-order point: the shared secret is all zeros, which no client accepts (an attack or a broken client)"
-            ))
-        })?;
-        if secret.is_some_and(|s| s != derived) {
-            return Err(CliError::Input(format!(
-                "shared_secret does not match the one {name} gives; give one of them"
-            )));
-        }
-        secret = Some(derived);
-    }
-    let Some(secret) = secret else {
-        return Err(CliError::Input(
-            "the transcript has neither the shared secret nor an ephemeral private key: the SAS cannot be derived from public data alone".into(),
-        ));
-    };
-    let bytes = identity::sas_bytes(&secret, &info);
-    let emoji = identity::sas_emoji(&bytes);
-    let decimals = identity::sas_decimals(&bytes);
+    let t = SasTranscript::parse(&t).map_err(sas_error)?;
+    let info = t.info();
+    let commitment = t.commitment_matches;
+    let Sas {
+        emoji, decimals, ..
+    } = t.sas().map_err(sas_error)?;
     let names: Vec<&str> = emoji
         .iter()
         .filter_map(|e| SAS_EMOJI.get(usize::from(*e)).map(|x| x.1))
@@ -621,4 +519,14 @@ pub fn run_sas(cmd: SasCmd, json: bool) -> Result<(), CliError> {
         return Err(CliError::Input("the acceptor's commitment does not match its key and the start content (mismatched_commitment)".into()));
     }
     Ok(())
+}
+
+/// A transcript the library refused, with what to do about it where there is something to do.
+fn sas_error(e: SasTranscriptError) -> CliError {
+    let hint = match e {
+        SasTranscriptError::PublicKey { .. } => "; copy it from the m.key.verification.key event",
+        SasTranscriptError::SecretMismatch { .. } => "; give one of them",
+        _ => "",
+    };
+    CliError::Input(format!("{e}{hint}"))
 }

@@ -15,10 +15,15 @@ use std::process::{Command, Output, Stdio};
 
 use sha2::{Digest, Sha256};
 
+pub mod vectors;
+
+pub use vectors::vector_dir;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_mxkeys");
 
+/// test-vectors/export.
 pub fn vectors() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/export")
+    vector_dir("export")
 }
 
 pub fn mxkeys(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -85,13 +90,6 @@ pub fn assert_only(dir: &Path, keep: &[&str]) {
 
 pub fn sha(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
-}
-
-/// A test-vector folder by name.
-pub fn vector_dir(area: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("test-vectors")
-        .join(area)
 }
 
 /// A path as &str for arguments.
