@@ -174,4 +174,4 @@ pub mod session;
 pub mod ssss;
 
 pub use error::{ArmorError, Error};
-pub use secret::{Passphrase, SecretBuf, SecretBytes, WipingBufReader};
+pub use secret::{Passphrase, SecretBuf, SecretBytes, SecretString, WipingBufReader};
