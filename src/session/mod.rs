@@ -1,11 +1,18 @@
 //! The JSON inside an export: an array of session objects (spec "Key export format").
 //!
-//! Exports can hold 100k+ sessions, so they are read one element at a time: [`scan`] walks the
-//! array and hands each session to a callback without holding the whole document. Only the
-//! fields a caller asks for are kept; everything else is skipped.
+//! Exports can hold 100k+ sessions, so they are read one element at a time: [`for_each`] walks
+//! the array and hands each session to a callback without holding the whole document, and
+//! [`scan`] keeps only what summaries need ([`SessionPeek`]) and skips the rest.
+//!
+//! [`SessionRecord`] is one session, typed, with every field mxkeys does not know kept in its
+//! place ([`RawMap`]): writing a record back gives the same values in the same order.
 //!
 //! Parse errors never quote the input (it holds session keys): they name the problem and the
 //! position.
+
+mod record;
+
+pub use record::{to_writer_pretty, RawMap, SessionRecord};
 
 use std::collections::HashSet;
 use std::fmt;
@@ -300,6 +307,12 @@ pub fn json_detail(e: &serde_json::Error) -> String {
                 } else {
                     format!("found {kind} where {expected} belongs")
                 }
+            } else if msg.starts_with("recursion limit exceeded") {
+                "nested too deeply".to_string()
+            } else if msg.contains("surrogate") || msg.contains("escape") {
+                // A string that serde_json refuses once it is read as a string (a lone
+                // surrogate, say): SessionRecord reads every field, so that is where it says so.
+                "invalid UTF-8 or unicode escape".to_string()
             } else {
                 "unexpected value".to_string()
             }
