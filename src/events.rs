@@ -27,7 +27,7 @@ use serde_json::{Map, Value};
 
 use crate::encoding::decode_lenient;
 use crate::megolm::{Message, MessageError, Ratchet, SessionKey};
-use crate::session::json_detail;
+use crate::session::{json_detail, SessionRecord};
 
 /// The megolm room-message algorithm (defined once, in [`crate::megolm`]).
 pub use crate::megolm::ALGORITHM as MEGOLM;
@@ -52,22 +52,18 @@ pub struct KeyStore {
 }
 
 impl KeyStore {
-    /// Build from export-format session objects.
-    pub fn from_sessions(sessions: &[Map<String, Value>]) -> Self {
+    /// Build from export-format sessions.
+    pub fn from_sessions(sessions: &[SessionRecord]) -> Self {
         let mut store = KeyStore::default();
         for s in sessions {
-            let text = |k: &str| s.get(k).and_then(Value::as_str).map(str::to_owned);
-            let id = text("session_id").unwrap_or_default();
-            if s.get("algorithm")
-                .and_then(Value::as_str)
-                .is_some_and(|a| a != MEGOLM)
-            {
+            let id = s.session_id.clone().unwrap_or_default();
+            if s.algorithm.as_deref().is_some_and(|a| a != MEGOLM) {
                 store
                     .rejected
                     .push((id, "not an m.megolm.v1.aes-sha2 session".into()));
                 continue;
             }
-            let key = match text("session_key").map(|k| SessionKey::from_base64(&k)) {
+            let key = match s.session_key.as_ref().map(|k| SessionKey::from_base64(k.expose())) {
                 Some(Ok(k)) => k,
                 Some(Err(e)) => {
                     store.rejected.push((id, e.to_string()));
@@ -86,8 +82,8 @@ impl KeyStore {
                 continue;
             }
             let new = KnownSession {
-                room_id: text("room_id"),
-                sender_key: text("sender_key"),
+                room_id: s.room_id.clone(),
+                sender_key: s.sender_key.clone(),
                 key,
             };
             match store.sessions.get(&sid) {
@@ -577,7 +573,7 @@ mod tests {
     use super::*;
 
     fn vodozemac() -> (KeyStore, Vec<Value>) {
-        let keys: Vec<Map<String, Value>> =
+        let keys: Vec<SessionRecord> =
             serde_json::from_str(include_str!("../test-vectors/events/vodozemac-keys.json"))
                 .unwrap();
         let events = parse_events(include_bytes!(

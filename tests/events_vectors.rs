@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 
 use mxkeys::events::{decrypt_events, parse_events, KeyStore, Outcome};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use mxkeys::session::SessionRecord;
+use serde_json::Value;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -71,7 +72,7 @@ fn every_event_decrypts_or_is_explained() {
             "array"
         };
         assert_eq!(shape, v.shape, "{ctx}");
-        let keys: Vec<Map<String, Value>> =
+        let keys: Vec<SessionRecord> =
             serde_json::from_slice(&fs::read(dir().join(&v.keys)).unwrap()).unwrap();
         let store = KeyStore::from_sessions(&keys);
         let outcomes = decrypt_events(&store, &events);

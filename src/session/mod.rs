@@ -4,15 +4,20 @@
 //! the array and hands each session to a callback without holding the whole document, and
 //! [`scan`] keeps only what summaries need ([`SessionPeek`]) and skips the rest.
 //!
-//! [`SessionRecord`] is one session, typed, with every field mxkeys does not know kept in its
-//! place ([`RawMap`]): writing a record back gives the same values in the same order.
+//! * [`SessionRecord`] is one session, typed, with every field mxkeys does not know kept in its
+//!   place ([`RawMap`]): writing a record back gives the same values in the same order.
+//! * [`validate`] checks one session; [`Report`] and [`Problem`] say what is wrong.
 //!
 //! Parse errors never quote the input (it holds session keys): they name the problem and the
 //! position.
 
+mod compat;
 mod record;
+mod validate;
 
+pub use compat::{shared_history_spellings, SHARED_HISTORY};
 pub use record::{to_writer_pretty, RawMap, SessionRecord};
+pub use validate::{validate, Problem, Report};
 
 use std::collections::HashSet;
 use std::fmt;
