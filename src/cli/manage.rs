@@ -6,16 +6,15 @@ use std::path::PathBuf;
 
 use clap::Args;
 use rayon::prelude::*;
-use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use mxkeys::export;
 use mxkeys::kdf::Rounds;
-use mxkeys::megolm::{SessionKey, SessionKeyFormat};
+use mxkeys::megolm::SessionKey;
 use mxkeys::merge::{self, Duplicates};
-use mxkeys::session::{self, Report, SessionRecord, SHARED_HISTORY};
-use mxkeys::{Passphrase, SecretString};
+use mxkeys::session::{self, Report, SessionRecord, EVERY_READER, SHARED_HISTORY};
+use mxkeys::Passphrase;
 
 use super::export::{new_passphrase, write_export, MaxRounds};
 use super::inputs::{open_sessions, read_all, Keyring};
@@ -469,123 +468,6 @@ pub fn merge_cmd(a: MergeArgs, json: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The "client" of a line of [`refusals`] that is advice, not a refusal: every reader accepts the
-/// file.
-const EVERY_READER: &str = "(all)";
-
-/// Which clients would refuse a file as it is (armor: from inspecting; sessions: decrypted).
-fn refusals(
-    i: &export::Inspection,
-    sessions: Option<&[SessionRecord]>,
-) -> Vec<(&'static str, String)> {
-    let a = &i.armor;
-    let mut out = Vec::new();
-    if a.text_before || a.text_after {
-        out.push(("matrix-nio", "the file must start with the BEGIN line and end with the END line; there is text around the armor".into()));
-        out.push((
-            "matrix-rust-sdk",
-            "text outside BEGIN/END is refused".into(),
-        ));
-    }
-    if a.indented_lines > 0 {
-        out.push((
-            "matrix-rust-sdk",
-            format!("{} indented body lines", a.indented_lines),
-        ));
-        out.push((
-            "matrix-nio",
-            format!(
-                "{} indented body lines (it strips only line breaks)",
-                a.indented_lines
-            ),
-        ));
-    }
-    if a.blank_lines > 0 {
-        out.push((
-            "matrix-rust-sdk",
-            format!(
-                "{} blank lines inside the body (whitespace-only lines are refused)",
-                a.blank_lines
-            ),
-        ));
-    }
-    if !a.final_newline {
-        out.push(("mautrix-go", "no newline after the END line".into()));
-    }
-    if i.header.rounds < export::SPEC_MIN_ROUNDS {
-        out.push((
-            EVERY_READER,
-            format!(
-                "{} rounds is below the spec's 100000: accepted, but weak",
-                i.header.rounds
-            ),
-        ));
-    }
-    if let Some(sessions) = sessions {
-        let reports = merge::validate_all(sessions);
-        let invalid = reports.iter().filter(|r| r.status() == "invalid").count();
-        if invalid > 0 {
-            out.push(("matrix-rust-sdk", format!("{invalid} invalid sessions: its import is all-or-nothing, one bad session fails the whole file")));
-        }
-        let signed = sessions
-            .iter()
-            .filter(|s| {
-                s.session_key
-                    .as_ref()
-                    .and_then(|k| SessionKey::from_base64(k.expose()).ok())
-                    .is_some_and(|k| k.format() == SessionKeyFormat::Signed)
-            })
-            .count();
-        if signed > 0 {
-            out.push(("matrix-rust-sdk", format!("{signed} sessions carry signed 0x02 keys; it imports only the 0x01 export format")));
-        }
-        let both = sessions
-            .iter()
-            .filter(|s| {
-                s.contains_key("m.shared_history")
-                    && s.contains_key("org.matrix.msc3061.shared_history")
-            })
-            .count();
-        if both > 0 {
-            out.push((
-                "matrix-rust-sdk",
-                format!(
-                    "{both} sessions spell the shared-history flag both ways (\"duplicate field\")"
-                ),
-            ));
-        }
-    }
-    out
-}
-
-/// The portable form of one session: 0x01 key, one shared-history spelling.
-fn normalize_session(mut s: SessionRecord) -> SessionRecord {
-    if let Some(k) = s
-        .session_key
-        .as_ref()
-        .and_then(|k| SessionKey::from_base64(k.expose()).ok())
-    {
-        if k.format() == SessionKeyFormat::Signed {
-            s.session_key = Some(SecretString::new(k.to_export_base64().to_string()));
-        }
-    }
-    // matrix-rust-sdk refuses both spellings at once; it reads m.shared_history, as does every
-    // current client. Keep the value of whichever spelling is there.
-    let flag = SHARED_HISTORY
-        .iter()
-        .find_map(|(k, _)| s.extra.get_bool(k));
-    // Removed keeping the order of the other fields; the flag comes last.
-    for (k, _) in SHARED_HISTORY {
-        s.remove(k);
-    }
-    if let Some(f) = flag {
-        if let Ok(v) = RawValue::from_string(f.to_string()) {
-            s.extra.insert("m.shared_history".into(), v);
-        }
-    }
-    s
-}
-
 pub fn normalize(a: NormalizeArgs, json: bool) -> Result<(), CliError> {
     let inspection = export::inspect(open_input(&a.file)?)?;
     let pending = match (&a.output, a.check) {
@@ -606,7 +488,10 @@ pub fn normalize(a: NormalizeArgs, json: bool) -> Result<(), CliError> {
         Ok(())
     })?;
     if a.check {
-        let r = refusals(&inspection, Some(&sessions));
+        // Which clients would refuse the file as it is: its armor and header, then its sessions.
+        let mut r = export::refusals(&inspection);
+        r.extend(session::refusals(&sessions));
+        let r: Vec<(&str, String)> = r.into_iter().map(|r| (r.client, r.why)).collect();
         if json {
             let list: Vec<Value> = r
                 .iter()
@@ -657,7 +542,7 @@ pub fn normalize(a: NormalizeArgs, json: bool) -> Result<(), CliError> {
                 ));
                 None
             } else {
-                Some(normalize_session(s))
+                Some(s.normalized())
             }
         })
         .collect();

@@ -32,6 +32,7 @@
 //! as given; its callers pass one made by [`ExportWriter::new`]'s rules or a test's own.
 
 pub mod armor;
+mod compat;
 pub mod container;
 mod fingerprint;
 
@@ -47,6 +48,7 @@ use crate::kdf::Rounds;
 use crate::secret::Passphrase;
 
 pub use armor::{ArmorInfo, ArmorReader, ArmorWriter};
+pub use compat::refusals;
 pub use container::{clear_bit63, ExportKeys, Header, HEADER_LEN, MAC_LEN};
 pub use fingerprint::{guess_writer, WriterGuess};
 

@@ -7,6 +7,8 @@
 //! * [`SessionRecord`] is one session, typed, with every field mxkeys does not know kept in its
 //!   place ([`RawMap`]): writing a record back gives the same values in the same order.
 //! * [`validate`] checks one session; [`Report`] and [`Problem`] say what is wrong.
+//! * [`normalize`](SessionRecord::normalized) and [`refusals`] hold the client-compatibility
+//!   rules: which clients refuse which sessions, and the portable form every client takes.
 //!
 //! Parse errors never quote the input (it holds session keys): they name the problem and the
 //! position.
@@ -15,7 +17,7 @@ mod compat;
 mod record;
 mod validate;
 
-pub use compat::{shared_history_spellings, SHARED_HISTORY};
+pub use compat::{refusals, shared_history_spellings, Refusal, EVERY_READER, SHARED_HISTORY};
 pub use record::{to_writer_pretty, RawMap, SessionRecord};
 pub use validate::{validate, Problem, Report};
 
