@@ -63,7 +63,11 @@ impl KeyStore {
                     .push((id, "not an m.megolm.v1.aes-sha2 session".into()));
                 continue;
             }
-            let key = match s.session_key.as_ref().map(|k| SessionKey::from_base64(k.expose())) {
+            let key = match s
+                .session_key
+                .as_ref()
+                .map(|k| SessionKey::from_base64(k.expose()))
+            {
                 Some(Ok(k)) => k,
                 Some(Err(e)) => {
                     store.rejected.push((id, e.to_string()));

@@ -177,7 +177,10 @@ pub fn merge(inputs: &[Vec<SessionRecord>]) -> (Vec<&SessionRecord>, MergeReport
             let copy = Copy {
                 input,
                 first_index: key.first_index(),
-                chain: s.forwarding_curve25519_key_chain.as_ref().map_or(0, Vec::len),
+                chain: s
+                    .forwarding_curve25519_key_chain
+                    .as_ref()
+                    .map_or(0, Vec::len),
                 untrusted: s.untrusted.unwrap_or(false),
                 key: std::sync::Arc::new(key),
                 index,
@@ -256,8 +259,13 @@ mod tests {
         let mut d = Duplicates::new();
         let a = parse(r#"{"session_id":"s","session_key":"k","room_id":"!a"}"#);
         assert_eq!(d.check(&a), None);
-        let again = d.check(&parse(r#"{"room_id":"!b","session_key":"k","session_id":"s"}"#));
-        assert_eq!(again.map(|p| (p.code, p.warning)), Some(("duplicate", true)));
+        let again = d.check(&parse(
+            r#"{"room_id":"!b","session_key":"k","session_id":"s"}"#,
+        ));
+        assert_eq!(
+            again.map(|p| (p.code, p.warning)),
+            Some(("duplicate", true))
+        );
         for other in [
             r#"{"session_id":"s","session_key":"k2"}"#,
             r#"{"session_id":"s2","session_key":"k"}"#,
@@ -267,7 +275,9 @@ mod tests {
         ] {
             assert_eq!(d.check(&parse(other)), None, "{other}");
         }
-        assert!(d.check(&parse(r#"{"session_id":"s","session_key":"k2"}"#)).is_some());
+        assert!(d
+            .check(&parse(r#"{"session_id":"s","session_key":"k2"}"#))
+            .is_some());
     }
 
     #[test]
@@ -278,6 +288,9 @@ mod tests {
         assert_eq!(reports.len(), 2);
         assert_eq!(reports[1].index, 1);
         assert_eq!(codes(&reports[1]).last(), Some(&"duplicate"));
-        assert_eq!(codes(&reports[1])[..codes(&reports[1]).len() - 1], codes(&reports[0])[..]);
+        assert_eq!(
+            codes(&reports[1])[..codes(&reports[1]).len() - 1],
+            codes(&reports[0])[..]
+        );
     }
 }

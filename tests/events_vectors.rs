@@ -14,8 +14,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use mxkeys::events::{decrypt_events, parse_events, KeyStore, Outcome};
-use serde::Deserialize;
 use mxkeys::session::SessionRecord;
+use serde::Deserialize;
 use serde_json::Value;
 
 #[derive(Deserialize)]

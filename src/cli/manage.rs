@@ -584,7 +584,9 @@ pub fn filter(a: FilterArgs, json: bool) -> Result<(), CliError> {
         let keep = (a.room.is_empty() || a.room.contains(&room))
             && !a.exclude_room.contains(&room)
             && (a.sender_key.is_empty()
-                || s.sender_key.as_ref().is_some_and(|k| a.sender_key.contains(k)))
+                || s.sender_key
+                    .as_ref()
+                    .is_some_and(|k| a.sender_key.contains(k)))
             && a.algorithm
                 .as_ref()
                 .is_none_or(|alg| s.algorithm.as_ref() == Some(alg));

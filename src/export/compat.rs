@@ -61,7 +61,10 @@ mod tests {
         let path = format!("{}/test-vectors/export/{file}", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read(path).unwrap();
         let i = super::super::inspect(&text[..]).unwrap();
-        refusals(&i).into_iter().map(|r| (r.client, r.why)).collect()
+        refusals(&i)
+            .into_iter()
+            .map(|r| (r.client, r.why))
+            .collect()
     }
 
     #[test]
@@ -75,7 +78,9 @@ mod tests {
         let clients: Vec<&str> = around.iter().map(|(c, _)| *c).collect();
         assert_eq!(clients, ["matrix-nio", "matrix-rust-sdk", EVERY_READER]);
         assert_eq!(
-            refused("armor-no-final-newline.txt").first().map(|(c, _)| *c),
+            refused("armor-no-final-newline.txt")
+                .first()
+                .map(|(c, _)| *c),
             Some("mautrix-go")
         );
         assert!(refused("armor-indented.txt")

@@ -65,23 +65,29 @@ pub fn refusals(sessions: &[SessionRecord]) -> Vec<Refusal> {
     }
     let signed = sessions
         .iter()
-        .filter(|s| {
-            key_of(s).is_some_and(|k| k.format() == SessionKeyFormat::Signed)
-        })
+        .filter(|s| key_of(s).is_some_and(|k| k.format() == SessionKeyFormat::Signed))
         .count();
     if signed > 0 {
-        out.push(Refusal::new("matrix-rust-sdk", format!("{signed} sessions carry signed 0x02 keys; it imports only the 0x01 export format")));
+        out.push(Refusal::new(
+            "matrix-rust-sdk",
+            format!(
+                "{signed} sessions carry signed 0x02 keys; it imports only the 0x01 export format"
+            ),
+        ));
     }
     let both = sessions
         .iter()
         .filter(|s| {
-            s.contains_key("m.shared_history") && s.contains_key("org.matrix.msc3061.shared_history")
+            s.contains_key("m.shared_history")
+                && s.contains_key("org.matrix.msc3061.shared_history")
         })
         .count();
     if both > 0 {
         out.push(Refusal::new(
             "matrix-rust-sdk",
-            format!("{both} sessions spell the shared-history flag both ways (\"duplicate field\")"),
+            format!(
+                "{both} sessions spell the shared-history flag both ways (\"duplicate field\")"
+            ),
         ));
     }
     out
@@ -144,7 +150,10 @@ mod tests {
 
     #[test]
     fn valid_0x01_sessions_are_refused_by_nobody() {
-        assert_eq!(refusals(&sessions(&vector("export/sessions-basic.json"))), []);
+        assert_eq!(
+            refusals(&sessions(&vector("export/sessions-basic.json"))),
+            []
+        );
         assert_eq!(refusals(&[]), []);
     }
 
@@ -163,9 +172,20 @@ mod tests {
         let r = refusals(&all);
         let clients: Vec<&str> = r.iter().map(|r| r.client).collect();
         assert_eq!(clients, ["matrix-rust-sdk"; 3], "{r:?}");
-        assert!(r[0].why.contains("invalid sessions: its import is all-or-nothing"), "{r:?}");
-        assert!(r[1].why.contains("sessions carry signed 0x02 keys"), "{r:?}");
-        assert!(r[2].why.starts_with("2 sessions spell the shared-history flag both ways"), "{r:?}");
+        assert!(
+            r[0].why
+                .contains("invalid sessions: its import is all-or-nothing"),
+            "{r:?}"
+        );
+        assert!(
+            r[1].why.contains("sessions carry signed 0x02 keys"),
+            "{r:?}"
+        );
+        assert!(
+            r[2].why
+                .starts_with("2 sessions spell the shared-history flag both ways"),
+            "{r:?}"
+        );
         assert_eq!(both[0].clone().normalized().shared_history(), Some(true));
     }
 
@@ -176,14 +196,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!(shared_history_spellings(&s).len(), 3);
-        assert_eq!(s.shared_history(), Some(false), "m.shared_history is read first");
+        assert_eq!(
+            s.shared_history(),
+            Some(false),
+            "m.shared_history is read first"
+        );
         assert_eq!(
             serde_json::to_string(&s.normalized()).unwrap(),
             r#"{"a":1,"b":2,"c":3,"m.shared_history":false}"#
         );
         let s: SessionRecord =
             serde_json::from_str(r#"{"org.matrix.msc3061.shared_history":"yes","a":1}"#).unwrap();
-        assert_eq!(serde_json::to_string(&s.normalized()).unwrap(), r#"{"a":1}"#);
+        assert_eq!(
+            serde_json::to_string(&s.normalized()).unwrap(),
+            r#"{"a":1}"#
+        );
     }
 
     #[test]

@@ -195,7 +195,10 @@ impl<'de> Deserialize<'de> for RawMap {
                 let mut out = RawMap::new();
                 while let Some(key) = map.next_key::<String>()? {
                     let value: Box<RawValue> = map.next_value()?;
-                    out.insert(key, compact(value, MAX_NESTING - 1).map_err(de::Error::custom)?);
+                    out.insert(
+                        key,
+                        compact(value, MAX_NESTING - 1).map_err(de::Error::custom)?,
+                    );
                 }
                 Ok(out)
             }
@@ -242,7 +245,14 @@ impl fmt::Debug for SessionRecord {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.debug_map()
                     .entries(self.0.iter().map(|(k, v)| {
-                        (k, if k == "session_key" { "<redacted>" } else { v.get() })
+                        (
+                            k,
+                            if k == "session_key" {
+                                "<redacted>"
+                            } else {
+                                v.get()
+                            },
+                        )
                     }))
                     .finish()
             }
@@ -406,7 +416,11 @@ impl SessionRecord {
         let mut done_known = [false; Known::ALL.len()];
         let mut done_extra = vec![false; self.extra.len()];
         let mark = |name: &str, done_extra: &mut Vec<bool>| {
-            if let Some(flag) = self.extra.position(name).and_then(|i| done_extra.get_mut(i)) {
+            if let Some(flag) = self
+                .extra
+                .position(name)
+                .and_then(|i| done_extra.get_mut(i))
+            {
                 *flag = true;
             }
         };
@@ -768,7 +782,11 @@ mod tests {
         let claimed = |n: usize| format!(r#"[{{"sender_claimed_keys":{{"x":{}}}}}]"#, nested(n));
         assert!(serde_json::from_str::<Vec<SessionRecord>>(&claimed(MAX_NESTING - 1)).is_ok());
         assert!(serde_json::from_str::<Vec<SessionRecord>>(&claimed(MAX_NESTING)).is_err());
-        let e = crate::session::for_each(array(&nested(200)).as_bytes(), "input", |_: SessionRecord| Ok(()));
+        let e = crate::session::for_each(
+            array(&nested(200)).as_bytes(),
+            "input",
+            |_: SessionRecord| Ok(()),
+        );
         assert!(e.unwrap_err().to_string().contains("nested too deeply"));
     }
 
@@ -776,7 +794,14 @@ mod tests {
     fn mistyped_fields_stay_where_they_were() {
         let text = r#"{"algorithm":5,"room_id":null,"session_key":["AQAAAABsecret"],"sender_claimed_keys":[],"forwarding_curve25519_key_chain":[1,"a"],"untrusted":"yes","x":1}"#;
         let r = parse(text);
-        assert_eq!(r, SessionRecord { order: r.order.clone(), extra: r.extra.clone(), ..SessionRecord::default() });
+        assert_eq!(
+            r,
+            SessionRecord {
+                order: r.order.clone(),
+                extra: r.extra.clone(),
+                ..SessionRecord::default()
+            }
+        );
         for name in ["algorithm", "room_id", "session_key", "untrusted", "x"] {
             assert!(r.contains_key(name) && !r.has_typed(name), "{name}");
         }
@@ -788,7 +813,9 @@ mod tests {
 
     #[test]
     fn a_key_seen_twice_keeps_the_last_value_in_the_first_place() {
-        let r = parse(r#"{"room_id":"!a","z":1,"room_id":5,"z":{"n":2},"algorithm":"x","room_id":"!b"}"#);
+        let r = parse(
+            r#"{"room_id":"!a","z":1,"room_id":5,"z":{"n":2},"algorithm":"x","room_id":"!b"}"#,
+        );
         assert_eq!(r.room_id.as_deref(), Some("!b"));
         assert!(r.extra.get("room_id").is_none());
         assert_eq!(
@@ -797,7 +824,10 @@ mod tests {
         );
         let r = parse(r#"{"room_id":"!a","algorithm":"x","room_id":[1]}"#);
         assert_eq!(r.room_id, None);
-        assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"room_id":[1],"algorithm":"x"}"#);
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"room_id":[1],"algorithm":"x"}"#
+        );
     }
 
     #[test]
@@ -823,7 +853,8 @@ mod tests {
         );
         r.remove("x");
         r.remove("session_id");
-        r.extra.insert("x".into(), RawValue::from_string("3".into()).unwrap());
+        r.extra
+            .insert("x".into(), RawValue::from_string("3".into()).unwrap());
         r.untrusted = Some(true);
         assert_eq!(
             serde_json::to_string(&r).unwrap(),
@@ -833,7 +864,8 @@ mod tests {
 
     #[test]
     fn pretty_is_serde_jsons_pretty_with_raw_values_indented() {
-        let text = r#"[{"a":{"b":[1,{},[],{"c":"x,y:[z]"}],"d":{}},"e":[],"f":-1.50e+3,"g":"\"{"}]"#;
+        let text =
+            r#"[{"a":{"b":[1,{},[],{"c":"x,y:[z]"}],"d":{}},"e":[],"f":-1.50e+3,"g":"\"{"}]"#;
         let want = r#"[
   {
     "a": {

@@ -211,7 +211,9 @@ mod tests {
     #[test]
     fn missing_and_mistyped_fields_in_the_specs_order() {
         assert_eq!(
-            codes(r#"{"algorithm":5,"sender_key":null,"sender_claimed_keys":[],"forwarding_curve25519_key_chain":[1]}"#),
+            codes(
+                r#"{"algorithm":5,"sender_key":null,"sender_claimed_keys":[],"forwarding_curve25519_key_chain":[1]}"#
+            ),
             [
                 "wrong_type",
                 "missing_field",
@@ -225,7 +227,10 @@ mod tests {
         let s: SessionRecord = serde_json::from_str(r#"{"room_id":1}"#).unwrap();
         let r = validate(0, &s);
         assert_eq!(r.room_id, None, "a mistyped room_id is not reported as one");
-        assert_eq!(r.problems.get(1).map(|p| p.why.as_str()), Some("room_id has the wrong JSON type"));
+        assert_eq!(
+            r.problems.get(1).map(|p| p.why.as_str()),
+            Some("room_id has the wrong JSON type")
+        );
     }
 
     #[test]
@@ -249,6 +254,9 @@ mod tests {
         let s: SessionRecord = serde_json::from_str(&empty).unwrap();
         let r = validate(0, &s);
         assert_eq!(r.status(), "warning");
-        assert_eq!(r.problems.first().map(|p| p.code), Some("empty_sender_claimed_keys"));
+        assert_eq!(
+            r.problems.first().map(|p| p.code),
+            Some("empty_sender_claimed_keys")
+        );
     }
 }
