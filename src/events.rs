@@ -672,6 +672,72 @@ mod tests {
         assert!(ok(&before) >= 20);
     }
 
+    /// The first event that decrypts, and its plaintext.
+    fn first_ok(store: &KeyStore, events: &[Value]) -> (Value, Value) {
+        let outcomes = decrypt_events(store, events);
+        events
+            .iter()
+            .zip(outcomes)
+            .find_map(|(ev, o)| match o {
+                Outcome::Ok { plaintext, .. } => Some((ev.clone(), plaintext)),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    /// Events are serde_json Values, unlike sessions (`session::SessionRecord`): serde_json's
+    /// `arbitrary_precision` (Cargo.toml) is what reads `1e400` at all and keeps `0.1000` and
+    /// integers above 64 bits as they were written (#25).
+    #[test]
+    fn numbers_in_events_keep_their_text() {
+        let (store, events) = vodozemac();
+        let (ev, plaintext) = first_ok(&store, &events);
+        assert!(ev.get("unsigned").is_none());
+        let mut text = serde_json::to_string(&ev).unwrap();
+        assert_eq!(text.pop(), Some('}'));
+        text.push_str(
+            r#","unsigned":{"age":0.1000,"big":123456789012345678901234567890,"far":1e400}}"#,
+        );
+        let parsed = parse_events(format!("[{text}]").as_bytes()).unwrap();
+        let shown =
+            serde_json::to_string(&decrypted_event(&store, &parsed[0], &plaintext)).unwrap();
+        assert!(
+            shown.contains(
+                r#""unsigned":{"age":0.1000,"big":123456789012345678901234567890,"far":1e+400}"#
+            ),
+            "{shown}"
+        );
+    }
+
+    /// The decrypted event is its envelope, then the sender's `type` and `content` with their
+    /// keys in the order the sender wrote them, not sorted: serde_json's `preserve_order`
+    /// (Cargo.toml), which the CLI's `json!` outputs need too (#25).
+    #[test]
+    fn decrypted_events_keep_the_senders_key_order() {
+        let (store, events) = vodozemac();
+        let (ev, plaintext) = first_ok(&store, &events);
+        let shown = serde_json::to_string(&decrypted_event(&store, &ev, &plaintext)).unwrap();
+        let back: Value = serde_json::from_str(&shown).unwrap();
+        let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(
+            keys(&back),
+            [
+                "event_id",
+                "sender",
+                "origin_server_ts",
+                "room_id",
+                "type",
+                "content",
+                "mxkeys_sender"
+            ]
+        );
+        assert_eq!(keys(&back["content"]), ["msgtype", "body"]);
+        assert!(
+            shown.contains(r#""content":{"msgtype":"m.text","body":"#),
+            "{shown}"
+        );
+    }
+
     #[test]
     fn the_sender_is_marked_claimed_with_the_session_device() {
         let (store, events) = vodozemac();
