@@ -317,9 +317,10 @@ pub fn json_detail(e: &serde_json::Error) -> String {
             } else if msg.starts_with("recursion limit exceeded") {
                 "nested too deeply".to_string()
             } else if msg.contains("surrogate") || msg.contains("escape") {
-                // A string that serde_json refuses once it is read as a string (a lone
-                // surrogate, say): SessionRecord reads every field, so that is where it says so.
-                "invalid UTF-8 or unicode escape".to_string()
+                // A string serde_json refuses once it reads it as a string (a lone surrogate):
+                // SessionRecord reads unknown fields as raw text first, then their strings.
+                // Worded as serde_json's own syntax error for it was.
+                "syntax error".to_string()
             } else {
                 "unexpected value".to_string()
             }

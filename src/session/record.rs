@@ -16,7 +16,7 @@
 use std::fmt;
 use std::io::{self, Write};
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -195,10 +195,7 @@ impl<'de> Deserialize<'de> for RawMap {
                 let mut out = RawMap::new();
                 while let Some(key) = map.next_key::<String>()? {
                     let value: Box<RawValue> = map.next_value()?;
-                    out.insert(
-                        key,
-                        compact(value, MAX_NESTING - 1).map_err(de::Error::custom)?,
-                    );
+                    out.insert(key, compact(value, MAX_NESTING - 1).map_err(outer)?);
                 }
                 Ok(out)
             }
@@ -347,12 +344,7 @@ impl SessionRecord {
     /// Read one field (see the type's docs for what happens to a mistyped one and to a key
     /// seen twice).
     fn put(&mut self, key: String, raw: Box<RawValue>) -> Result<(), serde_json::Error> {
-        if !self.order.iter().any(|s| s.is(&key)) {
-            self.order.push(match Known::from_name(&key) {
-                Some(k) => Slot::Known(k),
-                None => Slot::Other(key.clone()),
-            });
-        }
+        self.place(&key);
         let Some(k) = Known::from_name(&key) else {
             self.extra.insert(key, compact(raw, MAX_NESTING)?);
             return Ok(());
@@ -360,7 +352,8 @@ impl SessionRecord {
         if self.set_typed(k, &raw)? {
             self.extra.remove(&key);
             if k == Known::SessionKey {
-                // The key's JSON text: wiped rather than freed as it is.
+                // The key's JSON text: wiped rather than freed as it is. (The visitor reads
+                // session_key apart, without a RawValue: see KeyField.)
                 let mut text: Box<str> = raw.into();
                 text.zeroize();
             }
@@ -369,6 +362,32 @@ impl SessionRecord {
             self.extra.insert(key, compact(raw, MAX_NESTING)?);
         }
         Ok(())
+    }
+
+    /// Read `session_key` (see [`KeyField`]).
+    fn put_session_key(&mut self, field: KeyField) {
+        let name = Known::SessionKey.name();
+        self.place(name);
+        match field {
+            KeyField::Secret(k) => {
+                self.session_key = Some(k);
+                self.extra.remove(name);
+            }
+            KeyField::Other(raw) => {
+                self.session_key = None;
+                self.extra.insert(name.to_owned(), raw);
+            }
+        }
+    }
+
+    /// Give the field `key` its place, the first time it is seen.
+    fn place(&mut self, key: &str) {
+        if !self.order.iter().any(|s| s.is(key)) {
+            self.order.push(match Known::from_name(key) {
+                Some(k) => Slot::Known(k),
+                None => Slot::Other(key.to_owned()),
+            });
+        }
     }
 
     /// Set the typed field `k` from `raw` when it has the spec's JSON type (true), else leave
@@ -529,14 +548,99 @@ impl<'de> Deserialize<'de> for SessionRecord {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SessionRecord, A::Error> {
                 let mut record = SessionRecord::default();
                 while let Some(key) = map.next_key::<String>()? {
+                    if key == Known::SessionKey.name() {
+                        record.put_session_key(map.next_value_seed(KeyFieldSeed)?);
+                        continue;
+                    }
                     let value: Box<RawValue> = map.next_value()?;
-                    record.put(key, value).map_err(de::Error::custom)?;
+                    record.put(key, value).map_err(outer)?;
                 }
                 Ok(record)
             }
         }
         d.deserialize_map(V)
     }
+}
+
+/// `session_key` as read: the secret when it is a string, else the value (which goes into
+/// [`SessionRecord::extra`]). A string is read as serde_json reads any string, straight into
+/// the secret; reading every value as a `RawValue` would copy the key through a buffer that
+/// serde_json grows and frees as it is, once per session.
+enum KeyField {
+    Secret(SecretString),
+    Other(Box<RawValue>),
+}
+
+struct KeyFieldSeed;
+
+impl<'de> DeserializeSeed<'de> for KeyFieldSeed {
+    type Value = KeyField;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<KeyField, D::Error> {
+        d.deserialize_any(KeyFieldVisitor)
+    }
+}
+
+struct KeyFieldVisitor;
+
+impl KeyFieldVisitor {
+    /// A value that is not a string, as compact JSON text (through `serde_json::Value`, so that
+    /// serde_json's nesting limit applies as it does to the whole session).
+    fn other<E: de::Error>(v: serde_json::Value) -> Result<KeyField, E> {
+        serde_json::value::to_raw_value(&v)
+            .map(KeyField::Other)
+            .map_err(E::custom)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyFieldVisitor {
+    type Value = KeyField;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyField, E> {
+        Ok(KeyField::Secret(SecretString::new(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<KeyField, E> {
+        Ok(KeyField::Secret(SecretString::new(v)))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<KeyField, E> {
+        Self::other(v.into())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<KeyField, E> {
+        Self::other(v.into())
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<KeyField, E> {
+        Self::other(v.into())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<KeyField, E> {
+        Self::other(v.into())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<KeyField, E> {
+        Self::other(serde_json::Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<KeyField, A::Error> {
+        Self::other(serde_json::Value::deserialize(
+            de::value::SeqAccessDeserializer::new(seq),
+        )?)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<KeyField, A::Error> {
+        // Also a number, with serde_json's arbitrary_precision: a map of one private key.
+        Self::other(serde_json::Value::deserialize(
+            de::value::MapAccessDeserializer::new(map),
+        )?)
+    }
+}
+
+/// An error found in a value read as raw text, for the deserializer that read it: without the
+/// position inside that text (serde_json would take it for a position in the whole input), so
+/// that serde_json puts its own, just past the value.
+fn outer<E: de::Error>(e: serde_json::Error) -> E {
+    let text = e.to_string();
+    let msg = match text.rfind(" at line ") {
+        Some(at) if e.line() > 0 => text.get(..at).unwrap_or_default(),
+        _ => text.as_str(),
+    };
+    E::custom(msg)
 }
 
 /// A JSON string's value.
@@ -782,6 +886,10 @@ mod tests {
         let claimed = |n: usize| format!(r#"[{{"sender_claimed_keys":{{"x":{}}}}}]"#, nested(n));
         assert!(serde_json::from_str::<Vec<SessionRecord>>(&claimed(MAX_NESTING - 1)).is_ok());
         assert!(serde_json::from_str::<Vec<SessionRecord>>(&claimed(MAX_NESTING)).is_err());
+        // session_key is read apart (KeyField), under serde_json's own limit: the same one.
+        let key = |n: usize| format!(r#"[{{"session_key":{}}}]"#, nested(n));
+        assert!(serde_json::from_str::<Vec<SessionRecord>>(&key(MAX_NESTING)).is_ok());
+        assert!(serde_json::from_str::<Vec<SessionRecord>>(&key(MAX_NESTING + 1)).is_err());
         let e = crate::session::for_each(
             array(&nested(200)).as_bytes(),
             "input",
@@ -809,6 +917,30 @@ mod tests {
         assert_eq!(serde_json::to_string(&r).unwrap(), text);
         // A mistyped session_key is not shown either.
         assert!(!format!("{r:?}").contains("secret"));
+        for key in [r#"{"a":[1,"x",{}],"b":null}"#, "null", "true", "-5", "[]"] {
+            let text = format!(r#"{{"x":1,"session_key":{key},"y":2}}"#);
+            let r = parse(&text);
+            assert!(
+                r.session_key.is_none() && r.contains_key("session_key"),
+                "{key}"
+            );
+            assert_eq!(serde_json::to_string(&r).unwrap(), text);
+        }
+        // Seen twice: the last one wins, in the first place.
+        let r = parse(&format!(
+            r#"{{"session_key":"{KEY}","x":1,"session_key":5}}"#
+        ));
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"session_key":5,"x":1}"#
+        );
+        let r = parse(&format!(
+            r#"{{"session_key":5,"x":1,"session_key":"{KEY}"}}"#
+        ));
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            format!(r#"{{"session_key":"{KEY}","x":1}}"#)
+        );
     }
 
     #[test]
