@@ -29,7 +29,8 @@ use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use mxkeys::encoding::encode_unpadded;
 use mxkeys::events::{decrypt_events, KeyStore, Outcome};
-use serde_json::{json, Map, Value};
+use mxkeys::session::SessionRecord;
+use serde_json::{json, Value};
 use sha2::Sha256;
 
 use common::{bench_threads, Xorshift};
@@ -122,7 +123,7 @@ fn varint(out: &mut Vec<u8>, mut v: u64) {
 }
 
 /// The key file and the events, newest first.
-fn history() -> (Vec<Map<String, Value>>, Vec<Value>) {
+fn history() -> (Vec<SessionRecord>, Vec<Value>) {
     let mut outbound: Vec<Outbound> = (0..SESSIONS).map(|s| Outbound::new(s + 11)).collect();
     let room = |s: u64| format!("!room{}:example.org", s % 10);
     let keys = outbound
@@ -138,10 +139,7 @@ fn history() -> (Vec<Map<String, Value>>, Vec<Value>) {
                 "session_key": o.session_key(),
                 "forwarding_curve25519_key_chain": [],
             });
-            match v {
-                Value::Object(m) => m,
-                _ => unreachable!(),
-            }
+            serde_json::from_value(v).unwrap()
         })
         .collect();
     let mut events = Vec::new();

@@ -33,14 +33,15 @@ use hmac::{Hmac, Mac};
 use mxkeys::encoding::encode_unpadded;
 use mxkeys::export::{self, ExportWriter, Limits, Nonces};
 use mxkeys::kdf::Rounds;
+use mxkeys::session::SessionRecord;
 use mxkeys::Passphrase;
-use serde_json::{json, Map, Value};
+use serde_json::json;
 use sha2::Sha256;
 
 use common::filler;
 
 /// Session `i` at `index` (0 or 1): export-format key 0x01 | index | ratchet | Ed25519 key.
-fn session(i: u64, index: u32) -> Map<String, Value> {
+fn session(i: u64, index: u32) -> SessionRecord {
     let mut seed = [0u8; 32];
     filler(i, &mut seed);
     let signing = SigningKey::from_bytes(&seed);
@@ -69,13 +70,10 @@ fn session(i: u64, index: u32) -> Map<String, Value> {
         "session_key": encode_unpadded(&key),
         "forwarding_curve25519_key_chain": [],
     });
-    match s {
-        Value::Object(m) => m,
-        _ => unreachable!(),
-    }
+    serde_json::from_value(s).unwrap()
 }
 
-fn sessions(range: std::ops::Range<u64>, index: u32) -> Vec<Map<String, Value>> {
+fn sessions(range: std::ops::Range<u64>, index: u32) -> Vec<SessionRecord> {
     range.map(|i| session(i, index)).collect()
 }
 

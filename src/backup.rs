@@ -33,6 +33,7 @@ use crate::kdf::{self, Limits, Rounds};
 use crate::megolm::{SessionKey, SessionKeyError};
 use crate::recovery_key::RecoveryKey;
 use crate::secret::{Passphrase, SecretBytes};
+use crate::session::SessionRecord;
 
 /// The backup algorithm this module implements.
 pub const ALGORITHM: &str = "m.megolm_backup.v1.curve25519-aes-sha2";
@@ -128,7 +129,7 @@ fn field<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<&'a str, Session
 #[derive(Debug)]
 pub struct DecryptedSession {
     /// The plaintext object (algorithm, sender_key, session_key, ...), fields in their order.
-    pub plaintext: Map<String, Value>,
+    pub plaintext: SessionRecord,
     /// Which MAC it carried.
     pub mac: MacKind,
     /// First known message index of its session key.
@@ -191,11 +192,11 @@ pub fn decrypt_session_data(
     let plain = Aes256CbcDec::new(keys.aes.expose().into(), (&keys.iv).into())
         .decrypt_padded_mut::<Pkcs7>(&mut buf)
         .map_err(|_| SessionFailure::Padding)?;
-    let plaintext: Map<String, Value> =
+    let plaintext: SessionRecord =
         serde_json::from_slice(plain).map_err(|_| SessionFailure::Json)?;
-    let sk = match plaintext.get("session_key") {
-        Some(Value::String(s)) => SessionKey::from_base64(s),
-        _ => {
+    let sk = match &plaintext.session_key {
+        Some(k) => SessionKey::from_base64(k.expose()),
+        None => {
             return Err(SessionFailure::SessionKey(
                 "the decrypted data has no session_key".into(),
             ))
@@ -389,7 +390,7 @@ pub struct Outcome {
     /// Session id it is filed under.
     pub session_id: String,
     /// The export-format session (room_id and session_id first), or why it failed.
-    pub result: Result<(Map<String, Value>, MacKind), SessionFailure>,
+    pub result: Result<(SessionRecord, MacKind), SessionFailure>,
 }
 
 /// Decrypt every entry, on all cores, in input order. One bad session does not stop the others.
@@ -400,14 +401,8 @@ pub fn decrypt_entries(key: &RecoveryKey, entries: &[Entry]) -> Vec<Outcome> {
             room_id: e.room_id.clone(),
             session_id: e.session_id.clone(),
             result: decrypt_session_data(key, &e.session_data, Some(&e.session_id)).map(|d| {
-                let mut s = Map::with_capacity(d.plaintext.len() + 2);
-                s.insert("room_id".into(), Value::String(e.room_id.clone()));
-                s.insert("session_id".into(), Value::String(e.session_id.clone()));
-                for (k, v) in d.plaintext {
-                    if k != "room_id" && k != "session_id" {
-                        s.insert(k, v);
-                    }
-                }
+                let mut s = d.plaintext;
+                s.file_under(Some(e.room_id.clone()), e.session_id.clone());
                 (s, d.mac)
             }),
         })
@@ -586,7 +581,8 @@ mod tests {
         let sd = encrypt_session_data(&key.backup_public_key(), &bytes, &mut [9; 32]);
         let d = decrypt_session_data(&key, &sd, Some(&sid)).unwrap();
         assert_eq!(d.mac, MacKind::Empty);
-        assert_eq!(Value::Object(d.plaintext), Value::Object(plain));
+        // Byte for byte: the fields in their order, the values as they were.
+        assert_eq!(serde_json::to_vec(&d.plaintext).unwrap(), bytes);
 
         let other = RecoveryKey::from_bytes(&mut [6; 32]);
         assert_eq!(

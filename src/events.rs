@@ -27,7 +27,7 @@ use serde_json::{Map, Value};
 
 use crate::encoding::decode_lenient;
 use crate::megolm::{Message, MessageError, Ratchet, SessionKey};
-use crate::session::json_detail;
+use crate::session::{json_detail, SessionRecord};
 
 /// The megolm room-message algorithm (defined once, in [`crate::megolm`]).
 pub use crate::megolm::ALGORITHM as MEGOLM;
@@ -52,22 +52,22 @@ pub struct KeyStore {
 }
 
 impl KeyStore {
-    /// Build from export-format session objects.
-    pub fn from_sessions(sessions: &[Map<String, Value>]) -> Self {
+    /// Build from export-format sessions.
+    pub fn from_sessions(sessions: &[SessionRecord]) -> Self {
         let mut store = KeyStore::default();
         for s in sessions {
-            let text = |k: &str| s.get(k).and_then(Value::as_str).map(str::to_owned);
-            let id = text("session_id").unwrap_or_default();
-            if s.get("algorithm")
-                .and_then(Value::as_str)
-                .is_some_and(|a| a != MEGOLM)
-            {
+            let id = s.session_id.clone().unwrap_or_default();
+            if s.algorithm.as_deref().is_some_and(|a| a != MEGOLM) {
                 store
                     .rejected
                     .push((id, "not an m.megolm.v1.aes-sha2 session".into()));
                 continue;
             }
-            let key = match text("session_key").map(|k| SessionKey::from_base64(&k)) {
+            let key = match s
+                .session_key
+                .as_ref()
+                .map(|k| SessionKey::from_base64(k.expose()))
+            {
                 Some(Ok(k)) => k,
                 Some(Err(e)) => {
                     store.rejected.push((id, e.to_string()));
@@ -86,8 +86,8 @@ impl KeyStore {
                 continue;
             }
             let new = KnownSession {
-                room_id: text("room_id"),
-                sender_key: text("sender_key"),
+                room_id: s.room_id.clone(),
+                sender_key: s.sender_key.clone(),
                 key,
             };
             match store.sessions.get(&sid) {
@@ -577,7 +577,7 @@ mod tests {
     use super::*;
 
     fn vodozemac() -> (KeyStore, Vec<Value>) {
-        let keys: Vec<Map<String, Value>> =
+        let keys: Vec<SessionRecord> =
             serde_json::from_str(include_str!("../test-vectors/events/vodozemac-keys.json"))
                 .unwrap();
         let events = parse_events(include_bytes!(
@@ -670,6 +670,72 @@ mod tests {
         let ok = |v: &[Outcome]| v.iter().filter(|o| o.kind() == "ok").count();
         assert_eq!(ok(&after), ok(&before) + 1);
         assert!(ok(&before) >= 20);
+    }
+
+    /// The first event that decrypts, and its plaintext.
+    fn first_ok(store: &KeyStore, events: &[Value]) -> (Value, Value) {
+        let outcomes = decrypt_events(store, events);
+        events
+            .iter()
+            .zip(outcomes)
+            .find_map(|(ev, o)| match o {
+                Outcome::Ok { plaintext, .. } => Some((ev.clone(), plaintext)),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    /// Events are serde_json Values, unlike sessions (`session::SessionRecord`): serde_json's
+    /// `arbitrary_precision` (Cargo.toml) is what reads `1e400` at all and keeps `0.1000` and
+    /// integers above 64 bits as they were written (#25).
+    #[test]
+    fn numbers_in_events_keep_their_text() {
+        let (store, events) = vodozemac();
+        let (ev, plaintext) = first_ok(&store, &events);
+        assert!(ev.get("unsigned").is_none());
+        let mut text = serde_json::to_string(&ev).unwrap();
+        assert_eq!(text.pop(), Some('}'));
+        text.push_str(
+            r#","unsigned":{"age":0.1000,"big":123456789012345678901234567890,"far":1e400}}"#,
+        );
+        let parsed = parse_events(format!("[{text}]").as_bytes()).unwrap();
+        let shown =
+            serde_json::to_string(&decrypted_event(&store, &parsed[0], &plaintext)).unwrap();
+        assert!(
+            shown.contains(
+                r#""unsigned":{"age":0.1000,"big":123456789012345678901234567890,"far":1e+400}"#
+            ),
+            "{shown}"
+        );
+    }
+
+    /// The decrypted event is its envelope, then the sender's `type` and `content` with their
+    /// keys in the order the sender wrote them, not sorted: serde_json's `preserve_order`
+    /// (Cargo.toml), which the CLI's `json!` outputs need too (#25).
+    #[test]
+    fn decrypted_events_keep_the_senders_key_order() {
+        let (store, events) = vodozemac();
+        let (ev, plaintext) = first_ok(&store, &events);
+        let shown = serde_json::to_string(&decrypted_event(&store, &ev, &plaintext)).unwrap();
+        let back: Value = serde_json::from_str(&shown).unwrap();
+        let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(
+            keys(&back),
+            [
+                "event_id",
+                "sender",
+                "origin_server_ts",
+                "room_id",
+                "type",
+                "content",
+                "mxkeys_sender"
+            ]
+        );
+        assert_eq!(keys(&back["content"]), ["msgtype", "body"]);
+        assert!(
+            shown.contains(r#""content":{"msgtype":"m.text","body":"#),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! | format or concern | module | Matrix spec section |
 //! |---|---|---|
 //! | room-key export files | [`export`] (armor, container, writer guess) | "Key exports" |
-//! | the sessions inside them | [`session`], [`merge`] (validate, merge) | "Key export format" |
+//! | the sessions inside them | [`session`] (typed, validate, client rules), [`merge`] (dedupe, merge) | "Key export format" |
 //! | megolm session keys and messages | [`megolm`] | "Megolm" |
 //! | room history | [`events`] | "`m.megolm.v1.aes-sha2`" |
 //! | Security Keys | [`recovery_key`] | "Recovery key" |
@@ -32,9 +32,9 @@
 //! let pass = Passphrase::new("correct horse battery staple".into());
 //! let d = export::decrypt(file.as_bytes(), &pass, &export::Limits::default())?;
 //! assert_eq!(d.header.rounds, 1000);
-//! let sessions: Vec<serde_json::Value> = serde_json::from_slice(&d.plaintext)?;
+//! let sessions = d.sessions()?; // typed: mxkeys::session::SessionRecord
 //! assert_eq!(sessions.len(), 7);
-//! assert_eq!(sessions[0]["algorithm"], "m.megolm.v1.aes-sha2");
+//! assert_eq!(sessions[0].algorithm.as_deref(), Some("m.megolm.v1.aes-sha2"));
 //!
 //! // A wrong passphrase is refused before anything is decrypted.
 //! let wrong = Passphrase::new("battery staple".into());
@@ -76,7 +76,7 @@
 //!     serde_json::from_str(include_str!("../test-vectors/backup/olm-session-data.json"))?;
 //! let session_id = "PXKPepQFPeMnbcsZeqrIsmxJoIeJZWS9B6je333zUZ8";
 //! let s = mxkeys::backup::decrypt_session_data(&key, &doc, Some(session_id))?;
-//! assert_eq!(s.plaintext["algorithm"], "m.megolm.v1.aes-sha2");
+//! assert_eq!(s.plaintext.algorithm.as_deref(), Some("m.megolm.v1.aes-sha2"));
 //! assert_eq!(s.first_index, 0);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -135,7 +135,7 @@
 //!
 //! # Megolm room events
 //!
-//! [`events::KeyStore`] holds the sessions of an export or a backup (export-format JSON objects);
+//! [`events::KeyStore`] holds the sessions of an export or a backup ([`session::SessionRecord`]s);
 //! [`events::decrypt_events`] decrypts `m.room.encrypted` events with them and says, for each one
 //! it cannot decrypt, why ([`events::Outcome`]).
 //!
@@ -143,7 +143,7 @@
 //! use mxkeys::events::{decrypt_events, parse_events, KeyStore, Outcome};
 //!
 //! // Events encrypted and keys exported by a matrix-sdk-crypto-wasm OlmMachine.
-//! let keys: Vec<serde_json::Map<String, serde_json::Value>> =
+//! let keys: Vec<mxkeys::session::SessionRecord> =
 //!     serde_json::from_str(include_str!("../test-vectors/events/wasm-keys.json"))?;
 //! let events = parse_events(include_bytes!("../test-vectors/events/wasm-events.json"))?;
 //! let store = KeyStore::from_sessions(&keys);
@@ -176,4 +176,4 @@ pub mod session;
 pub mod ssss;
 
 pub use error::{ArmorError, Error};
-pub use secret::{Passphrase, SecretBuf, SecretBytes, WipingBufReader};
+pub use secret::{Passphrase, SecretBuf, SecretBytes, SecretString, WipingBufReader};

@@ -1,15 +1,11 @@
-//! Validating, merging and rewriting the sessions of exports (spec "Key export format").
+//! Deduplicating and merging the sessions of exports (spec "Key export format").
 //!
-//! Facts the checks rest on: real exports and backups carry the 165-byte unsigned session key
-//! (`0x01`, see [`crate::megolm`]), even though the spec's example shows a signed `Ag...` one;
-//! `session_id` is the unpadded base64 of the key's Ed25519 public key, so a session whose id is
-//! not its key's is corrupt or forged; the first index is the first message the key decrypts, so
-//! lower is better. Clients add fields: the shared-history flag in three spellings
-//! (`org.matrix.msc3061.shared_history`, `m.shared_history`, `shared_history`), `untrusted`, and
-//! others, kept byte for byte; old mautrix-go exports have an empty `sender_claimed_keys`.
+//! The first index of a session key is the first message it decrypts, so lower is better.
+//! Checking one session is [`crate::session::validate`]; what needs a whole file or several is
+//! here:
 //!
-//! * [`validate`] checks one session: required fields and their types, the algorithm, base64,
-//!   the key's version, length and signature, that `session_id` is the key's, the sender keys.
+//! * [`Duplicates`] finds a session that appears earlier in the same file (same `session_id` and
+//!   `session_key`), keeping a hash of each, not the keys; [`validate_all`] checks a whole file.
 //! * [`merge`] unites several files: one copy per session, the one that decrypts the most
 //!   history (lowest first index), then the shortest forwarding chain, then a trusted one. Copies
 //!   that claim the same session but are not the same ratchet (one advanced does not give the
@@ -19,215 +15,59 @@ use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
-use crate::encoding::decode_lenient;
-use crate::megolm::{SessionKey, SessionKeyError, ALGORITHM};
+use crate::megolm::SessionKey;
+use crate::session::{validate, Problem, Report, SessionRecord};
 
-/// The fields the spec requires, with the JSON type each must have.
-const REQUIRED: [(&str, Kind); 7] = [
-    ("algorithm", Kind::String),
-    ("room_id", Kind::String),
-    ("sender_key", Kind::String),
-    ("session_id", Kind::String),
-    ("session_key", Kind::String),
-    ("sender_claimed_keys", Kind::Object),
-    ("forwarding_curve25519_key_chain", Kind::StringArray),
-];
-
-#[derive(Clone, Copy)]
-enum Kind {
-    String,
-    Object,
-    StringArray,
+/// Finds sessions that appear twice in one file: the same `session_id` and `session_key` as an
+/// earlier session. Only a SHA-256 of each pair is kept, so a file of any size can be checked as
+/// it streams by without holding its keys.
+#[derive(Debug, Default)]
+pub struct Duplicates {
+    seen: HashSet<[u8; 32]>,
 }
 
-/// Spellings of the shared-history flag (MSC3061), and who reads them.
-pub const SHARED_HISTORY: [(&str, &str); 3] = [
-    ("m.shared_history", "matrix-rust-sdk (Element X, Element Web/Desktop with Rust crypto) reads and writes this"),
-    ("org.matrix.msc3061.shared_history", "matrix-js-sdk's legacy crypto wrote this; matrix-rust-sdk reads it as an alias but refuses a session with both"),
-    ("shared_history", "seen in some exports; no known client reads it"),
-];
-
-/// One problem found in a session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Problem {
-    /// Short code, e.g. `session_id_mismatch`.
-    pub code: &'static str,
-    /// What exactly, for a person.
-    pub why: String,
-    /// Warnings do not make the session invalid.
-    pub warning: bool,
-}
-
-/// The verdict on one session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Report {
-    /// Position in its file.
-    pub index: usize,
-    /// `room_id` as written.
-    pub room_id: Option<String>,
-    /// `session_id` as written.
-    pub session_id: Option<String>,
-    /// First message index of the key, when its structure allows reading it.
-    pub first_index: Option<u32>,
-    /// Every problem.
-    pub problems: Vec<Problem>,
-}
-
-impl Report {
-    /// `ok`, `warning` or `invalid`.
-    pub fn status(&self) -> &'static str {
-        if self.problems.iter().any(|p| !p.warning) {
-            "invalid"
-        } else if self.problems.is_empty() {
-            "ok"
-        } else {
-            "warning"
-        }
+impl Duplicates {
+    /// Nothing seen yet.
+    pub fn new() -> Self {
+        Duplicates::default()
     }
-}
 
-fn problem(code: &'static str, why: impl Into<String>) -> Problem {
-    Problem {
-        code,
-        why: why.into(),
-        warning: false,
-    }
-}
-
-fn is_key32(s: &str) -> bool {
-    decode_lenient(s).is_ok_and(|b| b.len() == 32)
-}
-
-/// Check one session object (everything but duplicates, which need the whole file).
-pub fn validate(index: usize, s: &Map<String, Value>) -> Report {
-    let text = |k: &str| s.get(k).and_then(Value::as_str).map(str::to_owned);
-    let mut problems = Vec::new();
-    let mut first_index = None;
-    for (field, kind) in REQUIRED {
-        let ok = match (s.get(field), kind) {
-            (None, _) => {
-                problems.push(problem("missing_field", format!("no {field}")));
-                continue;
-            }
-            (Some(v), Kind::String) => v.is_string(),
-            (Some(v), Kind::Object) => v.is_object(),
-            (Some(v), Kind::StringArray) => {
-                v.as_array().is_some_and(|a| a.iter().all(Value::is_string))
-            }
+    /// Note `s`, in file order; the `duplicate` warning when an earlier session had the same
+    /// `session_id` and `session_key`. A session without both (as strings) is never one.
+    pub fn check(&mut self, s: &SessionRecord) -> Option<Problem> {
+        let (Some(id), Some(key)) = (&s.session_id, &s.session_key) else {
+            return None;
         };
-        if !ok {
-            problems.push(problem(
-                "wrong_type",
-                format!("{field} has the wrong JSON type"),
-            ));
+        let mut h = Sha256::new();
+        // Length-prefixed, so that no two different pairs hash the same text.
+        h.update((id.len() as u64).to_le_bytes());
+        h.update(id.as_bytes());
+        h.update(key.expose().as_bytes());
+        if self.seen.insert(h.finalize().into()) {
+            return None;
         }
-    }
-    if let Some(alg) = text("algorithm") {
-        if alg != ALGORITHM {
-            problems.push(problem(
-                "unknown_algorithm",
-                format!("algorithm {alg} is not {ALGORITHM}"),
-            ));
-        }
-    }
-    if let Some(key) = text("session_key") {
-        match decode_lenient(&key) {
-            Err(_) => problems.push(problem("bad_base64", "session_key is not base64")),
-            Ok(bytes) => {
-                first_index = SessionKey::peek_index(&bytes);
-                match SessionKey::from_bytes(&bytes) {
-                    Ok(k) => {
-                        if let Some(id) = text("session_id") {
-                            if k.session_id() != id {
-                                problems.push(problem(
-                                    "session_id_mismatch",
-                                    format!(
-                                        "session_id is {id} but the key belongs to session {}",
-                                        k.session_id()
-                                    ),
-                                ));
-                            }
-                        }
-                    }
-                    Err(SessionKeyError::Signature) => problems.push(problem(
-                        "bad_signature",
-                        "the 0x02 key's signature does not verify",
-                    )),
-                    Err(e) => problems.push(problem("bad_key", e.to_string())),
-                }
-            }
-        }
-    }
-    if let Some(sk) = text("sender_key") {
-        if !is_key32(&sk) {
-            problems.push(problem(
-                "bad_sender_key",
-                "sender_key is not a base64 Curve25519 key (32 bytes)",
-            ));
-        }
-    }
-    if let Some(claimed) = s.get("sender_claimed_keys").and_then(Value::as_object) {
-        if claimed.is_empty() {
-            problems.push(Problem {
-                code: "empty_sender_claimed_keys",
-                why: "sender_claimed_keys is empty (old mautrix-go exports): clients cannot re-share this key or show who sent it".into(),
-                warning: true,
-            });
-        } else if !claimed
-            .get("ed25519")
-            .and_then(Value::as_str)
-            .is_some_and(is_key32)
-        {
-            problems.push(problem(
-                "bad_sender_claimed_keys",
-                "sender_claimed_keys.ed25519 is missing or not a base64 Ed25519 key",
-            ));
-        }
-    }
-    Report {
-        index,
-        room_id: text("room_id"),
-        session_id: text("session_id"),
-        first_index,
-        problems,
+        Some(Problem {
+            code: "duplicate",
+            why: "the same session appears earlier in this file".into(),
+            warning: true,
+        })
     }
 }
 
-/// Validate a whole file: every session in parallel, then duplicates (same session_id and
-/// session_key as an earlier element).
-pub fn validate_all(sessions: &[Map<String, Value>]) -> Vec<Report> {
+/// Validate a whole file: every session in parallel, then duplicates ([`Duplicates`]).
+pub fn validate_all(sessions: &[SessionRecord]) -> Vec<Report> {
     let mut reports: Vec<Report> = sessions
         .par_iter()
         .enumerate()
         .map(|(i, s)| validate(i, s))
         .collect();
-    let mut seen: HashSet<(String, String)> = HashSet::new();
+    let mut seen = Duplicates::new();
     for (s, r) in sessions.iter().zip(reports.iter_mut()) {
-        if let (Some(id), Some(key)) = (
-            s.get("session_id").and_then(Value::as_str),
-            s.get("session_key").and_then(Value::as_str),
-        ) {
-            if !seen.insert((id.to_owned(), key.to_owned())) {
-                r.problems.push(Problem {
-                    code: "duplicate",
-                    why: "the same session appears earlier in this file".into(),
-                    warning: true,
-                });
-            }
-        }
+        r.problems.extend(seen.check(s));
     }
     reports
-}
-
-/// Notes on how a session spells the shared-history flag.
-pub fn shared_history_spellings(s: &Map<String, Value>) -> Vec<&'static str> {
-    SHARED_HISTORY
-        .iter()
-        .map(|(k, _)| *k)
-        .filter(|k| s.contains_key(*k))
-        .collect()
 }
 
 /// A session's copy in one input.
@@ -300,7 +140,7 @@ pub struct Chosen {
 
 /// Merge several inputs' sessions (see the module docs). The output is each winning copy exactly
 /// as it was (no fields merged across copies; borrowed, not copied), in order of first appearance.
-pub fn merge(inputs: &[Vec<Map<String, Value>>]) -> (Vec<&Map<String, Value>>, MergeReport) {
+pub fn merge(inputs: &[Vec<SessionRecord>]) -> (Vec<&SessionRecord>, MergeReport) {
     let mut report = MergeReport {
         inputs: inputs.len(),
         ..MergeReport::default()
@@ -327,9 +167,9 @@ pub fn merge(inputs: &[Vec<Map<String, Value>>]) -> (Vec<&Map<String, Value>>, M
                 continue;
             }
             let Some(Ok(key)) = s
-                .get("session_key")
-                .and_then(Value::as_str)
-                .map(SessionKey::from_base64)
+                .session_key
+                .as_ref()
+                .map(|k| SessionKey::from_base64(k.expose()))
             else {
                 continue;
             };
@@ -338,10 +178,10 @@ pub fn merge(inputs: &[Vec<Map<String, Value>>]) -> (Vec<&Map<String, Value>>, M
                 input,
                 first_index: key.first_index(),
                 chain: s
-                    .get("forwarding_curve25519_key_chain")
-                    .and_then(Value::as_array)
+                    .forwarding_curve25519_key_chain
+                    .as_ref()
                     .map_or(0, Vec::len),
-                untrusted: s.get("untrusted").and_then(Value::as_bool).unwrap_or(false),
+                untrusted: s.untrusted.unwrap_or(false),
                 key: std::sync::Arc::new(key),
                 index,
             };
@@ -410,23 +250,47 @@ pub fn merge(inputs: &[Vec<Map<String, Value>>]) -> (Vec<&Map<String, Value>>, M
 mod tests {
     use super::*;
 
+    fn parse(text: &str) -> SessionRecord {
+        serde_json::from_str(text).unwrap()
+    }
+
     #[test]
-    fn status_from_problems() {
-        let mut r = Report {
-            index: 0,
-            room_id: None,
-            session_id: None,
-            first_index: None,
-            problems: vec![],
-        };
-        assert_eq!(r.status(), "ok");
-        r.problems.push(Problem {
-            code: "duplicate",
-            why: String::new(),
-            warning: true,
-        });
-        assert_eq!(r.status(), "warning");
-        r.problems.push(problem("bad_key", ""));
-        assert_eq!(r.status(), "invalid");
+    fn duplicates_need_the_same_id_and_key() {
+        let mut d = Duplicates::new();
+        let a = parse(r#"{"session_id":"s","session_key":"k","room_id":"!a"}"#);
+        assert_eq!(d.check(&a), None);
+        let again = d.check(&parse(
+            r#"{"room_id":"!b","session_key":"k","session_id":"s"}"#,
+        ));
+        assert_eq!(
+            again.map(|p| (p.code, p.warning)),
+            Some(("duplicate", true))
+        );
+        for other in [
+            r#"{"session_id":"s","session_key":"k2"}"#,
+            r#"{"session_id":"s2","session_key":"k"}"#,
+            r#"{"session_id":"sk","session_key":""}"#,
+            r#"{"session_id":"s"}"#,
+            r#"{"session_id":"s","session_key":5}"#,
+        ] {
+            assert_eq!(d.check(&parse(other)), None, "{other}");
+        }
+        assert!(d
+            .check(&parse(r#"{"session_id":"s","session_key":"k2"}"#))
+            .is_some());
+    }
+
+    #[test]
+    fn validate_all_adds_duplicates_after_each_sessions_own_problems() {
+        let s = parse(r#"{"session_id":"s","session_key":"!!"}"#);
+        let reports = validate_all(&[s.clone(), s]);
+        let codes = |r: &Report| r.problems.iter().map(|p| p.code).collect::<Vec<_>>();
+        assert_eq!(reports.len(), 2);
+        assert_eq!(reports[1].index, 1);
+        assert_eq!(codes(&reports[1]).last(), Some(&"duplicate"));
+        assert_eq!(
+            codes(&reports[1])[..codes(&reports[1]).len() - 1],
+            codes(&reports[0])[..]
+        );
     }
 }

@@ -92,6 +92,40 @@ impl PartialEq for Passphrase {
     }
 }
 
+/// Secret text that is not a passphrase: a session key as an export writes it (base64).
+///
+/// Wiped on drop, `<redacted>` in `Debug`, compared in constant time; the text comes out only
+/// through [`SecretString::expose`].
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct SecretString(String);
+
+impl SecretString {
+    /// Wrap `s`. The string is moved, not copied.
+    pub fn new(s: String) -> Self {
+        SecretString(s)
+    }
+
+    /// The secret text.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl PartialEq for SecretString {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+    }
+}
+
+impl Eq for SecretString {}
+
 /// A buffered reader whose buffer is wiped when it is dropped: [`std::io::BufReader`] frees its
 /// buffer as it is, so decrypted session JSON read through one would stay in freed memory. The
 /// buffer is allocated once, at its full size, and never moves.
@@ -234,6 +268,10 @@ mod tests {
         assert_eq!(raw, [0u8; 32], "caller's copy is wiped");
         let dbg = format!("{k:?}");
         assert!(!dbg.contains("65") && !dbg.contains('A'), "{dbg}");
+        let s = SecretString::new("AQAAAABsecret-session-key".into());
+        assert_eq!(format!("{s:?}"), "<redacted>");
+        assert_eq!(s, s.clone());
+        assert_ne!(s, SecretString::new("AQAAAABother".into()));
     }
 
     #[test]

@@ -13,8 +13,9 @@ use std::collections::BTreeSet;
 use std::fs;
 
 use mxkeys::events::{decrypt_events, parse_events, KeyStore, Outcome};
+use mxkeys::session::SessionRecord;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use vectors::{VectorList, Vectors};
 
 type Manifest = VectorList<Vector>;
@@ -67,7 +68,7 @@ fn every_event_decrypts_or_is_explained() {
             "array"
         };
         assert_eq!(shape, v.shape, "{ctx}");
-        let keys: Vec<Map<String, Value>> = V.json(&v.keys);
+        let keys: Vec<SessionRecord> = V.json(&v.keys);
         let store = KeyStore::from_sessions(&keys);
         let outcomes = decrypt_events(&store, &events);
         assert_eq!(outcomes.len(), v.expect.len(), "{ctx}");

@@ -12,9 +12,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use mxkeys::merge::{merge, validate_all};
+use mxkeys::session::SessionRecord;
 use proptest::prelude::*;
 use serde::Deserialize;
-use serde_json::{Map, Value};
 use vectors::Vectors;
 
 #[derive(Deserialize)]
@@ -67,7 +67,7 @@ mod vectors;
 
 const V: Vectors = Vectors("megolm");
 
-fn load(name: &str) -> Vec<Map<String, Value>> {
+fn load(name: &str) -> Vec<SessionRecord> {
     V.json(name)
 }
 
@@ -147,10 +147,10 @@ fn all_valid_files() -> Vec<String> {
         .collect()
 }
 
-fn ids<S: std::borrow::Borrow<Map<String, Value>>>(sessions: &[S]) -> BTreeSet<String> {
+fn ids<S: std::borrow::Borrow<SessionRecord>>(sessions: &[S]) -> BTreeSet<String> {
     sessions
         .iter()
-        .map(|s| s.borrow()["session_id"].as_str().unwrap().to_owned())
+        .map(|s| s.borrow().session_id.clone().unwrap())
         .collect()
 }
 
@@ -163,7 +163,7 @@ proptest! {
     fn merge_properties(picks in proptest::sample::subsequence(all_valid_files(), 1..6), seed in any::<u64>()) {
         let inputs: Vec<_> = picks.iter().map(|f| load(f)).collect();
         let (out, report) = merge(&inputs);
-        let owned: Vec<Map<String, Value>> = out.iter().map(|s| (*s).clone()).collect();
+        let owned: Vec<SessionRecord> = out.iter().map(|s| (*s).clone()).collect();
         let (again, _) = merge(std::slice::from_ref(&owned));
         prop_assert_eq!(&again, &out, "idempotent");
         let mut shuffled = inputs.clone();
@@ -173,9 +173,9 @@ proptest! {
         }
         let (out2, _) = merge(&shuffled);
         prop_assert_eq!(ids(&out2), ids(&out), "order-independent set");
-        let by_id: HashMap<String, &Map<String, Value>> = out2.iter().map(|s| (s["session_id"].as_str().unwrap().to_owned(), *s)).collect();
+        let by_id: HashMap<String, &SessionRecord> = out2.iter().map(|s| (s.session_id.clone().unwrap(), *s)).collect();
         for s in &out {
-            prop_assert_eq!(by_id[s["session_id"].as_str().unwrap()], *s, "same winner whatever the order");
+            prop_assert_eq!(by_id[s.session_id.as_ref().unwrap()], *s, "same winner whatever the order");
         }
         let conflicts: BTreeSet<String> = report.conflicts.iter().map(|c| c.session_id.clone()).collect();
         let everything: BTreeSet<String> = inputs.iter().flat_map(|i| ids(i)).collect();

@@ -31,6 +31,7 @@ use mxkeys::export::{self, ArmorReader, ArmorWriter, Limits, Nonces};
 use mxkeys::kdf::Rounds;
 use mxkeys::megolm::{Message, SessionKey, SessionKeyFormat, EXPORT_LEN};
 use mxkeys::recovery_key::{self, RecoveryKey, CHARS};
+use mxkeys::session::SessionRecord;
 use mxkeys::ssss::{self, AccountData, KeyCheck, Unlock};
 use mxkeys::Passphrase;
 
@@ -124,6 +125,56 @@ pub fn session_json(data: &[u8]) {
         // JSON at all.
         let any = serde_json::from_slice::<serde::de::IgnoredAny>(data);
         assert!(any.is_ok(), "the scanner accepted invalid JSON: {any:?}");
+    }
+    session_records(data, whole.is_ok());
+}
+
+/// The same bytes read as typed sessions: they read exactly when serde_json reads them as maps
+/// of values (what mxkeys did before it typed sessions); written back, the records read back to
+/// the same records and the same text, with the values and key order serde_json reads from the
+/// input.
+fn session_records(data: &[u8], scanned: bool) {
+    let mut records = Vec::new();
+    let read = mxkeys::session::for_each(data, "input", |s: SessionRecord| {
+        records.push(s);
+        Ok(())
+    });
+    let as_maps = mxkeys::session::for_each(data, "input", |_: Map<String, Value>| Ok(()));
+    assert_eq!(
+        read.as_ref().map_err(Error::kind).ok(),
+        as_maps.as_ref().map_err(Error::kind).ok(),
+        "typed sessions and maps disagree: {read:?} {as_maps:?}"
+    );
+    if read.is_err() {
+        return;
+    }
+    assert!(scanned, "records read from what the scanner refuses");
+    let Ok(text) = serde_json::to_vec(&records) else {
+        panic!("a record does not serialize");
+    };
+    let again = serde_json::from_slice::<Vec<SessionRecord>>(&text);
+    assert!(
+        again.as_ref().is_ok_and(|a| *a == records),
+        "written records read back otherwise: {again:?}"
+    );
+    assert_eq!(
+        serde_json::to_vec(&again.unwrap_or_default()).ok().as_ref(),
+        Some(&text),
+        "the written form is not a fixed point"
+    );
+    let maps = |bytes: &[u8]| {
+        serde_json::from_slice::<Vec<Map<String, Value>>>(bytes).map(|v| {
+            v.into_iter()
+                .map(|m| m.into_iter().collect::<Vec<(String, Value)>>())
+                .collect::<Vec<_>>()
+        })
+    };
+    if let Ok(before) = maps(data) {
+        assert_eq!(
+            maps(&text).ok(),
+            Some(before),
+            "a value or the key order changed"
+        );
     }
 }
 
@@ -255,15 +306,12 @@ pub fn backup_entries(data: &[u8]) {
             assert_eq!((&o.room_id, &o.session_id), (&e.room_id, &e.session_id));
             match &o.result {
                 Ok((s, _)) => {
-                    assert_eq!(s.get("room_id"), Some(&Value::String(e.room_id.clone())));
-                    assert_eq!(
-                        s.get("session_id"),
-                        Some(&Value::String(e.session_id.clone()))
-                    );
+                    assert_eq!(s.room_id.as_ref(), Some(&e.room_id));
+                    assert_eq!(s.session_id.as_ref(), Some(&e.session_id));
                     let sk = s
-                        .get("session_key")
-                        .and_then(Value::as_str)
-                        .map(SessionKey::from_base64);
+                        .session_key
+                        .as_ref()
+                        .map(|k| SessionKey::from_base64(k.expose()));
                     assert!(
                         sk.is_some_and(|k| k.is_ok_and(|k| k.session_id() == e.session_id)),
                         "a decrypted session key does not belong to its session"
@@ -292,9 +340,9 @@ pub fn backup_session_data(data: &[u8]) {
         Ok(d) => {
             let sk = d
                 .plaintext
-                .get("session_key")
-                .and_then(Value::as_str)
-                .map(SessionKey::from_base64);
+                .session_key
+                .as_ref()
+                .map(|k| SessionKey::from_base64(k.expose()));
             assert!(
                 sk.as_ref().is_some_and(Result::is_ok),
                 "decrypted without a valid session_key"
@@ -648,7 +696,7 @@ pub fn backup_roundtrip(data: &[u8]) {
     match backup::decrypt_session_data(&key, &sd, None) {
         Ok(d) => {
             assert_eq!(d.mac, MacKind::Empty);
-            let want = serde_json::from_slice::<Map<String, Value>>(&plaintext);
+            let want = serde_json::from_slice::<SessionRecord>(&plaintext);
             assert!(
                 want.is_ok_and(|w| w == d.plaintext),
                 "the plaintext changed"
@@ -808,11 +856,11 @@ pub fn canonical_json(data: &[u8]) {
 /// Up to four session arrays cut from the input at `0xFF` bytes (which UTF-8, so JSON text, never
 /// contains), each read as `export merge` reads a file; pieces that are not such an array are
 /// left out, as the CLI would refuse them.
-fn session_arrays(data: &[u8]) -> Vec<Vec<Map<String, Value>>> {
+fn session_arrays(data: &[u8]) -> Vec<Vec<SessionRecord>> {
     let mut inputs = Vec::new();
     for piece in data.split(|&b| b == 0xff).take(4) {
         let mut sessions = Vec::new();
-        let read = mxkeys::session::for_each(piece, "input", |s: Map<String, Value>| {
+        let read = mxkeys::session::for_each(piece, "input", |s: SessionRecord| {
             sessions.push(s);
             Ok(())
         });
@@ -823,14 +871,14 @@ fn session_arrays(data: &[u8]) -> Vec<Vec<Map<String, Value>>> {
     inputs
 }
 
-fn key_of(s: &Map<String, Value>) -> Option<SessionKey> {
-    s.get("session_key")
-        .and_then(Value::as_str)
-        .and_then(|k| SessionKey::from_base64(k).ok())
+fn key_of(s: &SessionRecord) -> Option<SessionKey> {
+    s.session_key
+        .as_ref()
+        .and_then(|k| SessionKey::from_base64(k.expose()).ok())
 }
 
 /// The key-derived session ids of sessions.
-fn session_ids(sessions: &[&Map<String, Value>]) -> Vec<String> {
+fn session_ids(sessions: &[&SessionRecord]) -> Vec<String> {
     sessions
         .iter()
         .filter_map(|s| key_of(s))
@@ -870,7 +918,7 @@ pub fn merge(data: &[u8]) {
             let Some(key) = key else { continue };
             let sid = key.session_id();
             assert_eq!(
-                s.get("session_id").and_then(Value::as_str),
+                s.session_id.as_deref(),
                 Some(sid.as_str()),
                 "validation passed a session_id that is not its key's"
             );
@@ -922,13 +970,9 @@ pub fn merge(data: &[u8]) {
     let rank = |input: usize, pos: usize, key: &SessionKey| {
         let s = inputs.get(input).and_then(|i| i.get(pos));
         let chain = s
-            .and_then(|s| s.get("forwarding_curve25519_key_chain"))
-            .and_then(Value::as_array)
+            .and_then(|s| s.forwarding_curve25519_key_chain.as_ref())
             .map_or(0, Vec::len);
-        let untrusted = s
-            .and_then(|s| s.get("untrusted"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let untrusted = s.and_then(|s| s.untrusted).unwrap_or(false);
         (key.first_index(), chain, untrusted)
     };
     for (s, sid) in out.iter().zip(&out_ids) {
@@ -954,7 +998,7 @@ pub fn merge(data: &[u8]) {
         }
     }
 
-    let owned: Vec<Map<String, Value>> = out.iter().map(|s| (*s).clone()).collect();
+    let owned: Vec<SessionRecord> = out.iter().map(|s| (*s).clone()).collect();
     let (again, r2) = mxkeys::merge::merge(std::slice::from_ref(&owned));
     assert_eq!(again, out, "merging the output again changed it");
     assert!(r2.conflicts.is_empty() && r2.invalid.is_empty() && r2.replaced == 0);
@@ -962,7 +1006,7 @@ pub fn merge(data: &[u8]) {
     let mut reversed = inputs.clone();
     reversed.reverse();
     let (out2, r3) = mxkeys::merge::merge(&reversed);
-    let firsts = |o: &[&Map<String, Value>]| -> BTreeMap<String, u32> {
+    let firsts = |o: &[&SessionRecord]| -> BTreeMap<String, u32> {
         o.iter()
             .filter_map(|s| key_of(s))
             .map(|k| (k.session_id(), k.first_index()))
@@ -994,7 +1038,7 @@ pub fn events(data: &[u8]) {
         None => (&[][..], data),
     };
     let mut sessions = Vec::new();
-    let _ = mxkeys::session::for_each(keys, "keys", |s: Map<String, Value>| {
+    let _ = mxkeys::session::for_each(keys, "keys", |s: SessionRecord| {
         sessions.push(s);
         Ok(())
     });

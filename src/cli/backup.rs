@@ -15,7 +15,7 @@ use mxkeys::encoding::decode_lenient;
 use mxkeys::export;
 use mxkeys::megolm::SessionKey;
 use mxkeys::recovery_key::RecoveryKey;
-use mxkeys::session::Summary;
+use mxkeys::session::{self, SessionRecord, Summary};
 use mxkeys::ssss::AccountData;
 
 use super::export::{new_passphrase, report_written, write_export, write_rounds, MaxRounds};
@@ -212,7 +212,7 @@ pub fn run(cmd: BackupCmd, json: bool) -> Result<(), CliError> {
 
 /// What decrypting a backup gave.
 pub(super) struct Decrypted {
-    pub sessions: Vec<Map<String, Value>>,
+    pub sessions: Vec<SessionRecord>,
     pub failures: Vec<Outcome>,
     pub total: usize,
     pub mac: BTreeMap<&'static str, u64>,
@@ -327,22 +327,14 @@ fn decrypt_lone(
         Some(id) => id.to_owned(),
         None => d
             .plaintext
-            .get("session_key")
-            .and_then(Value::as_str)
-            .and_then(|k| SessionKey::from_base64(k).ok())
+            .session_key
+            .as_ref()
+            .and_then(|k| SessionKey::from_base64(k.expose()).ok())
             .map(|k| k.session_id())
             .ok_or_else(|| CliError::Input("the decrypted session has no session key".into()))?,
     };
-    let mut s = Map::with_capacity(d.plaintext.len() + 2);
-    if let Some(room) = room {
-        s.insert("room_id".into(), Value::String(room.to_owned()));
-    }
-    s.insert("session_id".into(), Value::String(session_id));
-    for (k, v) in d.plaintext {
-        if k != "room_id" && k != "session_id" {
-            s.insert(k, v);
-        }
-    }
+    let mut s = d.plaintext;
+    s.file_under(room.map(str::to_owned), session_id);
     if needs == Needs::Sessions {
         note(&match (room, sid) {
             (None, None) => format!(
@@ -463,10 +455,10 @@ pub(super) fn decrypt_with(
     })
 }
 
-pub(super) fn rooms(sessions: &[Map<String, Value>]) -> u64 {
+pub(super) fn rooms(sessions: &[SessionRecord]) -> u64 {
     sessions
         .iter()
-        .filter_map(|s| s.get("room_id").and_then(Value::as_str))
+        .filter_map(|s| s.room_id.as_deref())
         .collect::<HashSet<_>>()
         .len() as u64
 }
@@ -507,7 +499,7 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
     let d = decrypt_source(&a.src, json, Needs::Sessions)?;
     let write = |w: &mut dyn Write| -> io::Result<()> {
         if a.pretty {
-            serde_json::to_writer_pretty(&mut *w, &d.sessions)?;
+            session::to_writer_pretty(&mut *w, &d.sessions)?;
         } else {
             serde_json::to_writer(&mut *w, &d.sessions)?;
         }
@@ -650,7 +642,7 @@ pub(super) fn read_sessions(
     path: &Path,
     pass: &PassphraseArgs,
     max: &MaxRounds,
-) -> Result<Vec<Map<String, Value>>, CliError> {
+) -> Result<Vec<SessionRecord>, CliError> {
     let files: Vec<PathBuf> = pass.passphrase_file.iter().cloned().collect();
     read_all(path, &mut Keyring::new(&files, max.max_rounds))
 }
@@ -665,16 +657,17 @@ fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
         .into_par_iter()
         .enumerate()
         .map(|(i, mut s)| {
-            let text = |k: &str| s.get(k).and_then(Value::as_str).map(str::to_owned);
-            let (Some(room), Some(sid), Some(key)) =
-                (text("room_id"), text("session_id"), text("session_key"))
-            else {
+            let (Some(room), Some(sid), Some(key)) = (
+                s.room_id.clone(),
+                s.session_id.clone(),
+                s.session_key.as_ref(),
+            ) else {
                 return Err(format!(
                     "session {}: room_id, session_id and session_key must be strings",
                     i + 1
                 ));
             };
-            let sk = SessionKey::from_base64(&key)
+            let sk = SessionKey::from_base64(key.expose())
                 .map_err(|e| format!("session {} ({sid}): {e}", i + 1))?;
             if sk.session_id() != sid {
                 return Err(format!(
@@ -683,10 +676,19 @@ fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
                     sk.session_id()
                 ));
             }
+            // A chain with elements that are not strings is not typed; its elements still count.
             let forwarded = s
-                .get("forwarding_curve25519_key_chain")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len);
+                .forwarding_curve25519_key_chain
+                .as_ref()
+                .map(Vec::len)
+                .or_else(|| {
+                    let raw = s.extra.get("forwarding_curve25519_key_chain")?;
+                    serde_json::from_str::<Vec<serde::de::IgnoredAny>>(raw.get())
+                        .ok()
+                        .map(|a| a.len())
+                })
+                .unwrap_or(0);
+            // The backup files the session under its room and id; the plaintext names neither.
             s.remove("room_id");
             s.remove("session_id");
             let plain = Zeroizing::new(serde_json::to_vec(&s).map_err(|e| e.to_string())?);

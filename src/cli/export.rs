@@ -6,14 +6,14 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use mxkeys::encoding::encode_unpadded;
 use mxkeys::export::{
     self, CounterReading, Expect, ExportWriter, Limits, Nonces, PassphraseEncoding,
 };
 use mxkeys::kdf::Rounds;
-use mxkeys::session::{self, Summary};
+use mxkeys::session::{self, SessionRecord, Summary};
 use mxkeys::{Passphrase, SecretBuf};
 use zeroize::Zeroizing;
 
@@ -589,12 +589,12 @@ fn copy_sessions<R: Read>(
     let mut first = true;
     let mut buf = SecretBuf::with_capacity(16 * 1024);
     out.write_all(b"[")?;
-    let n = session::for_each(plain, "decrypted export", |s: Map<String, Value>| {
-        if let Some(Value::String(r)) = s.get("room_id") {
+    let n = session::for_each(plain, "decrypted export", |s: SessionRecord| {
+        if let Some(r) = &s.room_id {
             rooms.insert(r.clone());
         }
         buf.clear();
-        serde_json::to_writer_pretty(&mut buf, &s).map_err(io::Error::from)?;
+        session::to_writer_pretty(&mut buf, &s)?;
         out.write_all(if first { b"\n  " } else { b",\n  " })?;
         first = false;
         // JSON strings cannot hold raw line breaks, so indenting after each one is safe.

@@ -6,9 +6,8 @@ use std::collections::VecDeque;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value};
-
 use mxkeys::export::{self, Header, Limits};
+use mxkeys::session::SessionRecord;
 use mxkeys::Passphrase;
 
 use super::export::open_verified;
@@ -142,7 +141,7 @@ impl Opened {
     pub fn for_each_session(
         self,
         path: &Path,
-        f: impl FnMut(Map<String, Value>) -> Result<(), mxkeys::Error>,
+        f: impl FnMut(SessionRecord) -> Result<(), mxkeys::Error>,
     ) -> Result<u64, CliError> {
         let export = self.export.is_some();
         // for_each buffers its input itself.
@@ -151,7 +150,7 @@ impl Opened {
 }
 
 /// All sessions of one input, in memory.
-pub fn read_all(path: &Path, keys: &mut Keyring) -> Result<Vec<Map<String, Value>>, CliError> {
+pub fn read_all(path: &Path, keys: &mut Keyring) -> Result<Vec<SessionRecord>, CliError> {
     let mut out = Vec::new();
     open_sessions(path, keys)?.for_each_session(path, |s| {
         out.push(s);

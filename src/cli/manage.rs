@@ -6,14 +6,14 @@ use std::path::PathBuf;
 
 use clap::Args;
 use rayon::prelude::*;
-use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
+use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use mxkeys::export;
 use mxkeys::kdf::Rounds;
-use mxkeys::megolm::{SessionKey, SessionKeyFormat};
-use mxkeys::merge::{self, Report, SHARED_HISTORY};
+use mxkeys::megolm::SessionKey;
+use mxkeys::merge::{self, Duplicates};
+use mxkeys::session::{self, Report, SessionRecord, EVERY_READER, SHARED_HISTORY};
 use mxkeys::Passphrase;
 
 use super::export::{new_passphrase, write_export, MaxRounds};
@@ -242,50 +242,35 @@ fn report_json(r: &Report) -> Vec<Value> {
 }
 
 /// Validate streaming: sessions are checked in parallel batches and dropped once checked; only
-/// a hash of each (session_id, session_key) is kept, to find duplicates.
+/// a hash of each (session_id, session_key) is kept, to find duplicates ([`Duplicates`]).
 pub fn validate(a: ValidateArgs, json: bool) -> Result<(), CliError> {
     let mut keys = a.read.keyring();
     let opened = open_sessions(&a.file, &mut keys)?;
     let mut reports: Vec<Report> = Vec::new();
-    let mut seen: HashSet<[u8; 32]> = HashSet::new();
+    let mut seen = Duplicates::new();
     let mut spellings: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
-    let mut batch: Vec<Map<String, Value>> = Vec::with_capacity(4096);
+    let mut batch: Vec<SessionRecord> = Vec::with_capacity(4096);
     let mut next_index = 0usize;
-    let mut flush = |batch: &mut Vec<Map<String, Value>>, reports: &mut Vec<Report>| {
+    let mut flush = |batch: &mut Vec<SessionRecord>, reports: &mut Vec<Report>| {
         let base = next_index;
         let mut checked: Vec<Report> = batch
             .par_iter()
             .enumerate()
-            .map(|(i, s)| merge::validate(base + i, s))
+            .map(|(i, s)| session::validate(base + i, s))
             .collect();
         for (s, r) in batch.iter().zip(checked.iter_mut()) {
-            for k in merge::shared_history_spellings(s) {
+            for k in session::shared_history_spellings(s) {
                 *spellings.entry(k).or_insert(0) += 1;
             }
-            if let (Some(id), Some(key)) = (
-                s.get("session_id").and_then(Value::as_str),
-                s.get("session_key").and_then(Value::as_str),
-            ) {
-                let mut h = Sha256::new();
-                h.update(id.as_bytes());
-                h.update([0]);
-                h.update(key.as_bytes());
-                if !seen.insert(h.finalize().into()) {
-                    r.problems.push(merge::Problem {
-                        code: "duplicate",
-                        why: "the same session appears earlier in this file".into(),
-                        warning: true,
-                    });
-                }
-            }
+            r.problems.extend(seen.check(s));
             *counts.entry(r.status()).or_insert(0) += 1;
         }
         next_index += batch.len();
         reports.extend(checked.into_iter().filter(|r| !r.problems.is_empty()));
         batch.clear();
     };
-    opened.for_each_session(&a.file, |s: Map<String, Value>| {
+    opened.for_each_session(&a.file, |s| {
         batch.push(s);
         if batch.len() == batch.capacity() {
             flush(&mut batch, &mut reports);
@@ -428,9 +413,9 @@ pub fn merge_cmd(a: MergeArgs, json: bool) -> Result<(), CliError> {
         for input in &all {
             for s in input {
                 let sid = s
-                    .get("session_key")
-                    .and_then(Value::as_str)
-                    .and_then(|k| SessionKey::from_base64(k).ok())
+                    .session_key
+                    .as_ref()
+                    .and_then(|k| SessionKey::from_base64(k.expose()).ok())
                     .map(|k| k.session_id());
                 if sid.as_deref().is_some_and(|id| ids.contains(id)) {
                     out.push(s);
@@ -483,123 +468,6 @@ pub fn merge_cmd(a: MergeArgs, json: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The "client" of a line of [`refusals`] that is advice, not a refusal: every reader accepts the
-/// file.
-const EVERY_READER: &str = "(all)";
-
-/// Which clients would refuse a file as it is (armor: from inspecting; sessions: decrypted).
-fn refusals(
-    i: &export::Inspection,
-    sessions: Option<&[Map<String, Value>]>,
-) -> Vec<(&'static str, String)> {
-    let a = &i.armor;
-    let mut out = Vec::new();
-    if a.text_before || a.text_after {
-        out.push(("matrix-nio", "the file must start with the BEGIN line and end with the END line; there is text around the armor".into()));
-        out.push((
-            "matrix-rust-sdk",
-            "text outside BEGIN/END is refused".into(),
-        ));
-    }
-    if a.indented_lines > 0 {
-        out.push((
-            "matrix-rust-sdk",
-            format!("{} indented body lines", a.indented_lines),
-        ));
-        out.push((
-            "matrix-nio",
-            format!(
-                "{} indented body lines (it strips only line breaks)",
-                a.indented_lines
-            ),
-        ));
-    }
-    if a.blank_lines > 0 {
-        out.push((
-            "matrix-rust-sdk",
-            format!(
-                "{} blank lines inside the body (whitespace-only lines are refused)",
-                a.blank_lines
-            ),
-        ));
-    }
-    if !a.final_newline {
-        out.push(("mautrix-go", "no newline after the END line".into()));
-    }
-    if i.header.rounds < export::SPEC_MIN_ROUNDS {
-        out.push((
-            EVERY_READER,
-            format!(
-                "{} rounds is below the spec's 100000: accepted, but weak",
-                i.header.rounds
-            ),
-        ));
-    }
-    if let Some(sessions) = sessions {
-        let reports = merge::validate_all(sessions);
-        let invalid = reports.iter().filter(|r| r.status() == "invalid").count();
-        if invalid > 0 {
-            out.push(("matrix-rust-sdk", format!("{invalid} invalid sessions: its import is all-or-nothing, one bad session fails the whole file")));
-        }
-        let signed = sessions
-            .iter()
-            .filter(|s| {
-                s.get("session_key")
-                    .and_then(Value::as_str)
-                    .and_then(|k| SessionKey::from_base64(k).ok())
-                    .is_some_and(|k| k.format() == SessionKeyFormat::Signed)
-            })
-            .count();
-        if signed > 0 {
-            out.push(("matrix-rust-sdk", format!("{signed} sessions carry signed 0x02 keys; it imports only the 0x01 export format")));
-        }
-        let both = sessions
-            .iter()
-            .filter(|s| {
-                s.contains_key("m.shared_history")
-                    && s.contains_key("org.matrix.msc3061.shared_history")
-            })
-            .count();
-        if both > 0 {
-            out.push((
-                "matrix-rust-sdk",
-                format!(
-                    "{both} sessions spell the shared-history flag both ways (\"duplicate field\")"
-                ),
-            ));
-        }
-    }
-    out
-}
-
-/// The portable form of one session: 0x01 key, one shared-history spelling.
-fn normalize_session(mut s: Map<String, Value>) -> Map<String, Value> {
-    if let Some(k) = s
-        .get("session_key")
-        .and_then(Value::as_str)
-        .and_then(|k| SessionKey::from_base64(k).ok())
-    {
-        if k.format() == SessionKeyFormat::Signed {
-            s.insert(
-                "session_key".into(),
-                Value::String(k.to_export_base64().to_string()),
-            );
-        }
-    }
-    // matrix-rust-sdk refuses both spellings at once; it reads m.shared_history, as does every
-    // current client. Keep the value of whichever spelling is there.
-    let flag = SHARED_HISTORY
-        .iter()
-        .find_map(|(k, _)| s.get(*k).and_then(Value::as_bool));
-    for (k, _) in SHARED_HISTORY {
-        s.remove(k);
-    }
-    if let Some(f) = flag {
-        s.insert("m.shared_history".into(), Value::Bool(f));
-    }
-    s
-}
-
 pub fn normalize(a: NormalizeArgs, json: bool) -> Result<(), CliError> {
     let inspection = export::inspect(open_input(&a.file)?)?;
     let pending = match (&a.output, a.check) {
@@ -615,12 +483,15 @@ pub fn normalize(a: NormalizeArgs, json: bool) -> Result<(), CliError> {
         )));
     };
     let mut sessions = Vec::new();
-    opened.for_each_session(&a.file, |s: Map<String, Value>| {
+    opened.for_each_session(&a.file, |s| {
         sessions.push(s);
         Ok(())
     })?;
     if a.check {
-        let r = refusals(&inspection, Some(&sessions));
+        // Which clients would refuse the file as it is: its armor and header, then its sessions.
+        let mut r = export::refusals(&inspection);
+        r.extend(session::refusals(&sessions));
+        let r: Vec<(&str, String)> = r.into_iter().map(|r| (r.client, r.why)).collect();
         if json {
             let list: Vec<Value> = r
                 .iter()
@@ -654,7 +525,7 @@ pub fn normalize(a: NormalizeArgs, json: bool) -> Result<(), CliError> {
     }
     let before = sessions.len();
     let reports = merge::validate_all(&sessions);
-    let kept: Vec<Map<String, Value>> = sessions
+    let kept: Vec<SessionRecord> = sessions
         .into_iter()
         .zip(&reports)
         .filter_map(|(s, r)| {
@@ -671,7 +542,7 @@ pub fn normalize(a: NormalizeArgs, json: bool) -> Result<(), CliError> {
                 ));
                 None
             } else {
-                Some(normalize_session(s))
+                Some(s.normalized())
             }
         })
         .collect();
@@ -708,17 +579,17 @@ pub fn filter(a: FilterArgs, json: bool) -> Result<(), CliError> {
     let opened = open_sessions(&a.file, &mut keys)?;
     let export = opened.export;
     let mut sessions = Vec::new();
-    let text =
-        |s: &Map<String, Value>, k: &str| s.get(k).and_then(Value::as_str).map(str::to_owned);
-    let total = opened.for_each_session(&a.file, |s: Map<String, Value>| {
-        let room = text(&s, "room_id").unwrap_or_default();
+    let total = opened.for_each_session(&a.file, |s| {
+        let room = s.room_id.clone().unwrap_or_default();
         let keep = (a.room.is_empty() || a.room.contains(&room))
             && !a.exclude_room.contains(&room)
             && (a.sender_key.is_empty()
-                || text(&s, "sender_key").is_some_and(|k| a.sender_key.contains(&k)))
+                || s.sender_key
+                    .as_ref()
+                    .is_some_and(|k| a.sender_key.contains(k)))
             && a.algorithm
                 .as_ref()
-                .is_none_or(|alg| text(&s, "algorithm").as_ref() == Some(alg));
+                .is_none_or(|alg| s.algorithm.as_ref() == Some(alg));
         if keep {
             sessions.push(s);
         }
@@ -761,16 +632,12 @@ pub fn list(a: ListArgs, json: bool) -> Result<(), CliError> {
     let mut keys = a.read.keyring();
     let opened = open_sessions(&a.file, &mut keys)?;
     let mut rooms: BTreeMap<String, Room> = BTreeMap::new();
-    opened.for_each_session(&a.file, |s: Map<String, Value>| {
-        let room = s
-            .get("room_id")
-            .and_then(Value::as_str)
-            .unwrap_or("(no room_id)")
-            .to_owned();
+    opened.for_each_session(&a.file, |s| {
+        let room = s.room_id.as_deref().unwrap_or("(no room_id)").to_owned();
         let idx = s
-            .get("session_key")
-            .and_then(Value::as_str)
-            .and_then(|k| mxkeys::encoding::decode_lenient(k).ok())
+            .session_key
+            .as_ref()
+            .and_then(|k| mxkeys::encoding::decode_lenient(k.expose()).ok())
             .and_then(|b| SessionKey::peek_index(&b));
         let r = rooms.entry(room).or_insert(Room {
             sessions: 0,
@@ -782,8 +649,8 @@ pub fn list(a: ListArgs, json: bool) -> Result<(), CliError> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        if let Some(k) = s.get("sender_key").and_then(Value::as_str) {
-            r.senders.insert(k.to_owned());
+        if let Some(k) = s.sender_key {
+            r.senders.insert(k);
         }
         Ok(())
     })?;

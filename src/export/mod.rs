@@ -32,6 +32,7 @@
 //! as given; its callers pass one made by [`ExportWriter::new`]'s rules or a test's own.
 
 pub mod armor;
+mod compat;
 pub mod container;
 mod fingerprint;
 mod sealed;
@@ -48,6 +49,7 @@ use crate::kdf::Rounds;
 use crate::secret::Passphrase;
 
 pub use armor::{ArmorInfo, ArmorReader, ArmorWriter};
+pub use compat::refusals;
 pub use container::{clear_bit63, ExportKeys, Header, HEADER_LEN, MAC_LEN};
 pub use fingerprint::{guess_writer, WriterGuess};
 pub use sealed::Sealed;
@@ -574,6 +576,34 @@ pub struct Decrypted {
     pub counter: CounterReading,
 }
 
+impl Decrypted {
+    /// Hand each session of the plaintext to `f`, in order, one at a time; the number of
+    /// sessions.
+    ///
+    /// # Errors
+    /// [`Error::Json`] when the plaintext is not a JSON array of session objects (as from
+    /// [`decrypt_raw`]); `f`'s own error, unchanged.
+    pub fn for_each_session(
+        &self,
+        f: impl FnMut(crate::session::SessionRecord) -> Result<(), Error>,
+    ) -> Result<u64, Error> {
+        crate::session::for_each(&self.plaintext[..], "decrypted export", f)
+    }
+
+    /// Every session of the plaintext, in order.
+    ///
+    /// # Errors
+    /// As [`Decrypted::for_each_session`].
+    pub fn sessions(&self) -> Result<Vec<crate::session::SessionRecord>, Error> {
+        let mut out = Vec::new();
+        self.for_each_session(|s| {
+            out.push(s);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+}
+
 /// Decrypt an export held in memory and check that it holds a JSON array of objects.
 ///
 /// # Errors
@@ -662,6 +692,10 @@ mod tests {
         assert_eq!(&d.plaintext[..], SESSIONS);
         assert_eq!(d.encoding, PassphraseEncoding::Utf8);
         assert!(d.header.iv_bit63_clear());
+        let sessions = d.sessions().unwrap();
+        assert_eq!(sessions.len(), 1);
+        assert_eq!(sessions[0].room_id.as_deref(), Some("!a:x"));
+        assert_eq!(serde_json::to_vec(&sessions).unwrap(), SESSIONS);
         let i = inspect(text.as_bytes()).unwrap();
         assert_eq!(i.ciphertext_len, SESSIONS.len() as u64);
         assert_eq!(i.header.rounds, 10);

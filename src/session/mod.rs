@@ -1,11 +1,25 @@
 //! The JSON inside an export: an array of session objects (spec "Key export format").
 //!
-//! Exports can hold 100k+ sessions, so they are read one element at a time: [`scan`] walks the
-//! array and hands each session to a callback without holding the whole document. Only the
-//! fields a caller asks for are kept; everything else is skipped.
+//! Exports can hold 100k+ sessions, so they are read one element at a time: [`for_each`] walks
+//! the array and hands each session to a callback without holding the whole document, and
+//! [`scan`] keeps only what summaries need ([`SessionPeek`]) and skips the rest.
+//!
+//! * [`SessionRecord`] is one session, typed, with every field mxkeys does not know kept in its
+//!   place ([`RawMap`]): writing a record back gives the same values in the same order.
+//! * [`validate`] checks one session; [`Report`] and [`Problem`] say what is wrong.
+//! * [`normalize`](SessionRecord::normalized) and [`refusals`] hold the client-compatibility
+//!   rules: which clients refuse which sessions, and the portable form every client takes.
 //!
 //! Parse errors never quote the input (it holds session keys): they name the problem and the
 //! position.
+
+mod compat;
+mod record;
+mod validate;
+
+pub use compat::{refusals, shared_history_spellings, Refusal, EVERY_READER, SHARED_HISTORY};
+pub use record::{to_writer_pretty, RawMap, SessionRecord};
+pub use validate::{validate, Problem, Report};
 
 use std::collections::HashSet;
 use std::fmt;
@@ -300,6 +314,13 @@ pub fn json_detail(e: &serde_json::Error) -> String {
                 } else {
                     format!("found {kind} where {expected} belongs")
                 }
+            } else if msg.starts_with("recursion limit exceeded") {
+                "nested too deeply".to_string()
+            } else if msg.contains("surrogate") || msg.contains("escape") {
+                // A string serde_json refuses once it reads it as a string (a lone surrogate):
+                // SessionRecord reads unknown fields as raw text first, then their strings.
+                // Worded as serde_json's own syntax error for it was.
+                "syntax error".to_string()
             } else {
                 "unexpected value".to_string()
             }
