@@ -81,10 +81,14 @@ fn guided_flow_reencrypts_an_export() {
     p.exp_string("likely writer: Element Web").unwrap();
     p.exp_string("Choose 1-3: ").unwrap();
     p.send_line("2").unwrap();
+    // Three tries: a wrong passphrase is asked again.
+    p.exp_string("Passphrase of the export: ").unwrap();
+    p.send_line("correct horse battery stapel").unwrap();
+    let between = p.exp_string("Passphrase of the export: ").unwrap();
+    assert!(between.contains("2 tries left"), "{between:?}");
+    p.send_line("correct horse battery staple").unwrap();
     p.exp_string("Write the new export to").unwrap();
     p.send_line(s(&out)).unwrap();
-    p.exp_string("Passphrase for").unwrap();
-    p.send_line("correct horse battery staple").unwrap();
     p.exp_string("New passphrase for the export: ").unwrap();
     p.send_line("brand new").unwrap();
     p.exp_string("Repeat it to confirm: ").unwrap();
@@ -132,4 +136,143 @@ fn ctrl_c_at_a_prompt_gives_the_terminal_its_echo_back() {
         p.exp_string("ECHO=on").unwrap();
         p.exp_eof().unwrap();
     }
+}
+
+/// The expert report (salt, IV) only with `mxkeys --verbose`; a forgotten passphrase after three
+/// tries leads to `passphrase search`, which finds it in a list of guesses.
+#[test]
+fn guided_flow_offers_a_search_after_three_wrong_passphrases() {
+    let d = tmpdir();
+    let src = vector_dir("export").join("element-web-r1000.txt");
+    let guesses = d.path().join("guesses.txt");
+    fs::write(&guesses, "hunter2\ncorrect horse battery staple\n").unwrap();
+    let mut p = spawn_command(cmd(&[]), Some(30_000)).unwrap();
+    p.exp_string("Choose 1-4: ").unwrap();
+    p.send_line("1").unwrap();
+    p.exp_string("Path of the export file: ").unwrap();
+    p.send_line(s(&src)).unwrap();
+    let summary = p.exp_string("Choose 1-3: ").unwrap();
+    assert!(
+        !summary.contains("salt"),
+        "expert details without --verbose: {summary:?}"
+    );
+    p.send_line("1").unwrap();
+    for _ in 0..3 {
+        p.exp_string("Passphrase of the export: ").unwrap();
+        p.send_line("not it").unwrap();
+    }
+    p.exp_string("File of guesses (Enter to stop here): ")
+        .unwrap();
+    p.send_line(s(&guesses)).unwrap();
+    let rest = p.exp_eof().unwrap();
+    assert!(rest.contains("found"), "{rest:?}");
+
+    let mut p = spawn_command(cmd(&["--verbose"]), Some(30_000)).unwrap();
+    p.exp_string("Choose 1-4: ").unwrap();
+    p.send_line("1").unwrap();
+    p.exp_string("Path of the export file: ").unwrap();
+    p.send_line(s(&src)).unwrap();
+    let report = p.exp_string("Choose 1-3: ").unwrap();
+    assert!(report.contains("salt"), "{report:?}");
+}
+
+fn account(state: &str, file: &str) -> String {
+    s(&vector_dir("account").join(state).join(file)).to_owned()
+}
+
+/// Choice 2 with a Security Key one typo away: the correction that opens the account's secret
+/// storage is offered, taken, and the export is written.
+#[test]
+fn guided_recover_corrects_a_typo_and_tells_the_key_kind() {
+    let d = tmpdir();
+    let st = "in-sync-security-key";
+    let right = fs::read_to_string(account(st, "recovery_key.txt")).unwrap();
+    let mut typo: Vec<char> = right.trim().chars().collect();
+    let i = typo.len() - 4;
+    typo[i] = if typo[i] == 'x' { 'y' } else { 'x' };
+    let typo: String = typo.into_iter().collect();
+    let out = d.path().join("keys.txt");
+    let mut p = spawn_command(cmd(&[]), Some(30_000)).unwrap();
+    p.exp_string("Choose 1-4: ").unwrap();
+    p.send_line("2").unwrap();
+    let fetch = p.exp_string("Path of the backup: ").unwrap();
+    assert!(
+        fetch.contains("room_keys/keys"),
+        "curl line first: {fetch:?}"
+    );
+    p.send_line(&account(st, "backup.json")).unwrap();
+    p.exp_string("(Enter to skip): ").unwrap();
+    p.send_line(&account(st, "backup_version.json")).unwrap();
+    p.exp_string("Path of the account data").unwrap();
+    p.send_line(&account(st, "account_data.json")).unwrap();
+    p.exp_string("Security Key or Security Phrase: ").unwrap();
+    p.send_line(&typo).unwrap();
+    p.exp_string("One key one character away fits").unwrap();
+    p.exp_string("Use it? [Y/n] ").unwrap();
+    p.send_line("y").unwrap();
+    p.exp_string("Write the export file to").unwrap();
+    p.send_line(s(&out)).unwrap();
+    let said = p.exp_string("New passphrase for the export: ").unwrap();
+    assert!(
+        said.contains("your Security Key: it opens secret storage"),
+        "{said:?}"
+    );
+    p.send_line("new pass").unwrap();
+    p.exp_string("Repeat it to confirm: ").unwrap();
+    p.send_line("new pass").unwrap();
+    let rest = p.exp_eof().unwrap();
+    assert!(rest.contains("Done:"), "{rest:?}");
+    assert!(fs::metadata(&out).is_ok());
+}
+
+/// Choice 2 with the backup's own key and no account data: recognised as such.
+#[test]
+fn guided_recover_recognises_the_backups_own_key() {
+    let d = tmpdir();
+    let st = "in-sync-security-key";
+    let key = fs::read_to_string(account(st, "backup_key.txt")).unwrap();
+    let out = d.path().join("keys.txt");
+    let mut p = spawn_command(cmd(&["recover"]), Some(30_000)).unwrap();
+    p.exp_string("Path of the backup: ").unwrap();
+    p.send_line(&account(st, "backup.json")).unwrap();
+    p.exp_string("(Enter to skip): ").unwrap();
+    p.send_line("").unwrap();
+    p.exp_string("Path of the account data").unwrap();
+    p.send_line("").unwrap();
+    p.exp_string("Security Key or Security Phrase: ").unwrap();
+    p.send_line(key.trim()).unwrap();
+    p.exp_string("Write the export file to").unwrap();
+    p.send_line(s(&out)).unwrap();
+    let said = p.exp_string("New passphrase for the export: ").unwrap();
+    assert!(said.contains("the backup's own recovery key"), "{said:?}");
+    p.send_line("new pass").unwrap();
+    p.exp_string("Repeat it to confirm: ").unwrap();
+    p.send_line("new pass").unwrap();
+    let rest = p.exp_eof().unwrap();
+    assert!(rest.contains("Done:"), "{rest:?}");
+}
+
+/// A Security Key that opens secret storage whose backup key is not the current backup's: the
+/// flow says so and runs the doctor.
+#[test]
+fn guided_recover_routes_out_of_sync_storage_to_the_doctor() {
+    let st = "backup-reset";
+    let key = fs::read_to_string(account(st, "recovery_key.txt")).unwrap();
+    let mut p = spawn_command(cmd(&[]), Some(30_000)).unwrap();
+    p.exp_string("Choose 1-4: ").unwrap();
+    p.send_line("2").unwrap();
+    p.exp_string("Path of the backup: ").unwrap();
+    p.send_line(&account(st, "backup.json")).unwrap();
+    p.exp_string("(Enter to skip): ").unwrap();
+    p.send_line(&account(st, "backup_version.json")).unwrap();
+    p.exp_string("Path of the account data").unwrap();
+    p.send_line(&account(st, "account_data.json")).unwrap();
+    p.exp_string("Security Key or Security Phrase: ").unwrap();
+    p.send_line(key.trim()).unwrap();
+    let said = p.exp_string("Run the doctor now? [Y/n] ").unwrap();
+    assert!(said.contains("out of sync"), "{said:?}");
+    p.send_line("").unwrap();
+    let rest = p.exp_eof().unwrap();
+    assert!(rest.contains("backup_key_matches_backup"), "{rest:?}");
+    assert!(!rest.contains(key.trim()), "the key was echoed");
 }

@@ -104,6 +104,9 @@ pub fn read(args: &HeldArgs, optional: bool) -> Result<Option<HeldSecret>, CliEr
 }
 
 fn env(name: &str) -> Result<Option<Passphrase>, CliError> {
+    if let Some(v) = secrets::preset_for(name) {
+        return Ok(Some(v));
+    }
     match std::env::var(name) {
         Ok(v) => Ok(Some(Passphrase::new(v))),
         Err(std::env::VarError::NotUnicode(_)) => {
@@ -125,6 +128,8 @@ pub struct BackupKey {
     pub key: RecoveryKey,
     /// One line for the user: where the key came from.
     pub how: String,
+    /// Whether it came out of secret storage (else the key given was the backup's own).
+    pub from_storage: bool,
 }
 
 /// Resolve the backup key from what the person holds: a Security Key or Phrase of secret storage
@@ -180,6 +185,7 @@ pub fn backup_key(
             Ok(BackupKey {
                 key,
                 how: format!("secret storage opened with key {id}; backup key found"),
+                from_storage: true,
             })
         }
         KeyKind::BackupKey => {
@@ -189,6 +195,7 @@ pub fn backup_key(
             Ok(BackupKey {
                 key,
                 how: format!("the key given is the key of backup version {}", version_name()),
+                from_storage: false,
             })
         }
         KeyKind::Unknown => match (held, version) {
@@ -207,6 +214,7 @@ pub fn backup_key(
                     Ok(BackupKey {
                         key: RecoveryKey::from_bytes(&mut bytes),
                         how: "the key given opens the backup's sessions: it is the backup key".into(),
+                        from_storage: false,
                     })
                 } else {
                     Err(CliError::Input(format!(

@@ -83,6 +83,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// Guided start: also show expert details (salt, IV, MAC notes).
+    #[arg(long)]
+    pub verbose: bool,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -200,6 +204,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 fn dispatch(cli: Cli) -> Result<(), CliError> {
+    guide::set_verbose(cli.verbose);
     let Some(command) = cli.command else {
         if guide::interactive() {
             return guide::start();

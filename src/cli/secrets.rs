@@ -133,10 +133,40 @@ fn prompt_once(prompt: &str) -> Result<Passphrase, CliError> {
     Ok(Passphrase::new(text.to_owned()))
 }
 
+/// Secrets the guided flow has already asked for and checked, by the variable they stand for
+/// (`MXKEYS_RECOVERY_KEY`, `MXKEYS_PASSPHRASE`): the commands it then runs read them from here
+/// instead of asking again. Never in the environment, so never visible to other processes.
+static PRESET: std::sync::Mutex<Vec<(&'static str, Passphrase)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Hand a checked secret to the commands the guided flow runs next.
+pub fn preset(env: &'static str, value: Passphrase) {
+    if let Ok(mut p) = PRESET.lock() {
+        p.retain(|(e, _)| *e != env);
+        p.push((env, value));
+    }
+}
+
+/// Forget every preset secret (they are wiped as they drop).
+pub fn clear_presets() {
+    if let Ok(mut p) = PRESET.lock() {
+        p.clear();
+    }
+}
+
+/// The preset secret standing for `env`, if any.
+pub fn preset_for(env: &str) -> Option<Passphrase> {
+    let p = PRESET.lock().ok()?;
+    p.iter().find(|(e, _)| *e == env).map(|(_, v)| v.clone())
+}
+
 /// Find a secret as the CLI contract says.
 pub fn read(spec: &SecretSpec<'_>) -> Result<Passphrase, CliError> {
     if let Some(path) = spec.file {
         return read_first_line(path, spec.file_flag);
+    }
+    if let Some(v) = preset_for(spec.env) {
+        return Ok(v);
     }
     match std::env::var(spec.env) {
         Ok(v) => return Ok(Passphrase::new(v)),
@@ -170,7 +200,8 @@ pub fn read(spec: &SecretSpec<'_>) -> Result<Passphrase, CliError> {
 /// Like [`read`], for a secret the command can do without: with no file, no variable and no
 /// terminal there is none (`None`), and an empty answer at the prompt skips it.
 pub fn read_optional(spec: &SecretSpec<'_>) -> Result<Option<Passphrase>, CliError> {
-    if spec.file.is_some() || std::env::var_os(spec.env).is_some() {
+    if spec.file.is_some() || preset_for(spec.env).is_some() || std::env::var_os(spec.env).is_some()
+    {
         return read(spec).map(Some);
     }
     if !terminal_available() {
