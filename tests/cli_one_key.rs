@@ -327,3 +327,78 @@ fn a_backup_out_of_sync_with_secret_storage_is_named() {
         assert!(!out.exists());
     }
 }
+
+/// ssss and cross-signing check read secret storage: the backup's own key cannot open it, and
+/// the error says which key opens what.
+#[test]
+fn secret_storage_commands_name_a_backup_key() {
+    let st = "in-sync-security-key";
+    let o = mxkeys(
+        &[
+            "ssss",
+            "decrypt",
+            &state(st, "account_data.json"),
+            "--key-file",
+            &state(st, "backup_key.txt"),
+        ],
+        &[],
+    );
+    assert_fails(&o, 1, "a backup's own recovery key opens the backup");
+    let o = mxkeys(
+        &[
+            "cross-signing",
+            "check",
+            "--keys",
+            &state(st, "keys_query.json"),
+            "--account-data",
+            &state(st, "account_data.json"),
+            "--key-file",
+            &state(st, "backup_key.txt"),
+        ],
+        &[],
+    );
+    assert_fails(&o, 1, "a backup's own recovery key opens the backup");
+    // The Security Key opens both.
+    for args in [
+        vec!["ssss", "decrypt", &state(st, "account_data.json")],
+        vec![
+            "cross-signing",
+            "check",
+            "--keys",
+            &state(st, "keys_query.json"),
+            "--account-data",
+            &state(st, "account_data.json"),
+        ],
+    ] {
+        let mut a: Vec<String> = args.iter().map(|x| x.to_string()).collect();
+        a.extend(["--key-file".to_owned(), state(st, "recovery_key.txt")]);
+        let argv: Vec<&str> = a.iter().map(String::as_str).collect();
+        let o = mxkeys(&argv, &[]);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+    }
+}
+
+/// Without account data, a Security Key that is not the backup's gets the curl line that fetches
+/// the account data, on one note line before the one error line.
+#[test]
+fn a_key_that_fits_nothing_gives_the_next_command_and_the_curl_line() {
+    let st = "in-sync-security-key";
+    let o = mxkeys(
+        &[
+            "recovery-key",
+            "check",
+            "--key-file",
+            &state(st, "recovery_key.txt"),
+            "--backup-version",
+            &state(st, "backup_version.json"),
+        ],
+        &[],
+    );
+    assert_fails(&o, 1, "recovery-key check --account-data");
+    let err = stderr(&o);
+    let note = err.lines().find(|l| l.starts_with("note:")).unwrap();
+    assert!(
+        note.contains("curl") && note.contains("account_data"),
+        "{note}"
+    );
+}

@@ -444,6 +444,9 @@ fn check_held(
     if ok {
         return Ok(());
     }
+    if account.is_none() {
+        stderr!("note: fetch your account data with an access token ($TOKEN) and your homeserver's URL ($HS): curl -s -G -H \"Authorization: Bearer $TOKEN\" --data-urlencode 'filter={{\"room\":{{\"rooms\":[]}}}}' \"$HS/_matrix/client/v3/sync\" | jq .account_data.events > account_data.json");
+    }
     Err(CliError::Input(not_fitting(
         &found,
         account,
@@ -477,7 +480,7 @@ fn not_fitting(
             "{what} opens no secret-storage key in the account data; if it is a backup key, check it with --backup-version VERSION.json"
         ),
         (_, None, _) => format!(
-            "{what} is not the key of backup version {}. Most likely it is the Security Key of secret storage (today's Element keeps the backup key there): fetch your account data (`mxkeys ssss inspect --help` shows the curl lines) and run mxkeys recovery-key check --account-data account_data.json --backup-version VERSION.json, or mxkeys recover",
+            "{what} is not the key of backup version {}. Most likely it is the Security Key of secret storage (today's Element keeps the backup key there): fetch your account data (the curl line above) and run mxkeys recovery-key check --account-data account_data.json --backup-version VERSION.json, or mxkeys recover",
             version
                 .and_then(|v| v.get("version"))
                 .and_then(serde_json::Value::as_str)

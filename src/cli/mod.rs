@@ -335,7 +335,7 @@ pub fn hint(e: &mxkeys::Error) -> Option<String> {
     Some(match e {
         E::RoundsTooHigh { rounds, .. } => format!("add --max-rounds {rounds} if you trust it"),
         E::SsssWrongKey { .. } => {
-            "try your other Security Key, or --key-id to pick another key".into()
+            "try your other Security Key, or --key-id to pick another key; a backup's own recovery key opens the backup (mxkeys backup decrypt), not secret storage".into()
         }
         E::SsssSeveralKeys { .. } => "choose one with --key-id".into(),
         E::SsssNoKey { .. } => "see `mxkeys ssss inspect` for which keys hold it".into(),
