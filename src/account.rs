@@ -383,6 +383,10 @@ pub enum Repair {
     /// Create a new backup version whose key is the backup key in secret storage, signed with
     /// the master key from secret storage when that matches the published one.
     NewBackupVersion,
+    /// Store the current backup version's key (given as [`Inputs::backup_key`]) in secret
+    /// storage under the default key, which the held key opens: the gentler repair, since the
+    /// server's backup stays as it is.
+    StoreBackupKey,
 }
 
 /// What [`doctor`] is given.
@@ -400,6 +404,9 @@ pub struct Inputs<'a> {
     pub backup: Option<&'a [backup::Entry]>,
     /// The Security Key or Phrase, or a backup key; `None` checks what can be seen without.
     pub held: Option<Held<'a>>,
+    /// The current backup's own key, when the person has it as well (for the repair that
+    /// stores it in secret storage).
+    pub backup_key: Option<&'a RecoveryKey>,
     /// Bounds on the PBKDF2 work a Security Phrase may ask for.
     pub limits: Limits,
 }
@@ -489,7 +496,7 @@ pub fn doctor(inp: &Inputs<'_>) -> Result<Diagnosis, Error> {
         default_key(&cx, &mut repairs),
         key_check(&cx),
         secrets(&cx),
-        backup_key_in_storage(&cx),
+        backup_key_in_storage(&cx, &mut repairs),
         backup_key_matches_backup(&cx, &mut repairs),
         cross_signing_in_storage(&cx),
         cross_signing_matches_published(&cx),
@@ -728,10 +735,27 @@ fn stored(ad: &AccountData, name: &str) -> bool {
         .is_some_and(|m| !m.is_empty())
 }
 
-fn backup_key_in_storage(cx: &Ctx<'_>) -> Check {
+/// Whether the current backup's key was given and the held key opens the default key: then the
+/// backup key can be stored again.
+fn can_store_backup_key(cx: &Ctx<'_>) -> bool {
+    let opens_default = cx
+        .identified
+        .as_ref()
+        .is_some_and(|i| i.opened.iter().any(|o| o.is_default));
+    let fits = match (cx.inp.backup_key, cx.inp.backup_version) {
+        (Some(k), Some(v)) => backup::check_auth_data(k, v).is_ok(),
+        _ => false,
+    };
+    opens_default && fits
+}
+
+fn backup_key_in_storage(cx: &Ctx<'_>, repairs: &mut Vec<Repair>) -> Check {
     let id = CheckId::BackupKeyInStorage;
     let ad = cx.inp.account;
     if !stored(ad, BACKUP_SECRET) {
+        if can_store_backup_key(cx) {
+            repairs.push(Repair::StoreBackupKey);
+        }
         return check(
             id,
             Status::Fail,
@@ -838,6 +862,9 @@ fn backup_key_matches_backup(cx: &Ctx<'_>, repairs: &mut Vec<Repair>) -> Check {
         );
     }
     if whose == "the stored backup key" {
+        if can_store_backup_key(cx) {
+            repairs.push(Repair::StoreBackupKey);
+        }
         repairs.push(Repair::NewBackupVersion);
     }
     check(
@@ -1238,6 +1265,24 @@ pub fn new_backup_version_body(
     Ok(json!({ "algorithm": backup::ALGORITHM, "auth_data": auth }))
 }
 
+/// The `m.megolm_backup.v1` account-data body that stores `backup_key` under the default key
+/// the held key opened. `iv` must be fresh randomness.
+pub fn store_backup_key_body(
+    d: &Diagnosis,
+    backup_key: &RecoveryKey,
+    iv: [u8; 16],
+) -> Option<Value> {
+    let st = d
+        .identified
+        .as_ref()?
+        .opened
+        .iter()
+        .find(|o| o.is_default)?;
+    let plain = Zeroizing::new(encode_unpadded(backup_key.expose()));
+    let payload = ssss::encrypt_secret(st.key.expose(), BACKUP_SECRET, &plain, iv);
+    Some(json!({ "encrypted": { st.desc.id.clone(): payload } }))
+}
+
 /// The stored master key's seed, when it opened.
 pub fn stored_master_seed(d: &Diagnosis, account: &AccountData) -> Option<Zeroizing<[u8; 32]>> {
     let opened = &d.identified.as_ref()?.opened;
@@ -1287,6 +1332,7 @@ mod tests {
             user_id: None,
             backup: None,
             held,
+            backup_key: None,
             limits: Limits::default(),
         }
     }

@@ -264,3 +264,63 @@ fn bad_inputs_get_one_line() {
     );
     assert_fails(&o, 1, "");
 }
+
+/// backup-reset with the current backup's key as well: the gentler repair stores that key in
+/// secret storage; applied to the account data, the doctor finds storage and backup in sync and
+/// every session of the backup opens.
+#[test]
+fn storing_the_current_backup_key_puts_storage_back_in_sync() {
+    let state = |f: &str| path("account", &format!("backup-reset/{f}"));
+    let dir = tmpdir();
+    let repairs = dir.path().join("repairs");
+    let base = [
+        "--backup-version".to_owned(),
+        state("backup_version.json"),
+        "--keys-query".to_owned(),
+        state("keys_query.json"),
+        "--backup".to_owned(),
+        state("backup.json"),
+        "--key-file".to_owned(),
+        state("recovery_key.txt"),
+    ];
+    let mut args = vec!["--account-data".to_owned(), state("account_data.json")];
+    args.extend(base.iter().cloned());
+    args.extend([
+        "--backup-key-file".to_owned(),
+        state("backup_key.txt"),
+        "-o".to_owned(),
+        s(&repairs).to_owned(),
+    ]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, v, err) = doctor(&argv, &[]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(status(&v, "backup_sessions"), "fail");
+    let files: Vec<&str> = v["repairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(files[0].ends_with("m.megolm_backup.v1.json"), "{files:?}");
+    assert!(v["repairs"][0]["upload"]
+        .as_str()
+        .unwrap()
+        .contains("/account_data/m.megolm_backup.v1"));
+    // Upload it (here: put it into the account data) and ask again.
+    let body: Value =
+        serde_json::from_slice(&std::fs::read(repairs.join("m.megolm_backup.v1.json")).unwrap())
+            .unwrap();
+    let mut ad: Value =
+        serde_json::from_slice(&std::fs::read(state("account_data.json")).unwrap()).unwrap();
+    ad["m.megolm_backup.v1"] = body;
+    let fixed = dir.path().join("fixed.json");
+    std::fs::write(&fixed, serde_json::to_vec(&ad).unwrap()).unwrap();
+    let mut args = vec!["--account-data".to_owned(), s(&fixed).to_owned()];
+    args.extend(base.iter().cloned());
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, v, err) = doctor(&argv, &[]);
+    assert_eq!(code, 0, "{err}\n{v}");
+    assert_eq!(status(&v, "backup_key_matches_backup"), "ok");
+    assert_eq!(status(&v, "backup_sessions"), "ok");
+}

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use mxkeys::account::{self, CheckId, Inputs, KeyKind, Needs, Repair, Status};
 use mxkeys::backup;
+use mxkeys::recovery_key::RecoveryKey;
 use mxkeys::ssss::AccountData;
 
 use super::export::MaxRounds;
@@ -45,8 +46,10 @@ homeserver's URL ($HS) and your user id ($MXID):
 
 With -o DIR, each failure that can be repaired offline gets a file in DIR and the curl line that
 uploads it; doctor itself never contacts a server. Repairs: a default key that points nowhere
-(when your key opens one key), and a backup out of sync (a new backup version for the key in
-secret storage, signed with your master key when --user-id is known).
+(when your key opens one key); a backup out of sync: the current backup's key stored again in
+secret storage (when you also hold that key: --backup-key-file), or a new backup version for the
+key in secret storage, signed with your master key when --user-id is known (then upload your keys
+to it). Upload one of the two, not both.
 
 Examples:
   mxkeys doctor --account-data account_data.json --backup-version version.json
@@ -79,6 +82,9 @@ pub struct DoctorArgs {
     /// Write repairs into this folder (created if missing).
     #[arg(short, long, value_name = "DIR")]
     output: Option<PathBuf>,
+    /// The current backup's own recovery key, to store it again (first line).
+    #[arg(long, value_name = "PATH")]
+    backup_key_file: Option<PathBuf>,
     #[command(flatten)]
     key: HeldArgs,
     #[command(flatten)]
@@ -136,6 +142,19 @@ pub fn run(a: DoctorArgs, json: bool) -> Result<(), CliError> {
         .map(|d| backup::entries(d, None, None).map(|(_, e)| e))
         .transpose()?;
     let held = held::read(&a.key, true)?;
+    let backup_key = match &a.backup_key_file {
+        Some(f) => {
+            let text = super::secrets::read(&super::secrets::SecretSpec {
+                file: Some(f),
+                file_flag: "--backup-key-file",
+                env: "MXKEYS_BACKUP_KEY_UNUSED",
+                prompt: String::new(),
+                confirm: false,
+            })?;
+            Some(RecoveryKey::decode(text.expose()).map_err(|e| CliError::Lib(e.into()))?)
+        }
+        None => None,
+    };
     if held.is_none() && !json {
         note("no key given: checking what can be seen without one");
     }
@@ -146,11 +165,20 @@ pub fn run(a: DoctorArgs, json: bool) -> Result<(), CliError> {
         user_id: user_id.as_deref(),
         backup: entries.as_deref(),
         held: held.as_ref().map(held::HeldSecret::as_held),
+        backup_key: backup_key.as_ref(),
         limits: a.max.limits(),
     })?;
 
     let written = match &a.output {
-        Some(dir) => write_repairs(dir, a.force.force, &d, &ad, user_id.as_deref(), &a)?,
+        Some(dir) => write_repairs(
+            dir,
+            a.force.force,
+            &d,
+            &ad,
+            user_id.as_deref(),
+            backup_key.as_ref(),
+            &a,
+        )?,
         None => Vec::new(),
     };
 
@@ -243,6 +271,12 @@ fn repairable(id: CheckId, repairs: &[Repair]) -> bool {
         Repair::NewBackupVersion => {
             matches!(id, CheckId::BackupKeyMatchesBackup | CheckId::BackupTrusted)
         }
+        Repair::StoreBackupKey => {
+            matches!(
+                id,
+                CheckId::BackupKeyMatchesBackup | CheckId::BackupKeyInStorage
+            )
+        }
     })
 }
 
@@ -252,6 +286,7 @@ fn write_repairs(
     d: &account::Diagnosis,
     ad: &AccountData,
     user_id: Option<&str>,
+    backup_key: Option<&RecoveryKey>,
     a: &DoctorArgs,
 ) -> Result<Vec<Value>, CliError> {
     let mut bodies: Vec<(String, Value, String)> = Vec::new();
@@ -265,6 +300,23 @@ fn write_repairs(
                     "curl -X PUT -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' --data @{{FILE}} \"$HS/_matrix/client/v3/user/{mxid}/account_data/m.secret_storage.default_key\""
                 ),
             )),
+            Repair::StoreBackupKey => {
+                let Some(key) = backup_key else { continue };
+                let mut iv = [0u8; 16];
+                getrandom::getrandom(&mut iv).map_err(|e| {
+                    CliError::Input(format!("the operating system gave no randomness: {e}"))
+                })?;
+                let Some(body) = account::store_backup_key_body(d, key, iv) else {
+                    continue;
+                };
+                bodies.push((
+                    "m.megolm_backup.v1.json".into(),
+                    body,
+                    format!(
+                        "curl -X PUT -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' --data @{{FILE}} \"$HS/_matrix/client/v3/user/{mxid}/account_data/m.megolm_backup.v1\""
+                    ),
+                ));
+            }
             Repair::NewBackupVersion => {
                 let Some(key) = account::stored_backup_key(d, ad) else {
                     continue;
