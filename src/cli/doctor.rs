@@ -82,7 +82,7 @@ pub struct DoctorArgs {
     /// Write repairs into this folder (created if missing).
     #[arg(short, long, value_name = "DIR")]
     output: Option<PathBuf>,
-    /// The current backup's own recovery key, to store it again (first line).
+    /// The current backup's own key, to store it again.
     #[arg(long, value_name = "PATH")]
     backup_key_file: Option<PathBuf>,
     #[command(flatten)]
