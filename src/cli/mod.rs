@@ -15,10 +15,10 @@ mod identity;
 mod inputs;
 pub mod interrupt;
 mod io;
-mod keys;
 mod manage;
 mod output;
 mod recover;
+mod recovery_key;
 mod search;
 mod secrets;
 mod ssss;
@@ -94,7 +94,7 @@ enum Command {
     Export(export::ExportCmd),
     /// Security Keys (recovery keys): check, explain typos, generate.
     #[command(subcommand, after_help = group_help!("recovery-key", "mxkeys recovery-key check --backup-version version.json", "mxkeys recovery-key generate"))]
-    RecoveryKey(keys::KeyCmd),
+    RecoveryKey(recovery_key::KeyCmd),
     /// Server-side key backups: decrypt, encrypt, turn into exports.
     #[command(subcommand, after_help = group_help!("backup", "mxkeys backup decrypt backup.json --backup-version version.json -o keys.json", "mxkeys backup to-export backup.json --backup-version version.json -o keys.txt"))]
     Backup(backup::BackupCmd),
@@ -212,7 +212,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
     };
     match command {
         Command::Export(cmd) => export::run(cmd, cli.json),
-        Command::RecoveryKey(cmd) => keys::run(cmd, cli.json),
+        Command::RecoveryKey(cmd) => recovery_key::run(cmd, cli.json),
         Command::Backup(cmd) => backup::run(cmd, cli.json),
         Command::Ssss(cmd) => ssss::run(cmd, cli.json),
         Command::Attachment(cmd) => attachment::run(cmd, cli.json),

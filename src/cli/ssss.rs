@@ -13,7 +13,7 @@ use mxkeys::Passphrase;
 
 use super::export::MaxRounds;
 use super::io::{note, print_json, read_small_json, spinner, warn};
-use super::keys::KeyFileArg;
+use super::recovery_key::KeyFileArg;
 use super::secrets::{self, SecretSpec};
 use super::{output, CliError, ForceArg};
 
