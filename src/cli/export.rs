@@ -133,20 +133,20 @@ pub enum ExportCmd {
     #[command(after_help = REENCRYPT_AFTER)]
     Reencrypt(ReencryptArgs),
     /// Check every session: fields, key, signature, id, duplicates.
-    #[command(after_help = super::manage::VALIDATE_AFTER)]
-    Validate(super::manage::ValidateArgs),
+    #[command(after_help = super::sessions::VALIDATE_AFTER)]
+    Validate(super::sessions::ValidateArgs),
     /// Merge exports and JSON files: the best copy of each session.
-    #[command(after_help = super::manage::MERGE_AFTER)]
-    Merge(super::manage::MergeArgs),
+    #[command(after_help = super::sessions::MERGE_AFTER)]
+    Merge(super::sessions::MergeArgs),
     /// Rewrite an export so every known reader accepts it.
-    #[command(after_help = super::manage::NORMALIZE_AFTER)]
-    Normalize(super::manage::NormalizeArgs),
+    #[command(after_help = super::sessions::NORMALIZE_AFTER)]
+    Normalize(super::sessions::NormalizeArgs),
     /// Keep a subset of the sessions (by room, sender, algorithm).
-    #[command(after_help = super::manage::FILTER_AFTER)]
-    Filter(super::manage::FilterArgs),
+    #[command(after_help = super::sessions::FILTER_AFTER)]
+    Filter(super::sessions::FilterArgs),
     /// A table per room: sessions, lowest first index, senders.
-    #[command(after_help = super::manage::LIST_AFTER)]
-    List(super::manage::ListArgs),
+    #[command(after_help = super::sessions::LIST_AFTER)]
+    List(super::sessions::ListArgs),
 }
 
 #[derive(Debug, Args)]
@@ -234,11 +234,11 @@ pub fn run(cmd: ExportCmd, json: bool) -> Result<(), CliError> {
         ExportCmd::Decrypt(a) => decrypt(a, json),
         ExportCmd::Encrypt(a) => encrypt(a, json),
         ExportCmd::Reencrypt(a) => reencrypt(a, json),
-        ExportCmd::Validate(a) => super::manage::validate(a, json),
-        ExportCmd::Merge(a) => super::manage::merge_cmd(a, json),
-        ExportCmd::Normalize(a) => super::manage::normalize(a, json),
-        ExportCmd::Filter(a) => super::manage::filter(a, json),
-        ExportCmd::List(a) => super::manage::list(a, json),
+        ExportCmd::Validate(a) => super::sessions::validate(a, json),
+        ExportCmd::Merge(a) => super::sessions::merge_cmd(a, json),
+        ExportCmd::Normalize(a) => super::sessions::normalize(a, json),
+        ExportCmd::Filter(a) => super::sessions::filter(a, json),
+        ExportCmd::List(a) => super::sessions::list(a, json),
     }
 }
 

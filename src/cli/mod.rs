@@ -15,12 +15,12 @@ mod identity;
 mod inputs;
 pub mod interrupt;
 mod io;
-mod manage;
 mod output;
 mod recover;
 mod recovery_key;
 mod search;
 mod secrets;
+mod sessions;
 mod ssss;
 pub mod stdout;
 
