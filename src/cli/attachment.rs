@@ -11,8 +11,9 @@ use mxkeys::attachment::{
     find_encrypted_file, message_content, AttachmentDecryptor, AttachmentEncryptor, AttachmentKey,
 };
 
+use super::common::ForceArg;
 use super::io::{open_once, print_json, read_small_json, warn};
-use super::{output, CliError, ForceArg};
+use super::{output, CliError};
 
 const DECRYPT_AFTER: &str = "\
 INFO is the EncryptedFile object, the message content holding it in \"file\" (use --thumbnail for

@@ -18,11 +18,13 @@ use mxkeys::recovery_key::RecoveryKey;
 use mxkeys::session::{self, SessionRecord, Summary};
 use mxkeys::ssss::AccountData;
 
-use super::export::{new_passphrase, report_written, write_export, write_rounds, MaxRounds};
+use super::common::{
+    new_passphrase, report_written, write_export, write_rounds, ForceArg, MaxRounds, PassphraseArgs,
+};
 use super::held::{self, HeldArgs, HeldSecret};
 use super::inputs::{read_all, Keyring};
 use super::io::{note, print_json, read_json, read_small_json, spinner, warn};
-use super::{output, CliError, ForceArg, PassphraseArgs};
+use super::{output, CliError};
 
 const DECRYPT_AFTER: &str = "\
 BACKUP.json is what the server returns for GET /_matrix/client/v3/room_keys/keys?version=V:

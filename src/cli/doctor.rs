@@ -12,10 +12,10 @@ use mxkeys::account::{self, CheckId, Inputs, KeyKind, Needs, Repair, Status};
 use mxkeys::backup;
 use mxkeys::ssss::AccountData;
 
-use super::export::MaxRounds;
+use super::common::{ForceArg, MaxRounds};
 use super::held::{self, HeldArgs};
 use super::io::{note, print_json, read_json, read_small_json};
-use super::{output, CliError, ForceArg};
+use super::{output, CliError};
 
 const AFTER: &str = "\
 Checks, in this order (--json gives them as {\"checks\": [{\"id\", \"status\", \"detail\", \"fix\"}]}):

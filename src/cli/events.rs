@@ -10,9 +10,9 @@ use serde_json::{json, Value};
 use mxkeys::events::{decrypt_events, decrypted_event, parse_events, KeyStore, Outcome};
 
 use super::backup::read_sessions;
-use super::export::MaxRounds;
+use super::common::{ForceArg, MaxRounds, PassphraseArgs};
 use super::io::{open_once, print_json};
-use super::{output, CliError, ForceArg, PassphraseArgs};
+use super::{output, CliError};
 
 const INPUTS: &str = "\
 EVENTS is a JSON array of events, a /messages response ({\"chunk\": [...]}), or one event per

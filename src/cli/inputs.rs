@@ -10,7 +10,7 @@ use mxkeys::export::{self, Header, Limits};
 use mxkeys::session::SessionRecord;
 use mxkeys::Passphrase;
 
-use super::export::open_verified;
+use super::common::open_verified;
 use super::io::{duplicate, open_input_file};
 use super::secrets::{self, SecretSpec};
 use super::CliError;

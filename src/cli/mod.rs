@@ -5,6 +5,7 @@
 
 mod attachment;
 mod backup;
+mod common;
 mod doctor;
 mod events;
 mod export;
@@ -27,7 +28,7 @@ pub mod stdout;
 use std::fmt;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 const AFTER_HELP: &str = "\
 Secrets are never read from the command line. Each is read from its --*-file option (a path, or
@@ -166,22 +167,6 @@ Exit codes:
   0  written
   1  a page cannot be written into DIR
   2  usage: bad arguments";
-
-/// Where a command's secret comes from, besides the environment and the prompt.
-#[derive(Debug, Clone, Args)]
-pub struct PassphraseArgs {
-    /// Passphrase file (first line; - for stdin).
-    #[arg(long, value_name = "PATH")]
-    pub passphrase_file: Option<PathBuf>,
-}
-
-/// An output file.
-#[derive(Debug, Clone, Args)]
-pub struct ForceArg {
-    /// Replace an existing OUT (regular files only).
-    #[arg(long)]
-    pub force: bool,
-}
 
 /// Run one parsed command line; what it printed reaches standard output only if it succeeds
 /// (see [`stdout::release`]).

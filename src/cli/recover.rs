@@ -14,10 +14,12 @@ use mxkeys::session::Summary;
 use mxkeys::ssss::AccountData;
 
 use super::backup::{decrypt_with, explain_mac, rooms};
-use super::export::{new_passphrase, report_written, write_export, write_rounds, MaxRounds};
+use super::common::{
+    new_passphrase, report_written, write_export, write_rounds, ForceArg, MaxRounds,
+};
 use super::held::{self, HeldArgs};
 use super::io::{note, print_json, read_json, read_small_json};
-use super::{output, CliError, ForceArg};
+use super::{output, CliError};
 
 const AFTER: &str = "\
 For the person who has a Security Key or Security Phrase and wants their message keys back. The

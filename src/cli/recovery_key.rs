@@ -13,11 +13,11 @@ use mxkeys::encoding::encode_unpadded;
 use mxkeys::recovery_key::{self, RecoveryKey};
 use mxkeys::ssss::AccountData;
 
-use super::export::MaxRounds;
+use super::common::{ForceArg, MaxRounds, PassphraseArgs};
 use super::held::{HeldArgs, HeldSecret};
 use super::io::{print_json, read_small_json, spinner};
 use super::secrets::{self, SecretSpec};
-use super::{output, CliError, ForceArg, PassphraseArgs};
+use super::{output, CliError};
 
 const CHECK_AFTER: &str = "\
 The key is read from --key-file (first line; - for standard input), else MXKEYS_RECOVERY_KEY, else a

@@ -16,9 +16,9 @@ use mxkeys::kdf::{self, Engine, Limits, Rounds};
 use mxkeys::search::{self, Candidates, CandidatesError, Progress, Target};
 use mxkeys::ssss::AccountData;
 
-use super::export::MaxRounds;
+use super::common::{ForceArg, MaxRounds};
 use super::io::{note, print_json, read_small_json};
-use super::{interrupt, output, CliError, ForceArg};
+use super::{interrupt, output, CliError};
 
 const SEARCH_AFTER: &str = "\
 TARGET is an export file, an account-data file (the Security Phrase of a secret-storage key;

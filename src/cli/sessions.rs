@@ -16,11 +16,11 @@ use mxkeys::merge::{self, Duplicates};
 use mxkeys::session::{self, Report, SessionRecord, EVERY_READER, SHARED_HISTORY};
 use mxkeys::Passphrase;
 
-use super::export::{new_passphrase, write_export, MaxRounds};
+use super::common::{new_passphrase, write_export, ForceArg, MaxRounds};
 use super::inputs::{open_sessions, read_all, Keyring};
 use super::io::{open_input, print_json, warn};
 use super::output::PendingOutput;
-use super::{output, CliError, ForceArg};
+use super::{output, CliError};
 
 /// `export validate --help`, after the options.
 pub const VALIDATE_AFTER: &str = "\

@@ -11,11 +11,11 @@ use mxkeys::recovery_key::RecoveryKey;
 use mxkeys::ssss::{self, AccountData, KeyCheck, KeyDescription, Unlock};
 use mxkeys::Passphrase;
 
-use super::export::MaxRounds;
+use super::common::{ForceArg, MaxRounds};
 use super::io::{note, print_json, read_small_json, spinner, warn};
 use super::recovery_key::KeyFileArg;
 use super::secrets::{self, SecretSpec};
-use super::{output, CliError, ForceArg};
+use super::{output, CliError};
 
 /// How to get the account data, shared by the ssss commands and `recover`.
 pub(super) const ACCOUNT_DATA_INPUT: &str = "\
