@@ -1,12 +1,12 @@
-//! What several commands share: their common options (a passphrase file, the rounds limit,
-//! --force), the steps of writing an export (a new passphrase, its rounds, fresh nonces, the
+//! What several commands share: their common options (a passphrase file, the rounds limit, an
+//! output file), the steps of writing an export (a new passphrase, its rounds, fresh nonces, the
 //! writer) and of opening one (the HMAC check), and the report of what was written. Command
 //! files import from here; nothing here imports a command file.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use clap::Args;
+use clap::{Arg, Args};
 use serde_json::{json, Value};
 
 use mxkeys::export::{self, ExportWriter, Limits, Nonces, PassphraseEncoding};
@@ -43,12 +43,54 @@ impl MaxRounds {
     }
 }
 
-/// An output file.
-#[derive(Debug, Clone, Args)]
-pub struct ForceArg {
+/// `-o OUT` and `--force`, for a command that must write a file. The command says what its OUT
+/// is with [`output_arg`].
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// The file to write (mode 0600).
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
     /// Replace an existing OUT (regular files only).
     #[arg(long)]
     pub force: bool,
+}
+
+impl OutputArgs {
+    /// Check OUT (see [`output::create`]) before any work is done; `inputs` are the files OUT
+    /// must not be.
+    pub fn create(&self, inputs: &[&Path]) -> Result<output::PendingOutput, CliError> {
+        output::create(&self.output, self.force, inputs)
+    }
+}
+
+/// `-o OUT` and `--force`, for a command that can do without OUT (it prints instead, or OUT is
+/// needed only with some options). Its help is said the same way as [`OutputArgs`]'s.
+#[derive(Debug, Args)]
+pub struct OptionalOutputArgs {
+    /// Write here (mode 0600) instead of standard output.
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    /// Replace an existing OUT (regular files only).
+    #[arg(long)]
+    pub force: bool,
+}
+
+impl OptionalOutputArgs {
+    /// [`OutputArgs::create`] when `-o` is given.
+    pub fn create(&self, inputs: &[&Path]) -> Result<Option<output::PendingOutput>, CliError> {
+        self.output
+            .as_deref()
+            .map(|out| output::create(out, self.force, inputs))
+            .transpose()
+    }
+}
+
+/// Changes the `-o` of [`OutputArgs`] or [`OptionalOutputArgs`] for one command, which says what
+/// its OUT is: `#[command(mut_args(output_arg(|a| a.help("The merged file"))))]` on the command's
+/// arguments. (`mut_args` changes the argument in place; clap's `mut_arg` would move it last, and
+/// with it `-o` in the usage line.)
+pub fn output_arg(f: impl Fn(Arg) -> Arg) -> impl FnMut(Arg) -> Arg {
+    move |a| if a.get_id() == "output" { f(a) } else { a }
 }
 
 /// The passphrase of a file being written: `flag`'s file, else `env`, else the prompt (asked

@@ -12,7 +12,7 @@ use mxkeys::account::{self, CheckId, Inputs, KeyKind, Needs, Repair, Status};
 use mxkeys::backup;
 use mxkeys::ssss::AccountData;
 
-use super::common::{ForceArg, MaxRounds};
+use super::common::{output_arg, MaxRounds, OptionalOutputArgs};
 use super::held::{self, HeldArgs};
 use super::io::{note, print_json, read_json, read_small_json};
 use super::{output, CliError};
@@ -60,6 +60,9 @@ Exit codes:
 
 #[derive(Debug, Args)]
 #[command(after_help = AFTER)]
+#[command(mut_args(output_arg(|a| {
+    a.help("Write repairs into this folder (created if missing)").value_name("DIR")
+})))]
 pub struct DoctorArgs {
     /// The account data holding secret storage.
     #[arg(long, value_name = "AD.json")]
@@ -76,15 +79,12 @@ pub struct DoctorArgs {
     /// The backup: GET /room_keys/keys body.
     #[arg(long, value_name = "BACKUP.json")]
     backup: Option<PathBuf>,
-    /// Write repairs into this folder (created if missing).
-    #[arg(short, long, value_name = "DIR")]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    out: OptionalOutputArgs,
     #[command(flatten)]
     key: HeldArgs,
     #[command(flatten)]
     max: MaxRounds,
-    #[command(flatten)]
-    force: ForceArg,
 }
 
 fn mark(s: Status) -> &'static str {
@@ -149,8 +149,8 @@ pub fn run(a: DoctorArgs, json: bool) -> Result<(), CliError> {
         limits: a.max.limits(),
     })?;
 
-    let written = match &a.output {
-        Some(dir) => write_repairs(dir, a.force.force, &d, &ad, user_id.as_deref(), &a)?,
+    let written = match &a.out.output {
+        Some(dir) => write_repairs(dir, a.out.force, &d, &ad, user_id.as_deref(), &a)?,
         None => Vec::new(),
     };
 
@@ -205,7 +205,7 @@ pub fn run(a: DoctorArgs, json: bool) -> Result<(), CliError> {
                 c.detail
             )?;
             if let (Some(fix), Status::Fail | Status::Warn) = (&c.fix, c.status) {
-                let writes = if a.output.is_none() && repairable(c.id, &d.repairs) {
+                let writes = if a.out.output.is_none() && repairable(c.id, &d.repairs) {
                     " (mxkeys doctor -o DIR writes it)"
                 } else {
                     ""
@@ -226,7 +226,7 @@ pub fn run(a: DoctorArgs, json: bool) -> Result<(), CliError> {
         return Err(CliError::Reported(format!(
             "{failed} of {} checks failed (each says why and what fixes it{})",
             d.checks.len(),
-            if a.output.is_none() && !d.repairs.is_empty() {
+            if a.out.output.is_none() && !d.repairs.is_empty() {
                 "; -o DIR writes the repairs"
             } else {
                 ""

@@ -16,8 +16,9 @@ use mxkeys::{Passphrase, SecretBuf};
 use zeroize::Zeroizing;
 
 use super::common::{
-    export_writer, new_passphrase, open_verified, open_verified_for, report_written, summary_json,
-    write_rounds, written_json, ForceArg, MaxRounds, PassphraseArgs,
+    export_writer, new_passphrase, open_verified, open_verified_for, output_arg, report_written,
+    summary_json, write_rounds, written_json, MaxRounds, OptionalOutputArgs, OutputArgs,
+    PassphraseArgs,
 };
 use super::inputs::in_file;
 use super::io::{note, open_input, open_once, print_json, warn, Tee};
@@ -152,12 +153,12 @@ pub enum ExportCmd {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_args(output_arg(|a| a.help("Write the sessions here (mode 0600)"))))]
 pub struct DecryptArgs {
     /// The export file (- for standard input).
     file: PathBuf,
-    /// Write the sessions here (mode 0600).
-    #[arg(short, long, value_name = "OUT")]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    out: OptionalOutputArgs,
     /// Re-indent the JSON (values and key order kept).
     #[arg(long)]
     pretty: bool,
@@ -170,17 +171,15 @@ pub struct DecryptArgs {
     pass: PassphraseArgs,
     #[command(flatten)]
     max: MaxRounds,
-    #[command(flatten)]
-    force: ForceArg,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_args(output_arg(|a| a.help("The export file to write"))))]
 pub struct EncryptArgs {
     /// JSON array of sessions (- for standard input).
     sessions: PathBuf,
-    /// The export file to write.
-    #[arg(short, long, value_name = "OUT")]
-    output: PathBuf,
+    #[command(flatten)]
+    out: OutputArgs,
     /// PBKDF2 rounds (spec: 100000+).
     #[arg(long, value_name = "N", default_value_t = export::DEFAULT_ROUNDS)]
     rounds: u32,
@@ -189,17 +188,15 @@ pub struct EncryptArgs {
     new_passphrase_file: Option<PathBuf>,
     #[command(flatten)]
     max: MaxRounds,
-    #[command(flatten)]
-    force: ForceArg,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_args(output_arg(|a| a.help("The new export file"))))]
 pub struct ReencryptArgs {
     /// The export file (- for standard input).
     file: PathBuf,
-    /// The new export file.
-    #[arg(short, long, value_name = "OUT")]
-    output: PathBuf,
+    #[command(flatten)]
+    out: OutputArgs,
     /// PBKDF2 rounds of the new file.
     #[arg(long, value_name = "N", default_value_t = export::DEFAULT_ROUNDS)]
     rounds: u32,
@@ -210,8 +207,6 @@ pub struct ReencryptArgs {
     new_passphrase_file: Option<PathBuf>,
     #[command(flatten)]
     max: MaxRounds,
-    #[command(flatten)]
-    force: ForceArg,
 }
 
 pub fn run(cmd: ExportCmd, json: bool) -> Result<(), CliError> {
@@ -488,10 +483,7 @@ fn note_counter(counter: CounterReading, raw: bool) {
 
 fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
     stdin_once(&[Some(&a.file), a.pass.passphrase_file.as_deref()])?;
-    let mut pending = match &a.output {
-        Some(out) => Some(output::create(out, a.force.force, &[&a.file])?),
-        None => None,
-    };
+    let mut pending = a.out.create(&[&a.file])?;
     let src = open_input(&a.file)?;
     let pass = old_passphrase(&a.pass, &a.file)?;
     let limits = a.max.limits();
@@ -552,7 +544,7 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
 fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
     stdin_once(&[Some(&a.sessions), a.new_passphrase_file.as_deref()])?;
     let rounds = write_rounds(a.rounds, a.max.max_rounds)?;
-    let mut pending = output::create(&a.output, a.force.force, &[&a.sessions])?;
+    let mut pending = a.out.create(&[&a.sessions])?;
     let input = open_once(&a.sessions, "the input file")?.reader;
     // MXKEYS_NEW_PASSPHRASE names the passphrase of a file being written; MXKEYS_PASSPHRASE,
     // what this command read before, is still taken when it is the only one set.
@@ -590,7 +582,7 @@ fn reencrypt(a: ReencryptArgs, json: bool) -> Result<(), CliError> {
         a.new_passphrase_file.as_deref(),
     ])?;
     let rounds = write_rounds(a.rounds, a.max.max_rounds)?;
-    let mut pending = output::create(&a.output, a.force.force, &[&a.file])?;
+    let mut pending = a.out.create(&[&a.file])?;
     let src = open_input(&a.file)?;
     let old = old_passphrase(&a.pass, &a.file)?;
     let limits = a.max.limits();
