@@ -23,7 +23,7 @@ use super::common::{
     OptionalOutputArgs, OutputArgs, PassphraseArgs,
 };
 use super::held::{self, HeldArgs, HeldSecret};
-use super::inputs::{read_all, Keyring};
+use super::inputs::read_sessions;
 use super::io::{note, print_json, read_json, read_small_json, spinner, warn};
 use super::CliError;
 
@@ -628,16 +628,6 @@ fn looks_like_recovery_key(text: &str) -> bool {
         || (compact.starts_with("Es")
             && (44..=52).contains(&compact.len())
             && compact.chars().all(|c| c.is_ascii_alphanumeric()))
-}
-
-/// Sessions from a JSON array or an export file.
-pub(super) fn read_sessions(
-    path: &Path,
-    pass: &PassphraseArgs,
-    max: &MaxRounds,
-) -> Result<Vec<SessionRecord>, CliError> {
-    let files: Vec<PathBuf> = pass.passphrase_file.iter().cloned().collect();
-    read_all(path, &mut Keyring::new(&files, max.max_rounds))
 }
 
 fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {

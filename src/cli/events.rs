@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 
 use mxkeys::events::{decrypt_events, decrypted_event, parse_events, KeyStore, Outcome};
 
-use super::backup::read_sessions;
 use super::common::{output_arg, MaxRounds, OptionalOutputArgs, PassphraseArgs};
+use super::inputs::read_sessions;
 use super::io::{open_once, print_json};
 use super::{output, CliError};
 
