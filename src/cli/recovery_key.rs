@@ -104,14 +104,6 @@ pub enum KeyCmd {
     FromPassphrase(FromPassphraseArgs),
 }
 
-/// Where a recovery key comes from.
-#[derive(Debug, Clone, Args)]
-pub struct KeyFileArg {
-    /// Security Key file (first line; - for stdin).
-    #[arg(long, value_name = "PATH")]
-    pub key_file: Option<PathBuf>,
-}
-
 #[derive(Debug, Args)]
 #[command(mut_args(output_arg(|a| {
     a.help("With --suggest: write the corrected keys here (mode 0600)")

@@ -13,7 +13,6 @@ use mxkeys::Passphrase;
 
 use super::common::{output_arg, MaxRounds, OptionalOutputArgs, OutputArgs};
 use super::io::{note, print_json, read_small_json, spinner, warn};
-use super::recovery_key::KeyFileArg;
 use super::secrets::{self, SecretSpec};
 use super::CliError;
 
@@ -115,6 +114,14 @@ pub enum SsssCmd {
     /// Encrypt (add or replace) a secret; writes the new account data.
     #[command(after_help = ENCRYPT_AFTER)]
     Encrypt(EncryptArgs),
+}
+
+/// Where a recovery key comes from.
+#[derive(Debug, Clone, Args)]
+pub struct KeyFileArg {
+    /// Security Key file (first line; - for stdin).
+    #[arg(long, value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
