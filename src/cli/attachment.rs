@@ -11,8 +11,9 @@ use mxkeys::attachment::{
     find_encrypted_file, message_content, AttachmentDecryptor, AttachmentEncryptor, AttachmentKey,
 };
 
+use super::common::{output_arg, OptionalOutputArgs, OutputArgs};
 use super::io::{open_once, print_json, read_small_json, warn};
-use super::{output, CliError, ForceArg};
+use super::{output, CliError};
 
 const DECRYPT_AFTER: &str = "\
 INFO is the EncryptedFile object, the message content holding it in \"file\" (use --thumbnail for
@@ -75,6 +76,7 @@ pub enum AttachmentCmd {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_args(output_arg(|a| a.help("Write the plaintext here (mode 0600), not to stdout"))))]
 pub struct DecryptArgs {
     /// The downloaded ciphertext (- for standard input).
     input: PathBuf,
@@ -84,20 +86,17 @@ pub struct DecryptArgs {
     /// Use the content's info.thumbnail_file.
     #[arg(long)]
     thumbnail: bool,
-    /// Write the plaintext here (mode 0600), not to stdout.
-    #[arg(short, long, value_name = "OUT")]
-    output: Option<PathBuf>,
     #[command(flatten)]
-    force: ForceArg,
+    out: OptionalOutputArgs,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_args(output_arg(|a| a.help("Where to write the ciphertext"))))]
 pub struct EncryptArgs {
     /// The file to encrypt (- for standard input).
     input: PathBuf,
-    /// Where to write the ciphertext.
-    #[arg(short, long, value_name = "OUT")]
-    output: PathBuf,
+    #[command(flatten)]
+    out: OutputArgs,
     /// The EncryptedFile to write; it holds the key.
     #[arg(long, value_name = "INFO.json")]
     info_out: PathBuf,
@@ -107,8 +106,6 @@ pub struct EncryptArgs {
     /// Also record the plaintext's MIME type.
     #[arg(long, value_name = "TYPE")]
     mimetype: Option<String>,
-    #[command(flatten)]
-    force: ForceArg,
 }
 
 pub fn run(cmd: AttachmentCmd, json: bool) -> Result<(), CliError> {
@@ -121,10 +118,7 @@ pub fn run(cmd: AttachmentCmd, json: bool) -> Result<(), CliError> {
 const BUF: usize = 256 * 1024;
 
 fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
-    let mut pending = match &a.output {
-        Some(out) => Some(output::create(out, a.force.force, &[&a.input, &a.info])?),
-        None => None,
-    };
+    let mut pending = a.out.create(&[&a.input, &a.info])?;
     let doc = read_small_json(&a.info, "event")?;
     if let Some(why) = not_encrypted(&doc, a.thumbnail) {
         return Err(CliError::Input(why));
@@ -311,8 +305,8 @@ impl<W: Write> Write for Sniff<'_, W> {
 }
 
 fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
-    let mut out = output::create(&a.output, a.force.force, &[&a.input])?;
-    let mut info_out = output::create(&a.info_out, a.force.force, &[&a.input])?;
+    let mut out = a.out.create(&[&a.input])?;
+    let mut info_out = output::create(&a.info_out, a.out.force, &[&a.input])?;
     // Read once, as it comes: no need to copy a pipe first.
     let mut input = open_once(&a.input, "the input file")?.reader;
     let mut key = Zeroizing::new([0u8; 32]);

@@ -18,11 +18,14 @@ use mxkeys::recovery_key::RecoveryKey;
 use mxkeys::session::{self, SessionRecord, Summary};
 use mxkeys::ssss::AccountData;
 
-use super::export::{new_passphrase, report_written, write_export, write_rounds, MaxRounds};
+use super::common::{
+    new_passphrase, output_arg, report_written, write_export, write_rounds, MaxRounds,
+    OptionalOutputArgs, OutputArgs, PassphraseArgs,
+};
 use super::held::{self, HeldArgs, HeldSecret};
-use super::inputs::{read_all, Keyring};
+use super::inputs::read_sessions;
 use super::io::{note, print_json, read_json, read_small_json, spinner, warn};
-use super::{output, CliError, ForceArg, PassphraseArgs};
+use super::CliError;
 
 const DECRYPT_AFTER: &str = "\
 BACKUP.json is what the server returns for GET /_matrix/client/v3/room_keys/keys?version=V:
@@ -154,26 +157,23 @@ pub struct Source {
 pub struct DecryptArgs {
     #[command(flatten)]
     src: Source,
-    /// Write here (mode 0600) instead of standard output.
-    #[arg(short, long, value_name = "OUT")]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    out: OptionalOutputArgs,
     /// Indent the JSON.
     #[arg(long)]
     pretty: bool,
-    #[command(flatten)]
-    force: ForceArg,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_args(output_arg(|a| a.help("The PUT body to write"))))]
 pub struct EncryptArgs {
     /// A JSON array of sessions or an export file.
     sessions: PathBuf,
     /// The backup's public key (base64) or VERSION.json.
     #[arg(long, value_name = "KEY")]
     public_key: String,
-    /// The PUT body to write.
-    #[arg(short, long, value_name = "OUT")]
-    output: PathBuf,
+    #[command(flatten)]
+    out: OutputArgs,
     /// Mark the sessions verified (is_verified: true).
     #[arg(long)]
     verified: bool,
@@ -181,25 +181,21 @@ pub struct EncryptArgs {
     pass: PassphraseArgs,
     #[command(flatten)]
     max: MaxRounds,
-    #[command(flatten)]
-    force: ForceArg,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_args(output_arg(|a| a.help("The export file to write"))))]
 pub struct ToExportArgs {
     #[command(flatten)]
     src: Source,
-    /// The export file to write.
-    #[arg(short, long, value_name = "OUT")]
-    output: PathBuf,
+    #[command(flatten)]
+    out: OutputArgs,
     /// PBKDF2 rounds of the export.
     #[arg(long, value_name = "N", default_value_t = export::DEFAULT_ROUNDS)]
     rounds: u32,
     /// The export's new passphrase file (first line).
     #[arg(long, value_name = "PATH")]
     new_passphrase_file: Option<PathBuf>,
-    #[command(flatten)]
-    force: ForceArg,
 }
 
 pub fn run(cmd: BackupCmd, json: bool) -> Result<(), CliError> {
@@ -492,10 +488,7 @@ pub(super) fn explain_mac(d: &Decrypted, json: bool) {
 }
 
 fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
-    let mut pending = match &a.output {
-        Some(out) => Some(output::create(out, a.force.force, &[&a.src.backup])?),
-        None => None,
-    };
+    let mut pending = a.out.create(&[&a.src.backup])?;
     let d = decrypt_source(&a.src, json, Needs::Sessions)?;
     let write = |w: &mut dyn Write| -> io::Result<()> {
         if a.pretty {
@@ -552,7 +545,7 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
 
 fn to_export(a: ToExportArgs, json: bool) -> Result<(), CliError> {
     let rounds = write_rounds(a.rounds, a.src.max.max_rounds)?;
-    let pending = output::create(&a.output, a.force.force, &[&a.src.backup])?;
+    let pending = a.out.create(&[&a.src.backup])?;
     let d = decrypt_source(&a.src, json, Needs::RoomIds)?;
     let plain = Zeroizing::new(serde_json::to_vec(&d.sessions).map_err(io::Error::from)?);
     // Before --new-passphrase-file / MXKEYS_NEW_PASSPHRASE, to-export read the export's new
@@ -637,20 +630,10 @@ fn looks_like_recovery_key(text: &str) -> bool {
             && compact.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
-/// Sessions from a JSON array or an export file.
-pub(super) fn read_sessions(
-    path: &Path,
-    pass: &PassphraseArgs,
-    max: &MaxRounds,
-) -> Result<Vec<SessionRecord>, CliError> {
-    let files: Vec<PathBuf> = pass.passphrase_file.iter().cloned().collect();
-    read_all(path, &mut Keyring::new(&files, max.max_rounds))
-}
-
 fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
     let public = public_key(&a.public_key)?;
     backup::check_public_key(&public)?;
-    let mut pending = output::create(&a.output, a.force.force, &[&a.sessions])?;
+    let mut pending = a.out.create(&[&a.sessions])?;
     let sessions = read_sessions(&a.sessions, &a.pass, &a.max)?;
     let verified = a.verified;
     let results: Vec<Result<(String, String, Value), String>> = sessions

@@ -13,10 +13,10 @@ use mxkeys::backup;
 use mxkeys::recovery_key::RecoveryKey;
 use mxkeys::ssss::AccountData;
 
-use super::export::MaxRounds;
+use super::common::{output_arg, MaxRounds, OptionalOutputArgs};
 use super::held::{self, HeldArgs};
 use super::io::{note, print_json, read_json, read_small_json};
-use super::{output, CliError, ForceArg};
+use super::{output, CliError};
 
 const AFTER: &str = "\
 Checks, in this order (--json gives them as {\"checks\": [{\"id\", \"status\", \"detail\", \"fix\"}]}):
@@ -63,6 +63,9 @@ Exit codes:
 
 #[derive(Debug, Args)]
 #[command(after_help = AFTER)]
+#[command(mut_args(output_arg(|a| {
+    a.help("Write repairs into this folder (created if missing)").value_name("DIR")
+})))]
 pub struct DoctorArgs {
     /// The account data holding secret storage.
     #[arg(long, value_name = "AD.json")]
@@ -79,9 +82,8 @@ pub struct DoctorArgs {
     /// The backup: GET /room_keys/keys body.
     #[arg(long, value_name = "BACKUP.json")]
     backup: Option<PathBuf>,
-    /// Write repairs into this folder (created if missing).
-    #[arg(short, long, value_name = "DIR")]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    out: OptionalOutputArgs,
     /// The current backup's own key, to store it again.
     #[arg(long, value_name = "PATH")]
     backup_key_file: Option<PathBuf>,
@@ -89,8 +91,6 @@ pub struct DoctorArgs {
     key: HeldArgs,
     #[command(flatten)]
     max: MaxRounds,
-    #[command(flatten)]
-    force: ForceArg,
 }
 
 fn mark(s: Status) -> &'static str {
@@ -169,10 +169,10 @@ pub fn run(a: DoctorArgs, json: bool) -> Result<(), CliError> {
         limits: a.max.limits(),
     })?;
 
-    let written = match &a.output {
+    let written = match &a.out.output {
         Some(dir) => write_repairs(
             dir,
-            a.force.force,
+            a.out.force,
             &d,
             &ad,
             user_id.as_deref(),
@@ -233,7 +233,7 @@ pub fn run(a: DoctorArgs, json: bool) -> Result<(), CliError> {
                 c.detail
             )?;
             if let (Some(fix), Status::Fail | Status::Warn) = (&c.fix, c.status) {
-                let writes = if a.output.is_none() && repairable(c.id, &d.repairs) {
+                let writes = if a.out.output.is_none() && repairable(c.id, &d.repairs) {
                     " (mxkeys doctor -o DIR writes it)"
                 } else {
                     ""
@@ -254,7 +254,7 @@ pub fn run(a: DoctorArgs, json: bool) -> Result<(), CliError> {
         return Err(CliError::Reported(format!(
             "{failed} of {} checks failed (each says why and what fixes it{})",
             d.checks.len(),
-            if a.output.is_none() && !d.repairs.is_empty() {
+            if a.out.output.is_none() && !d.repairs.is_empty() {
                 "; -o DIR writes the repairs"
             } else {
                 ""

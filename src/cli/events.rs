@@ -9,10 +9,10 @@ use serde_json::{json, Value};
 
 use mxkeys::events::{decrypt_events, decrypted_event, parse_events, KeyStore, Outcome};
 
-use super::backup::read_sessions;
-use super::export::MaxRounds;
+use super::common::{output_arg, MaxRounds, OptionalOutputArgs, PassphraseArgs};
+use super::inputs::read_sessions;
 use super::io::{open_once, print_json};
-use super::{output, CliError, ForceArg, PassphraseArgs};
+use super::{output, CliError};
 
 const INPUTS: &str = "\
 EVENTS is a JSON array of events, a /messages response ({\"chunk\": [...]}), or one event per
@@ -78,21 +78,19 @@ pub enum EventsCmd {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_args(output_arg(|a| a.help("Write the events here, mode 0600 (decrypt only)"))))]
 pub struct EventArgs {
     /// The events (- for standard input).
     events: PathBuf,
     /// Keys: an export or a JSON array of sessions.
     #[arg(long, value_name = "KEYS")]
     keys: PathBuf,
-    /// Write the events here, mode 0600 (decrypt only).
-    #[arg(short, long, value_name = "OUT")]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    out: OptionalOutputArgs,
     #[command(flatten)]
     pass: PassphraseArgs,
     #[command(flatten)]
     max: MaxRounds,
-    #[command(flatten)]
-    force: ForceArg,
 }
 
 pub fn run(cmd: EventsCmd, json: bool) -> Result<(), CliError> {
@@ -103,8 +101,8 @@ pub fn run(cmd: EventsCmd, json: bool) -> Result<(), CliError> {
 }
 
 fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
-    let mut pending = match (&a.output, diagnose) {
-        (Some(out), false) => Some(output::create(out, a.force.force, &[&a.events, &a.keys])?),
+    let mut pending = match (&a.out.output, diagnose) {
+        (Some(out), false) => Some(output::create(out, a.out.force, &[&a.events, &a.keys])?),
         (Some(_), true) => return Err(CliError::Usage("-o is for `events decrypt`".into())),
         _ => None,
     };

@@ -6,21 +6,24 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use mxkeys::encoding::encode_unpadded;
-use mxkeys::export::{
-    self, CounterReading, Expect, ExportWriter, Limits, Nonces, PassphraseEncoding,
-};
+use mxkeys::export::{self, CounterReading, Expect, Limits};
 use mxkeys::kdf::Rounds;
 use mxkeys::session::{self, SessionRecord, Summary};
 use mxkeys::{Passphrase, SecretBuf};
 use zeroize::Zeroizing;
 
+use super::common::{
+    export_writer, new_passphrase, open_verified, open_verified_for, output_arg, report_written,
+    summary_json, write_rounds, written_json, MaxRounds, OptionalOutputArgs, OutputArgs,
+    PassphraseArgs,
+};
 use super::inputs::in_file;
-use super::io::{note, open_input, open_once, print_json, spinner, warn, Source, Tee};
+use super::io::{note, open_input, open_once, print_json, warn, Tee};
 use super::secrets::{self, SecretSpec};
-use super::{output, CliError, ForceArg, PassphraseArgs};
+use super::{output, CliError};
 
 const INSPECT_ABOUT: &str =
     "Show what an export file holds without its passphrase: version, PBKDF2 \
@@ -133,45 +136,29 @@ pub enum ExportCmd {
     #[command(after_help = REENCRYPT_AFTER)]
     Reencrypt(ReencryptArgs),
     /// Check every session: fields, key, signature, id, duplicates.
-    #[command(after_help = super::manage::VALIDATE_AFTER)]
-    Validate(super::manage::ValidateArgs),
+    #[command(after_help = super::sessions::VALIDATE_AFTER)]
+    Validate(super::sessions::ValidateArgs),
     /// Merge exports and JSON files: the best copy of each session.
-    #[command(after_help = super::manage::MERGE_AFTER)]
-    Merge(super::manage::MergeArgs),
+    #[command(after_help = super::sessions::MERGE_AFTER)]
+    Merge(super::sessions::MergeArgs),
     /// Rewrite an export so every known reader accepts it.
-    #[command(after_help = super::manage::NORMALIZE_AFTER)]
-    Normalize(super::manage::NormalizeArgs),
+    #[command(after_help = super::sessions::NORMALIZE_AFTER)]
+    Normalize(super::sessions::NormalizeArgs),
     /// Keep a subset of the sessions (by room, sender, algorithm).
-    #[command(after_help = super::manage::FILTER_AFTER)]
-    Filter(super::manage::FilterArgs),
+    #[command(after_help = super::sessions::FILTER_AFTER)]
+    Filter(super::sessions::FilterArgs),
     /// A table per room: sessions, lowest first index, senders.
-    #[command(after_help = super::manage::LIST_AFTER)]
-    List(super::manage::ListArgs),
+    #[command(after_help = super::sessions::LIST_AFTER)]
+    List(super::sessions::ListArgs),
 }
 
 #[derive(Debug, Args)]
-pub struct MaxRounds {
-    /// Most PBKDF2 rounds to accept.
-    #[arg(long, value_name = "N", default_value_t = export::DEFAULT_MAX_ROUNDS)]
-    pub max_rounds: u32,
-}
-
-impl MaxRounds {
-    /// The limits every reading command hands the library.
-    pub fn limits(&self) -> Limits {
-        Limits {
-            max_rounds: self.max_rounds,
-        }
-    }
-}
-
-#[derive(Debug, Args)]
+#[command(mut_args(output_arg(|a| a.help("Write the sessions here (mode 0600)"))))]
 pub struct DecryptArgs {
     /// The export file (- for standard input).
     file: PathBuf,
-    /// Write the sessions here (mode 0600).
-    #[arg(short, long, value_name = "OUT")]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    out: OptionalOutputArgs,
     /// Re-indent the JSON (values and key order kept).
     #[arg(long)]
     pretty: bool,
@@ -184,17 +171,15 @@ pub struct DecryptArgs {
     pass: PassphraseArgs,
     #[command(flatten)]
     max: MaxRounds,
-    #[command(flatten)]
-    force: ForceArg,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_args(output_arg(|a| a.help("The export file to write"))))]
 pub struct EncryptArgs {
     /// JSON array of sessions (- for standard input).
     sessions: PathBuf,
-    /// The export file to write.
-    #[arg(short, long, value_name = "OUT")]
-    output: PathBuf,
+    #[command(flatten)]
+    out: OutputArgs,
     /// PBKDF2 rounds (spec: 100000+).
     #[arg(long, value_name = "N", default_value_t = export::DEFAULT_ROUNDS)]
     rounds: u32,
@@ -203,17 +188,15 @@ pub struct EncryptArgs {
     new_passphrase_file: Option<PathBuf>,
     #[command(flatten)]
     max: MaxRounds,
-    #[command(flatten)]
-    force: ForceArg,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_args(output_arg(|a| a.help("The new export file"))))]
 pub struct ReencryptArgs {
     /// The export file (- for standard input).
     file: PathBuf,
-    /// The new export file.
-    #[arg(short, long, value_name = "OUT")]
-    output: PathBuf,
+    #[command(flatten)]
+    out: OutputArgs,
     /// PBKDF2 rounds of the new file.
     #[arg(long, value_name = "N", default_value_t = export::DEFAULT_ROUNDS)]
     rounds: u32,
@@ -224,8 +207,6 @@ pub struct ReencryptArgs {
     new_passphrase_file: Option<PathBuf>,
     #[command(flatten)]
     max: MaxRounds,
-    #[command(flatten)]
-    force: ForceArg,
 }
 
 pub fn run(cmd: ExportCmd, json: bool) -> Result<(), CliError> {
@@ -234,11 +215,11 @@ pub fn run(cmd: ExportCmd, json: bool) -> Result<(), CliError> {
         ExportCmd::Decrypt(a) => decrypt(a, json),
         ExportCmd::Encrypt(a) => encrypt(a, json),
         ExportCmd::Reencrypt(a) => reencrypt(a, json),
-        ExportCmd::Validate(a) => super::manage::validate(a, json),
-        ExportCmd::Merge(a) => super::manage::merge_cmd(a, json),
-        ExportCmd::Normalize(a) => super::manage::normalize(a, json),
-        ExportCmd::Filter(a) => super::manage::filter(a, json),
-        ExportCmd::List(a) => super::manage::list(a, json),
+        ExportCmd::Validate(a) => super::sessions::validate(a, json),
+        ExportCmd::Merge(a) => super::sessions::merge_cmd(a, json),
+        ExportCmd::Normalize(a) => super::sessions::normalize(a, json),
+        ExportCmd::Filter(a) => super::sessions::filter(a, json),
+        ExportCmd::List(a) => super::sessions::list(a, json),
     }
 }
 
@@ -261,186 +242,6 @@ pub(super) fn old_passphrase(pass: &PassphraseArgs, file: &Path) -> Result<Passp
         prompt: format!("Passphrase for {}: ", file.display()),
         confirm: false,
     })
-}
-
-pub(super) fn new_passphrase(
-    file: Option<&Path>,
-    flag: &'static str,
-    env: &'static str,
-) -> Result<Passphrase, CliError> {
-    let pass = secrets::read(&SecretSpec {
-        file,
-        file_flag: flag,
-        env,
-        prompt: "New passphrase for the export: ".into(),
-        confirm: true,
-    })?;
-    if pass.is_empty() {
-        return Err(CliError::Usage(format!(
-            "the new passphrase is empty; give one with {flag}, {env} or at the prompt"
-        )));
-    }
-    for w in new_passphrase_warnings(pass.expose()) {
-        warn(&w);
-    }
-    Ok(pass)
-}
-
-/// Shorter than this many characters, a new passphrase earns a warning (it is still used).
-const WEAK_BELOW: usize = 10;
-
-/// What to tell someone about the passphrase a new file gets: too short to resist a search, or
-/// not ASCII (matrix-nio hashes the Latin-1 bytes, so it will not open the file).
-fn new_passphrase_warnings(pass: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let chars = pass.chars().count();
-    if chars < WEAK_BELOW {
-        out.push(format!(
-            "the new passphrase has {chars} characters: a list of guesses finds one that short \
-             quickly (`mxkeys passphrase search` tries thousands a second); a few random words \
-             are safer"
-        ));
-    }
-    if !pass.is_ascii() {
-        out.push(
-            if pass.chars().all(|c| u32::from(c) < 0x100) {
-                "the new passphrase is not ASCII: matrix-nio hashes the Latin-1 bytes of a \
-                 passphrase, so nio-based clients will not open this file (Element, \
-                 matrix-rust-sdk and mautrix will)"
-            } else {
-                "the new passphrase is not ASCII, and has characters outside Latin-1: \
-                 matrix-nio-based clients cannot open this file at all (Element, \
-                 matrix-rust-sdk and mautrix will)"
-            }
-            .to_owned(),
-        );
-    }
-    out
-}
-
-pub(super) fn write_rounds(n: u32, max: u32) -> Result<Rounds, CliError> {
-    let rounds = Rounds::new(n, max).map_err(|e| match e {
-        mxkeys::Error::RoundsTooHigh { rounds, limit } => CliError::Usage(format!(
-            "--rounds {rounds} is above the limit {limit} that readers like mxkeys accept by default; add --max-rounds {rounds} to write it anyway"
-        )),
-        _ => CliError::Usage("--rounds must be at least 1".into()),
-    })?;
-    if n < export::SPEC_MIN_ROUNDS {
-        warn(&format!(
-            "{n} rounds is below the spec's minimum of {}: a guessed passphrase is found {}x faster than at Element's 500000",
-            export::SPEC_MIN_ROUNDS,
-            export::DEFAULT_ROUNDS / n.max(1)
-        ));
-    }
-    Ok(rounds)
-}
-
-pub(super) fn fresh_nonces() -> Result<Nonces, CliError> {
-    let mut salt = [0u8; 16];
-    let mut iv = [0u8; 16];
-    getrandom::getrandom(&mut salt)
-        .and_then(|()| getrandom::getrandom(&mut iv))
-        .map_err(|e| CliError::Input(format!("the operating system gave no randomness: {e}")))?;
-    Ok(Nonces { salt, iv })
-}
-
-/// Start writing an export to `out`: fresh salt and IV, the key derived with a spinner on a
-/// terminal.
-pub(super) fn export_writer<W: Write>(
-    out: W,
-    pass: &Passphrase,
-    rounds: Rounds,
-) -> Result<ExportWriter<W>, CliError> {
-    let nonces = fresh_nonces()?;
-    let pb = spinner(format!(
-        "deriving the export key ({} PBKDF2 rounds)",
-        rounds.get()
-    ));
-    let writer = ExportWriter::new(out, pass, rounds, nonces);
-    if let Some(pb) = pb {
-        pb.finish_and_clear();
-    }
-    Ok(writer?)
-}
-
-/// Encrypt `plaintext` (a JSON array of sessions) into `pending` and commit it.
-pub(super) fn write_export(
-    mut pending: output::PendingOutput,
-    pass: &Passphrase,
-    rounds: Rounds,
-    plaintext: &[u8],
-) -> Result<PathBuf, CliError> {
-    let mut writer = export_writer(&mut pending, pass, rounds)?;
-    writer.write_all(plaintext)?;
-    writer.finish()?;
-    pending.commit()
-}
-
-/// Open and check the HMAC, with a spinner while the key is derived.
-///
-/// The plaintext comes from a second pass over the file, whose own HMAC is known only at its
-/// end; so from here on, standard output is held until the command has succeeded
-/// ([`super::stdout::hold`]). A file changed between the passes then prints nothing.
-pub(super) fn open_verified(
-    file: &Path,
-    src: Box<dyn Source>,
-    pass: &Passphrase,
-    limits: &Limits,
-) -> Result<export::Verified<Box<dyn Source>>, CliError> {
-    open_verified_for(file, src, pass, limits, false)
-}
-
-/// [`open_verified`]; `reencrypting` words the matrix-nio note for `export reencrypt`, which is
-/// itself the fix.
-fn open_verified_for(
-    file: &Path,
-    src: Box<dyn Source>,
-    pass: &Passphrase,
-    limits: &Limits,
-    reencrypting: bool,
-) -> Result<export::Verified<Box<dyn Source>>, CliError> {
-    super::stdout::hold()?;
-    let pb = spinner(format!(
-        "checking the passphrase against {}",
-        file.display()
-    ));
-    let verified = export::open(src, pass, limits);
-    if let Some(pb) = pb {
-        pb.finish_and_clear();
-    }
-    let verified = verified?;
-    if verified.passphrase_encoding() == PassphraseEncoding::Latin1 {
-        note(if reencrypting {
-            "this file was keyed with the Latin-1 bytes of the passphrase, a matrix-nio bug; \
-             the new copy is keyed with UTF-8 bytes, as every other client reads it"
-        } else {
-            "this file was keyed with the Latin-1 bytes of the passphrase, a matrix-nio bug; \
-             other clients will not open it with this passphrase: `mxkeys export reencrypt` \
-             makes a copy they can open"
-        });
-    }
-    Ok(verified)
-}
-
-fn summary_json(path: &Path, sum: &Summary, extra: Value) -> Value {
-    written_json(
-        path,
-        json!({"sessions": sum.sessions, "rooms": sum.rooms}),
-        extra,
-    )
-}
-
-/// `{"output": PATH}` with the fields of `counts`, then of `extra` (both JSON objects).
-fn written_json(path: &Path, counts: Value, extra: Value) -> Value {
-    let mut v = json!({ "output": path.display().to_string() });
-    if let Some(obj) = v.as_object_mut() {
-        for more in [counts, extra] {
-            if let Value::Object(more) = more {
-                obj.extend(more);
-            }
-        }
-    }
-    v
 }
 
 fn inspect(file: &Path, json: bool) -> Result<(), CliError> {
@@ -682,10 +483,7 @@ fn note_counter(counter: CounterReading, raw: bool) {
 
 fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
     stdin_once(&[Some(&a.file), a.pass.passphrase_file.as_deref()])?;
-    let mut pending = match &a.output {
-        Some(out) => Some(output::create(out, a.force.force, &[&a.file])?),
-        None => None,
-    };
+    let mut pending = a.out.create(&[&a.file])?;
     let src = open_input(&a.file)?;
     let pass = old_passphrase(&a.pass, &a.file)?;
     let limits = a.max.limits();
@@ -746,7 +544,7 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
 fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
     stdin_once(&[Some(&a.sessions), a.new_passphrase_file.as_deref()])?;
     let rounds = write_rounds(a.rounds, a.max.max_rounds)?;
-    let mut pending = output::create(&a.output, a.force.force, &[&a.sessions])?;
+    let mut pending = a.out.create(&[&a.sessions])?;
     let input = open_once(&a.sessions, "the input file")?.reader;
     // MXKEYS_NEW_PASSPHRASE names the passphrase of a file being written; MXKEYS_PASSPHRASE,
     // what this command read before, is still taken when it is the only one set.
@@ -784,7 +582,7 @@ fn reencrypt(a: ReencryptArgs, json: bool) -> Result<(), CliError> {
         a.new_passphrase_file.as_deref(),
     ])?;
     let rounds = write_rounds(a.rounds, a.max.max_rounds)?;
-    let mut pending = output::create(&a.output, a.force.force, &[&a.file])?;
+    let mut pending = a.out.create(&[&a.file])?;
     let src = open_input(&a.file)?;
     let old = old_passphrase(&a.pass, &a.file)?;
     let limits = a.max.limits();
@@ -809,23 +607,4 @@ fn reencrypt(a: ReencryptArgs, json: bool) -> Result<(), CliError> {
     writer.finish()?;
     let path = pending.commit()?;
     report_written(&path, &sum, rounds, json)
-}
-
-pub(super) fn report_written(
-    path: &Path,
-    sum: &Summary,
-    rounds: Rounds,
-    json: bool,
-) -> Result<(), CliError> {
-    if json {
-        return print_json(&summary_json(path, sum, json!({"rounds": rounds.get()})));
-    }
-    stderr!(
-        "wrote {} sessions in {} rooms to {} ({} PBKDF2 rounds)",
-        sum.sessions,
-        sum.rooms,
-        path.display(),
-        rounds.get()
-    );
-    Ok(())
 }

@@ -10,7 +10,7 @@ use mxkeys::export::{self, Header, Limits};
 use mxkeys::session::SessionRecord;
 use mxkeys::Passphrase;
 
-use super::export::open_verified;
+use super::common::{open_verified, MaxRounds, PassphraseArgs};
 use super::io::{duplicate, open_input_file};
 use super::secrets::{self, SecretSpec};
 use super::CliError;
@@ -157,6 +157,16 @@ pub fn read_all(path: &Path, keys: &mut Keyring) -> Result<Vec<SessionRecord>, C
         Ok(())
     })?;
     Ok(out)
+}
+
+/// Sessions from a JSON array or an export file.
+pub fn read_sessions(
+    path: &Path,
+    pass: &PassphraseArgs,
+    max: &MaxRounds,
+) -> Result<Vec<SessionRecord>, CliError> {
+    let files: Vec<PathBuf> = pass.passphrase_file.iter().cloned().collect();
+    read_all(path, &mut Keyring::new(&files, max.max_rounds))
 }
 
 /// Names the file in an error about its JSON, so that a run over several inputs says which one

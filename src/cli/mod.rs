@@ -5,6 +5,7 @@
 
 mod attachment;
 mod backup;
+mod common;
 mod doctor;
 mod events;
 mod export;
@@ -15,19 +16,19 @@ mod identity;
 mod inputs;
 pub mod interrupt;
 mod io;
-mod keys;
-mod manage;
 mod output;
 mod recover;
+mod recovery_key;
 mod search;
 mod secrets;
+mod sessions;
 mod ssss;
 pub mod stdout;
 
 use std::fmt;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 const AFTER_HELP: &str = "\
 Secrets are never read from the command line. Each is read from its --*-file option (a path, or
@@ -98,7 +99,7 @@ enum Command {
     Export(export::ExportCmd),
     /// Security Keys (recovery keys): check, explain typos, generate.
     #[command(subcommand, after_help = group_help!("recovery-key", "mxkeys recovery-key check --backup-version version.json", "mxkeys recovery-key generate"))]
-    RecoveryKey(keys::KeyCmd),
+    RecoveryKey(recovery_key::KeyCmd),
     /// Server-side key backups: decrypt, encrypt, turn into exports.
     #[command(subcommand, after_help = group_help!("backup", "mxkeys backup decrypt backup.json --backup-version version.json -o keys.json", "mxkeys backup to-export backup.json --backup-version version.json -o keys.txt"))]
     Backup(backup::BackupCmd),
@@ -171,22 +172,6 @@ Exit codes:
   1  a page cannot be written into DIR
   2  usage: bad arguments";
 
-/// Where a command's secret comes from, besides the environment and the prompt.
-#[derive(Debug, Clone, Args)]
-pub struct PassphraseArgs {
-    /// Passphrase file (first line; - for stdin).
-    #[arg(long, value_name = "PATH")]
-    pub passphrase_file: Option<PathBuf>,
-}
-
-/// An output file.
-#[derive(Debug, Clone, Args)]
-pub struct ForceArg {
-    /// Replace an existing OUT (regular files only).
-    #[arg(long)]
-    pub force: bool,
-}
-
 /// Run one parsed command line; what it printed reaches standard output only if it succeeds
 /// (see [`stdout::release`]).
 pub fn run(cli: Cli) -> Result<(), CliError> {
@@ -217,7 +202,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
     };
     match command {
         Command::Export(cmd) => export::run(cmd, cli.json),
-        Command::RecoveryKey(cmd) => keys::run(cmd, cli.json),
+        Command::RecoveryKey(cmd) => recovery_key::run(cmd, cli.json),
         Command::Backup(cmd) => backup::run(cmd, cli.json),
         Command::Ssss(cmd) => ssss::run(cmd, cli.json),
         Command::Attachment(cmd) => attachment::run(cmd, cli.json),

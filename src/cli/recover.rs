@@ -14,10 +14,13 @@ use mxkeys::session::Summary;
 use mxkeys::ssss::AccountData;
 
 use super::backup::{decrypt_with, explain_mac, rooms};
-use super::export::{new_passphrase, report_written, write_export, write_rounds, MaxRounds};
+use super::common::{
+    new_passphrase, output_arg, report_written, write_export, write_rounds, MaxRounds,
+    OptionalOutputArgs,
+};
 use super::held::{self, HeldArgs};
 use super::io::{note, print_json, read_json, read_small_json};
-use super::{output, CliError, ForceArg};
+use super::{output, CliError};
 
 const AFTER: &str = "\
 For the person who has a Security Key or Security Phrase and wants their message keys back. The
@@ -56,6 +59,7 @@ Exit codes:
 
 #[derive(Debug, Args)]
 #[command(after_help = format!("{AFTER}\n\n{}\n\n{AFTER_END}", super::ssss::ACCOUNT_DATA_INPUT))]
+#[command(mut_args(output_arg(|a| a.help("The export file to write"))))]
 pub struct RecoverArgs {
     /// The account data holding secret storage.
     #[arg(long, value_name = "AD.json")]
@@ -66,9 +70,8 @@ pub struct RecoverArgs {
     /// Check the key against this backup version.
     #[arg(long, value_name = "VERSION.json", alias = "auth-data")]
     backup_version: Option<PathBuf>,
-    /// The export file to write.
-    #[arg(short, long, value_name = "OUT")]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    out: OptionalOutputArgs,
     /// PBKDF2 rounds of the export.
     #[arg(long, value_name = "N", default_value_t = export::DEFAULT_ROUNDS)]
     rounds: u32,
@@ -85,19 +88,17 @@ pub struct RecoverArgs {
     key_id: Option<String>,
     #[command(flatten)]
     max: MaxRounds,
-    #[command(flatten)]
-    force: ForceArg,
 }
 
 pub fn run(a: RecoverArgs, json: bool) -> Result<(), CliError> {
-    let (Some(backup_path), Some(output)) = (&a.backup, &a.output) else {
+    let (Some(backup_path), Some(output)) = (&a.backup, &a.out.output) else {
         if super::guide::interactive() {
             let s = |p: &Option<PathBuf>| p.as_ref().map(|x| x.display().to_string());
             return super::guide::recover_flow(
                 s(&a.account_data),
                 s(&a.backup),
                 s(&a.backup_version),
-                s(&a.output),
+                s(&a.out.output),
             );
         }
         return Err(CliError::Usage(
@@ -107,7 +108,7 @@ pub fn run(a: RecoverArgs, json: bool) -> Result<(), CliError> {
     let rounds = write_rounds(a.rounds, a.max.max_rounds)?;
     let mut inputs: Vec<&std::path::Path> = vec![backup_path];
     inputs.extend(a.account_data.as_deref());
-    let pending = output::create(output, a.force.force, &inputs)?;
+    let pending = output::create(output, a.out.force, &inputs)?;
     let ad = a
         .account_data
         .as_deref()

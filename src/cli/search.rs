@@ -16,9 +16,9 @@ use mxkeys::kdf::{self, Engine, Limits, Rounds};
 use mxkeys::search::{self, Candidates, CandidatesError, Progress, Target};
 use mxkeys::ssss::AccountData;
 
-use super::export::MaxRounds;
+use super::common::{output_arg, MaxRounds, OptionalOutputArgs};
 use super::io::{note, print_json, read_small_json};
-use super::{interrupt, output, CliError, ForceArg};
+use super::{interrupt, output, CliError};
 
 const SEARCH_AFTER: &str = "\
 TARGET is an export file, an account-data file (the Security Phrase of a secret-storage key;
@@ -95,6 +95,7 @@ enum Kind {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_args(output_arg(|a| a.help("Write the passphrase found here (mode 0600)"))))]
 pub struct SearchArgs {
     /// Export file, account data, or backup version JSON.
     target: PathBuf,
@@ -119,13 +120,10 @@ pub struct SearchArgs {
     /// Take lines I, I+N, I+2N, ... only (1-based).
     #[arg(long, value_name = "I/N")]
     shard: Option<String>,
-    /// Write the passphrase found here (mode 0600).
-    #[arg(short, long, value_name = "OUT")]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    out: OptionalOutputArgs,
     #[command(flatten)]
     max: MaxRounds,
-    #[command(flatten)]
-    force: ForceArg,
 }
 
 #[derive(Debug, Args)]
@@ -332,14 +330,14 @@ fn write_found(out: &Path, found: &str, hit: Hit, a: &SearchArgs) -> Result<Path
         hit.line.saturating_sub(1)
     );
     // OUT was checked before the search; this is someone else's file, made meanwhile.
-    if !a.force.force && out.symlink_metadata().is_ok() {
+    if !a.out.force && out.symlink_metadata().is_ok() {
         return Err(CliError::Usage(format!(
             "{} appeared during the search and was left alone{more}",
             out.display()
         )));
     }
     let written = (|| {
-        let mut p = output::create(out, a.force.force, &[&a.target, &a.candidates])?;
+        let mut p = output::create(out, a.out.force, &[&a.target, &a.candidates])?;
         p.write_all(found.as_bytes())?;
         p.write_all(b"\n")?;
         p.commit()
@@ -357,7 +355,7 @@ fn write_found(out: &Path, found: &str, hit: Hit, a: &SearchArgs) -> Result<Path
 fn reveal(found: &str, hit: Hit, a: &SearchArgs, json: bool) -> Result<(), CliError> {
     let at = hit.describe();
     let line = hit.line;
-    if let Some(out) = &a.output {
+    if let Some(out) = &a.out.output {
         let path = write_found(out, found, hit, a)?;
         if json {
             return print_json(
@@ -401,14 +399,8 @@ fn search(a: SearchArgs, json: bool) -> Result<Ended, CliError> {
             "TARGET must be a file; - is for --candidates".into(),
         ));
     }
-    if let Some(out) = &a.output {
-        // Refuse an existing -o now, not after hours of searching.
-        drop(output::create(
-            out,
-            a.force.force,
-            &[&a.target, &a.candidates],
-        )?);
-    }
+    // Refuse an existing -o now, not after hours of searching.
+    drop(a.out.create(&[&a.target, &a.candidates])?);
     let shard = a.shard.as_deref().map(parse_shard).transpose()?;
     let threads = thread_count(a.threads)?;
     let sel = Selection {

@@ -11,11 +11,10 @@ use mxkeys::recovery_key::RecoveryKey;
 use mxkeys::ssss::{self, AccountData, KeyCheck, KeyDescription, Unlock};
 use mxkeys::Passphrase;
 
-use super::export::MaxRounds;
+use super::common::{output_arg, MaxRounds, OptionalOutputArgs, OutputArgs};
 use super::io::{note, print_json, read_small_json, spinner, warn};
-use super::keys::KeyFileArg;
 use super::secrets::{self, SecretSpec};
-use super::{output, CliError, ForceArg};
+use super::CliError;
 
 /// How to get the account data, shared by the ssss commands and `recover`.
 pub(super) const ACCOUNT_DATA_INPUT: &str = "\
@@ -117,6 +116,14 @@ pub enum SsssCmd {
     Encrypt(EncryptArgs),
 }
 
+/// Where a recovery key comes from.
+#[derive(Debug, Clone, Args)]
+pub struct KeyFileArg {
+    /// Security Key file (first line; - for stdin).
+    #[arg(long, value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct KeyArgs {
     /// Use this secret-storage key, not the default.
@@ -132,6 +139,7 @@ pub struct KeyArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_args(output_arg(|a| a.help("Write the secrets as JSON here (mode 0600)"))))]
 pub struct DecryptArgs {
     /// Account data (- for standard input).
     #[arg(value_name = "ACCOUNT_DATA.json")]
@@ -141,14 +149,12 @@ pub struct DecryptArgs {
     secret: Vec<String>,
     #[command(flatten)]
     key: KeyArgs,
-    /// Write the secrets as JSON here (mode 0600).
-    #[arg(short, long, value_name = "OUT")]
-    output: Option<PathBuf>,
     #[command(flatten)]
-    force: ForceArg,
+    out: OptionalOutputArgs,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_args(output_arg(|a| a.help("Updated account data to write"))))]
 pub struct EncryptArgs {
     /// Account data (- for standard input).
     #[arg(value_name = "ACCOUNT_DATA.json")]
@@ -163,9 +169,8 @@ pub struct EncryptArgs {
     value_file: PathBuf,
     #[command(flatten)]
     key: KeyArgs,
-    /// Updated account data to write.
-    #[arg(short, long, value_name = "OUT")]
-    output: PathBuf,
+    #[command(flatten)]
+    out: OutputArgs,
     /// Write even when nothing can verify the key.
     ///
     /// Its description has no check and no secret is stored under it. RISK: a wrong Security Key or Phrase is then not noticed, the secret is
@@ -173,8 +178,6 @@ pub struct EncryptArgs {
     /// m.megolm_backup.v1, the way to your key backup).
     #[arg(long)]
     unverified_key: bool,
-    #[command(flatten)]
-    force: ForceArg,
 }
 
 pub fn run(cmd: SsssCmd, json: bool) -> Result<(), CliError> {
@@ -366,10 +369,7 @@ fn inspect(file: &Path, json: bool) -> Result<(), CliError> {
 }
 
 fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
-    let mut pending = match &a.output {
-        Some(out) => Some(output::create(out, a.force.force, &[&a.file])?),
-        None => None,
-    };
+    let mut pending = a.out.create(&[&a.file])?;
     let ad = load(&a.file)?;
     let desc = ad.resolve_key(a.key.key_id.as_deref())?;
     let unlocked = unlock(&a.key, &desc)?;
@@ -454,7 +454,7 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
 }
 
 fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
-    let mut pending = output::create(&a.output, a.force.force, &[&a.file])?;
+    let mut pending = a.out.create(&[&a.file])?;
     let mut ad = load(&a.file)?;
     let desc = ad.resolve_key(a.key.key_id.as_deref())?;
     let value = secrets::read(&spec(

@@ -13,11 +13,11 @@ use mxkeys::encoding::encode_unpadded;
 use mxkeys::recovery_key::{self, RecoveryKey};
 use mxkeys::ssss::AccountData;
 
-use super::export::MaxRounds;
+use super::common::{output_arg, MaxRounds, OptionalOutputArgs, PassphraseArgs};
 use super::held::{HeldArgs, HeldSecret};
 use super::io::{print_json, read_small_json, spinner};
 use super::secrets::{self, SecretSpec};
-use super::{output, CliError, ForceArg, PassphraseArgs};
+use super::{output, CliError};
 
 const CHECK_AFTER: &str = "\
 The key is read from --key-file (first line; - for standard input), else MXKEYS_RECOVERY_KEY, else a
@@ -104,15 +104,11 @@ pub enum KeyCmd {
     FromPassphrase(FromPassphraseArgs),
 }
 
-/// Where a recovery key comes from.
-#[derive(Debug, Clone, Args)]
-pub struct KeyFileArg {
-    /// Security Key file (first line; - for stdin).
-    #[arg(long, value_name = "PATH")]
-    pub key_file: Option<PathBuf>,
-}
-
 #[derive(Debug, Args)]
+#[command(mut_args(output_arg(|a| {
+    a.help("With --suggest: write the corrected keys here (mode 0600)")
+        .requires("suggest")
+})))]
 pub struct CheckArgs {
     #[command(flatten)]
     key: HeldArgs,
@@ -128,11 +124,8 @@ pub struct CheckArgs {
     /// Say what the key opens in this account data (secret storage).
     #[arg(long, value_name = "AD.json")]
     account_data: Option<PathBuf>,
-    /// With --suggest: write the corrected keys here (mode 0600).
-    #[arg(short, long, value_name = "OUT", requires = "suggest")]
-    output: Option<PathBuf>,
     #[command(flatten)]
-    force: ForceArg,
+    out: OptionalOutputArgs,
     #[command(flatten)]
     max: MaxRounds,
 }
@@ -194,10 +187,7 @@ fn describe(
 
 fn check(a: CheckArgs, json: bool) -> Result<(), CliError> {
     // OUT is checked before the key is even read; it is written only if corrections are found.
-    let mut pending = match &a.output {
-        Some(p) => Some(output::create(p, a.force.force, &[])?),
-        None => None,
-    };
+    let mut pending = a.out.create(&[])?;
     let account = a
         .account_data
         .as_deref()

@@ -16,11 +16,13 @@ use mxkeys::merge::{self, Duplicates};
 use mxkeys::session::{self, Report, SessionRecord, EVERY_READER, SHARED_HISTORY};
 use mxkeys::Passphrase;
 
-use super::export::{new_passphrase, write_export, MaxRounds};
+use super::common::{
+    new_passphrase, output_arg, write_export, MaxRounds, OptionalOutputArgs, OutputArgs,
+};
 use super::inputs::{open_sessions, read_all, Keyring};
 use super::io::{open_input, print_json, warn};
 use super::output::PendingOutput;
-use super::{output, CliError, ForceArg};
+use super::{output, CliError};
 
 /// `export validate --help`, after the options.
 pub const VALIDATE_AFTER: &str = "\
@@ -151,8 +153,6 @@ pub struct WriteArgs {
     /// The output's passphrase file (first line).
     #[arg(long, value_name = "PATH")]
     new_passphrase_file: Option<PathBuf>,
-    #[command(flatten)]
-    force: ForceArg,
 }
 
 #[derive(Debug, Args)]
@@ -164,13 +164,13 @@ pub struct ValidateArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_args(output_arg(|a| a.help("The merged file"))))]
 pub struct MergeArgs {
     /// Export files and/or JSON arrays of sessions.
     #[arg(required = true, num_args = 1..)]
     inputs: Vec<PathBuf>,
-    /// The merged file.
-    #[arg(short, long, value_name = "OUT")]
-    output: PathBuf,
+    #[command(flatten)]
+    out: OutputArgs,
     /// Also write conflicting sessions (both copies) instead of failing.
     #[arg(long)]
     keep_conflicts: bool,
@@ -181,12 +181,15 @@ pub struct MergeArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_args(output_arg(|a| {
+    a.help("The rewritten export (not needed with --check)")
+        .required_unless_present("check")
+})))]
 pub struct NormalizeArgs {
     /// The export file.
     file: PathBuf,
-    /// The rewritten export (not needed with --check).
-    #[arg(short, long, value_name = "OUT", required_unless_present = "check")]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    out: OptionalOutputArgs,
     /// Only list which known readers refuse the file, and why.
     #[arg(long)]
     check: bool,
@@ -197,12 +200,12 @@ pub struct NormalizeArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_args(output_arg(|a| a.help("The subset"))))]
 pub struct FilterArgs {
     /// An export file or a JSON array of sessions.
     file: PathBuf,
-    /// The subset.
-    #[arg(short, long, value_name = "OUT")]
-    output: PathBuf,
+    #[command(flatten)]
+    out: OutputArgs,
     /// Keep only these rooms (repeatable).
     #[arg(long, value_name = "ROOM_ID")]
     room: Vec<String>,
@@ -366,7 +369,7 @@ fn write_sessions<S: serde::Serialize>(
 
 pub fn merge_cmd(a: MergeArgs, json: bool) -> Result<(), CliError> {
     let inputs: Vec<&std::path::Path> = a.inputs.iter().map(PathBuf::as_path).collect();
-    let pending = output::create(&a.output, a.write.force.force, &inputs)?;
+    let pending = a.out.create(&inputs)?;
     let mut keys = a.read.keyring();
     let mut all = Vec::with_capacity(a.inputs.len());
     for p in &a.inputs {
@@ -470,8 +473,8 @@ pub fn merge_cmd(a: MergeArgs, json: bool) -> Result<(), CliError> {
 
 pub fn normalize(a: NormalizeArgs, json: bool) -> Result<(), CliError> {
     let inspection = export::inspect(open_input(&a.file)?)?;
-    let pending = match (&a.output, a.check) {
-        (Some(out), false) => Some(output::create(out, a.write.force.force, &[&a.file])?),
+    let pending = match (&a.out.output, a.check) {
+        (Some(out), false) => Some(output::create(out, a.out.force, &[&a.file])?),
         _ => None,
     };
     let mut keys = a.read.keyring();
@@ -574,7 +577,7 @@ pub fn normalize(a: NormalizeArgs, json: bool) -> Result<(), CliError> {
 }
 
 pub fn filter(a: FilterArgs, json: bool) -> Result<(), CliError> {
-    let pending = output::create(&a.output, a.write.force.force, &[&a.file])?;
+    let pending = a.out.create(&[&a.file])?;
     let mut keys = a.read.keyring();
     let opened = open_sessions(&a.file, &mut keys)?;
     let export = opened.export;
