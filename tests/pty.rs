@@ -276,3 +276,32 @@ fn guided_recover_routes_out_of_sync_storage_to_the_doctor() {
     assert!(rest.contains("backup_key_matches_backup"), "{rest:?}");
     assert!(!rest.contains(key.trim()), "the key was echoed");
 }
+
+/// The progress bar of a search says what it is doing before the first rate is known, then
+/// counts candidates tried (issue #27 item 16: it read "0/20 lines, [eta 0s]").
+#[test]
+fn search_progress_names_the_start_then_counts_candidates() {
+    let d = tmpdir();
+    let list = d.path().join("guesses.txt");
+    let mut guesses: String = (0..48).map(|i| format!("wrong guess {i}\n")).collect();
+    guesses.push_str("correct horse battery staple\n");
+    fs::write(&list, guesses).unwrap();
+    let src = vector_dir("export").join("element-web-r500000.txt");
+    let mut p = spawn_command(
+        cmd(&[
+            "passphrase",
+            "search",
+            s(&src),
+            "--candidates",
+            s(&list),
+            "--threads",
+            "2",
+        ]),
+        Some(60_000),
+    )
+    .unwrap();
+    p.exp_string("trying the first candidates").unwrap();
+    p.exp_string("candidates tried").unwrap();
+    let rest = p.exp_eof().unwrap();
+    assert!(rest.contains("found"), "{rest:?}");
+}

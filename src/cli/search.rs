@@ -445,19 +445,28 @@ fn search(a: SearchArgs, json: bool) -> Result<Ended, CliError> {
             target.describe()
         ));
     }
+    // Until the first chunk is done there is no rate and no ETA: a spinner says what is under
+    // way; then the bar shows lines, candidates tried, the rate and (with a known length) the
+    // ETA.
+    let style = |template: &str| {
+        indicatif::ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+    };
+    let running = match total_lines {
+        Some(_) => style("{bar:30} {pos}/{len} lines, {msg} [{elapsed_precise}, eta {eta}]"),
+        None => style("{spinner} {pos} lines, {msg} [{elapsed_precise}]"),
+    };
     let bar = (io::stderr().is_terminal()).then(|| {
         let pb = match total_lines {
             Some(n) => indicatif::ProgressBar::new(n.saturating_sub(a.skip)),
             None => indicatif::ProgressBar::new_spinner(),
         };
-        pb.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} lines, {msg} [{elapsed_precise}, eta {eta}]",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
+        pb.set_style(style("{spinner} {msg} [{elapsed_precise}]"));
+        pb.set_message("trying the first candidates (no rate yet)");
+        pb.enable_steady_tick(std::time::Duration::from_millis(250));
         pb
     });
+    let mut first_chunk = true;
     let start = Instant::now();
     // One full group of SIMD lanes per thread per chunk: a part-filled group costs as much as a
     // full one (4 candidates in the 8 AVX-512 lanes ran at half speed), and a chunk is also how
@@ -514,10 +523,14 @@ fn search(a: SearchArgs, json: bool) -> Result<Ended, CliError> {
         }
         lines_done = last_line;
         if let Some(pb) = &bar {
+            if first_chunk {
+                pb.set_style(running.clone());
+                first_chunk = false;
+            }
             pb.set_position(lines_done.saturating_sub(a.skip));
             let tried = progress.tried.load(Ordering::Relaxed);
             pb.set_message(format!(
-                "{tried} candidates, {:.1}/s",
+                "{tried} candidates tried, {:.1}/s",
                 tried as f64 / start.elapsed().as_secs_f64().max(1e-9)
             ));
         }
