@@ -61,7 +61,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match cli::run(args) {
+    let result = cli::run(args);
+    let notes = cli::explanations();
+    let code = match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
@@ -77,7 +79,12 @@ fn main() -> ExitCode {
             }
             ExitCode::from(e.code())
         }
+    };
+    // What explains the error comes under it (and, after a success, at the end).
+    for n in notes {
+        stderr!("note: {n}");
     }
+    code
 }
 
 /// clap's usage error on one line: what is wrong (the missing arguments by name), clap's "did you

@@ -396,9 +396,13 @@ fn a_key_that_fits_nothing_gives_the_next_command_and_the_curl_line() {
     );
     assert_fails(&o, 1, "recovery-key check --account-data");
     let err = stderr(&o);
-    let note = err.lines().find(|l| l.starts_with("note:")).unwrap();
+    let lines: Vec<&str> = err.lines().collect();
+    let note = lines.iter().position(|l| l.starts_with("note:")).unwrap();
+    let error = lines.iter().position(|l| l.starts_with("error:")).unwrap();
     assert!(
-        note.contains("curl") && note.contains("account_data"),
-        "{note}"
+        lines[note].contains("curl") && lines[note].contains("account_data"),
+        "{err}"
     );
+    // The explanation comes under the error it explains (#27 item 8).
+    assert!(note > error, "{err}");
 }

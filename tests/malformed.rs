@@ -350,8 +350,17 @@ fn check(c: &Value) -> Result<Option<String>, String> {
                 !l.starts_with("error:") && !l.starts_with("warning:") && !l.starts_with("note:")
             })
             .collect();
-        if errors != 1 || !lines.last().is_some_and(|l| l.starts_with("error: ")) {
-            problems.push(format!("{errors} error: lines, or not last"));
+        // The error line, then only the notes that explain it (issue #27 item 8: a note
+        // explaining an error comes after it).
+        let after_error = lines
+            .iter()
+            .skip_while(|l| !l.starts_with("error: "))
+            .skip(1)
+            .all(|l| l.starts_with("note: "));
+        if errors != 1 || !after_error {
+            problems.push(format!(
+                "{errors} error: lines, or other than notes after it"
+            ));
         }
         if !others.is_empty() {
             problems.push(format!(

@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, IsTerminal, Read, Seek, Write};
+use std::sync::Mutex;
 
 use mxkeys::WipingBufReader;
 use std::path::Path;
@@ -247,6 +248,25 @@ pub fn warn(msg: &str) {
 /// Print a note to stderr.
 pub fn note(msg: &str) {
     stderr!("note: {msg}");
+}
+
+/// Notes that explain the error a command is about to return: printed after its `error:` line
+/// (see [`explanations`]), so the cause comes first and its explanation under it.
+static EXPLAIN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Keep a note for after the error line. A command that then succeeds prints it at the end.
+pub fn explain(msg: &str) {
+    if let Ok(mut e) = EXPLAIN.lock() {
+        e.push(msg.to_owned());
+    }
+}
+
+/// The notes kept by [`explain`], taken.
+pub fn explanations() -> Vec<String> {
+    EXPLAIN
+        .lock()
+        .map(|mut e| std::mem::take(&mut *e))
+        .unwrap_or_default()
 }
 
 /// Print one JSON document on stdout.

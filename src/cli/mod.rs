@@ -16,6 +16,7 @@ mod identity;
 mod inputs;
 pub mod interrupt;
 mod io;
+pub use io::explanations;
 mod output;
 mod recover;
 mod recovery_key;

@@ -15,7 +15,7 @@ use mxkeys::ssss::AccountData;
 
 use super::common::{output_arg, MaxRounds, OptionalOutputArgs, PassphraseArgs};
 use super::held::{HeldArgs, HeldSecret};
-use super::io::{print_json, read_small_json, spinner};
+use super::io::{explain, print_json, read_small_json, spinner};
 use super::secrets::{self, SecretSpec};
 use super::{output, CliError};
 
@@ -298,7 +298,7 @@ fn suggest(
         print_json(&v)?;
     }
     if fixes.is_empty() {
-        stderr!("note: no one-character correction makes this a valid Security Key");
+        explain("no one-character correction makes this a valid Security Key");
         return Ok(());
     }
     if none_fit {
@@ -307,10 +307,10 @@ fn suggest(
         } else {
             ""
         };
-        stderr!(
-            "note: {} keys one correction away are valid, but none fits what was given{why}",
+        explain(&format!(
+            "{} keys one correction away are valid, but none fits what was given{why}",
             fixes.len()
-        );
+        ));
     }
     match &shown {
         Some(where_) if !json => {
@@ -324,13 +324,13 @@ fn suggest(
             } else {
                 " (add --account-data AD.json or --backup-version VERSION.json to find yours)"
             };
-            stderr!("note: {what} {}{hint}", where_.describe());
+            explain(&format!("{what} {}{hint}", where_.describe()));
         }
         Some(_) => {}
-        None => stderr!(
-            "note: {} corrected keys found; they are secret like the key, so they are shown only on a terminal: rerun with -o FILE to have them written there",
+        None => explain(&format!(
+            "{} corrected keys found; they are secret like the key, so they are shown only on a terminal: rerun with -o FILE to have them written there",
             fixes.len()
-        ),
+        )),
     }
     Ok(())
 }
@@ -435,7 +435,7 @@ fn check_held(
         return Ok(());
     }
     if account.is_none() {
-        stderr!("note: fetch your account data with an access token ($TOKEN) and your homeserver's URL ($HS): curl -s -G -H \"Authorization: Bearer $TOKEN\" --data-urlencode 'filter={{\"room\":{{\"rooms\":[]}}}}' \"$HS/_matrix/client/v3/sync\" | jq .account_data.events > account_data.json");
+        explain("fetch your account data with an access token ($TOKEN) and your homeserver's URL ($HS): curl -s -G -H \"Authorization: Bearer $TOKEN\" --data-urlencode 'filter={\"room\":{\"rooms\":[]}}' \"$HS/_matrix/client/v3/sync\" | jq .account_data.events > account_data.json");
     }
     Err(CliError::Input(not_fitting(
         &found,

@@ -802,7 +802,7 @@ def recovery_key_cases():
          "--suggest --json: no terminal and no -o, so the corrections are counted, not shown; "
          "one error line on stderr")
     case("rk-zero.txt", None, chk + ["--suggest"], 1, "no zero",
-         "--suggest: no terminal and no -o: a note says the corrections are secret, then the error",
+         "--suggest: no terminal and no -o: the error, then a note says the corrections are secret",
          fixed_bug="`recovery-key check --suggest` prints its heading (\"Keys one correction away "
                 "...\") on stderr, so a failing run has a second stderr line that is not "
                 "warning:/note: (contract: one line starting error:)")
