@@ -316,17 +316,42 @@ impl fmt::Display for CliError {
 /// What to try next, in the CLI's words (flags and commands), for a library error that says
 /// only what was wrong. One place, as rage's binary does it.
 pub fn hint(e: &mxkeys::Error) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    hint_given(e, &args)
+}
+
+/// [`hint`] for a command line `args`: a hint never suggests a flag that was given.
+fn hint_given(e: &mxkeys::Error, args: &[String]) -> Option<String> {
     use mxkeys::recovery_key::RecoveryKeyError;
     use mxkeys::Error as E;
+    let given = |flag: &str| {
+        args.iter()
+            .any(|a| a == flag || a.strip_prefix(flag).is_some_and(|r| r.starts_with('=')))
+    };
     Some(match e {
-        E::RoundsTooHigh { rounds, .. } => format!("add --max-rounds {rounds} if you trust it"),
+        E::RoundsTooHigh { rounds, .. } if !given("--max-rounds") => {
+            format!("add --max-rounds {rounds} if you trust it")
+        }
+        E::RoundsTooHigh { rounds, .. } => {
+            format!("raise --max-rounds to {rounds} if you trust it")
+        }
         E::SsssWrongKey { .. } => {
-            "try your other Security Key, or --key-id to pick another key; a backup's own recovery key opens the backup (mxkeys backup decrypt), not secret storage".into()
+            let other = if given("--key-id") {
+                "try your other Security Key, or another --key-id (`mxkeys ssss inspect` lists them)"
+            } else {
+                "try your other Security Key, or --key-id to pick another key"
+            };
+            format!("{other}; a backup's own recovery key opens the backup (mxkeys backup decrypt), not secret storage")
         }
         E::SsssSeveralKeys { .. } => "choose one with --key-id".into(),
         E::SsssNoKey { .. } => "see `mxkeys ssss inspect` for which keys hold it".into(),
+        E::BackupKeyMismatch { .. } if given("--account-data") => {
+            "mxkeys doctor explains keys out of sync".into()
+        }
         E::BackupKeyMismatch { .. } => "if it is the Security Key your client shows, it opens secret storage, where the backup key is kept: add --account-data AD.json (or run mxkeys recover; mxkeys doctor explains keys out of sync)".into(),
-        E::RecoveryKey(RecoveryKeyError::Prefix { .. } | RecoveryKeyError::Parity) => {
+        E::RecoveryKey(RecoveryKeyError::Prefix { .. } | RecoveryKeyError::Parity)
+            if !given("--suggest") =>
+        {
             "`--suggest` lists the likely corrections".into()
         }
         _ => return None,
@@ -342,5 +367,47 @@ impl From<mxkeys::Error> for CliError {
 impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> Self {
         CliError::Lib(mxkeys::Error::from_io(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hint_given;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    /// A hint never suggests what the command line already has (#27 item 7).
+    #[test]
+    fn hints_fit_the_arguments_given() {
+        let rounds = mxkeys::Error::RoundsTooHigh {
+            rounds: 9_000_000,
+            limit: 5_000_000,
+        };
+        let h = hint_given(&rounds, &args(&["mxkeys", "export", "decrypt", "f"])).unwrap();
+        assert!(h.starts_with("add --max-rounds 9000000"), "{h}");
+        let h = hint_given(
+            &rounds,
+            &args(&["mxkeys", "export", "decrypt", "--max-rounds=6000000"]),
+        )
+        .unwrap();
+        assert!(h.starts_with("raise --max-rounds to 9000000"), "{h}");
+
+        let parity = mxkeys::Error::RecoveryKey(mxkeys::recovery_key::RecoveryKeyError::Parity);
+        assert!(hint_given(&parity, &args(&["mxkeys", "recovery-key", "check"])).is_some());
+        assert!(hint_given(
+            &parity,
+            &args(&["mxkeys", "recovery-key", "check", "--suggest"])
+        )
+        .is_none());
+
+        let wrong = mxkeys::Error::SsssWrongKey { key_id: "K".into() };
+        let h = hint_given(
+            &wrong,
+            &args(&["mxkeys", "ssss", "decrypt", "--key-id", "K"]),
+        )
+        .unwrap();
+        assert!(h.contains("another --key-id"), "{h}");
     }
 }
