@@ -179,7 +179,8 @@ fn inspect_names_the_writer_of_untouched_peer_files() {
     for (file, writer) in [
         ("element-web-r500000.txt", "Element Web"),
         ("element-web-r1000.txt", "Element Web"),
-        ("wasm-r100000.txt", "matrix-rust-sdk"),
+        // Same armor, same IV bit: at other than nio's default rounds the file cannot tell.
+        ("wasm-r100000.txt", "matrix-rust-sdk or matrix-nio"),
         ("nio-r10000.txt", "matrix-nio"),
     ] {
         let text = fs::read(V.dir().join(file)).unwrap();

@@ -15,7 +15,8 @@ use super::Inspection;
 /// The best guess and the observations behind it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WriterGuess {
-    /// The likely writer, e.g. `"Element Web"`, or `"unknown"`.
+    /// The likely writer, e.g. `"Element Web"`, `"matrix-rust-sdk or matrix-nio"` when the
+    /// signals cannot separate them, or `"unknown"`.
     pub writer: &'static str,
     /// What was seen, one sentence each.
     pub evidence: Vec<String>,
@@ -43,6 +44,8 @@ pub fn guess_writer(i: &Inspection) -> WriterGuess {
     }
     let mut writer = "unknown";
     if a.body_lines == 1 && !a.final_newline {
+        // The two write the same armor and clear the same IV bit; only the round count tells
+        // them apart, and only at nio's default. Anything else could be either.
         writer = if i.header.rounds == 10_000 {
             evidence.push(
                 "10000 rounds is matrix-nio's default (Element and matrix-rust-sdk use more)"
@@ -50,7 +53,11 @@ pub fn guess_writer(i: &Inspection) -> WriterGuess {
             );
             "matrix-nio"
         } else {
-            "matrix-rust-sdk"
+            evidence.push(format!(
+                "{} rounds is not matrix-nio's default (10000), but its callers may choose any, so                  nothing in the file separates matrix-rust-sdk from matrix-nio",
+                i.header.rounds
+            ));
+            "matrix-rust-sdk or matrix-nio"
         };
         evidence.push(
             "one unwrapped base64 line and no final newline: the layout of matrix-rust-sdk \
@@ -80,7 +87,7 @@ pub fn guess_writer(i: &Inspection) -> WriterGuess {
              clear a different bit"
                 .to_string(),
         );
-        if writer == "Element Web" || writer == "matrix-rust-sdk" || writer == "matrix-nio" {
+        if writer != "unknown" && writer != "mautrix-go" {
             evidence.push(format!(
                 "that contradicts the layout, which suggests {writer}"
             ));
