@@ -1228,7 +1228,7 @@ pub fn new_backup_version_body(
         let sk = ed25519_dalek::SigningKey::from_bytes(seed);
         let master = encode_unpadded(sk.verifying_key().as_bytes());
         let text = identity::canonical_json(&Value::Object(auth.clone()))
-            .map_err(|e| Error::Backup(e.to_string()))?;
+            .map_err(backup::BackupError::AuthDataNotCanonical)?;
         let sig = encode_unpadded(&sk.sign(text.as_bytes()).to_bytes());
         auth.insert(
             "signatures".into(),

@@ -74,9 +74,9 @@ pub enum Error {
     #[error("{0}")]
     RecoveryKey(#[from] crate::recovery_key::RecoveryKeyError),
 
-    /// A backup document is not shaped as expected.
+    /// A backup document (keys body, backup version, `auth_data`) is not shaped as expected.
     #[error("{0}")]
-    Backup(String),
+    Backup(#[from] crate::backup::BackupError),
 
     /// The recovery key belongs to another backup.
     #[error("this key is not the key of backup version {version}: the backup's public key is {expected}, this key's is {actual}")]

@@ -82,23 +82,49 @@ impl Limits {
     }
 }
 
+/// Why a round count in a key description or backup version
+/// (`passphrase.iterations`, `auth_data.private_key_iterations`) cannot be read. Each variant
+/// names the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IterationsError {
+    /// The field is absent or `null`.
+    #[error("{field} is missing")]
+    Missing {
+        /// The field, e.g. `passphrase.iterations`.
+        field: &'static str,
+    },
+    /// A whole number above 2^32-1.
+    #[error(
+        "{field} is {value}, more than any client writes (at most {}); the file is damaged",
+        u32::MAX
+    )]
+    TooLarge {
+        /// The field, e.g. `passphrase.iterations`.
+        field: &'static str,
+        /// The number found.
+        value: u64,
+    },
+    /// Not a whole number (a string, a negative or fractional number, ...).
+    #[error("{field} is not a whole number from 1 to {}", u32::MAX)]
+    NotWhole {
+        /// The field, e.g. `passphrase.iterations`.
+        field: &'static str,
+    },
+}
+
 /// A round count as key descriptions carry it (`passphrase.iterations`,
 /// `auth_data.private_key_iterations`): a whole number up to 2^32-1. `field` names it in the
 /// error. Zero and the caller's limit are [`Rounds::new`]'s business.
-pub fn json_rounds(v: Option<&serde_json::Value>, field: &str) -> Result<u32, String> {
+pub fn json_rounds(
+    v: Option<&serde_json::Value>,
+    field: &'static str,
+) -> Result<u32, IterationsError> {
     match v {
-        None | Some(serde_json::Value::Null) => Err(format!("{field} is missing")),
+        None | Some(serde_json::Value::Null) => Err(IterationsError::Missing { field }),
         Some(x) => match x.as_u64() {
-            Some(n) => u32::try_from(n).map_err(|_| {
-                format!(
-                    "{field} is {n}, more than any client writes (at most {}); the file is damaged",
-                    u32::MAX
-                )
-            }),
-            None => Err(format!(
-                "{field} is not a whole number from 1 to {}",
-                u32::MAX
-            )),
+            Some(n) => u32::try_from(n).map_err(|_| IterationsError::TooLarge { field, value: n }),
+            None => Err(IterationsError::NotWhole { field }),
         },
     }
 }
@@ -335,6 +361,33 @@ fn has_avx512() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_rounds_messages_are_unchanged() {
+        use serde_json::json;
+        let f = "passphrase.iterations";
+        let got = |v: Option<serde_json::Value>| json_rounds(v.as_ref(), f);
+        assert_eq!(got(Some(json!(7))), Ok(7));
+        let cases = [
+            (None, "passphrase.iterations is missing"),
+            (Some(json!(null)), "passphrase.iterations is missing"),
+            (
+                Some(json!(4294967296u64)),
+                "passphrase.iterations is 4294967296, more than any client writes (at most 4294967295); the file is damaged",
+            ),
+            (
+                Some(json!("1000")),
+                "passphrase.iterations is not a whole number from 1 to 4294967295",
+            ),
+            (
+                Some(json!(-1)),
+                "passphrase.iterations is not a whole number from 1 to 4294967295",
+            ),
+        ];
+        for (v, want) in cases {
+            assert_eq!(got(v).unwrap_err().to_string(), want);
+        }
+    }
 
     #[test]
     fn rounds_are_bounded() {
