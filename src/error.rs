@@ -63,7 +63,7 @@ pub enum Error {
         /// Which data: "decrypted export", "input".
         what: &'static str,
         /// Category of the problem; never contains secret bytes.
-        detail: String,
+        detail: crate::session::JsonDetail,
         /// 1-based line in the JSON text.
         line: usize,
         /// 1-based column in the JSON text.

@@ -27,7 +27,7 @@ use serde_json::{Map, Value};
 
 use crate::encoding::decode_lenient;
 use crate::megolm::{Message, MessageError, Ratchet, SessionKey};
-use crate::session::{json_detail, SessionRecord};
+use crate::session::{json_detail, JsonDetail, SessionRecord};
 
 /// The megolm room-message algorithm (defined once, in [`crate::megolm`]).
 pub use crate::megolm::ALGORITHM as MEGOLM;
@@ -249,12 +249,56 @@ impl Outcome {
     }
 }
 
+/// What [`parse_events`] accepts, said after each error about the file as a whole.
+const EXPECTED: &str = "expected a JSON array, a /messages response, or one event per line";
+
+/// Why an events file is none of the shapes [`parse_events`] reads. No message quotes the input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EventsError {
+    /// An object whose `chunk` or `events` is not an array.
+    #[error("its \"chunk\" (or \"events\") is not a list of events")]
+    ChunkNotList,
+    /// An object with neither `chunk`, `events` nor `content`.
+    #[error("a JSON object without \"chunk\" or \"events\"; expected a list of events")]
+    NoEventList,
+    /// JSON, but neither an array nor an object.
+    #[error("expected a JSON array of events")]
+    NotArray,
+    /// Not JSON, and not UTF-8 either.
+    #[error("the events file is not UTF-8")]
+    NotUtf8,
+    /// Nothing but whitespace.
+    #[error("the events file is empty; {EXPECTED}")]
+    Empty,
+    /// Not JSON as a whole, and its first line is not an event by itself.
+    #[error("not JSON: {detail} at line {line}, column {column}; {EXPECTED}")]
+    NotJson {
+        /// What is wrong.
+        detail: JsonDetail,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+    },
+    /// JSON Lines (its first line is an event), but a later line is not JSON.
+    #[error("line {line}: not JSON: {detail} at column {column}; {EXPECTED}")]
+    LineNotJson {
+        /// 1-based line in the file.
+        line: usize,
+        /// What is wrong.
+        detail: JsonDetail,
+        /// 1-based column in that line.
+        column: usize,
+    },
+}
+
 /// Events from a JSON array, a `/messages` response (`chunk`), a `/sync` timeline
 /// (`events`), or JSON Lines.
 ///
 /// # Errors
-/// A description of why the input is none of those.
-pub fn parse_events(text: &[u8]) -> Result<Vec<Value>, String> {
+/// [`EventsError`]: why the input is none of those.
+pub fn parse_events(text: &[u8]) -> Result<Vec<Value>, EventsError> {
     match serde_json::from_slice::<Value>(text) {
         Ok(Value::Array(a)) => Ok(a),
         Ok(Value::Object(mut o)) => {
@@ -266,22 +310,16 @@ pub fn parse_events(text: &[u8]) -> Result<Vec<Value>, String> {
             } else if o.contains_key("content") {
                 Ok(vec![Value::Object(o)])
             } else if o.contains_key("chunk") || o.contains_key("events") {
-                Err("its \"chunk\" (or \"events\") is not a list of events".into())
+                Err(EventsError::ChunkNotList)
             } else {
-                Err(
-                    "a JSON object without \"chunk\" or \"events\"; expected a list of events"
-                        .into(),
-                )
+                Err(EventsError::NoEventList)
             }
         }
-        Ok(_) => Err("expected a JSON array of events".into()),
+        Ok(_) => Err(EventsError::NotArray),
         Err(whole) => {
-            const EXPECTED: &str =
-                "expected a JSON array, a /messages response, or one event per line";
-            let text = std::str::from_utf8(text)
-                .map_err(|_| "the events file is not UTF-8".to_string())?;
+            let text = std::str::from_utf8(text).map_err(|_| EventsError::NotUtf8)?;
             if text.trim().is_empty() {
-                return Err(format!("the events file is empty; {EXPECTED}"));
+                return Err(EventsError::Empty);
             }
             // JSON Lines when the first line is an event by itself; otherwise the file is one
             // document (a pretty-printed array, say) and the whole-file error is the one to give.
@@ -294,22 +332,18 @@ pub fn parse_events(text: &[u8]) -> Result<Vec<Value>, String> {
                 .and_then(|(_, l)| serde_json::from_str::<Value>(l).ok())
                 .filter(Value::is_object)
             else {
-                return Err(format!(
-                    "not JSON: {} at line {}, column {}; {EXPECTED}",
-                    json_detail(&whole),
-                    whole.line(),
-                    whole.column()
-                ));
+                return Err(EventsError::NotJson {
+                    detail: json_detail(&whole),
+                    line: whole.line(),
+                    column: whole.column(),
+                });
             };
             std::iter::once(Ok(first))
                 .chain(lines.map(|(i, l)| {
-                    serde_json::from_str(l).map_err(|e| {
-                        format!(
-                            "line {}: not JSON: {} at column {}; {EXPECTED}",
-                            i + 1,
-                            json_detail(&e),
-                            e.column()
-                        )
+                    serde_json::from_str(l).map_err(|e| EventsError::LineNotJson {
+                        line: i + 1,
+                        detail: json_detail(&e),
+                        column: e.column(),
                     })
                 }))
                 .collect()
@@ -575,6 +609,45 @@ pub fn decrypted_event(store: &KeyStore, original: &Value, plaintext: &Value) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_events_messages_are_unchanged() {
+        const E: &str = "expected a JSON array, a /messages response, or one event per line";
+        let cases: Vec<(&[u8], String)> = vec![
+            (
+                br#"{"chunk": 5}"#,
+                "its \"chunk\" (or \"events\") is not a list of events".into(),
+            ),
+            (
+                br#"{"x": 1}"#,
+                "a JSON object without \"chunk\" or \"events\"; expected a list of events".into(),
+            ),
+            (b"5", "expected a JSON array of events".into()),
+            (b"\xff\xfe", "the events file is not UTF-8".into()),
+            (b" \n ", format!("the events file is empty; {E}")),
+            (
+                b"[1,\n",
+                format!("not JSON: it ends in the middle at line 2, column 0; {E}"),
+            ),
+            (
+                b"{\"content\": {}}\n\n{\"content\": ",
+                format!("line 3: not JSON: it ends in the middle at column 12; {E}"),
+            ),
+        ];
+        for (text, want) in cases {
+            let e = parse_events(text).unwrap_err();
+            assert_eq!(e.to_string(), want, "{e:?}");
+        }
+        assert_eq!(
+            EventsError::LineNotJson {
+                line: 4,
+                detail: JsonDetail::Syntax,
+                column: 2
+            }
+            .to_string(),
+            format!("line 4: not JSON: syntax error at column 2; {E}")
+        );
+    }
 
     fn vodozemac() -> (KeyStore, Vec<Value>) {
         let keys: Vec<SessionRecord> =

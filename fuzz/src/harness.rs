@@ -1047,7 +1047,7 @@ pub fn events(data: &[u8]) {
     let events = match parse_events(rest) {
         Ok(e) => e,
         Err(why) => {
-            assert!(!why.is_empty());
+            assert!(!why.to_string().is_empty());
             return;
         }
     };
