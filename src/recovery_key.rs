@@ -32,7 +32,7 @@ pub enum RecoveryKeyError {
         /// The character.
         found: char,
         /// Likely intended characters, as a sentence fragment (may be empty).
-        hint: String,
+        hint: &'static str,
     },
     /// Wrong number of characters.
     #[error("the key has {chars} characters, {} than the {CHARS} of a Security Key: {}", if *.chars < CHARS { "fewer" } else { "more" }, if *.chars < CHARS { format!("{} missing", CHARS - *.chars) } else { format!("{} extra", *.chars - CHARS) })]
@@ -125,7 +125,7 @@ impl RecoveryKey {
             return Err(RecoveryKeyError::BadChar {
                 position: i + 1,
                 found: c,
-                hint: hint_for(c).to_string(),
+                hint: hint_for(c),
             });
         }
         let n = chars.chars().count();
