@@ -104,12 +104,40 @@ pub enum InfoError {
     },
 }
 
-impl AttachmentError {
-    /// Stable short name, as in test-vector manifests.
-    pub fn kind(&self) -> &'static str {
+/// The class of an [`AttachmentError`] ([`AttachmentError::kind`]), as test-vector manifests
+/// name it. Serialized as [`AttachmentErrorKind::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AttachmentErrorKind {
+    /// `info`: [`AttachmentError::Info`].
+    Info,
+    /// `hash`: [`AttachmentError::Hash`].
+    Hash,
+}
+
+impl AttachmentErrorKind {
+    /// The short, stable name.
+    pub fn as_str(self) -> &'static str {
         match self {
-            AttachmentError::Info(_) => "info",
-            AttachmentError::Hash => "hash",
+            AttachmentErrorKind::Info => "info",
+            AttachmentErrorKind::Hash => "hash",
+        }
+    }
+}
+
+impl std::fmt::Display for AttachmentErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl AttachmentError {
+    /// The class of the failure, as in test-vector manifests.
+    pub fn kind(&self) -> AttachmentErrorKind {
+        match self {
+            AttachmentError::Info(_) => AttachmentErrorKind::Info,
+            AttachmentError::Hash => AttachmentErrorKind::Hash,
         }
     }
 }
@@ -486,6 +514,17 @@ impl<W: Write> Write for AttachmentEncryptor<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kinds_serialize_as_their_names() {
+        for (k, name) in [
+            (AttachmentErrorKind::Info, "info"),
+            (AttachmentErrorKind::Hash, "hash"),
+        ] {
+            assert_eq!((k.as_str(), k.to_string().as_str()), (name, name));
+            assert_eq!(serde_json::to_value(k).unwrap(), name);
+        }
+    }
 
     #[test]
     fn info_messages_are_unchanged() {

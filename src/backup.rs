@@ -209,16 +209,56 @@ pub enum SessionKeyProblem {
     },
 }
 
-impl SessionFailure {
-    /// Stable short name, as in test-vector manifests and `--json`.
-    pub fn kind(&self) -> &'static str {
+/// The class of a [`SessionFailure`] ([`SessionFailure::kind`]), as test-vector manifests and
+/// `--json` name it. Serialized as [`FailureKind::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// `format`: [`SessionFailure::Format`].
+    Format,
+    /// `key`: [`SessionFailure::Key`].
+    Key,
+    /// `mac`: [`SessionFailure::Mac`].
+    Mac,
+    /// `padding`: [`SessionFailure::Padding`].
+    Padding,
+    /// `json`: [`SessionFailure::Json`].
+    Json,
+    /// `session_key`: [`SessionFailure::SessionKey`].
+    SessionKey,
+}
+
+impl FailureKind {
+    /// The short, stable name.
+    pub fn as_str(self) -> &'static str {
         match self {
-            SessionFailure::Format(_) => "format",
-            SessionFailure::Key(_) => "key",
-            SessionFailure::Mac => "mac",
-            SessionFailure::Padding => "padding",
-            SessionFailure::Json => "json",
-            SessionFailure::SessionKey(_) => "session_key",
+            FailureKind::Format => "format",
+            FailureKind::Key => "key",
+            FailureKind::Mac => "mac",
+            FailureKind::Padding => "padding",
+            FailureKind::Json => "json",
+            FailureKind::SessionKey => "session_key",
+        }
+    }
+}
+
+impl std::fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl SessionFailure {
+    /// The class of the failure, as in test-vector manifests and `--json`.
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            SessionFailure::Format(_) => FailureKind::Format,
+            SessionFailure::Key(_) => FailureKind::Key,
+            SessionFailure::Mac => FailureKind::Mac,
+            SessionFailure::Padding => FailureKind::Padding,
+            SessionFailure::Json => FailureKind::Json,
+            SessionFailure::SessionKey(_) => FailureKind::SessionKey,
         }
     }
 }
@@ -670,6 +710,21 @@ impl PassphraseBackup {
 mod tests {
     use super::*;
 
+    #[test]
+    fn failure_kinds_serialize_as_their_names() {
+        for (k, name) in [
+            (FailureKind::Format, "format"),
+            (FailureKind::Key, "key"),
+            (FailureKind::Mac, "mac"),
+            (FailureKind::Padding, "padding"),
+            (FailureKind::Json, "json"),
+            (FailureKind::SessionKey, "session_key"),
+        ] {
+            assert_eq!((k.as_str(), k.to_string().as_str()), (name, name));
+            assert_eq!(serde_json::to_value(k).unwrap(), name);
+        }
+    }
+
     fn session() -> Value {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -697,31 +752,31 @@ mod tests {
         let other = RecoveryKey::from_bytes(&mut [6; 32]);
         assert_eq!(
             decrypt_session_data(&other, &sd, None).unwrap_err().kind(),
-            "mac"
+            FailureKind::Mac
         );
         assert_eq!(
             decrypt_session_data(&key, &sd, Some("other"))
                 .unwrap_err()
                 .kind(),
-            "session_key"
+            FailureKind::SessionKey
         );
         let mut low = sd.clone();
         low["ephemeral"] = Value::String(encode_unpadded(&[0; 32]));
         assert_eq!(
             decrypt_session_data(&key, &low, None).unwrap_err().kind(),
-            "key"
+            FailureKind::Key
         );
         let mut short = sd.clone();
         short["ephemeral"] = Value::String(encode_unpadded(&[1; 31]));
         assert_eq!(
             decrypt_session_data(&key, &short, None).unwrap_err().kind(),
-            "key"
+            FailureKind::Key
         );
         let mut num = sd.clone();
         num["mac"] = Value::from(5);
         assert_eq!(
             decrypt_session_data(&key, &num, None).unwrap_err().kind(),
-            "format"
+            FailureKind::Format
         );
         // Damage the last block: the empty-message MAC still matches, the padding does not.
         let mut ct = decode_lenient(sd["ciphertext"].as_str().unwrap()).unwrap();
@@ -731,7 +786,7 @@ mod tests {
         bad["ciphertext"] = Value::String(encode_unpadded(&ct));
         assert_eq!(
             decrypt_session_data(&key, &bad, None).unwrap_err().kind(),
-            "padding"
+            FailureKind::Padding
         );
     }
 
@@ -827,7 +882,10 @@ mod tests {
         for (e, want) in cases {
             assert_eq!(e.to_string(), want, "{e:?}");
             let e = Error::from(e);
-            assert_eq!((e.to_string().as_str(), e.kind()), (want, "format"));
+            assert_eq!(
+                (e.to_string().as_str(), e.kind()),
+                (want, crate::ErrorKind::Format)
+            );
         }
         let failures: Vec<(SessionFailure, &str)> = vec![
             (

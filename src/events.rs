@@ -179,19 +179,68 @@ pub enum Outcome {
     },
 }
 
-impl Outcome {
-    /// The short name used in manifests and summaries.
-    pub fn kind(&self) -> &'static str {
+/// Which [`Outcome`] an event had ([`Outcome::kind`]), as manifests and summaries name it (the
+/// `result` of a serialized [`Outcome`]). Serialized as [`OutcomeKind::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum OutcomeKind {
+    /// `ok`: [`Outcome::Ok`].
+    Ok,
+    /// `unknown_session`: [`Outcome::UnknownSession`].
+    UnknownSession,
+    /// `too_late`: [`Outcome::TooLate`].
+    TooLate,
+    /// `room_mismatch`: [`Outcome::RoomMismatch`].
+    RoomMismatch,
+    /// `sender_key_mismatch`: [`Outcome::SenderKeyMismatch`].
+    SenderKeyMismatch,
+    /// `mac`: [`Outcome::Mac`].
+    Mac,
+    /// `signature`: [`Outcome::Signature`].
+    Signature,
+    /// `unknown_algorithm`: [`Outcome::UnknownAlgorithm`].
+    UnknownAlgorithm,
+    /// `format`: [`Outcome::Format`].
+    Format,
+}
+
+impl OutcomeKind {
+    /// The short, stable name.
+    pub fn as_str(self) -> &'static str {
         match self {
-            Outcome::Ok { .. } => "ok",
-            Outcome::UnknownSession { .. } => "unknown_session",
-            Outcome::TooLate { .. } => "too_late",
-            Outcome::RoomMismatch { .. } => "room_mismatch",
-            Outcome::SenderKeyMismatch { .. } => "sender_key_mismatch",
-            Outcome::Mac { .. } => "mac",
-            Outcome::Signature { .. } => "signature",
-            Outcome::UnknownAlgorithm { .. } => "unknown_algorithm",
-            Outcome::Format { .. } => "format",
+            OutcomeKind::Ok => "ok",
+            OutcomeKind::UnknownSession => "unknown_session",
+            OutcomeKind::TooLate => "too_late",
+            OutcomeKind::RoomMismatch => "room_mismatch",
+            OutcomeKind::SenderKeyMismatch => "sender_key_mismatch",
+            OutcomeKind::Mac => "mac",
+            OutcomeKind::Signature => "signature",
+            OutcomeKind::UnknownAlgorithm => "unknown_algorithm",
+            OutcomeKind::Format => "format",
+        }
+    }
+}
+
+impl std::fmt::Display for OutcomeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Outcome {
+    /// Which outcome this is, as manifests and summaries name it.
+    pub fn kind(&self) -> OutcomeKind {
+        match self {
+            Outcome::Ok { .. } => OutcomeKind::Ok,
+            Outcome::UnknownSession { .. } => OutcomeKind::UnknownSession,
+            Outcome::TooLate { .. } => OutcomeKind::TooLate,
+            Outcome::RoomMismatch { .. } => OutcomeKind::RoomMismatch,
+            Outcome::SenderKeyMismatch { .. } => OutcomeKind::SenderKeyMismatch,
+            Outcome::Mac { .. } => OutcomeKind::Mac,
+            Outcome::Signature { .. } => OutcomeKind::Signature,
+            Outcome::UnknownAlgorithm { .. } => OutcomeKind::UnknownAlgorithm,
+            Outcome::Format { .. } => OutcomeKind::Format,
         }
     }
 
@@ -611,6 +660,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn outcome_kinds_serialize_as_their_names() {
+        for (k, name) in [
+            (OutcomeKind::Ok, "ok"),
+            (OutcomeKind::UnknownSession, "unknown_session"),
+            (OutcomeKind::TooLate, "too_late"),
+            (OutcomeKind::RoomMismatch, "room_mismatch"),
+            (OutcomeKind::SenderKeyMismatch, "sender_key_mismatch"),
+            (OutcomeKind::Mac, "mac"),
+            (OutcomeKind::Signature, "signature"),
+            (OutcomeKind::UnknownAlgorithm, "unknown_algorithm"),
+            (OutcomeKind::Format, "format"),
+        ] {
+            assert_eq!((k.as_str(), k.to_string().as_str()), (name, name));
+            assert_eq!(serde_json::to_value(k).unwrap(), name);
+        }
+    }
+
+    #[test]
     fn parse_events_messages_are_unchanged() {
         const E: &str = "expected a JSON array, a /messages response, or one event per line";
         let cases: Vec<(&[u8], String)> = vec![
@@ -706,7 +773,7 @@ mod tests {
             panic!("{sync:?}");
         };
         assert_eq!((sr.as_str(), pr.as_str()), (CASES, ELSEWHERE));
-        assert_eq!(o.kind(), "room_mismatch");
+        assert_eq!(o.kind(), OutcomeKind::RoomMismatch);
         let why = o.explain();
         assert!(
             why.contains(&format!("says it was sent in room {ELSEWHERE}")),
@@ -740,7 +807,7 @@ mod tests {
                 _ => assert_eq!(b, a),
             }
         }
-        let ok = |v: &[Outcome]| v.iter().filter(|o| o.kind() == "ok").count();
+        let ok = |v: &[Outcome]| v.iter().filter(|o| o.kind() == OutcomeKind::Ok).count();
         assert_eq!(ok(&after), ok(&before) + 1);
         assert!(ok(&before) >= 20);
     }
@@ -818,7 +885,7 @@ mod tests {
         let (ev, Outcome::Ok { plaintext, .. }) = events
             .iter()
             .zip(&outcomes)
-            .find(|(_, o)| o.kind() == "ok")
+            .find(|(_, o)| o.kind() == OutcomeKind::Ok)
             .unwrap()
         else {
             unreachable!()

@@ -60,16 +60,51 @@ pub enum RecoveryKeyError {
     Empty,
 }
 
-impl RecoveryKeyError {
-    /// Stable short name, as in test-vector manifests.
-    pub fn kind(&self) -> &'static str {
+/// The class of a [`RecoveryKeyError`] ([`RecoveryKeyError::kind`]), as test-vector manifests
+/// name it. Serialized as [`RecoveryKeyKind::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RecoveryKeyKind {
+    /// `bad_char`: [`RecoveryKeyError::BadChar`].
+    BadChar,
+    /// `bad_length`: [`RecoveryKeyError::Length`], [`RecoveryKeyError::DecodedLength`],
+    /// [`RecoveryKeyError::Empty`].
+    BadLength,
+    /// `bad_prefix`: [`RecoveryKeyError::Prefix`].
+    BadPrefix,
+    /// `bad_parity`: [`RecoveryKeyError::Parity`].
+    BadParity,
+}
+
+impl RecoveryKeyKind {
+    /// The short, stable name.
+    pub fn as_str(self) -> &'static str {
         match self {
-            RecoveryKeyError::BadChar { .. } => "bad_char",
+            RecoveryKeyKind::BadChar => "bad_char",
+            RecoveryKeyKind::BadLength => "bad_length",
+            RecoveryKeyKind::BadPrefix => "bad_prefix",
+            RecoveryKeyKind::BadParity => "bad_parity",
+        }
+    }
+}
+
+impl std::fmt::Display for RecoveryKeyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl RecoveryKeyError {
+    /// The class of the failure, as in test-vector manifests.
+    pub fn kind(&self) -> RecoveryKeyKind {
+        match self {
+            RecoveryKeyError::BadChar { .. } => RecoveryKeyKind::BadChar,
             RecoveryKeyError::Length { .. }
             | RecoveryKeyError::DecodedLength { .. }
-            | RecoveryKeyError::Empty => "bad_length",
-            RecoveryKeyError::Prefix { .. } => "bad_prefix",
-            RecoveryKeyError::Parity => "bad_parity",
+            | RecoveryKeyError::Empty => RecoveryKeyKind::BadLength,
+            RecoveryKeyError::Prefix { .. } => RecoveryKeyKind::BadPrefix,
+            RecoveryKeyError::Parity => RecoveryKeyKind::BadParity,
         }
     }
 }
@@ -305,6 +340,19 @@ pub fn suggest(text: &str) -> Vec<Zeroizing<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kinds_serialize_as_their_names() {
+        for (k, name) in [
+            (RecoveryKeyKind::BadChar, "bad_char"),
+            (RecoveryKeyKind::BadLength, "bad_length"),
+            (RecoveryKeyKind::BadPrefix, "bad_prefix"),
+            (RecoveryKeyKind::BadParity, "bad_parity"),
+        ] {
+            assert_eq!((k.as_str(), k.to_string().as_str()), (name, name));
+            assert_eq!(serde_json::to_value(k).unwrap(), name);
+        }
+    }
 
     fn key(b: u8) -> RecoveryKey {
         RecoveryKey::from_bytes(&mut [b; 32])

@@ -588,7 +588,10 @@ mod tests {
             ),
         ];
         for (e, want) in cases {
-            assert_eq!((e.to_string().as_str(), e.kind()), (want, "format"));
+            assert_eq!(
+                (e.to_string().as_str(), e.kind()),
+                (want, crate::ErrorKind::Format)
+            );
         }
         let too_many = Target::ssss(
             &ad(phrase(serde_json::json!({

@@ -968,7 +968,7 @@ mod tests {
             matches!(wrong, Error::SsssWrongKeyNoCheck { .. }),
             "{wrong}"
         );
-        assert_eq!(wrong.kind(), "wrong_key");
+        assert_eq!(wrong.kind(), crate::ErrorKind::WrongKey);
         assert!(wrong
             .to_string()
             .contains("m.cross_signing.master, m.megolm_backup.v1"));
@@ -1129,7 +1129,10 @@ mod tests {
         for (e, want) in cases {
             assert_eq!(e.to_string(), want);
             let e = Error::from(e);
-            assert_eq!((e.to_string().as_str(), e.kind()), (want, "format"));
+            assert_eq!(
+                (e.to_string().as_str(), e.kind()),
+                (want, crate::ErrorKind::Format)
+            );
         }
         let problems: Vec<(PhraseProblem, &str)> = vec![
             (

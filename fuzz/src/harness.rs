@@ -97,7 +97,7 @@ pub fn export_plaintext(data: &[u8]) {
         }
         Err(e) => {
             assert!(!json_ok, "valid JSON refused: {e}");
-            assert_eq!(e.kind(), "json");
+            assert_eq!(e.kind(), mxkeys::ErrorKind::Json);
         }
     }
 }
@@ -358,7 +358,7 @@ pub fn backup_session_data(data: &[u8]) {
             );
             let other = backup::decrypt_session_data(&key, &v, Some("another session"));
             assert!(
-                other.is_err_and(|e| e.kind() == "session_key"),
+                other.is_err_and(|e| e.kind() == backup::FailureKind::SessionKey),
                 "filed under another session id and accepted"
             );
         }
@@ -703,13 +703,17 @@ pub fn backup_roundtrip(data: &[u8]) {
             );
         }
         Err(e) => assert!(
-            !wrap && matches!(e.kind(), "json" | "session_key"),
+            !wrap
+                && matches!(
+                    e.kind(),
+                    backup::FailureKind::Json | backup::FailureKind::SessionKey
+                ),
             "own session_data refused: {e}"
         ),
     }
     let wrong = backup::decrypt_session_data(&other, &sd, None);
     assert!(
-        wrong.is_err_and(|e| e.kind() == "mac"),
+        wrong.is_err_and(|e| e.kind() == backup::FailureKind::Mac),
         "another key passed the MAC"
     );
 }
@@ -906,7 +910,7 @@ pub fn merge(data: &[u8]) {
         assert_eq!(reports.len(), sessions.len(), "one report per session");
         for (j, (s, r)) in sessions.iter().zip(&reports).enumerate() {
             assert_eq!(r.index, j);
-            if r.status() == "invalid" {
+            if r.status() == mxkeys::session::ReportStatus::Invalid {
                 invalid += 1;
                 continue;
             }
@@ -1071,7 +1075,7 @@ pub fn events(data: &[u8]) {
                 .as_ref()
                 .and_then(|t| t.get("result"))
                 .and_then(Value::as_str),
-            Some(o.kind())
+            Some(o.kind().as_str())
         );
         if let Outcome::Format { why } = o {
             assert!(!why.starts_with("internal"), "an event was not processed");

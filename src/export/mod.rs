@@ -729,7 +729,11 @@ mod tests {
                 },
             );
             // The high byte of the rounds field jumps past the limit instead.
-            let expected = if i == 33 { "rounds" } else { "mac" };
+            let expected = if i == 33 {
+                crate::ErrorKind::Rounds
+            } else {
+                crate::ErrorKind::Mac
+            };
             assert_eq!(got.err().map(|e| e.kind()), Some(expected), "byte {i}");
         }
     }
@@ -885,7 +889,7 @@ mod tests {
             decrypt(&file, &pass("p"), &Limits::default())
                 .unwrap_err()
                 .kind(),
-            "json"
+            crate::ErrorKind::Json
         );
     }
 

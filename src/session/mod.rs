@@ -19,7 +19,7 @@ mod validate;
 
 pub use compat::{refusals, shared_history_spellings, Refusal, EVERY_READER, SHARED_HISTORY};
 pub use record::{to_writer_pretty, RawMap, SessionRecord};
-pub use validate::{validate, Problem, Report};
+pub use validate::{validate, Problem, Report, ReportStatus};
 
 use std::collections::HashSet;
 use std::fmt;
@@ -444,7 +444,12 @@ mod tests {
             br#"[{"session_id" ,"a":1}]"#,
         ] {
             let e = scan(bad, "input", |_| Ok(())).unwrap_err();
-            assert_eq!(e.kind(), "json", "{}", String::from_utf8_lossy(bad));
+            assert_eq!(
+                e.kind(),
+                crate::ErrorKind::Json,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
         // A non-string room_id is still read past, not refused.
         assert_eq!(
@@ -479,7 +484,7 @@ mod tests {
             format!(r#"[{{"session_key":"{secret}"#),
         ] {
             let e = scan(bad.as_bytes(), "input", |_| Ok(())).unwrap_err();
-            assert_eq!(e.kind(), "json");
+            assert_eq!(e.kind(), crate::ErrorKind::Json);
             assert!(!e.to_string().contains("secret"), "{e}");
         }
         let e = scan(&br#"["x"]"#[..], "input", |_| Ok(())).unwrap_err();
@@ -505,7 +510,7 @@ mod tests {
     #[test]
     fn non_utf8_and_deep_nesting_are_json_errors() {
         let e = scan(&b"[{\"a\":\"\xff\"}]"[..], "input", |_| Ok(())).unwrap_err();
-        assert_eq!(e.kind(), "json");
+        assert_eq!(e.kind(), crate::ErrorKind::Json);
         assert!(
             e.to_string().contains("invalid UTF-8 at line 1, column 8"),
             "{e}"
