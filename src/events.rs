@@ -34,7 +34,7 @@ pub use crate::megolm::ALGORITHM as MEGOLM;
 
 /// A session known from the keys.
 #[derive(Debug)]
-pub struct KnownSession {
+pub(crate) struct KnownSession {
     /// Room it belongs to.
     pub room_id: Option<String>,
     /// Curve25519 key of the device that created it.

@@ -158,6 +158,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+// Every `pub` item is part of the API: an item for the crate alone is `pub(crate)`.
+#![deny(unreachable_pub)]
+
 pub mod account;
 pub mod attachment;
 pub mod backup;

@@ -13,9 +13,9 @@ use zeroize::Zeroizing;
 use crate::secret::SecretBytes;
 
 /// The two bytes every recovery key starts with.
-pub const PREFIX: [u8; 2] = [0x8B, 0x01];
+pub(crate) const PREFIX: [u8; 2] = [0x8B, 0x01];
 /// Decoded length: prefix, key, parity.
-pub const DECODED_LEN: usize = 35;
+pub(crate) const DECODED_LEN: usize = 35;
 /// Characters in a recovery key without spaces (35 bytes starting 0x8B always give 48).
 pub const CHARS: usize = 48;
 const ALPHABET: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";

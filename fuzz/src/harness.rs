@@ -583,11 +583,16 @@ pub fn export_roundtrip(data: &[u8]) {
     let limits = Limits {
         max_rounds: FUZZ_MAX_ROUNDS,
     };
+    // The writer clears bit 63 of the IV (the top bit of byte 8).
+    let mut written_iv = iv;
+    if let Some(b) = written_iv.get_mut(8) {
+        *b &= 0x7f;
+    }
     let i = export::inspect(&file[..]);
     assert!(
         i.as_ref().is_ok_and(|i| i.header.rounds == rounds
             && i.header.salt == salt
-            && i.header.iv == export::clear_bit63(iv)
+            && i.header.iv == written_iv
             && i.ciphertext_len == plain.len() as u64
             && i.armor.final_newline),
         "inspect disagrees with what was written"
