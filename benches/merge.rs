@@ -121,7 +121,9 @@ fn validate(c: &mut Criterion) {
     let all = sessions(0..100_000, 0);
     let reports = mxkeys::merge::validate_all(&all);
     assert!(
-        reports.iter().all(|r| r.status() == "ok"),
+        reports
+            .iter()
+            .all(|r| r.status() == mxkeys::session::ReportStatus::Ok),
         "{:?}",
         reports[0]
     );

@@ -43,15 +43,15 @@ use crate::secret::{Passphrase, SecretBytes};
 use crate::ssss::{self, AccountData, Confirmation, KeyDescription};
 
 /// The secret holding the backup key.
-pub const BACKUP_SECRET: &str = "m.megolm_backup.v1";
+pub(crate) const BACKUP_SECRET: &str = "m.megolm_backup.v1";
 /// The cross-signing secrets, master first.
-pub const CROSS_SIGNING_SECRETS: [&str; 3] = [
+pub(crate) const CROSS_SIGNING_SECRETS: [&str; 3] = [
     "m.cross_signing.master",
     "m.cross_signing.self_signing",
     "m.cross_signing.user_signing",
 ];
 /// The dehydrated-device key: unstable (MSC3814) and stable names.
-pub const DEHYDRATION_SECRETS: [&str; 2] = ["org.matrix.msc3814", "m.dehydrated_device"];
+pub(crate) const DEHYDRATION_SECRETS: [&str; 2] = ["org.matrix.msc3814", "m.dehydrated_device"];
 
 /// The key a person holds, as given.
 #[derive(Debug, Clone, Copy)]
@@ -1255,7 +1255,7 @@ pub fn new_backup_version_body(
         let sk = ed25519_dalek::SigningKey::from_bytes(seed);
         let master = encode_unpadded(sk.verifying_key().as_bytes());
         let text = identity::canonical_json(&Value::Object(auth.clone()))
-            .map_err(|e| Error::Backup(e.to_string()))?;
+            .map_err(backup::BackupError::AuthDataNotCanonical)?;
         let sig = encode_unpadded(&sk.sign(text.as_bytes()).to_bytes());
         auth.insert(
             "signatures".into(),

@@ -31,18 +31,113 @@ type Ctr128 = ctr::Ctr128BE<aes::Aes256>;
 pub enum AttachmentError {
     /// The info is unusable.
     #[error("unusable attachment info: {0}")]
-    Info(String),
+    Info(InfoError),
     /// The SHA-256 of the ciphertext is not the one in the info.
     #[error("the file's SHA-256 does not match the event's hashes.sha256: the download is damaged, truncated or not this attachment; nothing was written")]
     Hash,
 }
 
-impl AttachmentError {
-    /// Stable short name, as in test-vector manifests.
-    pub fn kind(&self) -> &'static str {
+/// What makes an `EncryptedFile` (or the document around it) unusable
+/// ([`AttachmentError::Info`]), the first problem in reading order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InfoError {
+    /// `v` is not `v2`, `v1` or absent.
+    #[error("version {version:?} is unknown (known: v2, v1, none)")]
+    Version {
+        /// The version found.
+        version: String,
+    },
+    /// `key.kty` is not `oct`.
+    #[error("key.kty is {kty:?}, expected \"oct\"")]
+    Kty {
+        /// The key type found.
+        kty: String,
+    },
+    /// `key.alg` is not `A256CTR`.
+    #[error("key.alg is {alg:?}, expected \"A256CTR\"")]
+    Alg {
+        /// The algorithm found.
+        alg: String,
+    },
+    /// `key.key_ops` lacks `decrypt`.
+    #[error("key.key_ops does not allow \"decrypt\"")]
+    NoDecrypt,
+    /// `key.k` is not urlsafe base64.
+    #[error("key.k is not urlsafe base64")]
+    KeyNotBase64,
+    /// `key.k` is not 32 bytes.
+    #[error("key.k is {len} bytes, expected 32 (AES-256)")]
+    KeyLength {
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// `iv` is not base64.
+    #[error("iv is not base64")]
+    IvNotBase64,
+    /// `iv` is not 16 bytes.
+    #[error("iv is {len} bytes, expected 16")]
+    IvLength {
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// `hashes` has no `sha256`.
+    #[error("hashes has no sha256: nothing to check the download against")]
+    NoSha256,
+    /// `hashes.sha256` is not a string.
+    #[error("hashes.sha256 is not a string")]
+    Sha256NotString,
+    /// `hashes.sha256` is not 32 bytes of base64.
+    #[error("hashes.sha256 is not 32 bytes of base64")]
+    Sha256Length,
+    /// A thumbnail was asked for and the content has no `info.thumbnail_file`.
+    #[error("no info.thumbnail_file in this content")]
+    NoThumbnail,
+    /// Neither an `EncryptedFile`, a message content with `file`, nor an event around one.
+    #[error("no EncryptedFile here: expected an object with key/iv/hashes, a message content with \"file\", or a whole event")]
+    NoEncryptedFile,
+    /// The `EncryptedFile` does not parse: a field is missing or of the wrong type.
+    #[error("EncryptedFile is malformed ({} missing or of the wrong type)", field.as_deref().map_or_else(|| "a field".to_owned(), |f| format!("field {f}")))]
+    Malformed {
+        /// The field, when the parser named it.
+        field: Option<String>,
+    },
+}
+
+/// The class of an [`AttachmentError`] ([`AttachmentError::kind`]), as test-vector manifests
+/// name it. Serialized as [`AttachmentErrorKind::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AttachmentErrorKind {
+    /// `info`: [`AttachmentError::Info`].
+    Info,
+    /// `hash`: [`AttachmentError::Hash`].
+    Hash,
+}
+
+impl AttachmentErrorKind {
+    /// The short, stable name.
+    pub fn as_str(self) -> &'static str {
         match self {
-            AttachmentError::Info(_) => "info",
-            AttachmentError::Hash => "hash",
+            AttachmentErrorKind::Info => "info",
+            AttachmentErrorKind::Hash => "hash",
+        }
+    }
+}
+
+impl std::fmt::Display for AttachmentErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl AttachmentError {
+    /// The class of the failure, as in test-vector manifests.
+    pub fn kind(&self) -> AttachmentErrorKind {
+        match self {
+            AttachmentError::Info(_) => AttachmentErrorKind::Info,
+            AttachmentError::Hash => AttachmentErrorKind::Hash,
         }
     }
 }
@@ -111,8 +206,8 @@ impl std::fmt::Debug for AttachmentKey {
     }
 }
 
-fn info(m: impl Into<String>) -> AttachmentError {
-    AttachmentError::Info(m.into())
+fn info(e: InfoError) -> AttachmentError {
+    AttachmentError::Info(e)
 }
 
 impl AttachmentKey {
@@ -126,49 +221,46 @@ impl AttachmentKey {
             Some("v2") | Some("v1") => Counter::Wrap64,
             None => Counter::Full128,
             Some(v) => {
-                return Err(info(format!(
-                    "version {v:?} is unknown (known: v2, v1, none)"
-                )))
+                return Err(info(InfoError::Version {
+                    version: v.to_owned(),
+                }))
             }
         };
         let jwk = &file.key;
         if jwk.kty != "oct" {
-            return Err(info(format!("key.kty is {:?}, expected \"oct\"", jwk.kty)));
+            return Err(info(InfoError::Kty {
+                kty: jwk.kty.clone(),
+            }));
         }
         if jwk.alg != "A256CTR" {
-            return Err(info(format!(
-                "key.alg is {:?}, expected \"A256CTR\"",
-                jwk.alg
-            )));
+            return Err(info(InfoError::Alg {
+                alg: jwk.alg.clone(),
+            }));
         }
         if !jwk.key_ops.iter().any(|o| o == "decrypt") {
-            return Err(info("key.key_ops does not allow \"decrypt\""));
+            return Err(info(InfoError::NoDecrypt));
         }
-        let raw = Zeroizing::new(
-            decode_urlsafe(&jwk.k).ok_or_else(|| info("key.k is not urlsafe base64"))?,
-        );
+        let raw =
+            Zeroizing::new(decode_urlsafe(&jwk.k).ok_or_else(|| info(InfoError::KeyNotBase64))?);
         let mut key = SecretBytes::<32>::zeroed();
         if raw.len() != 32 {
-            return Err(info(format!(
-                "key.k is {} bytes, expected 32 (AES-256)",
-                raw.len()
-            )));
+            return Err(info(InfoError::KeyLength { len: raw.len() }));
         }
         key.expose_mut().copy_from_slice(&raw);
-        let iv = decode_lenient(&file.iv).map_err(|_| info("iv is not base64"))?;
+        let iv = decode_lenient(&file.iv).map_err(|_| info(InfoError::IvNotBase64))?;
         let iv: [u8; 16] = iv
             .try_into()
-            .map_err(|v: Vec<u8>| info(format!("iv is {} bytes, expected 16", v.len())))?;
+            .map_err(|v: Vec<u8>| info(InfoError::IvLength { len: v.len() }))?;
         let sha = file
             .hashes
             .get("sha256")
-            .ok_or_else(|| info("hashes has no sha256: nothing to check the download against"))?
+            .ok_or_else(|| info(InfoError::NoSha256))?
             .as_str()
-            .ok_or_else(|| info("hashes.sha256 is not a string"))?;
+            .ok_or_else(|| info(InfoError::Sha256NotString))?;
         let sha: [u8; 32] = decode_lenient(sha)
             .ok()
             .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| info("hashes.sha256 is not 32 bytes of base64"))?;
+            .ok_or_else(|| info(InfoError::Sha256Length))?;
         Ok(AttachmentKey {
             key,
             iv,
@@ -212,26 +304,19 @@ pub fn find_encrypted_file(doc: &Value, thumbnail: bool) -> Result<EncryptedFile
         content
             .get("info")
             .and_then(|i| i.get("thumbnail_file"))
-            .ok_or_else(|| info("no info.thumbnail_file in this content"))?
+            .ok_or_else(|| info(InfoError::NoThumbnail))?
     } else if let Some(f) = content.get("file") {
         f
     } else if content.get("key").is_some() && content.get("iv").is_some() {
         content
     } else {
-        return Err(info(
-            "no EncryptedFile here: expected an object with key/iv/hashes, a message content with \"file\", or a whole event",
-        ));
+        return Err(info(InfoError::NoEncryptedFile));
     };
     serde_json::from_value(file.clone()).map_err(|e| {
         // serde's message names the field; strip any quoted input.
         let msg = e.to_string();
-        let field = msg
-            .split('`')
-            .nth(1)
-            .map_or_else(|| "a field".to_owned(), |f| format!("field {f}"));
-        info(format!(
-            "EncryptedFile is malformed ({field} missing or of the wrong type)"
-        ))
+        let field = msg.split('`').nth(1).map(str::to_owned);
+        info(InfoError::Malformed { field })
     })
 }
 
@@ -429,6 +514,69 @@ impl<W: Write> Write for AttachmentEncryptor<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kinds_serialize_as_their_names() {
+        for (k, name) in [
+            (AttachmentErrorKind::Info, "info"),
+            (AttachmentErrorKind::Hash, "hash"),
+        ] {
+            assert_eq!((k.as_str(), k.to_string().as_str()), (name, name));
+            assert_eq!(serde_json::to_value(k).unwrap(), name);
+        }
+    }
+
+    #[test]
+    fn info_messages_are_unchanged() {
+        let s = String::from;
+        let cases: Vec<(InfoError, &str)> = vec![
+            (
+                InfoError::Version { version: s("v3") },
+                "version \"v3\" is unknown (known: v2, v1, none)",
+            ),
+            (InfoError::Kty { kty: s("RSA") }, "key.kty is \"RSA\", expected \"oct\""),
+            (
+                InfoError::Alg { alg: s("A128CTR") },
+                "key.alg is \"A128CTR\", expected \"A256CTR\"",
+            ),
+            (InfoError::NoDecrypt, "key.key_ops does not allow \"decrypt\""),
+            (InfoError::KeyNotBase64, "key.k is not urlsafe base64"),
+            (
+                InfoError::KeyLength { len: 16 },
+                "key.k is 16 bytes, expected 32 (AES-256)",
+            ),
+            (InfoError::IvNotBase64, "iv is not base64"),
+            (InfoError::IvLength { len: 8 }, "iv is 8 bytes, expected 16"),
+            (
+                InfoError::NoSha256,
+                "hashes has no sha256: nothing to check the download against",
+            ),
+            (InfoError::Sha256NotString, "hashes.sha256 is not a string"),
+            (InfoError::Sha256Length, "hashes.sha256 is not 32 bytes of base64"),
+            (InfoError::NoThumbnail, "no info.thumbnail_file in this content"),
+            (
+                InfoError::NoEncryptedFile,
+                "no EncryptedFile here: expected an object with key/iv/hashes, a message content with \"file\", or a whole event",
+            ),
+            (
+                InfoError::Malformed {
+                    field: Some(s("iv")),
+                },
+                "EncryptedFile is malformed (field iv missing or of the wrong type)",
+            ),
+            (
+                InfoError::Malformed { field: None },
+                "EncryptedFile is malformed (a field missing or of the wrong type)",
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(e.to_string(), want);
+            assert_eq!(
+                AttachmentError::Info(e).to_string(),
+                format!("unusable attachment info: {want}")
+            );
+        }
+    }
 
     #[test]
     fn encrypt_then_decrypt_and_tamper() {

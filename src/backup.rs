@@ -29,7 +29,8 @@ use zeroize::Zeroizing;
 use crate::encoding::{decode_lenient, encode_unpadded};
 use crate::error::Error;
 use crate::export::container::hmac_sha256;
-use crate::kdf::{self, Limits, Rounds};
+use crate::identity::CanonicalError;
+use crate::kdf::{self, IterationsError, Limits, Rounds};
 use crate::megolm::{SessionKey, SessionKeyError};
 use crate::recovery_key::RecoveryKey;
 use crate::secret::{Passphrase, SecretBytes};
@@ -40,6 +41,85 @@ pub const ALGORITHM: &str = "m.megolm_backup.v1.curve25519-aes-sha2";
 
 type Aes256CbcDec = cbc::Decryptor<aes::Aes256>;
 type Aes256CbcEnc = cbc::Encryptor<aes::Aes256>;
+
+/// What exactly is wrong with a backup document (keys body, backup version, `auth_data`), as
+/// [`Error::Backup`]. A key of another backup version is [`Error::BackupKeyMismatch`]; one
+/// session that fails to decrypt is a [`SessionFailure`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackupError {
+    /// The backup public key is a low-order Curve25519 point (all zeros, say).
+    #[error("the backup public key is a low-order Curve25519 point: anything encrypted to it could be read by anyone; check auth_data.public_key")]
+    LowOrderPublicKey,
+    /// The backup document is not a JSON object.
+    #[error("the backup is not a JSON object; expected the body of GET /room_keys/keys")]
+    NotAnObject,
+    /// The backup document is an object of none of the [`Shape`]s.
+    #[error("not a key backup: expected {{\"rooms\": ...}} (GET /room_keys/keys), {{\"sessions\": ...}}, a KeyBackupData or a session_data")]
+    UnknownShape,
+    /// A smaller shape does not say which room or session it belongs to, and none was given.
+    #[error("{} does not name its {id}; it has to be given", shape_piece(*.shape))]
+    IdNotGiven {
+        /// The shape of the document.
+        shape: Shape,
+        /// `room id` or `session id`.
+        id: &'static str,
+    },
+    /// A room of the keys body has no `sessions` object.
+    #[error("room {room}: no \"sessions\" object")]
+    RoomNoSessions {
+        /// The room id.
+        room: String,
+    },
+    /// The keys body's `rooms` is not an object.
+    #[error("\"rooms\" is not an object")]
+    RoomsNotObject,
+    /// `auth_data` has no `public_key` string.
+    #[error("auth_data has no public_key")]
+    NoPublicKey,
+    /// `auth_data.public_key` is not base64.
+    #[error("auth_data.public_key is not base64")]
+    PublicKeyNotBase64,
+    /// `auth_data.public_key` is missing, or not 32 bytes of base64.
+    #[error("auth_data has no 32-byte public_key")]
+    NoPublicKey32,
+    /// The backup version is not a JSON object.
+    #[error("the backup version is not a JSON object")]
+    VersionNotObject,
+    /// The backup version names another algorithm.
+    #[error("backup algorithm {algorithm} is not supported (only {ALGORITHM})")]
+    Algorithm {
+        /// The algorithm found.
+        algorithm: String,
+    },
+    /// The backup version's `auth_data` is not an object.
+    #[error("auth_data is not an object")]
+    AuthDataNotObject,
+    /// `auth_data` has no `private_key_salt`: the key was not made from a passphrase.
+    #[error("auth_data has no private_key_salt: this backup was not made from a passphrase")]
+    NoSalt,
+    /// `auth_data.private_key_iterations` is missing or not a round count.
+    #[error("{0}")]
+    Iterations(#[from] IterationsError),
+    /// `auth_data.private_key_bits` asks for a key length other than 256 bits.
+    #[error("private_key_bits is {bits}; only 256 is defined")]
+    Bits {
+        /// The `private_key_bits` found.
+        bits: u64,
+    },
+    /// `auth_data` to sign has no canonical form.
+    #[error("{0}")]
+    AuthDataNotCanonical(CanonicalError),
+}
+
+/// How [`BackupError::IdNotGiven`] names a document of `shape`.
+fn shape_piece(shape: Shape) -> &'static str {
+    match shape {
+        Shape::Room => "one room's body",
+        Shape::KeyBackupData => "a KeyBackupData",
+        Shape::Keys | Shape::SessionData => "a session_data",
+    }
+}
 
 /// Which MAC a session's `session_data` carried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -57,7 +137,7 @@ pub enum MacKind {
 pub enum SessionFailure {
     /// The backup entry is not shaped like `session_data`.
     #[error("malformed backup entry: {0}")]
-    Format(String),
+    Format(SessionDataError),
     /// The ephemeral key is not a usable Curve25519 key.
     #[error("the ephemeral key is {0}")]
     Key(&'static str),
@@ -72,19 +152,113 @@ pub enum SessionFailure {
     Json,
     /// The decrypted session key is damaged or does not belong to this session.
     #[error("{0}")]
-    SessionKey(String),
+    SessionKey(SessionKeyProblem),
+}
+
+/// How a `session_data` object is malformed ([`SessionFailure::Format`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionDataError {
+    /// Not a JSON object.
+    #[error("session_data is not an object")]
+    NotAnObject,
+    /// A field (`ephemeral`, `ciphertext`, `mac`) is absent.
+    #[error("session_data has no {field}")]
+    Missing {
+        /// The field.
+        field: &'static str,
+    },
+    /// A field (`ephemeral`, `ciphertext`, `mac`) is not a string.
+    #[error("session_data.{field} is not a string")]
+    NotAString {
+        /// The field.
+        field: &'static str,
+    },
+    /// `ciphertext` or `mac` is not base64.
+    #[error("session_data.{field} is not base64")]
+    NotBase64 {
+        /// The field.
+        field: &'static str,
+    },
+    /// The MAC is not 8 bytes.
+    #[error("session_data.mac is {len} bytes, expected 8")]
+    MacLength {
+        /// Its length in bytes.
+        len: usize,
+    },
+}
+
+/// What is wrong with the session key inside a decrypted `session_data`
+/// ([`SessionFailure::SessionKey`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionKeyProblem {
+    /// The decrypted object has no `session_key`.
+    #[error("the decrypted data has no session_key")]
+    Missing,
+    /// The session key does not parse or its signature fails.
+    #[error("{0}")]
+    Invalid(SessionKeyError),
+    /// The session key is that of another session than the one it is filed under.
+    #[error("the session key belongs to session {actual}, not to {filed} where it is filed")]
+    WrongSession {
+        /// The id of the session the key belongs to.
+        actual: String,
+        /// The id it is filed under.
+        filed: String,
+    },
+}
+
+/// The class of a [`SessionFailure`] ([`SessionFailure::kind`]), as test-vector manifests and
+/// `--json` name it. Serialized as [`FailureKind::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// `format`: [`SessionFailure::Format`].
+    Format,
+    /// `key`: [`SessionFailure::Key`].
+    Key,
+    /// `mac`: [`SessionFailure::Mac`].
+    Mac,
+    /// `padding`: [`SessionFailure::Padding`].
+    Padding,
+    /// `json`: [`SessionFailure::Json`].
+    Json,
+    /// `session_key`: [`SessionFailure::SessionKey`].
+    SessionKey,
+}
+
+impl FailureKind {
+    /// The short, stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Format => "format",
+            FailureKind::Key => "key",
+            FailureKind::Mac => "mac",
+            FailureKind::Padding => "padding",
+            FailureKind::Json => "json",
+            FailureKind::SessionKey => "session_key",
+        }
+    }
+}
+
+impl std::fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl SessionFailure {
-    /// Stable short name, as in test-vector manifests and `--json`.
-    pub fn kind(&self) -> &'static str {
+    /// The class of the failure, as in test-vector manifests and `--json`.
+    pub fn kind(&self) -> FailureKind {
         match self {
-            SessionFailure::Format(_) => "format",
-            SessionFailure::Key(_) => "key",
-            SessionFailure::Mac => "mac",
-            SessionFailure::Padding => "padding",
-            SessionFailure::Json => "json",
-            SessionFailure::SessionKey(_) => "session_key",
+            SessionFailure::Format(_) => FailureKind::Format,
+            SessionFailure::Key(_) => FailureKind::Key,
+            SessionFailure::Mac => FailureKind::Mac,
+            SessionFailure::Padding => FailureKind::Padding,
+            SessionFailure::Json => FailureKind::Json,
+            SessionFailure::SessionKey(_) => FailureKind::SessionKey,
         }
     }
 }
@@ -113,15 +287,15 @@ fn derive(shared: &[u8; 32]) -> SessionKeys {
     keys
 }
 
-fn field<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<&'a str, SessionFailure> {
+fn field<'a>(obj: &'a Map<String, Value>, name: &'static str) -> Result<&'a str, SessionFailure> {
     match obj.get(name) {
         Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(SessionFailure::Format(format!(
-            "session_data.{name} is not a string"
-        ))),
-        None => Err(SessionFailure::Format(format!(
-            "session_data has no {name}"
-        ))),
+        Some(_) => Err(SessionFailure::Format(SessionDataError::NotAString {
+            field: name,
+        })),
+        None => Err(SessionFailure::Format(SessionDataError::Missing {
+            field: name,
+        })),
     }
 }
 
@@ -148,16 +322,15 @@ pub fn decrypt_session_data(
 ) -> Result<DecryptedSession, SessionFailure> {
     let obj = session_data
         .as_object()
-        .ok_or_else(|| SessionFailure::Format("session_data is not an object".into()))?;
+        .ok_or(SessionFailure::Format(SessionDataError::NotAnObject))?;
     let (eph, ct, mac) = (
         field(obj, "ephemeral")?,
         field(obj, "ciphertext")?,
         field(obj, "mac")?,
     );
-    let ct = decode_lenient(ct)
-        .map_err(|_| SessionFailure::Format("session_data.ciphertext is not base64".into()))?;
-    let mac = decode_lenient(mac)
-        .map_err(|_| SessionFailure::Format("session_data.mac is not base64".into()))?;
+    let not_base64 = |field| SessionFailure::Format(SessionDataError::NotBase64 { field });
+    let ct = decode_lenient(ct).map_err(|_| not_base64("ciphertext"))?;
+    let mac = decode_lenient(mac).map_err(|_| not_base64("mac"))?;
     let eph = decode_lenient(eph).map_err(|_| SessionFailure::Key("not base64"))?;
     let eph: [u8; 32] = eph
         .try_into()
@@ -177,10 +350,9 @@ pub fn decrypt_session_data(
     };
     // The MAC is 8 bytes; verify_truncated_left compares that many, in constant time.
     let kind = if mac.len() != 8 {
-        return Err(SessionFailure::Format(format!(
-            "session_data.mac is {} bytes, expected 8",
-            mac.len()
-        )));
+        return Err(SessionFailure::Format(SessionDataError::MacLength {
+            len: mac.len(),
+        }));
     } else if check(b"") {
         MacKind::Empty
     } else if check(&ct) {
@@ -196,19 +368,17 @@ pub fn decrypt_session_data(
         serde_json::from_slice(plain).map_err(|_| SessionFailure::Json)?;
     let sk = match &plaintext.session_key {
         Some(k) => SessionKey::from_base64(k.expose()),
-        None => {
-            return Err(SessionFailure::SessionKey(
-                "the decrypted data has no session_key".into(),
-            ))
-        }
+        None => return Err(SessionFailure::SessionKey(SessionKeyProblem::Missing)),
     }
-    .map_err(|e: SessionKeyError| SessionFailure::SessionKey(e.to_string()))?;
+    .map_err(|e: SessionKeyError| SessionFailure::SessionKey(SessionKeyProblem::Invalid(e)))?;
     if let Some(id) = session_id {
         if sk.session_id() != id {
-            return Err(SessionFailure::SessionKey(format!(
-                "the session key belongs to session {}, not to {id} where it is filed",
-                sk.session_id()
-            )));
+            return Err(SessionFailure::SessionKey(
+                SessionKeyProblem::WrongSession {
+                    actual: sk.session_id().to_string(),
+                    filed: id.to_owned(),
+                },
+            ));
         }
     }
     Ok(DecryptedSession {
@@ -222,7 +392,7 @@ pub fn decrypt_session_data(
 /// give every session the same, publicly known shared secret.
 ///
 /// # Errors
-/// [`Error::Backup`] for such a key.
+/// [`BackupError::LowOrderPublicKey`] (as [`Error::Backup`]) for such a key.
 pub fn check_public_key(public_key: &[u8; 32]) -> Result<(), Error> {
     let probe = x25519_dalek::StaticSecret::from([0x5a; 32]);
     if probe
@@ -231,9 +401,7 @@ pub fn check_public_key(public_key: &[u8; 32]) -> Result<(), Error> {
     {
         Ok(())
     } else {
-        Err(Error::Backup(
-            "the backup public key is a low-order Curve25519 point: anything encrypted to it could be read by anyone; check auth_data.public_key".into(),
-        ))
+        Err(BackupError::LowOrderPublicKey.into())
     }
 }
 
@@ -290,13 +458,10 @@ pub struct Entry {
 /// Which [`Shape`] a backup document has, by the keys of its top-level object.
 ///
 /// # Errors
-/// [`Error::Backup`] when the document is none of the shapes.
+/// [`BackupError::NotAnObject`], [`BackupError::UnknownShape`] (as [`Error::Backup`]) when the
+/// document is none of the shapes.
 pub fn shape(doc: &Value) -> Result<Shape, Error> {
-    let obj = doc.as_object().ok_or_else(|| {
-        Error::Backup(
-            "the backup is not a JSON object; expected the body of GET /room_keys/keys".into(),
-        )
-    })?;
+    let obj = doc.as_object().ok_or(BackupError::NotAnObject)?;
     if obj.contains_key("rooms") {
         Ok(Shape::Keys)
     } else if obj.contains_key("sessions") {
@@ -306,9 +471,7 @@ pub fn shape(doc: &Value) -> Result<Shape, Error> {
     } else if obj.contains_key("ephemeral") && obj.contains_key("ciphertext") {
         Ok(Shape::SessionData)
     } else {
-        Err(Error::Backup(
-            "not a key backup: expected {\"rooms\": ...} (GET /room_keys/keys), {\"sessions\": ...}, a KeyBackupData or a session_data".into(),
-        ))
+        Err(BackupError::UnknownShape.into())
     }
 }
 
@@ -327,31 +490,26 @@ pub fn lone_session_data(doc: &Value) -> Option<&Value> {
 /// what the smaller shapes do not say themselves.
 ///
 /// # Errors
-/// [`Error::Backup`] when the document is none of the shapes or an id is missing.
+/// [`Error::Backup`] when the document is none of the shapes ([`shape`]), is malformed
+/// ([`BackupError::RoomsNotObject`], [`BackupError::RoomNoSessions`]) or an id is missing
+/// ([`BackupError::IdNotGiven`]).
 pub fn entries(
     doc: &Value,
     room_id: Option<&str>,
     session_id: Option<&str>,
 ) -> Result<(Shape, Vec<Entry>), Error> {
-    let bad = |m: String| Error::Backup(m);
     let shape = shape(doc)?;
-    let need = |what: Option<&str>, name: &str| {
-        what.map(str::to_owned).ok_or_else(|| {
-            let piece = match shape {
-                Shape::Room => "one room's body",
-                Shape::KeyBackupData => "a KeyBackupData",
-                Shape::Keys | Shape::SessionData => "a session_data",
-            };
-            bad(format!(
-                "{piece} does not name its {name}; it has to be given"
-            ))
-        })
+    let need = |what: Option<&str>, id: &'static str| {
+        what.map(str::to_owned)
+            .ok_or(BackupError::IdNotGiven { shape, id })
     };
     let room_sessions = |room: &str, body: &Value, out: &mut Vec<Entry>| -> Result<(), Error> {
         let sessions = body
             .get("sessions")
             .and_then(Value::as_object)
-            .ok_or_else(|| bad(format!("room {room}: no \"sessions\" object")))?;
+            .ok_or_else(|| BackupError::RoomNoSessions {
+                room: room.to_owned(),
+            })?;
         for (sid, kbd) in sessions {
             out.push(Entry {
                 room_id: room.to_owned(),
@@ -367,7 +525,7 @@ pub fn entries(
             let rooms = doc
                 .get("rooms")
                 .and_then(Value::as_object)
-                .ok_or_else(|| bad("\"rooms\" is not an object".into()))?;
+                .ok_or(BackupError::RoomsNotObject)?;
             for (room, body) in rooms {
                 room_sessions(room, body, &mut out)?;
             }
@@ -414,15 +572,14 @@ pub fn decrypt_entries(key: &RecoveryKey, entries: &[Entry]) -> Vec<Outcome> {
 ///
 /// # Errors
 /// [`Error::BackupKeyMismatch`] when the key's public key is not the backup's;
-/// [`Error::Backup`] for an unknown algorithm or a missing public key.
+/// [`Error::Backup`] for an unknown algorithm or a missing public key ([`BackupError`]).
 pub fn check_auth_data(key: &RecoveryKey, version: &Value) -> Result<(), Error> {
     let (auth, ver) = split_version(version)?;
     let want = auth
         .get("public_key")
         .and_then(Value::as_str)
-        .ok_or_else(|| Error::Backup("auth_data has no public_key".into()))?;
-    let want_bytes = decode_lenient(want)
-        .map_err(|_| Error::Backup("auth_data.public_key is not base64".into()))?;
+        .ok_or(BackupError::NoPublicKey)?;
+    let want_bytes = decode_lenient(want).map_err(|_| BackupError::PublicKeyNotBase64)?;
     let have = key.backup_public_key();
     if want_bytes != have {
         return Err(Error::BackupKeyMismatch {
@@ -437,14 +594,13 @@ pub fn check_auth_data(key: &RecoveryKey, version: &Value) -> Result<(), Error> 
 /// The `auth_data` of a backup version (or the version itself when it is bare auth_data) and
 /// its version string; refuses algorithms other than [`ALGORITHM`].
 pub(crate) fn split_version(version: &Value) -> Result<(&Map<String, Value>, String), Error> {
-    let obj = version
-        .as_object()
-        .ok_or_else(|| Error::Backup("the backup version is not a JSON object".into()))?;
+    let obj = version.as_object().ok_or(BackupError::VersionNotObject)?;
     if let Some(alg) = obj.get("algorithm").and_then(Value::as_str) {
         if alg != ALGORITHM {
-            return Err(Error::Backup(format!(
-                "backup algorithm {alg} is not supported (only {ALGORITHM})"
-            )));
+            return Err(BackupError::Algorithm {
+                algorithm: alg.to_owned(),
+            }
+            .into());
         }
     }
     let ver = obj
@@ -454,7 +610,7 @@ pub(crate) fn split_version(version: &Value) -> Result<(&Map<String, Value>, Str
         .to_owned();
     match obj.get("auth_data") {
         Some(Value::Object(a)) => Ok((a, ver)),
-        Some(_) => Err(Error::Backup("auth_data is not an object".into())),
+        Some(_) => Err(BackupError::AuthDataNotObject.into()),
         None => Ok((obj, ver)),
     }
 }
@@ -463,8 +619,9 @@ pub(crate) fn split_version(version: &Value) -> Result<(&Map<String, Value>, Str
 /// passphrase with `auth_data.private_key_salt` and `private_key_iterations`.
 ///
 /// # Errors
-/// [`Error::Backup`] when auth_data has no passphrase parameters or asks for other than 256
-/// bits; rounds errors as for exports.
+/// [`Error::Backup`] when auth_data has no passphrase parameters ([`BackupError::NoSalt`],
+/// [`BackupError::Iterations`]) or asks for other than 256 bits ([`BackupError::Bits`]); rounds
+/// errors as for exports.
 pub fn key_from_passphrase(
     pass: &Passphrase,
     version: &Value,
@@ -485,25 +642,18 @@ pub(crate) fn passphrase_params<'a>(
     let salt = auth
         .get("private_key_salt")
         .and_then(Value::as_str)
-        .ok_or_else(|| {
-            Error::Backup(
-                "auth_data has no private_key_salt: this backup was not made from a passphrase"
-                    .into(),
-            )
-        })?;
+        .ok_or(BackupError::NoSalt)?;
     let iterations = kdf::json_rounds(
         auth.get("private_key_iterations"),
         "auth_data.private_key_iterations",
     )
-    .map_err(Error::Backup)?;
+    .map_err(BackupError::Iterations)?;
     let bits = auth
         .get("private_key_bits")
         .and_then(Value::as_u64)
         .unwrap_or(256);
     if bits != 256 {
-        return Err(Error::Backup(format!(
-            "private_key_bits is {bits}; only 256 is defined"
-        )));
+        return Err(BackupError::Bits { bits }.into());
     }
     Ok((salt, limits.rounds(iterations)?))
 }
@@ -521,8 +671,8 @@ impl PassphraseBackup {
     /// Read a backup version (GET /room_keys/version body, or its bare `auth_data`).
     ///
     /// # Errors
-    /// [`Error::Backup`] when it has no 32-byte public key or was not made from a passphrase (as
-    /// [`key_from_passphrase`]); rounds errors.
+    /// [`Error::Backup`] when it has no 32-byte public key ([`BackupError::NoPublicKey32`]) or
+    /// was not made from a passphrase (as [`key_from_passphrase`]); rounds errors.
     pub fn read(version: &Value, limits: &Limits) -> Result<Self, Error> {
         let (auth, _) = split_version(version)?;
         let pk = auth
@@ -530,7 +680,7 @@ impl PassphraseBackup {
             .and_then(Value::as_str)
             .and_then(|p| decode_lenient(p).ok())
             .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .ok_or_else(|| Error::Backup("auth_data has no 32-byte public_key".into()))?;
+            .ok_or(BackupError::NoPublicKey32)?;
         let (salt, rounds) = passphrase_params(auth, limits)?;
         Ok(PassphraseBackup {
             public_key: pk,
@@ -560,6 +710,21 @@ impl PassphraseBackup {
 mod tests {
     use super::*;
 
+    #[test]
+    fn failure_kinds_serialize_as_their_names() {
+        for (k, name) in [
+            (FailureKind::Format, "format"),
+            (FailureKind::Key, "key"),
+            (FailureKind::Mac, "mac"),
+            (FailureKind::Padding, "padding"),
+            (FailureKind::Json, "json"),
+            (FailureKind::SessionKey, "session_key"),
+        ] {
+            assert_eq!((k.as_str(), k.to_string().as_str()), (name, name));
+            assert_eq!(serde_json::to_value(k).unwrap(), name);
+        }
+    }
+
     fn session() -> Value {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -587,31 +752,31 @@ mod tests {
         let other = RecoveryKey::from_bytes(&mut [6; 32]);
         assert_eq!(
             decrypt_session_data(&other, &sd, None).unwrap_err().kind(),
-            "mac"
+            FailureKind::Mac
         );
         assert_eq!(
             decrypt_session_data(&key, &sd, Some("other"))
                 .unwrap_err()
                 .kind(),
-            "session_key"
+            FailureKind::SessionKey
         );
         let mut low = sd.clone();
         low["ephemeral"] = Value::String(encode_unpadded(&[0; 32]));
         assert_eq!(
             decrypt_session_data(&key, &low, None).unwrap_err().kind(),
-            "key"
+            FailureKind::Key
         );
         let mut short = sd.clone();
         short["ephemeral"] = Value::String(encode_unpadded(&[1; 31]));
         assert_eq!(
             decrypt_session_data(&key, &short, None).unwrap_err().kind(),
-            "key"
+            FailureKind::Key
         );
         let mut num = sd.clone();
         num["mac"] = Value::from(5);
         assert_eq!(
             decrypt_session_data(&key, &num, None).unwrap_err().kind(),
-            "format"
+            FailureKind::Format
         );
         // Damage the last block: the empty-message MAC still matches, the padding does not.
         let mut ct = decode_lenient(sd["ciphertext"].as_str().unwrap()).unwrap();
@@ -621,7 +786,7 @@ mod tests {
         bad["ciphertext"] = Value::String(encode_unpadded(&ct));
         assert_eq!(
             decrypt_session_data(&key, &bad, None).unwrap_err().kind(),
-            "padding"
+            FailureKind::Padding
         );
     }
 
@@ -633,6 +798,137 @@ mod tests {
         assert!(check_public_key(&one).is_err());
         let key = RecoveryKey::from_bytes(&mut [5; 32]);
         check_public_key(&key.backup_public_key()).unwrap();
+    }
+
+    #[test]
+    fn detail_messages_are_unchanged() {
+        let field = "auth_data.private_key_iterations";
+        let cases: Vec<(BackupError, &str)> = vec![
+            (
+                BackupError::LowOrderPublicKey,
+                "the backup public key is a low-order Curve25519 point: anything encrypted to it could be read by anyone; check auth_data.public_key",
+            ),
+            (
+                BackupError::NotAnObject,
+                "the backup is not a JSON object; expected the body of GET /room_keys/keys",
+            ),
+            (
+                BackupError::UnknownShape,
+                "not a key backup: expected {\"rooms\": ...} (GET /room_keys/keys), {\"sessions\": ...}, a KeyBackupData or a session_data",
+            ),
+            (
+                BackupError::IdNotGiven {
+                    shape: Shape::Room,
+                    id: "room id",
+                },
+                "one room's body does not name its room id; it has to be given",
+            ),
+            (
+                BackupError::IdNotGiven {
+                    shape: Shape::KeyBackupData,
+                    id: "session id",
+                },
+                "a KeyBackupData does not name its session id; it has to be given",
+            ),
+            (
+                BackupError::IdNotGiven {
+                    shape: Shape::SessionData,
+                    id: "room id",
+                },
+                "a session_data does not name its room id; it has to be given",
+            ),
+            (
+                BackupError::RoomNoSessions { room: "!r:x".into() },
+                "room !r:x: no \"sessions\" object",
+            ),
+            (BackupError::RoomsNotObject, "\"rooms\" is not an object"),
+            (BackupError::NoPublicKey, "auth_data has no public_key"),
+            (
+                BackupError::PublicKeyNotBase64,
+                "auth_data.public_key is not base64",
+            ),
+            (
+                BackupError::NoPublicKey32,
+                "auth_data has no 32-byte public_key",
+            ),
+            (
+                BackupError::VersionNotObject,
+                "the backup version is not a JSON object",
+            ),
+            (
+                BackupError::Algorithm {
+                    algorithm: "m.other".into(),
+                },
+                "backup algorithm m.other is not supported (only m.megolm_backup.v1.curve25519-aes-sha2)",
+            ),
+            (BackupError::AuthDataNotObject, "auth_data is not an object"),
+            (
+                BackupError::NoSalt,
+                "auth_data has no private_key_salt: this backup was not made from a passphrase",
+            ),
+            (
+                BackupError::Iterations(IterationsError::Missing { field }),
+                "auth_data.private_key_iterations is missing",
+            ),
+            (
+                BackupError::Bits { bits: 128 },
+                "private_key_bits is 128; only 256 is defined",
+            ),
+            (
+                BackupError::AuthDataNotCanonical(CanonicalError::Number("1.5".into())),
+                "1.5 is not an integer in the range canonical JSON allows",
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(e.to_string(), want, "{e:?}");
+            let e = Error::from(e);
+            assert_eq!(
+                (e.to_string().as_str(), e.kind()),
+                (want, crate::ErrorKind::Format)
+            );
+        }
+        let failures: Vec<(SessionFailure, &str)> = vec![
+            (
+                SessionFailure::Format(SessionDataError::NotAnObject),
+                "malformed backup entry: session_data is not an object",
+            ),
+            (
+                SessionFailure::Format(SessionDataError::Missing { field: "mac" }),
+                "malformed backup entry: session_data has no mac",
+            ),
+            (
+                SessionFailure::Format(SessionDataError::NotAString { field: "ephemeral" }),
+                "malformed backup entry: session_data.ephemeral is not a string",
+            ),
+            (
+                SessionFailure::Format(SessionDataError::NotBase64 {
+                    field: "ciphertext",
+                }),
+                "malformed backup entry: session_data.ciphertext is not base64",
+            ),
+            (
+                SessionFailure::Format(SessionDataError::NotBase64 { field: "mac" }),
+                "malformed backup entry: session_data.mac is not base64",
+            ),
+            (
+                SessionFailure::Format(SessionDataError::MacLength { len: 7 }),
+                "malformed backup entry: session_data.mac is 7 bytes, expected 8",
+            ),
+            (
+                SessionFailure::SessionKey(SessionKeyProblem::Missing),
+                "the decrypted data has no session_key",
+            ),
+            (
+                SessionFailure::SessionKey(SessionKeyProblem::WrongSession {
+                    actual: "A".into(),
+                    filed: "B".into(),
+                }),
+                "the session key belongs to session A, not to B where it is filed",
+            ),
+        ];
+        for (e, want) in failures {
+            assert_eq!(e.to_string(), want, "{e:?}");
+        }
     }
 
     #[test]

@@ -4,7 +4,12 @@
 //! match) are opaque on purpose: mxkeys cannot tell a wrong secret from a changed file, so it does
 //! not pretend to. Structural failures (armor, lengths, versions) say exactly where.
 
+use std::fmt;
 use std::io;
+
+use serde::Serialize;
+
+use crate::recovery_key::RecoveryKeyKind;
 
 // The armor's detail enum lives beside its parser; `mxkeys::error::ArmorError` still names it.
 pub use crate::export::armor::ArmorError;
@@ -63,7 +68,7 @@ pub enum Error {
         /// Which data: "decrypted export", "input".
         what: &'static str,
         /// Category of the problem; never contains secret bytes.
-        detail: String,
+        detail: crate::session::JsonDetail,
         /// 1-based line in the JSON text.
         line: usize,
         /// 1-based column in the JSON text.
@@ -74,9 +79,9 @@ pub enum Error {
     #[error("{0}")]
     RecoveryKey(#[from] crate::recovery_key::RecoveryKeyError),
 
-    /// A backup document is not shaped as expected.
+    /// A backup document (keys body, backup version, `auth_data`) is not shaped as expected.
     #[error("{0}")]
-    Backup(String),
+    Backup(#[from] crate::backup::BackupError),
 
     /// The recovery key belongs to another backup.
     #[error("this key is not the key of backup version {version}: the backup's public key is {expected}, this key's is {actual}")]
@@ -146,27 +151,89 @@ pub enum Error {
     Io(#[source] io::Error),
 }
 
-impl Error {
-    /// A short, stable name of the failure class, used by test-vector manifests and `--json`.
-    pub fn kind(&self) -> &'static str {
+/// The failure class of an [`Error`] ([`Error::kind`]): what test-vector manifests and `--json`
+/// name it. Serialized as [`ErrorKind::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// `armor`: [`Error::Armor`].
+    Armor,
+    /// `too_short`: [`Error::ExportTooShort`].
+    TooShort,
+    /// `version`: [`Error::ExportVersion`].
+    Version,
+    /// `rounds`: [`Error::RoundsZero`], [`Error::RoundsTooHigh`].
+    Rounds,
+    /// `mac`: [`Error::ExportMac`], [`Error::ExportChanged`], [`Error::SsssMac`].
+    Mac,
+    /// `json`: [`Error::Json`].
+    Json,
+    /// `passphrase`: [`Error::EmptyPassphrase`].
+    Passphrase,
+    /// `format`: [`Error::Backup`], [`Error::Ssss`], [`Error::Search`],
+    /// [`Error::SsssSeveralKeys`].
+    Format,
+    /// `wrong_key`: [`Error::SsssWrongKey`], [`Error::SsssWrongKeyNoCheck`],
+    /// [`Error::BackupKeyMismatch`].
+    WrongKey,
+    /// `no_key`: [`Error::SsssNoKey`].
+    NoKey,
+    /// `io`: [`Error::Io`].
+    Io,
+    /// [`Error::RecoveryKey`]: its own kind (`bad_char`, `bad_length`, ...). Last, as serde
+    /// wants of an untagged variant.
+    #[serde(untagged)]
+    RecoveryKey(RecoveryKeyKind),
+}
+
+impl ErrorKind {
+    /// The short, stable name.
+    pub fn as_str(self) -> &'static str {
         match self {
-            Error::Armor(_) => "armor",
-            Error::ExportTooShort { .. } => "too_short",
-            Error::ExportVersion { .. } => "version",
-            Error::RoundsZero | Error::RoundsTooHigh { .. } => "rounds",
-            Error::ExportMac | Error::ExportChanged => "mac",
-            Error::Json { .. } => "json",
-            Error::EmptyPassphrase => "passphrase",
-            Error::RecoveryKey(e) => e.kind(),
+            ErrorKind::Armor => "armor",
+            ErrorKind::TooShort => "too_short",
+            ErrorKind::Version => "version",
+            ErrorKind::Rounds => "rounds",
+            ErrorKind::Mac => "mac",
+            ErrorKind::Json => "json",
+            ErrorKind::Passphrase => "passphrase",
+            ErrorKind::RecoveryKey(k) => k.as_str(),
+            ErrorKind::Format => "format",
+            ErrorKind::WrongKey => "wrong_key",
+            ErrorKind::NoKey => "no_key",
+            ErrorKind::Io => "io",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Error {
+    /// The failure class, used by test-vector manifests and `--json`.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Armor(_) => ErrorKind::Armor,
+            Error::ExportTooShort { .. } => ErrorKind::TooShort,
+            Error::ExportVersion { .. } => ErrorKind::Version,
+            Error::RoundsZero | Error::RoundsTooHigh { .. } => ErrorKind::Rounds,
+            Error::ExportMac | Error::ExportChanged => ErrorKind::Mac,
+            Error::Json { .. } => ErrorKind::Json,
+            Error::EmptyPassphrase => ErrorKind::Passphrase,
+            Error::RecoveryKey(e) => ErrorKind::RecoveryKey(e.kind()),
             Error::Backup(_)
             | Error::Ssss(_)
             | Error::Search(_)
-            | Error::SsssSeveralKeys { .. } => "format",
-            Error::SsssWrongKey { .. } | Error::SsssWrongKeyNoCheck { .. } => "wrong_key",
-            Error::SsssMac { .. } => "mac",
-            Error::SsssNoKey { .. } => "no_key",
-            Error::BackupKeyMismatch { .. } => "wrong_key",
-            Error::Io(_) => "io",
+            | Error::SsssSeveralKeys { .. } => ErrorKind::Format,
+            Error::SsssWrongKey { .. } | Error::SsssWrongKeyNoCheck { .. } => ErrorKind::WrongKey,
+            Error::SsssMac { .. } => ErrorKind::Mac,
+            Error::SsssNoKey { .. } => ErrorKind::NoKey,
+            Error::BackupKeyMismatch { .. } => ErrorKind::WrongKey,
+            Error::Io(_) => ErrorKind::Io,
         }
     }
 
@@ -221,6 +288,40 @@ mod tests {
             }
         ));
         let plain = Error::from_io(io::Error::new(io::ErrorKind::NotFound, "x"));
-        assert_eq!(plain.kind(), "io");
+        assert_eq!(plain.kind(), ErrorKind::Io);
+    }
+
+    #[test]
+    fn kinds_serialize_as_their_names() {
+        let all = [
+            (ErrorKind::Armor, "armor"),
+            (ErrorKind::TooShort, "too_short"),
+            (ErrorKind::Version, "version"),
+            (ErrorKind::Rounds, "rounds"),
+            (ErrorKind::Mac, "mac"),
+            (ErrorKind::Json, "json"),
+            (ErrorKind::Passphrase, "passphrase"),
+            (ErrorKind::RecoveryKey(RecoveryKeyKind::BadChar), "bad_char"),
+            (
+                ErrorKind::RecoveryKey(RecoveryKeyKind::BadLength),
+                "bad_length",
+            ),
+            (
+                ErrorKind::RecoveryKey(RecoveryKeyKind::BadPrefix),
+                "bad_prefix",
+            ),
+            (
+                ErrorKind::RecoveryKey(RecoveryKeyKind::BadParity),
+                "bad_parity",
+            ),
+            (ErrorKind::Format, "format"),
+            (ErrorKind::WrongKey, "wrong_key"),
+            (ErrorKind::NoKey, "no_key"),
+            (ErrorKind::Io, "io"),
+        ];
+        for (k, name) in all {
+            assert_eq!((k.as_str(), k.to_string().as_str()), (name, name));
+            assert_eq!(serde_json::to_value(k).unwrap(), name);
+        }
     }
 }

@@ -27,14 +27,14 @@ use serde_json::{Map, Value};
 
 use crate::encoding::decode_lenient;
 use crate::megolm::{Message, MessageError, Ratchet, SessionKey};
-use crate::session::{json_detail, SessionRecord};
+use crate::session::{json_detail, JsonDetail, SessionRecord};
 
 /// The megolm room-message algorithm (defined once, in [`crate::megolm`]).
 pub use crate::megolm::ALGORITHM as MEGOLM;
 
 /// A session known from the keys.
 #[derive(Debug)]
-pub struct KnownSession {
+pub(crate) struct KnownSession {
     /// Room it belongs to.
     pub room_id: Option<String>,
     /// Curve25519 key of the device that created it.
@@ -179,19 +179,68 @@ pub enum Outcome {
     },
 }
 
-impl Outcome {
-    /// The short name used in manifests and summaries.
-    pub fn kind(&self) -> &'static str {
+/// Which [`Outcome`] an event had ([`Outcome::kind`]), as manifests and summaries name it (the
+/// `result` of a serialized [`Outcome`]). Serialized as [`OutcomeKind::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum OutcomeKind {
+    /// `ok`: [`Outcome::Ok`].
+    Ok,
+    /// `unknown_session`: [`Outcome::UnknownSession`].
+    UnknownSession,
+    /// `too_late`: [`Outcome::TooLate`].
+    TooLate,
+    /// `room_mismatch`: [`Outcome::RoomMismatch`].
+    RoomMismatch,
+    /// `sender_key_mismatch`: [`Outcome::SenderKeyMismatch`].
+    SenderKeyMismatch,
+    /// `mac`: [`Outcome::Mac`].
+    Mac,
+    /// `signature`: [`Outcome::Signature`].
+    Signature,
+    /// `unknown_algorithm`: [`Outcome::UnknownAlgorithm`].
+    UnknownAlgorithm,
+    /// `format`: [`Outcome::Format`].
+    Format,
+}
+
+impl OutcomeKind {
+    /// The short, stable name.
+    pub fn as_str(self) -> &'static str {
         match self {
-            Outcome::Ok { .. } => "ok",
-            Outcome::UnknownSession { .. } => "unknown_session",
-            Outcome::TooLate { .. } => "too_late",
-            Outcome::RoomMismatch { .. } => "room_mismatch",
-            Outcome::SenderKeyMismatch { .. } => "sender_key_mismatch",
-            Outcome::Mac { .. } => "mac",
-            Outcome::Signature { .. } => "signature",
-            Outcome::UnknownAlgorithm { .. } => "unknown_algorithm",
-            Outcome::Format { .. } => "format",
+            OutcomeKind::Ok => "ok",
+            OutcomeKind::UnknownSession => "unknown_session",
+            OutcomeKind::TooLate => "too_late",
+            OutcomeKind::RoomMismatch => "room_mismatch",
+            OutcomeKind::SenderKeyMismatch => "sender_key_mismatch",
+            OutcomeKind::Mac => "mac",
+            OutcomeKind::Signature => "signature",
+            OutcomeKind::UnknownAlgorithm => "unknown_algorithm",
+            OutcomeKind::Format => "format",
+        }
+    }
+}
+
+impl std::fmt::Display for OutcomeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Outcome {
+    /// Which outcome this is, as manifests and summaries name it.
+    pub fn kind(&self) -> OutcomeKind {
+        match self {
+            Outcome::Ok { .. } => OutcomeKind::Ok,
+            Outcome::UnknownSession { .. } => OutcomeKind::UnknownSession,
+            Outcome::TooLate { .. } => OutcomeKind::TooLate,
+            Outcome::RoomMismatch { .. } => OutcomeKind::RoomMismatch,
+            Outcome::SenderKeyMismatch { .. } => OutcomeKind::SenderKeyMismatch,
+            Outcome::Mac { .. } => OutcomeKind::Mac,
+            Outcome::Signature { .. } => OutcomeKind::Signature,
+            Outcome::UnknownAlgorithm { .. } => OutcomeKind::UnknownAlgorithm,
+            Outcome::Format { .. } => OutcomeKind::Format,
         }
     }
 
@@ -249,12 +298,56 @@ impl Outcome {
     }
 }
 
+/// What [`parse_events`] accepts, said after each error about the file as a whole.
+const EXPECTED: &str = "expected a JSON array, a /messages response, or one event per line";
+
+/// Why an events file is none of the shapes [`parse_events`] reads. No message quotes the input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EventsError {
+    /// An object whose `chunk` or `events` is not an array.
+    #[error("its \"chunk\" (or \"events\") is not a list of events")]
+    ChunkNotList,
+    /// An object with neither `chunk`, `events` nor `content`.
+    #[error("a JSON object without \"chunk\" or \"events\"; expected a list of events")]
+    NoEventList,
+    /// JSON, but neither an array nor an object.
+    #[error("expected a JSON array of events")]
+    NotArray,
+    /// Not JSON, and not UTF-8 either.
+    #[error("the events file is not UTF-8")]
+    NotUtf8,
+    /// Nothing but whitespace.
+    #[error("the events file is empty; {EXPECTED}")]
+    Empty,
+    /// Not JSON as a whole, and its first line is not an event by itself.
+    #[error("not JSON: {detail} at line {line}, column {column}; {EXPECTED}")]
+    NotJson {
+        /// What is wrong.
+        detail: JsonDetail,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+    },
+    /// JSON Lines (its first line is an event), but a later line is not JSON.
+    #[error("line {line}: not JSON: {detail} at column {column}; {EXPECTED}")]
+    LineNotJson {
+        /// 1-based line in the file.
+        line: usize,
+        /// What is wrong.
+        detail: JsonDetail,
+        /// 1-based column in that line.
+        column: usize,
+    },
+}
+
 /// Events from a JSON array, a `/messages` response (`chunk`), a `/sync` timeline
 /// (`events`), or JSON Lines.
 ///
 /// # Errors
-/// A description of why the input is none of those.
-pub fn parse_events(text: &[u8]) -> Result<Vec<Value>, String> {
+/// [`EventsError`]: why the input is none of those.
+pub fn parse_events(text: &[u8]) -> Result<Vec<Value>, EventsError> {
     match serde_json::from_slice::<Value>(text) {
         Ok(Value::Array(a)) => Ok(a),
         Ok(Value::Object(mut o)) => {
@@ -266,22 +359,16 @@ pub fn parse_events(text: &[u8]) -> Result<Vec<Value>, String> {
             } else if o.contains_key("content") {
                 Ok(vec![Value::Object(o)])
             } else if o.contains_key("chunk") || o.contains_key("events") {
-                Err("its \"chunk\" (or \"events\") is not a list of events".into())
+                Err(EventsError::ChunkNotList)
             } else {
-                Err(
-                    "a JSON object without \"chunk\" or \"events\"; expected a list of events"
-                        .into(),
-                )
+                Err(EventsError::NoEventList)
             }
         }
-        Ok(_) => Err("expected a JSON array of events".into()),
+        Ok(_) => Err(EventsError::NotArray),
         Err(whole) => {
-            const EXPECTED: &str =
-                "expected a JSON array, a /messages response, or one event per line";
-            let text = std::str::from_utf8(text)
-                .map_err(|_| "the events file is not UTF-8".to_string())?;
+            let text = std::str::from_utf8(text).map_err(|_| EventsError::NotUtf8)?;
             if text.trim().is_empty() {
-                return Err(format!("the events file is empty; {EXPECTED}"));
+                return Err(EventsError::Empty);
             }
             // JSON Lines when the first line is an event by itself; otherwise the file is one
             // document (a pretty-printed array, say) and the whole-file error is the one to give.
@@ -294,22 +381,18 @@ pub fn parse_events(text: &[u8]) -> Result<Vec<Value>, String> {
                 .and_then(|(_, l)| serde_json::from_str::<Value>(l).ok())
                 .filter(Value::is_object)
             else {
-                return Err(format!(
-                    "not JSON: {} at line {}, column {}; {EXPECTED}",
-                    json_detail(&whole),
-                    whole.line(),
-                    whole.column()
-                ));
+                return Err(EventsError::NotJson {
+                    detail: json_detail(&whole),
+                    line: whole.line(),
+                    column: whole.column(),
+                });
             };
             std::iter::once(Ok(first))
                 .chain(lines.map(|(i, l)| {
-                    serde_json::from_str(l).map_err(|e| {
-                        format!(
-                            "line {}: not JSON: {} at column {}; {EXPECTED}",
-                            i + 1,
-                            json_detail(&e),
-                            e.column()
-                        )
+                    serde_json::from_str(l).map_err(|e| EventsError::LineNotJson {
+                        line: i + 1,
+                        detail: json_detail(&e),
+                        column: e.column(),
                     })
                 }))
                 .collect()
@@ -576,6 +659,63 @@ pub fn decrypted_event(store: &KeyStore, original: &Value, plaintext: &Value) ->
 mod tests {
     use super::*;
 
+    #[test]
+    fn outcome_kinds_serialize_as_their_names() {
+        for (k, name) in [
+            (OutcomeKind::Ok, "ok"),
+            (OutcomeKind::UnknownSession, "unknown_session"),
+            (OutcomeKind::TooLate, "too_late"),
+            (OutcomeKind::RoomMismatch, "room_mismatch"),
+            (OutcomeKind::SenderKeyMismatch, "sender_key_mismatch"),
+            (OutcomeKind::Mac, "mac"),
+            (OutcomeKind::Signature, "signature"),
+            (OutcomeKind::UnknownAlgorithm, "unknown_algorithm"),
+            (OutcomeKind::Format, "format"),
+        ] {
+            assert_eq!((k.as_str(), k.to_string().as_str()), (name, name));
+            assert_eq!(serde_json::to_value(k).unwrap(), name);
+        }
+    }
+
+    #[test]
+    fn parse_events_messages_are_unchanged() {
+        const E: &str = "expected a JSON array, a /messages response, or one event per line";
+        let cases: Vec<(&[u8], String)> = vec![
+            (
+                br#"{"chunk": 5}"#,
+                "its \"chunk\" (or \"events\") is not a list of events".into(),
+            ),
+            (
+                br#"{"x": 1}"#,
+                "a JSON object without \"chunk\" or \"events\"; expected a list of events".into(),
+            ),
+            (b"5", "expected a JSON array of events".into()),
+            (b"\xff\xfe", "the events file is not UTF-8".into()),
+            (b" \n ", format!("the events file is empty; {E}")),
+            (
+                b"[1,\n",
+                format!("not JSON: it ends in the middle at line 2, column 0; {E}"),
+            ),
+            (
+                b"{\"content\": {}}\n\n{\"content\": ",
+                format!("line 3: not JSON: it ends in the middle at column 12; {E}"),
+            ),
+        ];
+        for (text, want) in cases {
+            let e = parse_events(text).unwrap_err();
+            assert_eq!(e.to_string(), want, "{e:?}");
+        }
+        assert_eq!(
+            EventsError::LineNotJson {
+                line: 4,
+                detail: JsonDetail::Syntax,
+                column: 2
+            }
+            .to_string(),
+            format!("line 4: not JSON: syntax error at column 2; {E}")
+        );
+    }
+
     fn vodozemac() -> (KeyStore, Vec<Value>) {
         let keys: Vec<SessionRecord> =
             serde_json::from_str(include_str!("../test-vectors/events/vodozemac-keys.json"))
@@ -633,7 +773,7 @@ mod tests {
             panic!("{sync:?}");
         };
         assert_eq!((sr.as_str(), pr.as_str()), (CASES, ELSEWHERE));
-        assert_eq!(o.kind(), "room_mismatch");
+        assert_eq!(o.kind(), OutcomeKind::RoomMismatch);
         let why = o.explain();
         assert!(
             why.contains(&format!("says it was sent in room {ELSEWHERE}")),
@@ -667,7 +807,7 @@ mod tests {
                 _ => assert_eq!(b, a),
             }
         }
-        let ok = |v: &[Outcome]| v.iter().filter(|o| o.kind() == "ok").count();
+        let ok = |v: &[Outcome]| v.iter().filter(|o| o.kind() == OutcomeKind::Ok).count();
         assert_eq!(ok(&after), ok(&before) + 1);
         assert!(ok(&before) >= 20);
     }
@@ -745,7 +885,7 @@ mod tests {
         let (ev, Outcome::Ok { plaintext, .. }) = events
             .iter()
             .zip(&outcomes)
-            .find(|(_, o)| o.kind() == "ok")
+            .find(|(_, o)| o.kind() == OutcomeKind::Ok)
             .unwrap()
         else {
             unreachable!()

@@ -140,7 +140,7 @@
 //! it cannot decrypt, why ([`events::Outcome`]).
 //!
 //! ```
-//! use mxkeys::events::{decrypt_events, parse_events, KeyStore, Outcome};
+//! use mxkeys::events::{decrypt_events, parse_events, KeyStore, Outcome, OutcomeKind};
 //!
 //! // Events encrypted and keys exported by a matrix-sdk-crypto-wasm OlmMachine.
 //! let keys: Vec<mxkeys::session::SessionRecord> =
@@ -154,9 +154,12 @@
 //! assert_eq!(*message_index, 0);
 //! assert_eq!(plaintext["content"]["body"], "alpha message 0 \u{2713}");
 //! // The key of one session was left out of this export: its events say so.
-//! assert!(outcomes.iter().any(|o| o.kind() == "unknown_session"));
+//! assert!(outcomes.iter().any(|o| o.kind() == OutcomeKind::UnknownSession));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+
+// Every `pub` item is part of the API: an item for the crate alone is `pub(crate)`.
+#![deny(unreachable_pub)]
 
 pub mod account;
 pub mod attachment;
@@ -175,5 +178,5 @@ pub mod secret;
 pub mod session;
 pub mod ssss;
 
-pub use error::{ArmorError, Error};
+pub use error::{ArmorError, Error, ErrorKind};
 pub use secret::{Passphrase, SecretBuf, SecretBytes, SecretString, WipingBufReader};

@@ -18,7 +18,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::megolm::SessionKey;
-use crate::session::{validate, Problem, Report, SessionRecord};
+use crate::session::{validate, Problem, Report, ReportStatus, SessionRecord};
 
 /// Finds sessions that appear twice in one file: the same `session_id` and `session_key` as an
 /// earlier session. Only a SHA-256 of each pair is kept, so a file of any size can be checked as
@@ -151,7 +151,7 @@ pub fn merge(inputs: &[Vec<SessionRecord>]) -> (Vec<&SessionRecord>, MergeReport
         report.read += sessions.len();
         let reports = validate_all(sessions);
         for (index, (s, r)) in sessions.iter().zip(reports).enumerate() {
-            if r.status() == "invalid" {
+            if r.status() == ReportStatus::Invalid {
                 report.invalid.push(Dropped {
                     input,
                     index: r.index,

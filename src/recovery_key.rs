@@ -13,9 +13,9 @@ use zeroize::Zeroizing;
 use crate::secret::SecretBytes;
 
 /// The two bytes every recovery key starts with.
-pub const PREFIX: [u8; 2] = [0x8B, 0x01];
+pub(crate) const PREFIX: [u8; 2] = [0x8B, 0x01];
 /// Decoded length: prefix, key, parity.
-pub const DECODED_LEN: usize = 35;
+pub(crate) const DECODED_LEN: usize = 35;
 /// Characters in a recovery key without spaces (35 bytes starting 0x8B always give 48).
 pub const CHARS: usize = 48;
 const ALPHABET: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
@@ -32,7 +32,7 @@ pub enum RecoveryKeyError {
         /// The character.
         found: char,
         /// Likely intended characters, as a sentence fragment (may be empty).
-        hint: String,
+        hint: &'static str,
     },
     /// Wrong number of characters.
     #[error("the key has {chars} characters, {} than the {CHARS} of a Security Key: {}", if *.chars < CHARS { "fewer" } else { "more" }, if *.chars < CHARS { format!("{} missing", CHARS - *.chars) } else { format!("{} extra", *.chars - CHARS) })]
@@ -60,16 +60,51 @@ pub enum RecoveryKeyError {
     Empty,
 }
 
-impl RecoveryKeyError {
-    /// Stable short name, as in test-vector manifests.
-    pub fn kind(&self) -> &'static str {
+/// The class of a [`RecoveryKeyError`] ([`RecoveryKeyError::kind`]), as test-vector manifests
+/// name it. Serialized as [`RecoveryKeyKind::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RecoveryKeyKind {
+    /// `bad_char`: [`RecoveryKeyError::BadChar`].
+    BadChar,
+    /// `bad_length`: [`RecoveryKeyError::Length`], [`RecoveryKeyError::DecodedLength`],
+    /// [`RecoveryKeyError::Empty`].
+    BadLength,
+    /// `bad_prefix`: [`RecoveryKeyError::Prefix`].
+    BadPrefix,
+    /// `bad_parity`: [`RecoveryKeyError::Parity`].
+    BadParity,
+}
+
+impl RecoveryKeyKind {
+    /// The short, stable name.
+    pub fn as_str(self) -> &'static str {
         match self {
-            RecoveryKeyError::BadChar { .. } => "bad_char",
+            RecoveryKeyKind::BadChar => "bad_char",
+            RecoveryKeyKind::BadLength => "bad_length",
+            RecoveryKeyKind::BadPrefix => "bad_prefix",
+            RecoveryKeyKind::BadParity => "bad_parity",
+        }
+    }
+}
+
+impl std::fmt::Display for RecoveryKeyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl RecoveryKeyError {
+    /// The class of the failure, as in test-vector manifests.
+    pub fn kind(&self) -> RecoveryKeyKind {
+        match self {
+            RecoveryKeyError::BadChar { .. } => RecoveryKeyKind::BadChar,
             RecoveryKeyError::Length { .. }
             | RecoveryKeyError::DecodedLength { .. }
-            | RecoveryKeyError::Empty => "bad_length",
-            RecoveryKeyError::Prefix { .. } => "bad_prefix",
-            RecoveryKeyError::Parity => "bad_parity",
+            | RecoveryKeyError::Empty => RecoveryKeyKind::BadLength,
+            RecoveryKeyError::Prefix { .. } => RecoveryKeyKind::BadPrefix,
+            RecoveryKeyError::Parity => RecoveryKeyKind::BadParity,
         }
     }
 }
@@ -125,7 +160,7 @@ impl RecoveryKey {
             return Err(RecoveryKeyError::BadChar {
                 position: i + 1,
                 found: c,
-                hint: hint_for(c).to_string(),
+                hint: hint_for(c),
             });
         }
         let n = chars.chars().count();
@@ -305,6 +340,19 @@ pub fn suggest(text: &str) -> Vec<Zeroizing<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kinds_serialize_as_their_names() {
+        for (k, name) in [
+            (RecoveryKeyKind::BadChar, "bad_char"),
+            (RecoveryKeyKind::BadLength, "bad_length"),
+            (RecoveryKeyKind::BadPrefix, "bad_prefix"),
+            (RecoveryKeyKind::BadParity, "bad_parity"),
+        ] {
+            assert_eq!((k.as_str(), k.to_string().as_str()), (name, name));
+            assert_eq!(serde_json::to_value(k).unwrap(), name);
+        }
+    }
 
     fn key(b: u8) -> RecoveryKey {
         RecoveryKey::from_bytes(&mut [b; 32])

@@ -3,9 +3,9 @@
 //!
 //! Each candidate costs one PBKDF2-HMAC-SHA-512 derivation (100k-500k rounds), run here in SIMD
 //! lanes ([`kdf::pbkdf2_sha512_batch`]). Whether a derived key opens the target is the format's
-//! answer, and cheap: [`export::Sealed::opens`](crate::export::Sealed::opens) decrypts the first
-//! ciphertext block and looks for the start of a JSON array before paying for the HMAC over the
-//! whole file; for secret storage, the key check or a stored secret's MAC
+//! answer, and cheap: for an export ([`Sealed`]), the first ciphertext block is decrypted
+//! and must be the start of a JSON array before the HMAC over the whole file is paid for; for
+//! secret storage, the key check or a stored secret's MAC
 //! ([`ssss::confirm_key`]); for backups, one X25519 base-point multiplication compared with
 //! `auth_data.public_key` ([`PassphraseBackup::opens`]).
 //!
@@ -165,7 +165,7 @@ impl Target {
 
     /// The position of the first candidate (in order) that opens the target. All the
     /// derivations go through [`kdf::pbkdf2_sha512_batch`], so the candidates share SIMD lanes.
-    pub fn first_match(&self, candidates: &[Zeroizing<String>]) -> Option<usize> {
+    pub(crate) fn first_match(&self, candidates: &[Zeroizing<String>]) -> Option<usize> {
         // (candidate position, password bytes): one or two per candidate, in order.
         let tries: Vec<(usize, Zeroizing<Vec<u8>>)> = candidates
             .iter()
@@ -588,7 +588,10 @@ mod tests {
             ),
         ];
         for (e, want) in cases {
-            assert_eq!((e.to_string().as_str(), e.kind()), (want, "format"));
+            assert_eq!(
+                (e.to_string().as_str(), e.kind()),
+                (want, crate::ErrorKind::Format)
+            );
         }
         let too_many = Target::ssss(
             &ad(phrase(serde_json::json!({

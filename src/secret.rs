@@ -13,12 +13,12 @@ pub struct SecretBytes<const N: usize>(Box<[u8; N]>);
 
 impl<const N: usize> SecretBytes<N> {
     /// All-zero secret, to be filled in place (keeps the bytes off the stack).
-    pub fn zeroed() -> Self {
+    pub(crate) fn zeroed() -> Self {
         SecretBytes(Box::new([0u8; N]))
     }
 
     /// Take ownership of `bytes` and wipe the caller's copy.
-    pub fn from_array(bytes: &mut [u8; N]) -> Self {
+    pub(crate) fn from_array(bytes: &mut [u8; N]) -> Self {
         let s = SecretBytes(Box::new(*bytes));
         bytes.zeroize();
         s
@@ -30,7 +30,7 @@ impl<const N: usize> SecretBytes<N> {
     }
 
     /// The secret bytes, to fill in place.
-    pub fn expose_mut(&mut self) -> &mut [u8; N] {
+    pub(crate) fn expose_mut(&mut self) -> &mut [u8; N] {
         &mut self.0
     }
 }

@@ -35,7 +35,7 @@ use zeroize::Zeroizing;
 use crate::encoding::{decode_lenient, encode_unpadded};
 use crate::error::Error;
 use crate::export::container::{hmac_sha256, Aes256Ctr};
-use crate::kdf::{self, Limits, Rounds};
+use crate::kdf::{self, IterationsError, Limits, Rounds};
 use crate::recovery_key::RecoveryKey;
 use crate::secret::{Passphrase, SecretBytes};
 
@@ -82,8 +82,35 @@ pub struct KeyDescription {
     /// Present when the key can be derived from a Security Phrase.
     pub passphrase: Option<PassphraseInfo>,
     /// Why the passphrase information cannot be used (unknown algorithm, missing fields); the
-    /// Security Key still works.
-    pub passphrase_problem: Option<String>,
+    /// Security Key still works. Serialized as its message.
+    #[serde(serialize_with = "problem_text")]
+    pub passphrase_problem: Option<PhraseProblem>,
+}
+
+fn problem_text<S: serde::Serializer>(p: &Option<PhraseProblem>, s: S) -> Result<S::Ok, S::Error> {
+    match p {
+        Some(p) => s.collect_str(p),
+        None => s.serialize_none(),
+    }
+}
+
+/// Why the `passphrase` of a key description cannot be used
+/// ([`KeyDescription::passphrase_problem`], [`SsssError::PhraseUnusable`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PhraseProblem {
+    /// An algorithm other than `m.pbkdf2` (`(none)` when it has none).
+    #[error("Security Phrase algorithm {algorithm} is not supported (only m.pbkdf2)")]
+    Algorithm {
+        /// The algorithm found.
+        algorithm: String,
+    },
+    /// No `salt` string.
+    #[error("the Security Phrase has no salt")]
+    NoSalt,
+    /// `iterations` is missing or not a round count.
+    #[error("{0}")]
+    Iterations(#[from] IterationsError),
 }
 
 /// What exactly is wrong with secret-storage account data, a key description or a secret's
@@ -143,9 +170,14 @@ pub enum SsssError {
         key_id: String,
     },
     /// The key's Security Phrase parameters cannot be used: the description's
-    /// [`KeyDescription::passphrase_problem`], which names the key.
-    #[error("{0}")]
-    PhraseUnusable(String),
+    /// [`KeyDescription::passphrase_problem`].
+    #[error("key {key_id}: {problem}")]
+    PhraseUnusable {
+        /// The key id.
+        key_id: String,
+        /// What is wrong with its `passphrase`.
+        problem: PhraseProblem,
+    },
     /// The Security Phrase asks for a key length other than 256 bits.
     #[error("the passphrase asks for a {bits}-bit key; only 256 is defined")]
     PhraseBits {
@@ -231,7 +263,10 @@ impl KeyDescription {
             .passphrase
             .as_ref()
             .ok_or_else(|| match &self.passphrase_problem {
-                Some(problem) => SsssError::PhraseUnusable(problem.clone()),
+                Some(problem) => SsssError::PhraseUnusable {
+                    key_id: self.id.clone(),
+                    problem: problem.clone(),
+                },
                 None => SsssError::NoPhrase {
                     key_id: self.id.clone(),
                 },
@@ -352,7 +387,7 @@ impl AccountData {
             None | Some(Value::Null) => (None, None),
             Some(p) => match parse_passphrase(p) {
                 Ok(info) => (Some(info), None),
-                Err(why) => (None, Some(format!("key {id}: {why}"))),
+                Err(why) => (None, Some(why)),
             },
         };
         Ok(KeyDescription {
@@ -450,20 +485,20 @@ impl AccountData {
     }
 }
 
-fn parse_passphrase(p: &Value) -> Result<PassphraseInfo, String> {
+fn parse_passphrase(p: &Value) -> Result<PassphraseInfo, PhraseProblem> {
     let alg = p
         .get("algorithm")
         .and_then(Value::as_str)
         .unwrap_or("(none)");
     if alg != "m.pbkdf2" {
-        return Err(format!(
-            "Security Phrase algorithm {alg} is not supported (only m.pbkdf2)"
-        ));
+        return Err(PhraseProblem::Algorithm {
+            algorithm: alg.to_owned(),
+        });
     }
     let salt = p
         .get("salt")
         .and_then(Value::as_str)
-        .ok_or("the Security Phrase has no salt")?;
+        .ok_or(PhraseProblem::NoSalt)?;
     let iterations = crate::kdf::json_rounds(p.get("iterations"), "passphrase.iterations")?;
     let bits = p.get("bits").and_then(Value::as_u64).unwrap_or(256);
     Ok(PassphraseInfo {
@@ -933,7 +968,7 @@ mod tests {
             matches!(wrong, Error::SsssWrongKeyNoCheck { .. }),
             "{wrong}"
         );
-        assert_eq!(wrong.kind(), "wrong_key");
+        assert_eq!(wrong.kind(), crate::ErrorKind::WrongKey);
         assert!(wrong
             .to_string()
             .contains("m.cross_signing.master, m.megolm_backup.v1"));
@@ -1042,7 +1077,10 @@ mod tests {
                 "key K has no Security Phrase; use its Security Key",
             ),
             (
-                SsssError::PhraseUnusable("key K: the Security Phrase has no salt".into()),
+                SsssError::PhraseUnusable {
+                    key_id: id(),
+                    problem: PhraseProblem::NoSalt,
+                },
                 "key K: the Security Phrase has no salt",
             ),
             (
@@ -1091,8 +1129,50 @@ mod tests {
         for (e, want) in cases {
             assert_eq!(e.to_string(), want);
             let e = Error::from(e);
-            assert_eq!((e.to_string().as_str(), e.kind()), (want, "format"));
+            assert_eq!(
+                (e.to_string().as_str(), e.kind()),
+                (want, crate::ErrorKind::Format)
+            );
         }
+        let problems: Vec<(PhraseProblem, &str)> = vec![
+            (
+                PhraseProblem::Algorithm {
+                    algorithm: "(none)".into(),
+                },
+                "Security Phrase algorithm (none) is not supported (only m.pbkdf2)",
+            ),
+            (PhraseProblem::NoSalt, "the Security Phrase has no salt"),
+            (
+                PhraseProblem::Iterations(IterationsError::NotWhole {
+                    field: "passphrase.iterations",
+                }),
+                "passphrase.iterations is not a whole number from 1 to 4294967295",
+            ),
+        ];
+        for (p, want) in problems {
+            assert_eq!(p.to_string(), want);
+            let e = SsssError::PhraseUnusable {
+                key_id: id(),
+                problem: p,
+            };
+            assert_eq!(e.to_string(), format!("key K: {want}"));
+        }
+    }
+
+    #[test]
+    fn an_unusable_phrase_is_kept_and_named() {
+        let ad = AccountData::parse(&serde_json::json!({
+            "m.secret_storage.key.K": {"algorithm": ALGORITHM,
+                "passphrase": {"algorithm": "m.pbkdf2", "iterations": "many"}},
+        }))
+        .unwrap();
+        let desc = ad.key("K").unwrap();
+        assert_eq!(desc.passphrase_problem, Some(PhraseProblem::NoSalt));
+        let e = desc.passphrase_info(&Limits::default()).unwrap_err();
+        assert_eq!(e.to_string(), "key K: the Security Phrase has no salt");
+        // Serialized as its message.
+        let v = serde_json::to_value(&desc).unwrap();
+        assert_eq!(v["passphrase_problem"], "the Security Phrase has no salt");
     }
 
     #[test]

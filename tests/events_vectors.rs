@@ -75,7 +75,12 @@ fn every_event_decrypts_or_is_explained() {
         for ((ev, got), want) in events.iter().zip(&outcomes).zip(&v.expect) {
             let id = ev["event_id"].as_str().unwrap();
             assert_eq!(id, want.event_id, "{ctx}: events out of order");
-            assert_eq!(got.kind(), want.result, "{ctx}: {id}: {}", got.explain());
+            assert_eq!(
+                got.kind().as_str(),
+                want.result,
+                "{ctx}: {id}: {}",
+                got.explain()
+            );
             reasons.insert(want.result.clone());
             if let Some(i) = want.message_index {
                 if matches!(

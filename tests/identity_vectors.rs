@@ -111,7 +111,7 @@ fn qr_payloads() {
                 assert_eq!(c["key2"], q.key2.as_str(), "{ctx}");
                 assert_eq!(c["secret_len"], q.secret_len, "{ctx}");
             }
-            Err(e) => assert_eq!(c["expect"], e.kind(), "{ctx}: {e}"),
+            Err(e) => assert_eq!(c["expect"], e.kind().as_str(), "{ctx}: {e}"),
         }
     }
 }
@@ -273,7 +273,7 @@ fn qr_images() {
                 modes.insert(q.mode);
             }
             Err(e) => {
-                assert_eq!(c["expect"], e.kind(), "{ctx}: {e}");
+                assert_eq!(c["expect"], e.kind().as_str(), "{ctx}: {e}");
                 let msg = e.to_string();
                 assert!(!msg.contains('\n'), "{ctx}: {msg}");
                 if let Some(want) = c["error_contains"].as_str() {

@@ -90,7 +90,7 @@ fn validation_verdicts() {
             let mut want: Vec<&str> = e.codes.iter().map(String::as_str).collect();
             want.sort_unstable();
             assert_eq!(got, want, "{ctx} #{}: {:?}", e.index, r.problems);
-            assert_eq!(r.status(), e.status, "{ctx} #{}", e.index);
+            assert_eq!(r.status().as_str(), e.status, "{ctx} #{}", e.index);
             assert_eq!(r.first_index, e.first_index, "{ctx} #{}", e.index);
             codes_seen.extend(e.codes.iter().cloned());
         }

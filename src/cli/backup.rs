@@ -312,7 +312,7 @@ fn decrypt_lone(
         backup::check_auth_data(key, v)?;
     }
     let d = backup::decrypt_session_data(key, session_data, sid).map_err(|e| {
-        let hint = if e.kind() == "mac" {
+        let hint = if e.kind() == backup::FailureKind::Mac {
             "; is this the Security Key of this backup? Give --backup-version VERSION.json to check"
         } else {
             ""
@@ -409,7 +409,7 @@ pub(super) fn decrypt_with(
             let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
             for f in &failures {
                 if let Err(e) = &f.result {
-                    *by_kind.entry(e.kind()).or_insert(0) += 1;
+                    *by_kind.entry(e.kind().as_str()).or_insert(0) += 1;
                 }
             }
             let counts: Vec<String> = by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
@@ -425,7 +425,7 @@ pub(super) fn decrypt_with(
         const KEY_HINT: &str =
             "is this the Security Key of this backup? Give --backup-version VERSION.json to check";
         let msg = match (one_kind, failures.first().map(|f| &f.result)) {
-            (Some(Some("mac")), _) => format!(
+            (Some(Some(backup::FailureKind::Mac)), _) => format!(
                 "none of the {total} sessions could be decrypted (MAC mismatch); {KEY_HINT}"
             ),
             // The same damage everywhere: the key is not the question.

@@ -122,7 +122,7 @@ fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
     let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
     let mut wanted: BTreeMap<String, (Option<String>, u32)> = BTreeMap::new();
     for (ev, o) in events.iter().zip(&outcomes) {
-        *counts.entry(o.kind()).or_insert(0) += 1;
+        *counts.entry(o.kind().as_str()).or_insert(0) += 1;
         match o {
             Outcome::UnknownSession {
                 session_id,
@@ -148,7 +148,7 @@ fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
         let per_event: Vec<Value> = events
             .iter()
             .zip(&outcomes)
-            .filter(|(_, o)| o.kind() != "ok")
+            .filter(|(_, o)| o.kind() != mxkeys::events::OutcomeKind::Ok)
             .map(|(ev, o)| {
                 let mut v = serde_json::to_value(o).unwrap_or(Value::Null);
                 if let Some(obj) = v.as_object_mut() {
@@ -174,7 +174,7 @@ fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
             for (ev, o) in events
                 .iter()
                 .zip(&outcomes)
-                .filter(|(_, o)| o.kind() != "ok")
+                .filter(|(_, o)| o.kind() != mxkeys::events::OutcomeKind::Ok)
             {
                 writeln!(
                     out,

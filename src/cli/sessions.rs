@@ -267,7 +267,7 @@ pub fn validate(a: ValidateArgs, json: bool) -> Result<(), CliError> {
                 *spellings.entry(k).or_insert(0) += 1;
             }
             r.problems.extend(seen.check(s));
-            *counts.entry(r.status()).or_insert(0) += 1;
+            *counts.entry(r.status().as_str()).or_insert(0) += 1;
         }
         next_index += batch.len();
         reports.extend(checked.into_iter().filter(|r| !r.problems.is_empty()));
@@ -532,7 +532,7 @@ pub fn normalize(a: NormalizeArgs, json: bool) -> Result<(), CliError> {
         .into_iter()
         .zip(&reports)
         .filter_map(|(s, r)| {
-            if r.status() == "invalid" {
+            if r.status() == session::ReportStatus::Invalid {
                 warn(&format!(
                     "#{} {}: dropped: {}",
                     r.index,

@@ -25,10 +25,10 @@ pub const BEGIN: &str = "-----BEGIN MEGOLM SESSION DATA-----";
 pub const END: &str = "-----END MEGOLM SESSION DATA-----";
 
 /// Bytes per written line, before base64 (Element Web's chunk size).
-pub const WRITE_LINE_BYTES: usize = 96;
+pub(crate) const WRITE_LINE_BYTES: usize = 96;
 /// Characters per written line: 96 bytes encode to exactly 128 characters, so no line but the
 /// last carries padding.
-pub const WRITE_LINE_WIDTH: usize = 128;
+pub(crate) const WRITE_LINE_WIDTH: usize = 128;
 
 /// What exactly is wrong with an export's ASCII armor.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -20,11 +20,11 @@ use crate::kdf::{self, Limits, Rounds};
 use crate::secret::SecretBytes;
 
 /// Version byte, salt, IV and rounds.
-pub const HEADER_LEN: usize = 37;
+pub(crate) const HEADER_LEN: usize = 37;
 /// HMAC-SHA-256 tag length.
-pub const MAC_LEN: usize = 32;
+pub(crate) const MAC_LEN: usize = 32;
 /// The only version the spec defines.
-pub const VERSION: u8 = 1;
+pub(crate) const VERSION: u8 = 1;
 
 pub(crate) type Aes256Ctr = ctr::Ctr128BE<aes::Aes256>;
 pub(crate) type HmacSha256 = Hmac<Sha256>;
@@ -45,7 +45,7 @@ pub struct Header {
 
 impl Header {
     /// Split the 37 header bytes into fields.
-    pub fn parse(bytes: &[u8; HEADER_LEN]) -> Header {
+    pub(crate) fn parse(bytes: &[u8; HEADER_LEN]) -> Header {
         let (version, rest) = bytes.split_first().map_or((0, &[][..]), |(v, r)| (*v, r));
         let mut salt = [0u8; 16];
         let mut iv = [0u8; 16];
@@ -64,7 +64,7 @@ impl Header {
     }
 
     /// The 37 header bytes.
-    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
+    pub(crate) fn to_bytes(self) -> [u8; HEADER_LEN] {
         let mut out = [0u8; HEADER_LEN];
         let parts: [&[u8]; 4] = [
             &[self.version],
@@ -117,7 +117,7 @@ impl Header {
 
 /// Clear bit 63 of a fresh IV (spec step 3; it keeps 64-bit and 128-bit CTR implementations in
 /// agreement for any file shorter than 2^63 blocks).
-pub fn clear_bit63(mut iv: [u8; 16]) -> [u8; 16] {
+pub(crate) fn clear_bit63(mut iv: [u8; 16]) -> [u8; 16] {
     if let Some(b) = iv.get_mut(8) {
         *b &= 0x7f;
     }
@@ -125,20 +125,20 @@ pub fn clear_bit63(mut iv: [u8; 16]) -> [u8; 16] {
 }
 
 /// K (AES-256) and K' (HMAC-SHA-256), the two halves of the PBKDF2 output.
-pub struct ExportKeys {
+pub(crate) struct ExportKeys {
     pub(crate) aes: SecretBytes<32>,
     pub(crate) mac: SecretBytes<32>,
 }
 
 impl ExportKeys {
     /// PBKDF2-HMAC-SHA-512(passphrase bytes, salt, rounds, 512 bits), split in two.
-    pub fn derive(password: &[u8], salt: &[u8; 16], rounds: Rounds) -> ExportKeys {
+    pub(crate) fn derive(password: &[u8], salt: &[u8; 16], rounds: Rounds) -> ExportKeys {
         Self::from_derived(&kdf::pbkdf2_sha512::<64>(password, salt, rounds))
     }
 
     /// Split 64 bytes of PBKDF2-HMAC-SHA-512 output (derived elsewhere, e.g. in a batch) into
     /// K and K'.
-    pub fn from_derived(full: &SecretBytes<64>) -> ExportKeys {
+    pub(crate) fn from_derived(full: &SecretBytes<64>) -> ExportKeys {
         let mut aes = SecretBytes::<32>::zeroed();
         let mut mac = SecretBytes::<32>::zeroed();
         let (k, k2) = full.expose().split_at(32);

@@ -17,7 +17,7 @@
 //!
 //! Element Web reads and writes with a 64-bit AES-CTR counter (WebCrypto `length: 64`: the low
 //! half of the IV counts and wraps, the high half stays), Go and PyCryptodome with a 128-bit one
-//! (see [`container`]). The two readings differ only when the low 64 bits of the IV overflow
+//! (see `container.rs`). The two readings differ only when the low 64 bits of the IV overflow
 //! within the file ([`Header::counter_overflows`]), which needs bit 63 of the IV set and a file
 //! reaching past the wrap: Element's own test vector with an IV of sixteen `0xff` bytes is one.
 //! For such a file [`Verified::into_plaintext_expecting`] decrypts the 64-bit reading first, then
@@ -28,12 +28,13 @@
 //!
 //! Writing, [`ExportWriter::new`] clears bit 63 of the IV (spec step 3, as Element, matrix-nio and
 //! matrix-rust-sdk do), so the low 64 bits cannot overflow below 2^63 blocks and every reader,
-//! whatever its counter, gets the same plaintext. [`ExportWriter::with_keys`] takes the header
-//! as given; its callers pass one made by [`ExportWriter::new`]'s rules or a test's own.
+//! whatever its counter, gets the same plaintext. `ExportWriter::with_keys` (crate-internal) takes
+//! the header as given; its callers pass one made by [`ExportWriter::new`]'s rules or a test's
+//! own.
 
 pub mod armor;
 mod compat;
-pub mod container;
+pub(crate) mod container;
 mod fingerprint;
 mod sealed;
 
@@ -50,7 +51,8 @@ use crate::secret::Passphrase;
 
 pub use armor::{ArmorInfo, ArmorReader, ArmorWriter};
 pub use compat::refusals;
-pub use container::{clear_bit63, ExportKeys, Header, HEADER_LEN, MAC_LEN};
+pub use container::Header;
+pub(crate) use container::{clear_bit63, ExportKeys, HEADER_LEN, MAC_LEN};
 pub use fingerprint::{guess_writer, WriterGuess};
 pub use sealed::Sealed;
 
@@ -521,7 +523,7 @@ impl<W: Write> ExportWriter<W> {
     ///
     /// # Errors
     /// Errors from `out`.
-    pub fn with_keys(out: W, keys: &ExportKeys, header: &Header) -> io::Result<Self> {
+    pub(crate) fn with_keys(out: W, keys: &ExportKeys, header: &Header) -> io::Result<Self> {
         let mut armor = ArmorWriter::new(out)?;
         let head = header.to_bytes();
         armor.write_all(&head)?;
@@ -729,7 +731,11 @@ mod tests {
                 },
             );
             // The high byte of the rounds field jumps past the limit instead.
-            let expected = if i == 33 { "rounds" } else { "mac" };
+            let expected = if i == 33 {
+                crate::ErrorKind::Rounds
+            } else {
+                crate::ErrorKind::Mac
+            };
             assert_eq!(got.err().map(|e| e.kind()), Some(expected), "byte {i}");
         }
     }
@@ -885,7 +891,7 @@ mod tests {
             decrypt(&file, &pass("p"), &Limits::default())
                 .unwrap_err()
                 .kind(),
-            "json"
+            crate::ErrorKind::Json
         );
     }
 

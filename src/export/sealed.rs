@@ -73,7 +73,7 @@ impl Sealed {
 
     /// Do these keys open the file? The first block must decrypt to the start of a JSON array,
     /// then the HMAC over the whole file must match (in constant time). Nothing decrypted leaves.
-    pub fn opens(&self, keys: &ExportKeys) -> bool {
+    pub(crate) fn opens(&self, keys: &ExportKeys) -> bool {
         let ct = self.authenticated.get(HEADER_LEN..).unwrap_or_default();
         let mut head = Zeroizing::new([0u8; 16]);
         let n = ct.len().min(16);

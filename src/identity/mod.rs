@@ -18,9 +18,11 @@ pub use cross_signing::{
     check_user, compare_stored_key, published_cross_signing_key, users, DeviceStatus,
     StoredKeyReport, StoredKeyStatus, UserReport,
 };
-pub use qr::{decode_qr, image_format, ImageFormat, QrError, QrPayload};
+pub use qr::{decode_qr, image_format, ImageFormat, QrError, QrErrorKind, QrPayload};
 #[cfg(feature = "qr-image")]
-pub use qr_image::{decode_qr_image, qr_bytes_from_image, QrImageError, DEFAULT_MAX_PIXELS};
+pub use qr_image::{
+    decode_qr_image, qr_bytes_from_image, QrImageError, QrImageErrorKind, DEFAULT_MAX_PIXELS,
+};
 pub use sas::{
     sas_bytes, sas_commitment, sas_decimals, sas_emoji, sas_info, sas_shared_secret, Sas, SasSide,
     SasTranscript, SasTranscriptError, SAS_EMOJI,

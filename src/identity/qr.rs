@@ -77,17 +77,60 @@ pub enum QrError {
     Secret(usize),
 }
 
-impl QrError {
-    /// Short name for manifests.
-    pub fn kind(&self) -> &'static str {
+/// The class of a [`QrError`] ([`QrError::kind`]), as manifests name it. Serialized as
+/// [`QrErrorKind::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum QrErrorKind {
+    /// `header`: [`QrError::Header`].
+    Header,
+    /// `truncated`: [`QrError::Truncated`].
+    Truncated,
+    /// `version`: [`QrError::Version`].
+    Version,
+    /// `mode`: [`QrError::Mode`].
+    Mode,
+    /// `transaction_id`: [`QrError::TransactionId`].
+    TransactionId,
+    /// `key`: [`QrError::Key`].
+    Key,
+    /// `secret`: [`QrError::Secret`].
+    Secret,
+}
+
+impl QrErrorKind {
+    /// The short, stable name.
+    pub fn as_str(self) -> &'static str {
         match self {
-            QrError::Header => "header",
-            QrError::Truncated(_) => "truncated",
-            QrError::Version(_) => "version",
-            QrError::Mode(_) => "mode",
-            QrError::TransactionId => "transaction_id",
-            QrError::Key(_) => "key",
-            QrError::Secret(_) => "secret",
+            QrErrorKind::Header => "header",
+            QrErrorKind::Truncated => "truncated",
+            QrErrorKind::Version => "version",
+            QrErrorKind::Mode => "mode",
+            QrErrorKind::TransactionId => "transaction_id",
+            QrErrorKind::Key => "key",
+            QrErrorKind::Secret => "secret",
+        }
+    }
+}
+
+impl std::fmt::Display for QrErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl QrError {
+    /// The class of the failure, for manifests.
+    pub fn kind(&self) -> QrErrorKind {
+        match self {
+            QrError::Header => QrErrorKind::Header,
+            QrError::Truncated(_) => QrErrorKind::Truncated,
+            QrError::Version(_) => QrErrorKind::Version,
+            QrError::Mode(_) => QrErrorKind::Mode,
+            QrError::TransactionId => QrErrorKind::TransactionId,
+            QrError::Key(_) => QrErrorKind::Key,
+            QrError::Secret(_) => QrErrorKind::Secret,
         }
     }
 }
@@ -168,5 +211,26 @@ pub fn image_format(bytes: &[u8]) -> Option<ImageFormat> {
         Some(ImageFormat::Jpeg)
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_serialize_as_their_names() {
+        for (k, name) in [
+            (QrErrorKind::Header, "header"),
+            (QrErrorKind::Truncated, "truncated"),
+            (QrErrorKind::Version, "version"),
+            (QrErrorKind::Mode, "mode"),
+            (QrErrorKind::TransactionId, "transaction_id"),
+            (QrErrorKind::Key, "key"),
+            (QrErrorKind::Secret, "secret"),
+        ] {
+            assert_eq!((k.as_str(), k.to_string().as_str()), (name, name));
+            assert_eq!(serde_json::to_value(k).unwrap(), name);
+        }
     }
 }

@@ -103,20 +103,73 @@ pub enum QrImageError {
     Payload(QrError),
 }
 
-impl QrImageError {
-    /// Short name for manifests.
-    pub fn kind(&self) -> &'static str {
+/// The class of a [`QrImageError`] ([`QrImageError::kind`]), as manifests name it. Serialized
+/// as [`QrImageErrorKind::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum QrImageErrorKind {
+    /// `not_image`: [`QrImageError::NotAnImage`].
+    #[serde(rename = "not_image")]
+    NotAnImage,
+    /// `too_large`: [`QrImageError::TooLarge`].
+    TooLarge,
+    /// `undecodable`: [`QrImageError::Undecodable`].
+    Undecodable,
+    /// `no_qr_code`: [`QrImageError::NoQrCode`].
+    NoQrCode,
+    /// `too_many_corners`: [`QrImageError::TooManyCorners`].
+    TooManyCorners,
+    /// `too_detailed`: [`QrImageError::TooDetailed`].
+    TooDetailed,
+    /// `unreadable`: [`QrImageError::Unreadable`].
+    Unreadable,
+    /// `several`: [`QrImageError::Several`].
+    Several,
+    /// `not_matrix`: [`QrImageError::NotMatrix`].
+    NotMatrix,
+    /// `payload`: [`QrImageError::Payload`].
+    Payload,
+}
+
+impl QrImageErrorKind {
+    /// The short, stable name.
+    pub fn as_str(self) -> &'static str {
         match self {
-            QrImageError::NotAnImage(_) => "not_image",
-            QrImageError::TooLarge { .. } => "too_large",
-            QrImageError::Undecodable { .. } => "undecodable",
-            QrImageError::NoQrCode => "no_qr_code",
-            QrImageError::TooManyCorners { .. } => "too_many_corners",
-            QrImageError::TooDetailed { .. } => "too_detailed",
-            QrImageError::Unreadable { .. } => "unreadable",
-            QrImageError::Several { .. } => "several",
-            QrImageError::NotMatrix { .. } => "not_matrix",
-            QrImageError::Payload(_) => "payload",
+            QrImageErrorKind::NotAnImage => "not_image",
+            QrImageErrorKind::TooLarge => "too_large",
+            QrImageErrorKind::Undecodable => "undecodable",
+            QrImageErrorKind::NoQrCode => "no_qr_code",
+            QrImageErrorKind::TooManyCorners => "too_many_corners",
+            QrImageErrorKind::TooDetailed => "too_detailed",
+            QrImageErrorKind::Unreadable => "unreadable",
+            QrImageErrorKind::Several => "several",
+            QrImageErrorKind::NotMatrix => "not_matrix",
+            QrImageErrorKind::Payload => "payload",
+        }
+    }
+}
+
+impl std::fmt::Display for QrImageErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl QrImageError {
+    /// The class of the failure, for manifests.
+    pub fn kind(&self) -> QrImageErrorKind {
+        match self {
+            QrImageError::NotAnImage(_) => QrImageErrorKind::NotAnImage,
+            QrImageError::TooLarge { .. } => QrImageErrorKind::TooLarge,
+            QrImageError::Undecodable { .. } => QrImageErrorKind::Undecodable,
+            QrImageError::NoQrCode => QrImageErrorKind::NoQrCode,
+            QrImageError::TooManyCorners { .. } => QrImageErrorKind::TooManyCorners,
+            QrImageError::TooDetailed { .. } => QrImageErrorKind::TooDetailed,
+            QrImageError::Unreadable { .. } => QrImageErrorKind::Unreadable,
+            QrImageError::Several { .. } => QrImageErrorKind::Several,
+            QrImageError::NotMatrix { .. } => QrImageErrorKind::NotMatrix,
+            QrImageError::Payload(_) => QrImageErrorKind::Payload,
         }
     }
 }
@@ -451,12 +504,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn kinds_serialize_as_their_names() {
+        for (k, name) in [
+            (QrImageErrorKind::NotAnImage, "not_image"),
+            (QrImageErrorKind::TooLarge, "too_large"),
+            (QrImageErrorKind::Undecodable, "undecodable"),
+            (QrImageErrorKind::NoQrCode, "no_qr_code"),
+            (QrImageErrorKind::TooManyCorners, "too_many_corners"),
+            (QrImageErrorKind::TooDetailed, "too_detailed"),
+            (QrImageErrorKind::Unreadable, "unreadable"),
+            (QrImageErrorKind::Several, "several"),
+            (QrImageErrorKind::NotMatrix, "not_matrix"),
+            (QrImageErrorKind::Payload, "payload"),
+        ] {
+            assert_eq!((k.as_str(), k.to_string().as_str()), (name, name));
+            assert_eq!(serde_json::to_value(k).unwrap(), name);
+        }
+    }
+
+    #[test]
     fn png_header_size_is_checked_first() {
         let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
         png.extend_from_slice(&100_000u32.to_be_bytes());
         png.extend_from_slice(&100_000u32.to_be_bytes());
         let e = qr_bytes_from_image(&png, DEFAULT_MAX_PIXELS).unwrap_err();
-        assert_eq!(e.kind(), "too_large", "{e}");
+        assert_eq!(e.kind(), QrImageErrorKind::TooLarge, "{e}");
         assert!(e.to_string().contains("100000x100000"), "{e}");
     }
 
@@ -517,9 +589,9 @@ mod tests {
     #[test]
     fn hostile_pictures_never_reach_rqrr() {
         for (size, grey, kind) in [
-            (300, tiled_finders(300), "too_many_corners"),
-            (1000, tiled_finders(1000), "too_many_corners"),
-            (1000, bars(1000), "too_detailed"),
+            (300, tiled_finders(300), QrImageErrorKind::TooManyCorners),
+            (1000, tiled_finders(1000), QrImageErrorKind::TooManyCorners),
+            (1000, bars(1000), QrImageErrorKind::TooDetailed),
         ] {
             let (r, trace) = search(size, size, grey);
             assert_eq!(r.unwrap_err().kind(), kind, "{size}");
@@ -529,7 +601,7 @@ mod tests {
                 assert_eq!(*grids, 0);
                 assert_eq!(
                     busy,
-                    if kind == "too_many_corners" {
+                    if kind == QrImageErrorKind::TooManyCorners {
                         Busy::Capstones
                     } else {
                         Busy::Paint

@@ -145,6 +145,7 @@ fn assert_sha512_lanes<const L: usize>(list: Vec<Compress<L>>, msgs: &[&[u8]], w
 /// AVX-512 with 8 and 16) against `sha2`, and [`super::pbkdf2_sha512_batch`] with every
 /// [`Engine`] against the `pbkdf2` crate, on messages, passwords, salt and (small) round count
 /// cut from `data`. Panics on the first difference. Not part of the stable API.
+#[cfg_attr(not(feature = "internals"), allow(unreachable_pub))] // public with `internals` only
 pub fn compare_lanes_with_sha2(data: &[u8]) {
     let (rounds, msgs, salt) = split(data);
     let want: Vec<[u8; 64]> = msgs.iter().map(|m| Sha512::digest(m).into()).collect();

@@ -20,11 +20,19 @@ mod avx512;
 mod batch;
 #[cfg(any(test, feature = "internals"))]
 mod check;
+mod engine;
 mod lanes;
 
 /// With the `internals` feature only, for the fuzz crate in `fuzz/`; not part of the stable API.
 #[cfg(feature = "internals")]
+#[doc(hidden)]
 pub use check::compare_lanes_with_sha2;
+/// With the `internals` feature only (which `cli` turns on); not part of the stable API.
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub use engine::Engine;
+#[cfg(not(feature = "internals"))]
+pub(crate) use engine::Engine;
 
 /// A PBKDF2 round count that has been checked against a limit.
 ///
@@ -82,23 +90,49 @@ impl Limits {
     }
 }
 
+/// Why a round count in a key description or backup version
+/// (`passphrase.iterations`, `auth_data.private_key_iterations`) cannot be read. Each variant
+/// names the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IterationsError {
+    /// The field is absent or `null`.
+    #[error("{field} is missing")]
+    Missing {
+        /// The field, e.g. `passphrase.iterations`.
+        field: &'static str,
+    },
+    /// A whole number above 2^32-1.
+    #[error(
+        "{field} is {value}, more than any client writes (at most {}); the file is damaged",
+        u32::MAX
+    )]
+    TooLarge {
+        /// The field, e.g. `passphrase.iterations`.
+        field: &'static str,
+        /// The number found.
+        value: u64,
+    },
+    /// Not a whole number (a string, a negative or fractional number, ...).
+    #[error("{field} is not a whole number from 1 to {}", u32::MAX)]
+    NotWhole {
+        /// The field, e.g. `passphrase.iterations`.
+        field: &'static str,
+    },
+}
+
 /// A round count as key descriptions carry it (`passphrase.iterations`,
 /// `auth_data.private_key_iterations`): a whole number up to 2^32-1. `field` names it in the
 /// error. Zero and the caller's limit are [`Rounds::new`]'s business.
-pub fn json_rounds(v: Option<&serde_json::Value>, field: &str) -> Result<u32, String> {
+pub(crate) fn json_rounds(
+    v: Option<&serde_json::Value>,
+    field: &'static str,
+) -> Result<u32, IterationsError> {
     match v {
-        None | Some(serde_json::Value::Null) => Err(format!("{field} is missing")),
+        None | Some(serde_json::Value::Null) => Err(IterationsError::Missing { field }),
         Some(x) => match x.as_u64() {
-            Some(n) => u32::try_from(n).map_err(|_| {
-                format!(
-                    "{field} is {n}, more than any client writes (at most {}); the file is damaged",
-                    u32::MAX
-                )
-            }),
-            None => Err(format!(
-                "{field} is not a whole number from 1 to {}",
-                u32::MAX
-            )),
+            Some(n) => u32::try_from(n).map_err(|_| IterationsError::TooLarge { field, value: n }),
+            None => Err(IterationsError::NotWhole { field }),
         },
     }
 }
@@ -132,25 +166,6 @@ pub fn pbkdf2_sha512_batch<const N: usize>(
     out
 }
 
-/// The ways to run a batch, for tests and benchmarks; [`pbkdf2_sha512_batch`] picks
-/// [`Engine::fastest`]. Not part of the stable API.
-#[doc(hidden)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    /// One derivation after another through the `pbkdf2` crate.
-    Scalar,
-    /// The lane algorithm on plain `[u64; 4]` arrays: the portable model of the SIMD code, slow.
-    Portable,
-    /// AVX2, four lanes in one register.
-    Avx2x4,
-    /// AVX2, eight lanes in two interleaved registers (groups of eight, then of four).
-    Avx2x8,
-    /// AVX-512F, eight lanes in one register.
-    Avx512x8,
-    /// AVX-512F, sixteen lanes in two interleaved registers (groups of sixteen, then of eight).
-    Avx512x16,
-}
-
 /// A part-filled group costs as much as a full one; below this many passwords the scalar path
 /// is cheaper (see `benches/kdf.rs`).
 const MIN_LANES_USED: usize = 2;
@@ -173,62 +188,6 @@ enum Kernel {
 }
 
 impl Engine {
-    /// Every engine, in the order of the enum.
-    pub const ALL: [Engine; 6] = [
-        Engine::Scalar,
-        Engine::Portable,
-        Engine::Avx2x4,
-        Engine::Avx2x8,
-        Engine::Avx512x8,
-        Engine::Avx512x16,
-    ];
-
-    /// Can this engine run on this CPU?
-    pub fn available(self) -> bool {
-        match self {
-            Engine::Scalar | Engine::Portable => true,
-            Engine::Avx2x4 | Engine::Avx2x8 => has_avx2(),
-            Engine::Avx512x8 | Engine::Avx512x16 => has_avx512(),
-        }
-    }
-
-    /// The engine [`pbkdf2_sha512_batch`] uses here: AVX-512 with eight lanes in one register
-    /// where the CPU has it, else AVX2 with eight in two, else the `pbkdf2` crate. On the 2-core
-    /// Xeon of `benches/kdf.rs` (500000 rounds, per core): `pbkdf2` crate 5.3 derivations/s,
-    /// AVX2 x4 11.8, AVX2 x8 12.3, AVX-512 x8 31.3, AVX-512 x16 29.6.
-    pub fn fastest() -> Engine {
-        [Engine::Avx512x8, Engine::Avx2x8]
-            .into_iter()
-            .find(|e| e.available())
-            .unwrap_or(Engine::Scalar)
-    }
-
-    /// Passwords per group: the number a caller should hand over at once to fill the lanes.
-    pub fn lanes(self) -> usize {
-        match self {
-            Engine::Scalar => 1,
-            Engine::Portable | Engine::Avx2x4 => 4,
-            Engine::Avx2x8 | Engine::Avx512x8 => 8,
-            Engine::Avx512x16 => 16,
-        }
-    }
-
-    /// As [`pbkdf2_sha512_batch`] with this engine; `None` when it cannot run on this CPU.
-    pub fn pbkdf2_sha512<const N: usize>(
-        self,
-        passwords: &[&[u8]],
-        salt: &[u8],
-        rounds: Rounds,
-    ) -> Option<Vec<SecretBytes<N>>> {
-        if !self.available() {
-            return None;
-        }
-        let mut out: Vec<SecretBytes<N>> =
-            passwords.iter().map(|_| SecretBytes::zeroed()).collect();
-        self.derive(passwords, salt, rounds, &mut out);
-        Some(out)
-    }
-
     /// How many of `n` remaining passwords the next step takes, and with what. Full groups of
     /// the engine's width first, then one part-filled group of the narrower kernel of its kind;
     /// a single password goes through the `pbkdf2` crate (the portable model always uses its
@@ -335,6 +294,33 @@ fn has_avx512() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_rounds_messages_are_unchanged() {
+        use serde_json::json;
+        let f = "passphrase.iterations";
+        let got = |v: Option<serde_json::Value>| json_rounds(v.as_ref(), f);
+        assert_eq!(got(Some(json!(7))), Ok(7));
+        let cases = [
+            (None, "passphrase.iterations is missing"),
+            (Some(json!(null)), "passphrase.iterations is missing"),
+            (
+                Some(json!(4294967296u64)),
+                "passphrase.iterations is 4294967296, more than any client writes (at most 4294967295); the file is damaged",
+            ),
+            (
+                Some(json!("1000")),
+                "passphrase.iterations is not a whole number from 1 to 4294967295",
+            ),
+            (
+                Some(json!(-1)),
+                "passphrase.iterations is not a whole number from 1 to 4294967295",
+            ),
+        ];
+        for (v, want) in cases {
+            assert_eq!(got(v).unwrap_err().to_string(), want);
+        }
+    }
 
     #[test]
     fn rounds_are_bounded() {

@@ -8,7 +8,7 @@
 
 use serde_json::value::RawValue;
 
-use super::{validate, SessionRecord};
+use super::{validate, ReportStatus, SessionRecord};
 use crate::megolm::{SessionKey, SessionKeyFormat};
 
 /// Spellings of the shared-history flag (MSC3061), and who reads them.
@@ -58,7 +58,7 @@ pub fn refusals(sessions: &[SessionRecord]) -> Vec<Refusal> {
     let invalid = sessions
         .iter()
         .enumerate()
-        .filter(|(i, s)| validate(*i, s).status() == "invalid")
+        .filter(|(i, s)| validate(*i, s).status() == ReportStatus::Invalid)
         .count();
     if invalid > 0 {
         out.push(Refusal::new("matrix-rust-sdk", format!("{invalid} invalid sessions: its import is all-or-nothing, one bad session fails the whole file")));
@@ -223,7 +223,7 @@ mod tests {
             assert_eq!(after.format(), SessionKeyFormat::Export);
             assert_eq!(after.session_id(), before.session_id());
             assert_eq!(after.first_index(), before.first_index());
-            assert_eq!(validate(0, &n).status(), "ok");
+            assert_eq!(validate(0, &n).status(), ReportStatus::Ok);
         }
     }
 }

@@ -19,7 +19,7 @@ mod validate;
 
 pub use compat::{refusals, shared_history_spellings, Refusal, EVERY_READER, SHARED_HISTORY};
 pub use record::{to_writer_pretty, RawMap, SessionRecord};
-pub use validate::{validate, Problem, Report};
+pub use validate::{validate, Problem, Report, ReportStatus};
 
 use std::collections::HashSet;
 use std::fmt;
@@ -206,7 +206,7 @@ impl<R: Read> Utf8Checked<R> {
     fn invalid(&self) -> std::io::Error {
         Error::Json {
             what: self.what,
-            detail: "invalid UTF-8".into(),
+            detail: JsonDetail::InvalidUtf8,
             line: self.line,
             column: self.column + 1,
         }
@@ -268,24 +268,72 @@ fn json_error(what: &'static str, e: &serde_json::Error) -> Error {
     }
 }
 
-/// What is wrong, in words, without the position and without any of the input's text:
+/// What is wrong with a JSON text, in words, without the position and without any of the
+/// input's text ([`Error::Json`], [`json_detail`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JsonDetail {
+    /// Reading the input failed.
+    #[error("read error")]
+    Read,
+    /// Nothing at all.
+    #[error("it is empty")]
+    Empty,
+    /// The text ends inside a value.
+    #[error("it ends in the middle")]
+    EndsEarly,
+    /// Bytes that are not UTF-8 (found while streaming, before the JSON parser saw them).
+    #[error("invalid UTF-8")]
+    InvalidUtf8,
+    /// Bytes that are not UTF-8, or a bad `\u` escape.
+    #[error("invalid UTF-8 or unicode escape")]
+    InvalidUnicode,
+    /// Deeper than the parser's recursion limit.
+    #[error("nested too deeply")]
+    TooDeep,
+    /// Something after the end of the document.
+    #[error("trailing data after the array")]
+    Trailing,
+    /// Any other syntax error.
+    #[error("syntax error")]
+    Syntax,
+    /// The document is not an array: what it is instead ("an object", "a number", ...).
+    #[error("it is {found}")]
+    NotArray {
+        /// The kind of value found, with its article.
+        found: &'static str,
+    },
+    /// A value of the wrong type inside the document.
+    #[error("found {found} where {expected} belongs")]
+    WrongType {
+        /// The kind of value found, with its article.
+        found: &'static str,
+        /// What belongs there, as the reader describes it.
+        expected: String,
+    },
+    /// Any other value the reader refuses.
+    #[error("unexpected value")]
+    Unexpected,
+}
+
+/// Describe a serde_json error without the position and without any of the input's text:
 /// "it is empty", "it ends in the middle", "nested too deeply", "syntax error", ...
-pub fn json_detail(e: &serde_json::Error) -> String {
+pub fn json_detail(e: &serde_json::Error) -> JsonDetail {
     use serde_json::error::Category;
     match e.classify() {
-        Category::Io => "read error".to_string(),
-        Category::Eof if e.line() == 1 && e.column() == 0 => "it is empty".to_string(),
-        Category::Eof => "it ends in the middle".to_string(),
+        Category::Io => JsonDetail::Read,
+        Category::Eof if e.line() == 1 && e.column() == 0 => JsonDetail::Empty,
+        Category::Eof => JsonDetail::EndsEarly,
         Category::Syntax => {
             let msg = e.to_string();
             if msg.contains("unicode") || msg.contains("UTF-8") || msg.contains("utf-8") {
-                "invalid UTF-8 or unicode escape".to_string()
+                JsonDetail::InvalidUnicode
             } else if msg.contains("recursion limit") {
-                "nested too deeply".to_string()
+                JsonDetail::TooDeep
             } else if msg.contains("trailing characters") {
-                "trailing data after the array".to_string()
+                JsonDetail::Trailing
             } else {
-                "syntax error".to_string()
+                JsonDetail::Syntax
             }
         }
         Category::Data => {
@@ -310,19 +358,22 @@ pub fn json_detail(e: &serde_json::Error) -> String {
                     .and_then(|x| x.split(" at line ").next())
                     .unwrap_or("something else");
                 if expected == "a JSON array of session objects" {
-                    format!("it is {kind}")
+                    JsonDetail::NotArray { found: kind }
                 } else {
-                    format!("found {kind} where {expected} belongs")
+                    JsonDetail::WrongType {
+                        found: kind,
+                        expected: expected.to_owned(),
+                    }
                 }
             } else if msg.starts_with("recursion limit exceeded") {
-                "nested too deeply".to_string()
+                JsonDetail::TooDeep
             } else if msg.contains("surrogate") || msg.contains("escape") {
                 // A string serde_json refuses once it reads it as a string (a lone surrogate):
                 // SessionRecord reads unknown fields as raw text first, then their strings.
                 // Worded as serde_json's own syntax error for it was.
-                "syntax error".to_string()
+                JsonDetail::Syntax
             } else {
-                "unexpected value".to_string()
+                JsonDetail::Unexpected
             }
         }
     }
@@ -341,6 +392,49 @@ fn unwrap_json_io(what: &'static str, e: serde_json::Error) -> Error {
 mod tests {
     use super::*;
 
+    #[test]
+    fn json_details_are_unchanged() {
+        let cases: Vec<(JsonDetail, &str)> = vec![
+            (JsonDetail::Read, "read error"),
+            (JsonDetail::Empty, "it is empty"),
+            (JsonDetail::EndsEarly, "it ends in the middle"),
+            (JsonDetail::InvalidUtf8, "invalid UTF-8"),
+            (
+                JsonDetail::InvalidUnicode,
+                "invalid UTF-8 or unicode escape",
+            ),
+            (JsonDetail::TooDeep, "nested too deeply"),
+            (JsonDetail::Trailing, "trailing data after the array"),
+            (JsonDetail::Syntax, "syntax error"),
+            (
+                JsonDetail::NotArray { found: "an object" },
+                "it is an object",
+            ),
+            (
+                JsonDetail::WrongType {
+                    found: "a number",
+                    expected: "a string".into(),
+                },
+                "found a number where a string belongs",
+            ),
+            (JsonDetail::Unexpected, "unexpected value"),
+        ];
+        for (d, want) in cases {
+            assert_eq!(d.to_string(), want);
+        }
+        let detail =
+            |text: &str| json_detail(&serde_json::from_str::<serde_json::Value>(text).unwrap_err());
+        assert_eq!(detail(""), JsonDetail::Empty);
+        assert_eq!(detail("[1,"), JsonDetail::EndsEarly);
+        assert_eq!(detail("[1] x"), JsonDetail::Trailing);
+        assert_eq!(detail("[x]"), JsonDetail::Syntax);
+        let e = serde_json::from_str::<Vec<u32>>("[\"secret\"]").unwrap_err();
+        assert_eq!(
+            json_detail(&e).to_string(),
+            "found a string where u32 belongs"
+        );
+    }
+
     /// Found by the session_json fuzz target: a key without its value was accepted.
     #[test]
     fn a_key_without_a_value_is_not_json() {
@@ -350,7 +444,12 @@ mod tests {
             br#"[{"session_id" ,"a":1}]"#,
         ] {
             let e = scan(bad, "input", |_| Ok(())).unwrap_err();
-            assert_eq!(e.kind(), "json", "{}", String::from_utf8_lossy(bad));
+            assert_eq!(
+                e.kind(),
+                crate::ErrorKind::Json,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
         // A non-string room_id is still read past, not refused.
         assert_eq!(
@@ -385,7 +484,7 @@ mod tests {
             format!(r#"[{{"session_key":"{secret}"#),
         ] {
             let e = scan(bad.as_bytes(), "input", |_| Ok(())).unwrap_err();
-            assert_eq!(e.kind(), "json");
+            assert_eq!(e.kind(), crate::ErrorKind::Json);
             assert!(!e.to_string().contains("secret"), "{e}");
         }
         let e = scan(&br#"["x"]"#[..], "input", |_| Ok(())).unwrap_err();
@@ -411,7 +510,7 @@ mod tests {
     #[test]
     fn non_utf8_and_deep_nesting_are_json_errors() {
         let e = scan(&b"[{\"a\":\"\xff\"}]"[..], "input", |_| Ok(())).unwrap_err();
-        assert_eq!(e.kind(), "json");
+        assert_eq!(e.kind(), crate::ErrorKind::Json);
         assert!(
             e.to_string().contains("invalid UTF-8 at line 1, column 8"),
             "{e}"

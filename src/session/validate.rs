@@ -55,15 +55,45 @@ pub struct Report {
     pub problems: Vec<Problem>,
 }
 
-impl Report {
+/// What a [`Report`] comes to ([`Report::status`]). Serialized as [`ReportStatus::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportStatus {
+    /// `ok`: no problem.
+    Ok,
+    /// `warning`: only warnings.
+    Warning,
+    /// `invalid`: at least one problem that is not a warning.
+    Invalid,
+}
+
+impl ReportStatus {
     /// `ok`, `warning` or `invalid`.
-    pub fn status(&self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportStatus::Ok => "ok",
+            ReportStatus::Warning => "warning",
+            ReportStatus::Invalid => "invalid",
+        }
+    }
+}
+
+impl std::fmt::Display for ReportStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Report {
+    /// [`ReportStatus::Invalid`] when a problem is not a warning, [`ReportStatus::Ok`] when
+    /// there is none, else [`ReportStatus::Warning`].
+    pub fn status(&self) -> ReportStatus {
         if self.problems.iter().any(|p| !p.warning) {
-            "invalid"
+            ReportStatus::Invalid
         } else if self.problems.is_empty() {
-            "ok"
+            ReportStatus::Ok
         } else {
-            "warning"
+            ReportStatus::Warning
         }
     }
 }
@@ -166,6 +196,18 @@ pub fn validate(index: usize, s: &SessionRecord) -> Report {
 mod tests {
     use super::*;
 
+    #[test]
+    fn statuses_serialize_as_their_names() {
+        for (k, name) in [
+            (ReportStatus::Ok, "ok"),
+            (ReportStatus::Warning, "warning"),
+            (ReportStatus::Invalid, "invalid"),
+        ] {
+            assert_eq!((k.as_str(), k.to_string().as_str()), (name, name));
+            assert_eq!(serde_json::to_value(k).unwrap(), name);
+        }
+    }
+
     /// The first session of test-vectors/export/sessions-basic.json.
     fn good() -> String {
         let all: Vec<serde_json::Value> = serde_json::from_str(include_str!(
@@ -189,22 +231,25 @@ mod tests {
             first_index: None,
             problems: vec![],
         };
-        assert_eq!(r.status(), "ok");
+        assert_eq!(r.status(), ReportStatus::Ok);
         r.problems.push(Problem {
             code: "duplicate",
             why: String::new(),
             warning: true,
         });
-        assert_eq!(r.status(), "warning");
+        assert_eq!(r.status(), ReportStatus::Warning);
         r.problems.push(problem("bad_key", ""));
-        assert_eq!(r.status(), "invalid");
+        assert_eq!(r.status(), ReportStatus::Invalid);
     }
 
     #[test]
     fn a_good_session_has_no_problem_and_its_first_index() {
         let s: SessionRecord = serde_json::from_str(&good()).unwrap();
         let r = validate(3, &s);
-        assert_eq!((r.index, r.status(), r.first_index), (3, "ok", Some(0)));
+        assert_eq!(
+            (r.index, r.status(), r.first_index),
+            (3, ReportStatus::Ok, Some(0))
+        );
         assert_eq!(r.session_id, s.session_id);
     }
 
@@ -253,7 +298,7 @@ mod tests {
         let empty = good.replace(&format!("{{\"ed25519\":\"{ed}\"}}"), "{}");
         let s: SessionRecord = serde_json::from_str(&empty).unwrap();
         let r = validate(0, &s);
-        assert_eq!(r.status(), "warning");
+        assert_eq!(r.status(), ReportStatus::Warning);
         assert_eq!(
             r.problems.first().map(|p| p.code),
             Some("empty_sender_claimed_keys")
