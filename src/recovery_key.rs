@@ -25,7 +25,7 @@ const ALPHABET: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqr
 #[non_exhaustive]
 pub enum RecoveryKeyError {
     /// A character outside the base58 alphabet.
-    #[error("character {position} of the key, {found:?}, is not used in Security Keys{hint}")]
+    #[error("character {position} of the key ({}), {found:?}, is not used in Security Keys{hint}", place_in_groups(*.position))]
     BadChar {
         /// 1-based position among the key's characters (spaces not counted).
         position: usize,
@@ -58,6 +58,40 @@ pub enum RecoveryKeyError {
     /// Nothing but whitespace.
     #[error("the key is empty")]
     Empty,
+}
+
+/// Where the `position`-th character (1-based, spaces not counted) sits in the key as Element
+/// shows it, in groups of four: "group 3, 3rd character".
+pub fn place_in_groups(position: usize) -> String {
+    let n = position.max(1) - 1;
+    let (group, at) = (n / 4 + 1, n % 4 + 1);
+    let ordinal = match at {
+        1 => "1st",
+        2 => "2nd",
+        3 => "3rd",
+        _ => "4th",
+    };
+    format!("group {group}, {ordinal} character")
+}
+
+/// The key as Element shows it (groups of four), with the `position`-th character (1-based,
+/// spaces not counted) between brackets: for the person's own terminal only, since the key is
+/// secret.
+pub fn mark_in_groups(text: &str, position: usize) -> zeroize::Zeroizing<String> {
+    let mut out = zeroize::Zeroizing::new(String::with_capacity(text.len() * 2));
+    for (i, c) in text.chars().filter(|c| !c.is_whitespace()).enumerate() {
+        if i > 0 && i % 4 == 0 {
+            out.push(' ');
+        }
+        if i + 1 == position {
+            out.push('[');
+            out.push(c);
+            out.push(']');
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The class of a [`RecoveryKeyError`] ([`RecoveryKeyError::kind`]), as test-vector manifests
@@ -340,6 +374,22 @@ pub fn suggest(text: &str) -> Vec<Zeroizing<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_typo_is_placed_in_the_groups_element_shows() {
+        assert_eq!(place_in_groups(1), "group 1, 1st character");
+        assert_eq!(place_in_groups(11), "group 3, 3rd character");
+        assert_eq!(place_in_groups(48), "group 12, 4th character");
+        let marked = mark_in_groups("EsTa rV7P s0Vm", 10);
+        assert_eq!(marked.as_str(), "EsTa rV7P s[0]Vm");
+        let e = RecoveryKey::decode("EsTa rV7P s0Vm 1eUh kUVG zW2o H3rD Am5m Wgs6 PERx 7BLe UMXN")
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("character 10 of the key (group 3, 2nd character), '0'"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn kinds_serialize_as_their_names() {

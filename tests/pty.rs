@@ -305,3 +305,27 @@ fn search_progress_names_the_start_then_counts_candidates() {
     let rest = p.exp_eof().unwrap();
     assert!(rest.contains("found"), "{rest:?}");
 }
+
+/// A typo is placed where the person sees it (Element's groups of four) and, on their own
+/// terminal only, shown marked (#27 item 15).
+#[test]
+fn a_typo_is_shown_in_its_group_on_the_terminal() {
+    let mut p = spawn_command(cmd(&["recovery-key", "check"]), Some(20_000)).unwrap();
+    p.exp_string("Security Key").unwrap();
+    p.send_line("EsTa rV7P s0Vm 1eUh kUVG zW2o H3rD Am5m Wgs6 PERx 7BLe UMXN")
+        .unwrap();
+    let rest = p.exp_eof().unwrap();
+    assert!(rest.contains("(group 3, 2nd character)"), "{rest:?}");
+    assert!(rest.contains("EsTa rV7P s[0]Vm 1eUh"), "{rest:?}");
+    // Without a terminal the key is never printed.
+    let o = mxkeys(
+        &["recovery-key", "check"],
+        &[(
+            "MXKEYS_RECOVERY_KEY",
+            "EsTa rV7P s0Vm 1eUh kUVG zW2o H3rD Am5m Wgs6 PERx 7BLe UMXN",
+        )],
+    );
+    let err = stderr(&o);
+    assert!(err.contains("(group 3, 2nd character)"), "{err}");
+    assert!(!err.contains("s[0]Vm") && !err.contains("1eUh"), "{err}");
+}

@@ -218,6 +218,15 @@ fn check(a: CheckArgs, json: bool) -> Result<(), CliError> {
     let key = match RecoveryKey::decode(text.expose()) {
         Ok(k) => k,
         Err(e) => {
+            // The key is secret: shown marked only on the person's own terminal.
+            if let recovery_key::RecoveryKeyError::BadChar { position, .. } = &e {
+                if io::stderr().is_terminal() {
+                    explain(&format!(
+                        "your key as Element shows it, that character in brackets: {}",
+                        recovery_key::mark_in_groups(text.expose(), *position).as_str()
+                    ));
+                }
+            }
             if a.suggest {
                 suggest(
                     &text,
