@@ -329,3 +329,99 @@ fn a_typo_is_shown_in_its_group_on_the_terminal() {
     assert!(err.contains("(group 3, 2nd character)"), "{err}");
     assert!(!err.contains("s[0]Vm") && !err.contains("1eUh"), "{err}");
 }
+
+/// A short session of a person making, at a terminal, the mistakes of issue #27 one after the
+/// other, and what each is told: the exit code and the words that matter.
+#[test]
+fn a_session_of_mistakes_gets_an_answer_for_each() {
+    let d = tmpdir();
+    let ex = vector_dir("export");
+    let mal = vector_dir("malformed");
+    let bad_key_file = d.path().join("key.txt");
+    fs::write(&bad_key_file, b"\xff\xfe not text\n").unwrap();
+    let sessions = ex.join("sessions-basic.json");
+    let steps: Vec<(String, i32, Vec<&str>)> = vec![
+        // 1: the missing argument is named.
+        ("export decrypt".into(), 2, vec!["<FILE>"]),
+        // 2: a mistyped subcommand gets "did you mean".
+        (
+            format!("export decrpyt '{}'", ex.join("element-web-r1000.txt").display()),
+            2,
+            vec!["did you mean 'decrypt'"],
+        ),
+        // 3: a file no client can open is a failure, after its report.
+        (
+            format!("export inspect '{}'", ex.join("fail-version-2.txt").display()),
+            1,
+            vec!["version 2"],
+        ),
+        // 4: a secret file that is not text is wrong input (1), not usage (2).
+        (
+            format!(
+                "recovery-key check --key-file '{}'",
+                bad_key_file.display()
+            ),
+            1,
+            vec!["not UTF-8"],
+        ),
+        // 9: a Security Key given as a public key is not echoed.
+        (
+            format!(
+                "backup encrypt '{}' --public-key 'EsTa rV7P s1Vm 1eUh kUVG zW2o H3rD Am5m Wgs6 PERx 7BLe UMXN' -o '{}'",
+                sessions.display(),
+                d.path().join("put.json").display()
+            ),
+            2,
+            vec!["looks like your Security Key"],
+        ),
+        // 13: an unencrypted attachment says so and gives the download line.
+        (
+            format!(
+                "attachment decrypt '{}' --info '{}'",
+                sessions.display(),
+                mal.join("att-info-url-only.json").display()
+            ),
+            1,
+            vec!["not encrypted", "download"],
+        ),
+        // 15: a typo is placed in Element's groups.
+        (
+            "recovery-key check".into(),
+            1,
+            vec!["(group 3, 2nd character)"],
+        ),
+    ];
+    let mut script = String::from("stty echo; ");
+    // Each step's key, where it needs one, comes from MXKEYS_RECOVERY_KEY (set to K below).
+    for (i, (args, _, _)) in steps.iter().enumerate() {
+        script.push_str(&format!(
+            "echo '<<step {i}>>'; MXKEYS_RECOVERY_KEY=\"$K\" '{BIN}' {args} </dev/null 2>&1; echo \"<<rc $?>>\"; "
+        ));
+    }
+    let mut c = Command::new("bash");
+    c.arg("-c")
+        .arg(format!("{script}echo '<<end>>'"))
+        .env_remove("MXKEYS_PASSPHRASE")
+        .env_remove("MXKEYS_NEW_PASSPHRASE")
+        .env(
+            "K",
+            "EsTa rV7P s0Vm 1eUh kUVG zW2o H3rD Am5m Wgs6 PERx 7BLe UMXN",
+        )
+        .env("NO_COLOR", "1");
+    let mut p = spawn_command(c, Some(60_000)).unwrap();
+    let all = p.exp_string("<<end>>").unwrap();
+    for (i, (args, code, words)) in steps.iter().enumerate() {
+        let start = all.find(&format!("<<step {i}>>")).unwrap();
+        let seg = &all[start..];
+        let end = seg.find("<<rc ").unwrap();
+        let (said, rc) = (&seg[..end], &seg[end + 5..]);
+        let rc: i32 = rc[..rc.find(">>").unwrap()].trim().parse().unwrap();
+        assert_eq!(rc, *code, "step {i} ({args}): {said}");
+        for w in words {
+            assert!(said.contains(w), "step {i} ({args}): {w:?} not in {said:?}");
+        }
+        assert!(!said.contains("panicked"), "{said}");
+        let errors = said.lines().filter(|l| l.starts_with("error:")).count();
+        assert_eq!(errors, 1, "step {i} ({args}): {said}");
+    }
+}
