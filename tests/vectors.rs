@@ -193,6 +193,24 @@ fn inspect_names_the_writer_of_untouched_peer_files() {
     }
 }
 
+/// With the passphrase, the plaintext's layout tells matrix-nio (json.dumps, written by nio's own
+/// encrypt_and_save: gen/nio_layout.py) from matrix-rust-sdk (wasm), which the armor cannot.
+#[test]
+fn the_plaintext_tells_nio_from_the_rust_sdk() {
+    let pass = Passphrase::new("correct horse battery staple".into());
+    for (file, writer) in [
+        ("nio-layout-r100000.txt", "matrix-nio"),
+        ("wasm-r100000.txt", "matrix-rust-sdk"),
+    ] {
+        let text = fs::read(V.dir().join(file)).unwrap();
+        let guess = export::guess_writer(&export::inspect(&text[..]).unwrap());
+        assert_eq!(guess.writer, "matrix-rust-sdk or matrix-nio", "{file}");
+        let d = export::decrypt(&text, &pass, &Default::default()).unwrap();
+        let guess = export::refine_with_plaintext(guess, &d.plaintext);
+        assert_eq!(guess.writer, writer, "{file}: {:?}", guess.evidence);
+    }
+}
+
 /// Unknown fields, their order and their exact number formats survive decrypt -> encrypt ->
 /// decrypt, because mxkeys encrypts the JSON text as it is.
 #[test]

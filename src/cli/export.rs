@@ -125,6 +125,9 @@ pub enum ExportCmd {
     Inspect {
         /// The export file (- for standard input).
         file: PathBuf,
+        /// Decrypt too, for a surer guess of the writer.
+        #[arg(long, value_name = "PATH")]
+        passphrase_file: Option<PathBuf>,
     },
     /// Decrypt an export to its JSON array of sessions.
     #[command(after_help = DECRYPT_AFTER)]
@@ -211,7 +214,10 @@ pub struct ReencryptArgs {
 
 pub fn run(cmd: ExportCmd, json: bool) -> Result<(), CliError> {
     match cmd {
-        ExportCmd::Inspect { file } => inspect(&file, json),
+        ExportCmd::Inspect {
+            file,
+            passphrase_file,
+        } => inspect(&file, passphrase_file.as_deref(), json),
         ExportCmd::Decrypt(a) => decrypt(a, json),
         ExportCmd::Encrypt(a) => encrypt(a, json),
         ExportCmd::Reencrypt(a) => reencrypt(a, json),
@@ -244,10 +250,32 @@ pub(super) fn old_passphrase(pass: &PassphraseArgs, file: &Path) -> Result<Passp
     })
 }
 
-fn inspect(file: &Path, json: bool) -> Result<(), CliError> {
+fn inspect(file: &Path, pass_file: Option<&Path>, json: bool) -> Result<(), CliError> {
     let src = open_input(file)?;
     let i = export::inspect(src)?;
-    let guess = export::guess_writer(&i);
+    let mut guess = export::guess_writer(&i);
+    // With a passphrase, the plaintext's layout adds its evidence. Only from a file: inspect
+    // never asks, and never takes MXKEYS_PASSPHRASE unbidden.
+    if let Some(pf) = pass_file {
+        if file == Path::new("-") {
+            return Err(CliError::Usage(
+                "--passphrase-file needs the export as a file, not standard input".into(),
+            ));
+        }
+        let pass = secrets::read(&SecretSpec {
+            file: Some(pf),
+            file_flag: "--passphrase-file",
+            env: "MXKEYS_INSPECT_HAS_NO_VARIABLE",
+            prompt: String::new(),
+            confirm: false,
+        })?;
+        let text = Zeroizing::new(
+            std::fs::read(file)
+                .map_err(|e| CliError::Input(format!("cannot read {}: {e}", file.display())))?,
+        );
+        let d = export::decrypt_raw(&text, &pass, &Limits::default())?;
+        guess = export::refine_with_plaintext(guess, &d.plaintext);
+    }
     let h = &i.header;
     let mut problems = Vec::new();
     // Fatal: no client decrypts the file as it is. The report is still printed, then exit 1.

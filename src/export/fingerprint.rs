@@ -103,3 +103,85 @@ pub fn guess_writer(i: &Inspection) -> WriterGuess {
     }
     WriterGuess { writer, evidence }
 }
+
+/// Refine a guess with the decrypted plaintext, when the passphrase is known: the JSON layout
+/// tells matrix-nio (Python's `json.dumps`: `", "` and `": "` between items) from
+/// matrix-rust-sdk (serde_json, compact), which write the same armor and IV.
+pub fn refine_with_plaintext(mut guess: WriterGuess, plaintext: &[u8]) -> WriterGuess {
+    let head = plaintext
+        .get(..plaintext.len().min(256))
+        .unwrap_or_default();
+    // `[{"key"` then what follows the key's closing quote.
+    let Some(rest) = head.strip_prefix(b"[{\"") else {
+        return guess;
+    };
+    let Some(close) = rest.iter().position(|&b| b == b'"') else {
+        return guess;
+    };
+    let after = rest.get(close + 1..).unwrap_or_default();
+    let python = after.starts_with(b": ");
+    let compact = after.starts_with(b":\"") || after.starts_with(b":{") || after.starts_with(b":[");
+    if !(python || compact) {
+        return guess;
+    }
+    let one_line = matches!(
+        guess.writer,
+        "matrix-rust-sdk or matrix-nio" | "matrix-rust-sdk" | "matrix-nio"
+    );
+    if python {
+        guess.evidence.push(
+            "the plaintext JSON has \", \" and \": \" between items: Python's json.dumps, as \
+             matrix-nio writes it"
+                .to_string(),
+        );
+        if one_line {
+            guess.writer = "matrix-nio";
+        }
+    } else {
+        guess.evidence.push(
+            "the plaintext JSON is compact (no spaces between items): serde_json or \
+             JSON.stringify, as matrix-rust-sdk and Element Web write it"
+                .to_string(),
+        );
+        if one_line {
+            guess.writer = "matrix-rust-sdk";
+        }
+    }
+    guess
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn either() -> WriterGuess {
+        WriterGuess {
+            writer: "matrix-rust-sdk or matrix-nio",
+            evidence: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_json_layout_tells_nio_from_the_rust_sdk() {
+        let nio = br#"[{"algorithm": "m.megolm.v1.aes-sha2", "room_id": "!a:b"}]"#;
+        let rust = br#"[{"algorithm":"m.megolm.v1.aes-sha2","room_id":"!a:b"}]"#;
+        assert_eq!(refine_with_plaintext(either(), nio).writer, "matrix-nio");
+        assert_eq!(
+            refine_with_plaintext(either(), rust).writer,
+            "matrix-rust-sdk"
+        );
+        // Another writer's guess is not overturned, only given the evidence.
+        let element = WriterGuess {
+            writer: "Element Web",
+            evidence: Vec::new(),
+        };
+        let g = refine_with_plaintext(element, rust);
+        assert_eq!(g.writer, "Element Web");
+        assert_eq!(g.evidence.len(), 1);
+        // Not a sessions array: nothing to say.
+        assert_eq!(
+            refine_with_plaintext(either(), b"plain").writer,
+            either().writer
+        );
+    }
+}

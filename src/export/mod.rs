@@ -53,7 +53,7 @@ pub use armor::{ArmorInfo, ArmorReader, ArmorWriter};
 pub use compat::refusals;
 pub use container::Header;
 pub(crate) use container::{clear_bit63, ExportKeys, HEADER_LEN, MAC_LEN};
-pub use fingerprint::{guess_writer, WriterGuess};
+pub use fingerprint::{guess_writer, refine_with_plaintext, WriterGuess};
 pub use sealed::Sealed;
 
 /// Rounds mxkeys writes by default: what Element Web writes.

@@ -378,12 +378,14 @@ def generate() -> None:
     order = {"ok": 0}
     vectors.sort(key=lambda v: (order.get(v["expect"], 1) if not v["file"].startswith("armor-") else 0.5,))
     # Entries this script does not write (element-test-*: Element's own unit-test vectors, copied
-    # as they are) are carried over from the manifest on disk, at the end, in their order.
+    # as they are; nio-layout-*: gen/nio_layout.py) are carried over from the manifest on disk, at the end, in their order.
     made = {v["file"] for v in vectors}
     old_manifest = OUT / "manifest.json"
     if old_manifest.exists():
         for v in json.loads(old_manifest.read_text("utf-8"))["vectors"]:
-            if v["file"] not in made and v["file"].startswith("element-test-"):
+            if v["file"] not in made and (
+                v["file"].startswith("element-test-") or v["file"].startswith("nio-layout-")
+            ):
                 vectors.append(v)
     manifest = {"vectors": vectors}
     (OUT / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", "utf-8")

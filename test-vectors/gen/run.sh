@@ -30,6 +30,7 @@ echo "== Element Web + matrix-sdk-crypto-wasm vectors"
 node gen_export.mjs "${fresh[@]}"
 echo "== matrix-nio vectors, armor variants, malformed files, manifest"
 .venv/bin/python gen_export.py
+.venv/bin/python nio_layout.py
 echo "== cross-check: Element Web + wasm"
 node gen_export.mjs --check
 echo "== cross-check: matrix-nio + reference reader"
