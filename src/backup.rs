@@ -542,7 +542,7 @@ pub fn entries(
 
 /// The result for one session.
 #[derive(Debug)]
-pub struct Outcome {
+pub struct EntryOutcome {
     /// Room it is filed under.
     pub room_id: String,
     /// Session id it is filed under.
@@ -552,10 +552,10 @@ pub struct Outcome {
 }
 
 /// Decrypt every entry, on all cores, in input order. One bad session does not stop the others.
-pub fn decrypt_entries(key: &RecoveryKey, entries: &[Entry]) -> Vec<Outcome> {
+pub fn decrypt_entries(key: &RecoveryKey, entries: &[Entry]) -> Vec<EntryOutcome> {
     entries
         .par_iter()
-        .map(|e| Outcome {
+        .map(|e| EntryOutcome {
             room_id: e.room_id.clone(),
             session_id: e.session_id.clone(),
             result: decrypt_session_data(key, &e.session_data, Some(&e.session_id)).map(|d| {

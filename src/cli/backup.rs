@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
-use mxkeys::backup::{self, MacKind, Outcome, Shape};
+use mxkeys::backup::{self, EntryOutcome, MacKind, Shape};
 use mxkeys::encoding::decode_lenient;
 use mxkeys::export;
 use mxkeys::megolm::SessionKey;
@@ -209,7 +209,7 @@ pub fn run(cmd: BackupCmd, json: bool) -> Result<(), CliError> {
 /// What decrypting a backup gave.
 pub(super) struct Decrypted {
     pub sessions: Vec<SessionRecord>,
-    pub failures: Vec<Outcome>,
+    pub failures: Vec<EntryOutcome>,
     pub total: usize,
     pub mac: BTreeMap<&'static str, u64>,
 }
@@ -390,7 +390,7 @@ pub(super) fn decrypt_with(
             Err(_) => failures.push(o),
         }
     }
-    let kind_of = |f: &Outcome| f.result.as_ref().err().map(|e| e.kind());
+    let kind_of = |f: &EntryOutcome| f.result.as_ref().err().map(|e| e.kind());
     let one_kind = failures
         .first()
         .map(kind_of)
@@ -459,7 +459,7 @@ pub(super) fn rooms(sessions: &[SessionRecord]) -> u64 {
         .len() as u64
 }
 
-fn failure_json(failures: &[Outcome]) -> Value {
+fn failure_json(failures: &[EntryOutcome]) -> Value {
     Value::Array(
         failures
             .iter()
