@@ -113,6 +113,18 @@ fn backup_session_data_inputs() {
 }
 
 #[test]
+fn account_doctor_inputs() {
+    // The corpus holds each test-vectors/account state as one document; account data alone
+    // comes from the ssss and recover vectors.
+    let seeds = &[
+        ("ssss", "", "json"),
+        ("recover", "", "json"),
+        ("malformed", "ssss-", "json"),
+    ];
+    assert!(replay("account_doctor", harness::account_doctor, seeds) >= 40);
+}
+
+#[test]
 fn ssss_account_data_inputs() {
     let seeds = &[("ssss", "", "json"), ("malformed", "ssss-", "json")];
     assert!(replay("ssss_account_data", harness::ssss_account_data, seeds) >= 30);

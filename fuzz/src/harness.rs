@@ -1191,3 +1191,62 @@ pub fn cross_signing(data: &[u8]) {
         }
     }
 }
+
+/// `account::doctor` and `account::identify` on one JSON document: either
+/// `{"account_data", "backup_version"?, "keys_query"?, "backup"?}` or account data alone, with a
+/// fixed Security Key, a phrase and no key. Every run lists the ten checks in their order, and a
+/// diagnosis "fails" exactly when one check does.
+pub fn account_doctor(data: &[u8]) {
+    use mxkeys::account::{self, CheckId, Held, Inputs, Status};
+    let Ok(doc) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
+    let (ad_doc, version, kq, backup_doc) = match doc.get("account_data") {
+        Some(ad) => (
+            ad.clone(),
+            doc.get("backup_version").cloned(),
+            doc.get("keys_query").cloned(),
+            doc.get("backup").cloned(),
+        ),
+        None => (doc.clone(), None, None, None),
+    };
+    let Ok(ad) = AccountData::parse(&ad_doc) else {
+        return;
+    };
+    let entries = backup_doc
+        .as_ref()
+        .and_then(|b| backup::entries(b, None, None).ok())
+        .map(|(_, e)| e);
+    let key = fixed_key(SSSS_KEY);
+    let phrase = Passphrase::new(SSSS_PHRASE.into());
+    let mut helds: Vec<Option<Held<'_>>> = vec![None, Some(Held::Phrase(&phrase))];
+    if let Some(k) = &key {
+        helds.push(Some(Held::Key(k)));
+    }
+    for held in helds {
+        let inputs = Inputs {
+            account: &ad,
+            backup_version: version.as_ref(),
+            keys_query: kq.as_ref(),
+            user_id: Some("@alice:example.org"),
+            backup: entries.as_deref(),
+            held,
+            backup_key: key.as_ref(),
+            limits: FUZZ_LIMITS,
+        };
+        if let Ok(d) = account::doctor(&inputs) {
+            let ids: Vec<CheckId> = d.checks.iter().map(|c| c.id).collect();
+            assert_eq!(ids, CheckId::ALL);
+            assert_eq!(
+                d.failed(),
+                d.checks.iter().any(|c| c.status == Status::Fail)
+            );
+            if held.is_none() {
+                assert!(d.identified.is_none());
+            }
+        }
+        if let Some(h) = held {
+            let _ = account::identify(h, Some(&ad), version.as_ref(), &FUZZ_LIMITS);
+        }
+    }
+}
