@@ -603,7 +603,7 @@ fn public_key(arg: &str) -> Result<[u8; 32], CliError> {
         .ok()
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
         .ok_or_else(|| {
-            if looks_like_recovery_key(&text) {
+            if held::looks_like_recovery_key(&text) {
                 // Never echo it: it is the secret itself, not the public key.
                 let history = if from_file {
                     ""
@@ -619,15 +619,6 @@ fn public_key(arg: &str) -> Result<[u8; 32], CliError> {
                 ))
             }
         })
-}
-
-/// A Security Key, or something a typo away from one: `Es` and about 48 base58 characters.
-fn looks_like_recovery_key(text: &str) -> bool {
-    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    RecoveryKey::decode(text).is_ok()
-        || (compact.starts_with("Es")
-            && (44..=52).contains(&compact.len())
-            && compact.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
 fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {

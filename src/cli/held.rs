@@ -77,10 +77,10 @@ pub fn read(args: &HeldArgs, optional: bool) -> Result<Option<HeldSecret>, CliEr
         })?;
         return Ok(Some(HeldSecret::Phrase(text)));
     }
-    if let Some(k) = env("MXKEYS_RECOVERY_KEY")? {
+    if let Some(k) = secrets::from_env("MXKEYS_RECOVERY_KEY")? {
         return decode(&k).map(Some);
     }
-    if let Some(p) = env("MXKEYS_PASSPHRASE")? {
+    if let Some(p) = secrets::from_env("MXKEYS_PASSPHRASE")? {
         return Ok(Some(HeldSecret::Phrase(p)));
     }
     let prompt = if optional {
@@ -101,19 +101,6 @@ pub fn read(args: &HeldArgs, optional: bool) -> Result<Option<HeldSecret>, CliEr
         return decode(&text).map(Some);
     }
     Ok(Some(HeldSecret::Phrase(text)))
-}
-
-fn env(name: &str) -> Result<Option<Passphrase>, CliError> {
-    if let Some(v) = secrets::preset_for(name) {
-        return Ok(Some(v));
-    }
-    match std::env::var(name) {
-        Ok(v) => Ok(Some(Passphrase::new(v))),
-        Err(std::env::VarError::NotUnicode(_)) => {
-            Err(CliError::Usage(format!("{name} is not valid UTF-8")))
-        }
-        Err(std::env::VarError::NotPresent) => Ok(None),
-    }
 }
 
 fn decode(text: &Passphrase) -> Result<HeldSecret, CliError> {

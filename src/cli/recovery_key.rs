@@ -379,13 +379,8 @@ fn check_held(
         pb.finish_and_clear();
     }
     let found = found?;
-    let opens_default = found.opened.iter().any(|o| o.is_default);
-    let ok = opens_default
-        || (account.is_none() && found.kind == KeyKind::BackupKey)
-        || (account.is_some()
-            && found.kind == KeyKind::BackupKey
-            && account.and_then(AccountData::default_key_id).is_none());
-    let ok = ok || (found.kind == KeyKind::BackupKey && found.matches_backup == Some(true));
+    // `identify` calls a key `BackupKey` only when it is the given version's key.
+    let ok = found.opened.iter().any(|o| o.is_default) || found.kind == KeyKind::BackupKey;
     if json {
         let mut extra = serde_json::Map::new();
         extra.insert("kind".into(), json!(found.kind));

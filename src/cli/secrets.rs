@@ -160,20 +160,27 @@ pub fn preset_for(env: &str) -> Option<Passphrase> {
     p.iter().find(|(e, _)| *e == env).map(|(_, v)| v.clone())
 }
 
+/// The secret a variable stands for: the guided flow's preset, else the environment.
+pub fn from_env(name: &str) -> Result<Option<Passphrase>, CliError> {
+    if let Some(v) = preset_for(name) {
+        return Ok(Some(v));
+    }
+    match std::env::var(name) {
+        Ok(v) => Ok(Some(Passphrase::new(v))),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(CliError::Usage(format!("{name} is not valid UTF-8")))
+        }
+        Err(std::env::VarError::NotPresent) => Ok(None),
+    }
+}
+
 /// Find a secret as the CLI contract says.
 pub fn read(spec: &SecretSpec<'_>) -> Result<Passphrase, CliError> {
     if let Some(path) = spec.file {
         return read_first_line(path, spec.file_flag);
     }
-    if let Some(v) = preset_for(spec.env) {
+    if let Some(v) = from_env(spec.env)? {
         return Ok(v);
-    }
-    match std::env::var(spec.env) {
-        Ok(v) => return Ok(Passphrase::new(v)),
-        Err(std::env::VarError::NotUnicode(_)) => {
-            return Err(CliError::Usage(format!("{} is not valid UTF-8", spec.env)))
-        }
-        Err(std::env::VarError::NotPresent) => {}
     }
     if !terminal_available() {
         return Err(CliError::Usage(format!(
