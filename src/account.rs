@@ -524,6 +524,13 @@ impl Ctx<'_> {
             .is_some_and(|i| i.kind != KeyKind::BackupKey)
     }
 
+    /// The backup key the held key leads to ([`Identified::backup_key`]: the one stored under
+    /// it, or itself when it is the backup's), and whether it came out of secret storage.
+    fn backup_key(&self) -> Option<(&RecoveryKey, bool)> {
+        let i = self.identified.as_ref()?;
+        Some((i.backup_key.as_ref()?, i.kind == KeyKind::SecretStorageKey))
+    }
+
     fn secret(&self, name: &str) -> Option<&Result<Zeroizing<String>, String>> {
         self.opened.iter().find(|(n, _)| n == name).map(|(_, r)| r)
     }
@@ -830,24 +837,18 @@ fn backup_key_matches_backup(cx: &Ctx<'_>, repairs: &mut Vec<Repair>) -> Check {
             )
         }
     };
-    let stored = cx
-        .secret(BACKUP_SECRET)
-        .and_then(|r| r.as_ref().ok())
-        .and_then(|p| key_from_secret(p));
-    let (key, whose) = match (stored, &cx.identified) {
-        (Some(k), _) => (k, "the stored backup key"),
-        (None, Some(i)) if i.kind == KeyKind::BackupKey => match &i.backup_key {
-            Some(k) => (copy_key(k), "the key you gave"),
-            None => return check(id, Status::Skipped, "no backup key to compare", None),
-        },
-        _ => {
-            return check(
-                id,
-                Status::Skipped,
-                "no backup key to compare (the stored one was not opened)",
-                None,
-            )
-        }
+    let Some((key, from_storage)) = cx.backup_key() else {
+        return check(
+            id,
+            Status::Skipped,
+            "no backup key to compare (the stored one was not opened)",
+            None,
+        );
+    };
+    let whose = if from_storage {
+        "the stored backup key"
+    } else {
+        "the key you gave"
     };
     let have = encode_unpadded(&key.backup_public_key());
     if have == public {
@@ -861,7 +862,7 @@ fn backup_key_matches_backup(cx: &Ctx<'_>, repairs: &mut Vec<Repair>) -> Check {
             None,
         );
     }
-    if whose == "the stored backup key" {
+    if from_storage {
         if can_store_backup_key(cx) {
             repairs.push(Repair::StoreBackupKey);
         }
@@ -873,7 +874,7 @@ fn backup_key_matches_backup(cx: &Ctx<'_>, repairs: &mut Vec<Repair>) -> Check {
         format!(
             "out of sync: {whose} has public key {have}, backup version {} has {public}; keys backed up to it cannot be restored with {}",
             version_name(version),
-            if whose == "the key you gave" { "this key" } else { "your Security Key" }
+            if from_storage { "your Security Key" } else { "this key" }
         ),
         Some("make a new backup version for the stored key (a repair that can be written offline; then upload your keys to it), or reset key storage in a client that has the current backup key"),
     )
@@ -1182,17 +1183,7 @@ fn backup_sessions(cx: &Ctx<'_>) -> Check {
     let Some(entries) = cx.inp.backup else {
         return skipped(id, "no backup given", Needs::Backup);
     };
-    let stored = cx
-        .secret(BACKUP_SECRET)
-        .and_then(|r| r.as_ref().ok())
-        .and_then(|p| key_from_secret(p));
-    let held = cx
-        .identified
-        .as_ref()
-        .filter(|i| i.kind == KeyKind::BackupKey)
-        .and_then(|i| i.backup_key.as_ref())
-        .map(copy_key);
-    let Some(key) = stored.or(held) else {
+    let Some((key, _)) = cx.backup_key() else {
         return check(
             id,
             Status::Skipped,
@@ -1203,7 +1194,7 @@ fn backup_sessions(cx: &Ctx<'_>) -> Check {
             None,
         );
     };
-    let outcomes = backup::decrypt_entries(&key, entries);
+    let outcomes = backup::decrypt_entries(key, entries);
     let ok = outcomes.iter().filter(|o| o.result.is_ok()).count();
     let total = outcomes.len();
     let failed = total - ok;
@@ -1294,13 +1285,14 @@ pub fn stored_master_seed(d: &Diagnosis, account: &AccountData) -> Option<Zeroiz
     Some(Zeroizing::new(<[u8; 32]>::try_from(bytes.as_slice()).ok()?))
 }
 
-/// The backup key stored in secret storage, when it opened.
-pub fn stored_backup_key(d: &Diagnosis, account: &AccountData) -> Option<RecoveryKey> {
-    let opened = &d.identified.as_ref()?.opened;
-    let (_, plain) = decrypt_under(account, opened)
-        .into_iter()
-        .find(|(n, _)| n == BACKUP_SECRET)?;
-    key_from_secret(&plain.ok()?)
+/// The backup key stored in secret storage, when the held key opened it (already decrypted by
+/// [`identify`]).
+pub fn stored_backup_key(d: &Diagnosis) -> Option<RecoveryKey> {
+    let i = d.identified.as_ref()?;
+    (i.kind == KeyKind::SecretStorageKey)
+        .then_some(i.backup_key.as_ref())
+        .flatten()
+        .map(copy_key)
 }
 
 #[cfg(test)]
@@ -1441,7 +1433,7 @@ mod tests {
         assert!(d.failed());
 
         // The repair: a version for the stored key, signed by the stored master key.
-        let stored = stored_backup_key(&d, &ad).unwrap();
+        let stored = stored_backup_key(&d).unwrap();
         let seed = stored_master_seed(&d, &ad).unwrap();
         let body = new_backup_version_body(&stored, Some("@u:example.org"), Some(&seed)).unwrap();
         assert_eq!(

@@ -318,7 +318,7 @@ fn write_repairs(
                 ));
             }
             Repair::NewBackupVersion => {
-                let Some(key) = account::stored_backup_key(d, ad) else {
+                let Some(key) = account::stored_backup_key(d) else {
                     continue;
                 };
                 // Sign with the stored master key only when it is the published one (or nothing
