@@ -352,7 +352,15 @@ fn hint_given(e: &mxkeys::Error, args: &[String]) -> Option<String> {
         E::RecoveryKey(RecoveryKeyError::Prefix { .. } | RecoveryKeyError::Parity)
             if !given("--suggest") =>
         {
-            "`--suggest` lists the likely corrections".into()
+            // --suggest is recovery-key check's: elsewhere, name the command that has it.
+            let in_check = args
+                .windows(2)
+                .any(|w| matches!(w, [a, b] if a == "recovery-key" && b == "check"));
+            if in_check {
+                "`--suggest` lists the likely corrections".into()
+            } else {
+                "`mxkeys recovery-key check --suggest --account-data AD.json` lists the likely corrections".into()
+            }
         }
         _ => return None,
     })
@@ -395,6 +403,8 @@ mod tests {
         assert!(h.starts_with("raise --max-rounds to 9000000"), "{h}");
 
         let parity = mxkeys::Error::RecoveryKey(mxkeys::recovery_key::RecoveryKeyError::Parity);
+        let h = hint_given(&parity, &args(&["mxkeys", "doctor", "--key-file", "k"])).unwrap();
+        assert!(h.contains("mxkeys recovery-key check --suggest"), "{h}");
         assert!(hint_given(&parity, &args(&["mxkeys", "recovery-key", "check"])).is_some());
         assert!(hint_given(
             &parity,
