@@ -36,6 +36,9 @@ use crate::recovery_key::RecoveryKey;
 use crate::secret::{Passphrase, SecretBytes};
 use crate::session::SessionRecord;
 
+mod stream;
+pub use stream::{decrypt_stream, for_each_entry, Streamed, ENTRY_LIMIT};
+
 /// The backup algorithm this module implements.
 pub const ALGORITHM: &str = "m.megolm_backup.v1.curve25519-aes-sha2";
 
@@ -70,6 +73,29 @@ pub enum BackupError {
     RoomNoSessions {
         /// The room id.
         room: String,
+    },
+    /// The body has both `rooms` (a whole backup) and `sessions` (one room's body).
+    #[error("the backup has both \"rooms\" and \"sessions\": give either the body of GET /room_keys/keys or one room's body")]
+    RoomsAndSessions,
+    /// The document is not valid JSON (where; never its text).
+    #[error("the backup is not valid JSON: {detail} at line {line}, column {column}")]
+    Json {
+        /// What is wrong.
+        detail: crate::session::JsonDetail,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+    },
+    /// One session's entry is larger than [`ENTRY_LIMIT`].
+    #[error("one session's entry in the backup is larger than {} MiB (at line {line}, column {column}); a real one is under 1 KB: is this the body the server sent?", limit / (1024 * 1024))]
+    EntryTooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+        /// 1-based line where reading stopped.
+        line: usize,
+        /// 1-based column where reading stopped.
+        column: usize,
     },
     /// The keys body's `rooms` is not an object.
     #[error("\"rooms\" is not an object")]

@@ -165,6 +165,7 @@
 pub mod account;
 pub mod attachment;
 pub mod backup;
+mod capped;
 pub mod encoding;
 pub mod error;
 pub mod events;
