@@ -2,7 +2,8 @@
 //! backup into an export file.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{self, Write};
+use std::io::{self, BufRead, Seek, Write};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
@@ -10,21 +11,24 @@ use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
-use mxkeys::backup::{self, EntryOutcome, MacKind, Shape};
+use mxkeys::backup::{self, BackupError, MacKind, Shape};
 use mxkeys::encoding::decode_lenient;
 use mxkeys::export;
+use mxkeys::kdf::Rounds;
 use mxkeys::megolm::SessionKey;
 use mxkeys::recovery_key::RecoveryKey;
-use mxkeys::session::{self, SessionRecord, Summary};
+use mxkeys::session::{SessionRecord, Summary};
 use mxkeys::ssss::AccountData;
+use mxkeys::Passphrase;
 
 use super::common::{
-    new_passphrase, output_arg, report_written, write_export, write_rounds, MaxRounds,
+    export_writer, new_passphrase, output_arg, report_written, write_rounds, MaxRounds,
     OptionalOutputArgs, OutputArgs, PassphraseArgs,
 };
 use super::held::{self, HeldArgs, HeldSecret};
 use super::inputs::read_sessions;
-use super::io::{note, print_json, read_json, read_small_json, spinner, warn};
+use super::io::{note, open_input_file, print_json, read_small_json, spinner, warn, InputFile};
+use super::sink::ArrayWriter;
 use super::CliError;
 
 const DECRYPT_AFTER: &str = "\
@@ -206,55 +210,353 @@ pub fn run(cmd: BackupCmd, json: bool) -> Result<(), CliError> {
     }
 }
 
-/// What decrypting a backup gave.
-pub(super) struct Decrypted {
-    pub sessions: Vec<SessionRecord>,
-    pub failures: Vec<EntryOutcome>,
-    pub total: usize,
+/// What decrypting a backup gave: counts, the first failures and (for --json) every failure.
+pub(super) struct Tally {
+    /// Sessions decrypted (and handed to the sink).
+    pub sessions: u64,
+    /// Sessions in the backup.
+    pub total: u64,
+    /// Rooms of the decrypted sessions.
+    rooms: HashSet<String>,
+    /// Decrypted sessions by the MAC they carried.
     pub mac: BTreeMap<&'static str, u64>,
+    failures: Failures,
+}
+
+impl Tally {
+    fn new(json: bool) -> Result<Self, CliError> {
+        Ok(Tally {
+            sessions: 0,
+            total: 0,
+            rooms: HashSet::new(),
+            mac: BTreeMap::new(),
+            failures: Failures::new(json)?,
+        })
+    }
+
+    /// Count one decrypted session.
+    fn decrypted(&mut self, s: &SessionRecord, kind: MacKind) {
+        self.total += 1;
+        self.sessions += 1;
+        let name = match kind {
+            MacKind::Empty => "empty",
+            MacKind::Ciphertext => "ciphertext",
+        };
+        *self.mac.entry(name).or_insert(0) += 1;
+        if let Some(r) = &s.room_id {
+            if !self.rooms.contains(r.as_str()) {
+                self.rooms.insert(r.clone());
+            }
+        }
+    }
+
+    /// What `report_written` and friends print.
+    pub fn summary(&self) -> Summary {
+        Summary {
+            sessions: self.sessions,
+            rooms: self.rooms.len() as u64,
+        }
+    }
+
+    /// Sessions that failed.
+    pub fn failed(&self) -> u64 {
+        self.failures.count
+    }
+}
+
+/// The sessions that failed: the first [`SHOWN_FAILURES`] in full, counts by kind, and (for
+/// --json, which lists every one) the rest spooled to an unnamed temporary file as JSON lines,
+/// so a million failures take no memory.
+struct Failures {
+    first: Vec<(String, String, backup::SessionFailure)>,
+    by_kind: BTreeMap<&'static str, u64>,
+    count: u64,
+    /// The kind of the first failure, while every failure so far had it.
+    one_kind: Option<Option<backup::FailureKind>>,
+    spool: Option<io::BufWriter<std::fs::File>>,
+}
+
+impl Failures {
+    fn new(json: bool) -> Result<Self, CliError> {
+        let spool = if json {
+            let f = tempfile::tempfile().map_err(|e| {
+                CliError::Input(format!(
+                    "cannot create a temporary file for the list of failures: {e}"
+                ))
+            })?;
+            Some(io::BufWriter::new(f))
+        } else {
+            None
+        };
+        Ok(Failures {
+            first: Vec::new(),
+            by_kind: BTreeMap::new(),
+            count: 0,
+            one_kind: None,
+            spool,
+        })
+    }
+
+    fn add(&mut self, room: String, session: String, e: backup::SessionFailure) -> io::Result<()> {
+        let kind = e.kind();
+        self.count += 1;
+        *self.by_kind.entry(kind.as_str()).or_insert(0) += 1;
+        self.one_kind = match self.one_kind {
+            None => Some(Some(kind)),
+            Some(Some(k)) if k == kind => Some(Some(k)),
+            Some(_) => Some(None),
+        };
+        if let Some(spool) = &mut self.spool {
+            serde_json::to_writer(
+                &mut *spool,
+                &json!({"room_id": room, "session_id": session, "kind": kind, "why": e.to_string()}),
+            )?;
+            spool.write_all(b"\n")?;
+        }
+        if self.first.len() < SHOWN_FAILURES {
+            self.first.push((room, session, e));
+        }
+        Ok(())
+    }
+
+    /// Every failure, in backup order, for --json: the spool read back.
+    fn list(&mut self) -> io::Result<SpooledList> {
+        let Some(spool) = self.spool.take() else {
+            return Ok(SpooledList(std::cell::RefCell::new(None)));
+        };
+        let mut f = spool.into_inner().map_err(io::IntoInnerError::into_error)?;
+        f.seek(io::SeekFrom::Start(0))?;
+        Ok(SpooledList(std::cell::RefCell::new(Some(
+            io::BufReader::new(f),
+        ))))
+    }
+}
+
+/// The spooled failures, serialized as a JSON array by reading them back one line at a time.
+struct SpooledList(std::cell::RefCell<Option<io::BufReader<std::fs::File>>>);
+
+impl serde::Serialize for SpooledList {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error as _, SerializeSeq};
+        let mut seq = ser.serialize_seq(None)?;
+        if let Some(r) = self.0.borrow_mut().as_mut() {
+            for line in r.lines() {
+                let line = line.map_err(S::Error::custom)?;
+                let v: Value = serde_json::from_str(&line).map_err(S::Error::custom)?;
+                seq.serialize_element(&v)?;
+            }
+        }
+        seq.end()
+    }
 }
 
 /// What a command does with the sessions: an export needs each session's room.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Needs {
+pub(super) enum Needs {
     /// `backup decrypt`: a lone session without ids is decrypted all the same.
     Sessions,
-    /// `backup to-export`: every session needs its room id.
+    /// `backup to-export`, `recover`: every session needs its room id.
     RoomIds,
 }
 
-fn decrypt_source(src: &Source, json: bool, needs: Needs) -> Result<Decrypted, CliError> {
-    let doc = read_json(&src.backup)?;
-    let version = src.backup_version.as_deref().map(read_json).transpose()?;
-    let (room, sid) = (src.room_id.as_deref(), src.session_id.as_deref());
+/// A backup whose key has been found, ready to be decrypted.
+pub(super) struct Opened {
+    key: RecoveryKey,
+    body: Body,
+}
+
+enum Body {
+    /// A keys body or one room's body, to be read again from its start.
+    Stream {
+        input: InputFile,
+        room: Option<String>,
+    },
+    /// A piece holding one session, already decrypted.
+    Lone(SessionRecord, MacKind),
+}
+
+/// The first sessions of a backup, which tell a backup key that fits from one that does not.
+const PROBE: usize = 3;
+
+/// Open a backup: find its shape from the first sessions (read as a stream, so a body of any
+/// size costs no memory), get the key with `resolve` (given those sessions), check it against
+/// the version if one is given, and keep the input to stream it from its start.
+pub(super) fn open_backup(
+    path: &Path,
+    version: Option<&Value>,
+    room: Option<&str>,
+    session: Option<&str>,
+    needs: Needs,
+    resolve: impl FnOnce(&[backup::Entry]) -> Result<RecoveryKey, CliError>,
+) -> Result<Opened, CliError> {
+    let mut input = open_input_file(path)?;
+    let mut probe = Vec::with_capacity(PROBE);
+    let streamed = backup::for_each_entry(&mut input, room, |e| {
+        probe.push(e);
+        Ok(if probe.len() == PROBE {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        })
+    })
+    .map_err(|e| read_error(path, e))?;
+    let doc = match streamed {
+        backup::Streamed::Entries { .. } => {
+            let key = resolve(&probe)?;
+            if let Some(v) = version {
+                backup::check_auth_data(&key, v)?;
+            }
+            input.seek(io::SeekFrom::Start(0))?;
+            return Ok(Opened {
+                key,
+                body: Body::Stream {
+                    input,
+                    room: room.map(str::to_owned),
+                },
+            });
+        }
+        backup::Streamed::Lone(doc) => doc,
+    };
     let shape = backup::shape(&doc)?;
     let piece = match shape {
         Shape::Room => "one room's body",
         Shape::KeyBackupData => "a KeyBackupData",
         Shape::Keys | Shape::SessionData => "a session_data",
     };
-    // A lone session without its ids: decryption does not need them (the session id is that of
-    // the decrypted session key); only an export needs the room.
-    if let (Some(sd), true) = (
-        backup::lone_session_data(&doc),
-        room.is_none() || sid.is_none(),
-    ) {
-        if needs == Needs::RoomIds && room.is_none() {
-            return Err(CliError::Input(format!(
-                "{piece} does not name its room, and an export needs it: give --room-id ID (`mxkeys backup decrypt` decrypts it without)"
-            )));
-        }
-        let key = resolve_key(src, version.as_ref(), &[], json)?;
-        return decrypt_lone(&key, sd, room, sid, version.as_ref(), piece, needs);
-    }
-    if shape == Shape::Room && room.is_none() {
+    let Some(sd) = backup::lone_session_data(&doc) else {
+        return Err(mxkeys::Error::from(BackupError::UnknownShape).into());
+    };
+    if needs == Needs::RoomIds && room.is_none() {
         return Err(CliError::Input(format!(
-            "{piece} does not name its room: give --room-id ID"
+            "{piece} does not name its room, and an export needs it: give --room-id ID (`mxkeys backup decrypt` decrypts it without)"
         )));
     }
-    let (_, entries) = backup::entries(&doc, room, sid)?;
-    let key = resolve_key(src, version.as_ref(), &entries, json)?;
-    decrypt_with(&key, &entries, version.as_ref(), src.allow_partial, json)
+    let key = resolve(&[])?;
+    if let Some(v) = version {
+        backup::check_auth_data(&key, v)?;
+    }
+    let (s, mac) = decrypt_lone(&key, sd, room, session, piece, needs)?;
+    Ok(Opened {
+        key,
+        body: Body::Lone(s, mac),
+    })
+}
+
+/// A backup that could not be read, worded as before: the file, what is wrong, where.
+fn read_error(path: &Path, e: mxkeys::Error) -> CliError {
+    match e {
+        mxkeys::Error::Backup(BackupError::Json {
+            detail,
+            line,
+            column,
+        }) => CliError::Input(format!(
+            "{} is not valid JSON: {detail} at line {line}, column {column}; give the file as the server sent it",
+            path.display()
+        )),
+        mxkeys::Error::Backup(BackupError::IdNotGiven {
+            shape: Shape::Room, ..
+        }) => CliError::Input("one room's body does not name its room: give --room-id ID".into()),
+        mxkeys::Error::Backup(BackupError::EntryTooLarge { .. }) => {
+            CliError::Input(format!("{}: {e}", path.display()))
+        }
+        mxkeys::Error::Io(io) => {
+            CliError::Input(format!("cannot read {}: {io}", path.display()))
+        }
+        other => other.into(),
+    }
+}
+
+/// Decrypt an opened backup, handing each session that decrypts to `sink` in the backup's
+/// order, and tell what happened: the first failures (unless one error line says it all), then
+/// an error when nothing or (without `allow_partial`) not everything decrypted. The sink's
+/// output must be discarded on error (it is, for a pending output file or held standard output).
+pub(super) fn decrypt_opened(
+    path: &Path,
+    opened: Opened,
+    allow_partial: bool,
+    json: bool,
+    mut sink: impl FnMut(&SessionRecord) -> io::Result<()>,
+) -> Result<Tally, CliError> {
+    let mut tally = Tally::new(json)?;
+    let (mut input, room) = match opened.body {
+        Body::Lone(s, mac) => {
+            sink(&s)?;
+            tally.decrypted(&s, mac);
+            return Ok(tally);
+        }
+        Body::Stream { input, room } => (input, room),
+    };
+    let pb = spinner("decrypting sessions".to_owned());
+    let mut sink_error = None;
+    let streamed = backup::decrypt_stream(&opened.key, &mut input, room.as_deref(), |o| {
+        let r = match o.result {
+            Ok((s, kind)) => sink(&s).map(|()| tally.decrypted(&s, kind)),
+            Err(e) => {
+                tally.total += 1;
+                tally.failures.add(o.room_id, o.session_id, e)
+            }
+        };
+        r.map_err(|e| {
+            sink_error = Some(e);
+            mxkeys::Error::Io(io::Error::other("stopped"))
+        })
+    });
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    if let Some(e) = sink_error {
+        return Err(e.into());
+    }
+    streamed.map_err(|e| read_error(path, e))?;
+    judge(&mut tally, allow_partial, json)?;
+    Ok(tally)
+}
+
+/// The failures listed, and the error when nothing or not everything decrypted.
+fn judge(tally: &mut Tally, allow_partial: bool, json: bool) -> Result<(), CliError> {
+    let total = tally.total;
+    let f = &tally.failures;
+    let one_kind = f.one_kind.flatten();
+    let all_failed = total > 0 && f.count == total;
+    // When every session fails the same way, the one error line below says it all (a wrong key
+    // would otherwise print one warning per session first). Otherwise the first few, then counts.
+    let folded = all_failed && one_kind.is_some();
+    if !json && !folded {
+        for (room, session, e) in &f.first {
+            warn(&format!("{room} {session}: {e}"));
+        }
+        if f.count > SHOWN_FAILURES as u64 {
+            let counts: Vec<String> = f.by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            warn(&format!(
+                "and {} more sessions that failed (all {} failures by kind: {}); --json lists every one",
+                f.count - SHOWN_FAILURES as u64,
+                f.count,
+                counts.join(", ")
+            ));
+        }
+    }
+    if all_failed {
+        const KEY_HINT: &str =
+            "is this the Security Key of this backup? Give --backup-version VERSION.json to check";
+        let msg = match (one_kind, f.first.first()) {
+            (Some(backup::FailureKind::Mac), _) => format!(
+                "none of the {total} sessions could be decrypted (MAC mismatch); {KEY_HINT}"
+            ),
+            // The same damage everywhere: the key is not the question.
+            (Some(_), Some((_, _, e))) => format!(
+                "none of the {total} sessions could be decrypted, each for the same reason as the first: {e}"
+            ),
+            _ => format!("none of the {total} sessions could be decrypted; {KEY_HINT}"),
+        };
+        return Err(CliError::Input(msg));
+    }
+    if f.count > 0 && !allow_partial {
+        return Err(CliError::Input(format!(
+            "{} of {total} sessions could not be decrypted (listed above); nothing was written, add --allow-partial to keep the {} that could",
+            f.count, tally.sessions
+        )));
+    }
+    Ok(())
 }
 
 /// The backup key from what was given: the backup's own key as before, or (with
@@ -297,6 +599,28 @@ fn resolve_key(
     Ok(found.key)
 }
 
+/// Open the backup of `backup decrypt` / `to-export` with the key they were given.
+fn open_source(
+    src: &Source,
+    json: bool,
+    needs: Needs,
+) -> Result<(Opened, Option<Value>), CliError> {
+    let version = src
+        .backup_version
+        .as_deref()
+        .map(|p| read_small_json(p, "backup version"))
+        .transpose()?;
+    let opened = open_backup(
+        &src.backup,
+        version.as_ref(),
+        src.room_id.as_deref(),
+        src.session_id.as_deref(),
+        needs,
+        |probe| resolve_key(src, version.as_ref(), probe, json),
+    )?;
+    Ok((opened, version))
+}
+
 /// Decrypt one `session_data` whose room or session id is not given. The session id comes from
 /// the decrypted session key (its signature is checked); the room is left out when unknown.
 fn decrypt_lone(
@@ -304,13 +628,9 @@ fn decrypt_lone(
     session_data: &Value,
     room: Option<&str>,
     sid: Option<&str>,
-    version: Option<&Value>,
     piece: &str,
     needs: Needs,
-) -> Result<Decrypted, CliError> {
-    if let Some(v) = version {
-        backup::check_auth_data(key, v)?;
-    }
+) -> Result<(SessionRecord, MacKind), CliError> {
     let d = backup::decrypt_session_data(key, session_data, sid).map_err(|e| {
         let hint = if e.kind() == backup::FailureKind::Mac {
             "; is this the Security Key of this backup? Give --backup-version VERSION.json to check"
@@ -344,140 +664,15 @@ fn decrypt_lone(
             ),
         });
     }
-    let name = match d.mac {
-        MacKind::Empty => "empty",
-        MacKind::Ciphertext => "ciphertext",
-    };
-    Ok(Decrypted {
-        sessions: vec![s],
-        failures: Vec::new(),
-        total: 1,
-        mac: BTreeMap::from([(name, 1)]),
-    })
-}
-
-/// Check the key against the version (if given), decrypt every entry, list failures; an error
-/// when nothing or (without `allow_partial`) not everything decrypted.
-pub(super) fn decrypt_with(
-    key: &RecoveryKey,
-    entries: &[backup::Entry],
-    version: Option<&Value>,
-    allow_partial: bool,
-    json: bool,
-) -> Result<Decrypted, CliError> {
-    if let Some(v) = version {
-        backup::check_auth_data(key, v)?;
-    }
-    let pb = spinner(format!("decrypting {} sessions", entries.len()));
-    let outcomes = backup::decrypt_entries(key, entries);
-    if let Some(pb) = pb {
-        pb.finish_and_clear();
-    }
-    let total = outcomes.len();
-    let mut sessions = Vec::with_capacity(total);
-    let mut failures = Vec::new();
-    let mut mac = BTreeMap::new();
-    for o in outcomes {
-        match o.result {
-            Ok((s, kind)) => {
-                let name = match kind {
-                    MacKind::Empty => "empty",
-                    MacKind::Ciphertext => "ciphertext",
-                };
-                *mac.entry(name).or_insert(0) += 1;
-                sessions.push(s);
-            }
-            Err(_) => failures.push(o),
-        }
-    }
-    let kind_of = |f: &EntryOutcome| f.result.as_ref().err().map(|e| e.kind());
-    let one_kind = failures
-        .first()
-        .map(kind_of)
-        .filter(|k| failures.iter().all(|f| kind_of(f) == *k));
-    let all_failed = total > 0 && failures.len() == total;
-    // When every session fails the same way, the one error line below says it all (a wrong key
-    // would otherwise print one warning per session first). Otherwise the first few, then counts.
-    let folded = all_failed && one_kind.is_some();
-    if !json && !folded {
-        for f in failures.iter().take(SHOWN_FAILURES) {
-            if let Err(e) = &f.result {
-                warn(&format!("{} {}: {e}", f.room_id, f.session_id));
-            }
-        }
-        if failures.len() > SHOWN_FAILURES {
-            let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
-            for f in &failures {
-                if let Err(e) = &f.result {
-                    *by_kind.entry(e.kind().as_str()).or_insert(0) += 1;
-                }
-            }
-            let counts: Vec<String> = by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
-            warn(&format!(
-                "and {} more sessions that failed (all {} failures by kind: {}); --json lists every one",
-                failures.len() - SHOWN_FAILURES,
-                failures.len(),
-                counts.join(", ")
-            ));
-        }
-    }
-    if all_failed {
-        const KEY_HINT: &str =
-            "is this the Security Key of this backup? Give --backup-version VERSION.json to check";
-        let msg = match (one_kind, failures.first().map(|f| &f.result)) {
-            (Some(Some(backup::FailureKind::Mac)), _) => format!(
-                "none of the {total} sessions could be decrypted (MAC mismatch); {KEY_HINT}"
-            ),
-            // The same damage everywhere: the key is not the question.
-            (Some(_), Some(Err(e))) => format!(
-                "none of the {total} sessions could be decrypted, each for the same reason as the first: {e}"
-            ),
-            _ => format!("none of the {total} sessions could be decrypted; {KEY_HINT}"),
-        };
-        return Err(CliError::Input(msg));
-    }
-    if !failures.is_empty() && !allow_partial {
-        return Err(CliError::Input(format!(
-            "{} of {total} sessions could not be decrypted (listed above); nothing was written, add --allow-partial to keep the {} that could",
-            failures.len(),
-            sessions.len()
-        )));
-    }
-    Ok(Decrypted {
-        sessions,
-        failures,
-        total,
-        mac,
-    })
-}
-
-pub(super) fn rooms(sessions: &[SessionRecord]) -> u64 {
-    sessions
-        .iter()
-        .filter_map(|s| s.room_id.as_deref())
-        .collect::<HashSet<_>>()
-        .len() as u64
-}
-
-fn failure_json(failures: &[EntryOutcome]) -> Value {
-    Value::Array(
-        failures
-            .iter()
-            .filter_map(|f| {
-                f.result.as_ref().err().map(|e| {
-                    json!({"room_id": f.room_id, "session_id": f.session_id, "kind": e.kind(), "why": e.to_string()})
-                })
-            })
-            .collect(),
-    )
+    Ok((s, d.mac))
 }
 
 /// The MAC note, only when it tells something: some sessions carried a MAC over the ciphertext
 /// (MSC4048) rather than the empty-message MAC every client writes. For the usual backup it is
 /// expert detail, and `backup decrypt --help` explains it.
-pub(super) fn explain_mac(d: &Decrypted, json: bool) {
-    let empty = d.mac.get("empty").copied().unwrap_or(0);
-    let ct = d.mac.get("ciphertext").copied().unwrap_or(0);
+pub(super) fn explain_mac(t: &Tally, json: bool) {
+    let empty = t.mac.get("empty").copied().unwrap_or(0);
+    let ct = t.mac.get("ciphertext").copied().unwrap_or(0);
     if json || ct == 0 {
         return;
     }
@@ -488,66 +683,90 @@ pub(super) fn explain_mac(d: &Decrypted, json: bool) {
 }
 
 fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
-    let mut pending = a.out.create(&[&a.src.backup])?;
-    let d = decrypt_source(&a.src, json, Needs::Sessions)?;
-    let write = |w: &mut dyn Write| -> io::Result<()> {
-        if a.pretty {
-            session::to_writer_pretty(&mut *w, &d.sessions)?;
-        } else {
-            serde_json::to_writer(&mut *w, &d.sessions)?;
-        }
-        w.write_all(b"\n")
-    };
-    let summary = Summary {
-        sessions: d.sessions.len() as u64,
-        rooms: rooms(&d.sessions),
-    };
-    match pending.take() {
+    let pending = a.out.create(&[&a.src.backup])?;
+    let (opened, _) = open_source(&a.src, json, Needs::Sessions)?;
+    // Held until the command succeeded: a failure later in the backup prints nothing.
+    super::stdout::hold()?;
+    let (mut tally, path) = match pending {
         Some(mut p) => {
-            write(&mut p)?;
-            let path = p.commit()?;
-            if json {
-                print_json(&json!({
-                    "output": path.display().to_string(),
-                    "sessions": summary.sessions,
-                    "rooms": summary.rooms,
-                    "total": d.total,
-                    "failed": failure_json(&d.failures),
-                    "mac": d.mac,
-                }))?;
-            } else {
-                stderr!(
-                    "decrypted {} of {} sessions in {} rooms to {}",
-                    summary.sessions,
-                    d.total,
-                    summary.rooms,
-                    path.display()
-                );
-            }
+            let tally = write_decrypted(&a.src.backup, opened, &a, json, &mut p)?;
+            (tally, Some(p.commit()?))
         }
         None => {
             let mut out = io::BufWriter::new(super::stdout::out());
-            write(&mut out)?;
+            let tally = write_decrypted(&a.src.backup, opened, &a, json, &mut out)?;
             out.flush()?;
-            if !json {
-                stderr!(
-                    "decrypted {} of {} sessions in {} rooms",
-                    summary.sessions,
-                    d.total,
-                    summary.rooms
-                );
-            }
+            (tally, None)
         }
+    };
+    let summary = tally.summary();
+    match (&path, json) {
+        (Some(path), true) => {
+            // Written as it is serialized: the list of failures is read back from its spool.
+            let list = tally.failures.list()?;
+            let report = DecryptReport {
+                output: path.display().to_string(),
+                sessions: summary.sessions,
+                rooms: summary.rooms,
+                total: tally.total,
+                failed: &list,
+                mac: &tally.mac,
+            };
+            let mut out = io::BufWriter::new(super::stdout::out());
+            serde_json::to_writer_pretty(&mut out, &report).map_err(io::Error::from)?;
+            out.write_all(b"\n")?;
+            out.flush()?;
+        }
+        (Some(path), false) => stderr!(
+            "decrypted {} of {} sessions in {} rooms to {}",
+            summary.sessions,
+            tally.total,
+            summary.rooms,
+            path.display()
+        ),
+        (None, false) => stderr!(
+            "decrypted {} of {} sessions in {} rooms",
+            summary.sessions,
+            tally.total,
+            summary.rooms
+        ),
+        (None, true) => {}
     }
-    explain_mac(&d, json);
+    explain_mac(&tally, json);
     Ok(())
+}
+
+/// `backup decrypt --json` with -o.
+#[derive(serde::Serialize)]
+struct DecryptReport<'a> {
+    output: String,
+    sessions: u64,
+    rooms: u64,
+    total: u64,
+    failed: &'a SpooledList,
+    mac: &'a BTreeMap<&'static str, u64>,
+}
+
+/// Stream the decrypted sessions of `opened` into `out` as a JSON array (and a newline).
+fn write_decrypted(
+    path: &Path,
+    opened: Opened,
+    a: &DecryptArgs,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<Tally, CliError> {
+    let mut array = ArrayWriter::new(io::BufWriter::new(out), a.pretty);
+    let tally = decrypt_opened(path, opened, a.src.allow_partial, json, |s| array.push(s))?;
+    let mut w = array.finish()?;
+    w.write_all(b"\n")?;
+    w.flush()?;
+    Ok(tally)
 }
 
 fn to_export(a: ToExportArgs, json: bool) -> Result<(), CliError> {
     let rounds = write_rounds(a.rounds, a.src.max.max_rounds)?;
-    let pending = a.out.create(&[&a.src.backup])?;
-    let d = decrypt_source(&a.src, json, Needs::RoomIds)?;
-    let plain = Zeroizing::new(serde_json::to_vec(&d.sessions).map_err(io::Error::from)?);
+    let mut pending = a.out.create(&[&a.src.backup])?;
+    let (opened, _) = open_source(&a.src, json, Needs::RoomIds)?;
     // Before --new-passphrase-file / MXKEYS_NEW_PASSPHRASE, to-export read the export's new
     // passphrase from --passphrase-file / MXKEYS_PASSPHRASE. Given beside a Security Key (so
     // they cannot be its phrase), they still mean that, with a warning.
@@ -572,13 +791,35 @@ fn to_export(a: ToExportArgs, json: bool) -> Result<(), CliError> {
         "MXKEYS_NEW_PASSPHRASE"
     };
     let pass = new_passphrase(file, flag, env)?;
-    let path = write_export(pending, &pass, rounds, &plain)?;
-    explain_mac(&d, json);
-    let summary = Summary {
-        sessions: d.sessions.len() as u64,
-        rooms: rooms(&d.sessions),
-    };
-    report_written(&path, &summary, rounds, json)
+    let tally = write_export_of(
+        &a.src.backup,
+        opened,
+        &mut pending,
+        &pass,
+        rounds,
+        a.src.allow_partial,
+        json,
+    )?;
+    let path = pending.commit()?;
+    explain_mac(&tally, json);
+    report_written(&path, &tally.summary(), rounds, json)
+}
+
+/// Stream the decrypted sessions of `opened` into an export written to `out`.
+pub(super) fn write_export_of(
+    path: &Path,
+    opened: Opened,
+    out: &mut dyn Write,
+    pass: &Passphrase,
+    rounds: Rounds,
+    allow_partial: bool,
+    json: bool,
+) -> Result<Tally, CliError> {
+    let writer = export_writer(io::BufWriter::new(out), pass, rounds)?;
+    let mut array = ArrayWriter::new(writer, false);
+    let tally = decrypt_opened(path, opened, allow_partial, json, |s| array.push(s))?;
+    array.finish()?.finish()?.flush()?;
+    Ok(tally)
 }
 
 /// How many failed sessions are listed one by one before the rest are only counted.

@@ -1,25 +1,20 @@
 //! `mxkeys recover`: Security Key or Phrase -> backup key from secret storage -> checked against
 //! the backup version -> every session decrypted -> an export file any client can import.
 
-use std::io;
 use std::path::PathBuf;
 
 use clap::Args;
 use serde_json::json;
-use zeroize::Zeroizing;
 
-use mxkeys::backup;
 use mxkeys::export;
-use mxkeys::session::Summary;
 use mxkeys::ssss::AccountData;
 
-use super::backup::{decrypt_with, explain_mac, rooms};
+use super::backup::{explain_mac, open_backup, write_export_of, Needs};
 use super::common::{
-    new_passphrase, output_arg, report_written, write_export, write_rounds, MaxRounds,
-    OptionalOutputArgs,
+    new_passphrase, output_arg, report_written, write_rounds, MaxRounds, OptionalOutputArgs,
 };
 use super::held::{self, HeldArgs};
-use super::io::{note, print_json, read_json, read_small_json};
+use super::io::{note, print_json, read_small_json};
 use super::{output, CliError};
 
 const AFTER: &str = "\
@@ -114,50 +109,66 @@ pub fn run(a: RecoverArgs, json: bool) -> Result<(), CliError> {
         .as_deref()
         .map(|p| read_small_json(p, "account data").and_then(|v| Ok(AccountData::parse(&v)?)))
         .transpose()?;
-    let doc = read_json(backup_path)?;
-    let version = a.backup_version.as_deref().map(read_json).transpose()?;
-    let (_, entries) = backup::entries(&doc, None, None)?;
+    let version = a
+        .backup_version
+        .as_deref()
+        .map(|p| read_small_json(p, "backup version"))
+        .transpose()?;
 
-    // 1. The backup key: from secret storage, or the key given is the backup's own.
+    // 1. The backup key: from secret storage, or the key given is the backup's own. The first
+    //    sessions of the backup tell a bare backup key that fits.
     let held = held::read(&a.key, false)?.ok_or_else(|| {
         CliError::Usage("no Security Key or Phrase given (--key-file, --passphrase-file)".into())
     })?;
-    let found = held::backup_key(
-        &held,
-        ad.as_ref(),
+    let opened = open_backup(
+        backup_path,
         version.as_ref(),
-        &entries,
-        a.key_id.as_deref(),
-        &a.max.limits(),
+        None,
+        None,
+        Needs::RoomIds,
+        |probe| {
+            let found = held::backup_key(
+                &held,
+                ad.as_ref(),
+                version.as_ref(),
+                probe,
+                a.key_id.as_deref(),
+                &a.max.limits(),
+            )?;
+            if !json {
+                note(&found.how);
+            }
+            Ok(found.key)
+        },
     )?;
-    let key = found.key;
-    if !json {
-        note(&found.how);
-    }
 
-    // 2. The backup, checked against its version.
-    let d = decrypt_with(&key, &entries, version.as_ref(), a.allow_partial, json)?;
-
-    // 3. The export.
+    // 2. The export's passphrase, then the backup, checked against its version, decrypted
+    //    straight into the export.
     let pass = new_passphrase(
         a.new_passphrase_file.as_deref(),
         "--new-passphrase-file",
         "MXKEYS_NEW_PASSPHRASE",
     )?;
-    let data = Zeroizing::new(serde_json::to_vec(&d.sessions).map_err(io::Error::from)?);
-    let path = write_export(pending, &pass, rounds, &data)?;
+    let mut pending = pending;
+    let d = write_export_of(
+        backup_path,
+        opened,
+        &mut pending,
+        &pass,
+        rounds,
+        a.allow_partial,
+        json,
+    )?;
+    let path = pending.commit()?;
     explain_mac(&d, json);
-    let summary = Summary {
-        sessions: d.sessions.len() as u64,
-        rooms: rooms(&d.sessions),
-    };
+    let summary = d.summary();
     if json {
         return print_json(&json!({
             "output": path.display().to_string(),
             "sessions": summary.sessions,
             "rooms": summary.rooms,
             "total": d.total,
-            "failed": d.failures.len(),
+            "failed": d.failed(),
             "rounds": rounds.get(),
         }));
     }
