@@ -126,15 +126,16 @@ fn backup_body(n: u64, seed: u64, out: &str, key_out: &str) -> std::io::Result<(
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let num = |i: usize| args.get(i).and_then(|a| a.parse::<u64>().ok());
-    let result = match (args.first().map(String::as_str), num(1), num(2)) {
-        (Some("sessions"), Some(n), Some(seed)) if args.len() == 4 => {
-            sessions(n, seed, &args[3])
-        }
-        (Some("backup"), Some(n), Some(seed)) if args.len() == 5 => {
-            backup_body(n, seed, &args[3], &args[4])
+    let arg = |i: usize| args.get(i).map(String::as_str);
+    let result = match (arg(0), num(1), num(2), arg(3), arg(4), arg(5)) {
+        (Some("sessions"), Some(n), Some(seed), Some(out), None, None) => sessions(n, seed, out),
+        (Some("backup"), Some(n), Some(seed), Some(out), Some(key), None) => {
+            backup_body(n, seed, out, key)
         }
         _ => {
-            eprintln!("usage: large_inputs sessions N SEED OUT.json | backup N SEED OUT.json KEY.txt");
+            eprintln!(
+                "usage: large_inputs sessions N SEED OUT.json | backup N SEED OUT.json KEY.txt"
+            );
             std::process::exit(2);
         }
     };
