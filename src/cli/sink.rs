@@ -94,7 +94,7 @@ mod tests {
 
     #[test]
     fn element_by_element_is_the_whole_array_byte_for_byte() {
-        let items = vec![
+        let items = [
             json!({"room_id": "!a:x", "chain": [], "keys": {"ed25519": "k"}, "n": [1, {"x": []}]}),
             json!({"s": "line\nbreak \"quoted\"", "e": {}}),
             json!([]),
