@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use rayon::prelude::*;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use mxkeys::backup::{self, BackupError, MacKind, Shape};
@@ -26,7 +26,7 @@ use super::common::{
     OptionalOutputArgs, OutputArgs, PassphraseArgs,
 };
 use super::held::{self, HeldArgs, HeldSecret};
-use super::inputs::read_sessions;
+use super::inputs::{open_sessions, Keyring};
 use super::io::{note, open_input_file, print_json, read_small_json, spinner, warn, InputFile};
 use super::sink::ArrayWriter;
 use super::CliError;
@@ -862,104 +862,266 @@ fn public_key(arg: &str) -> Result<[u8; 32], CliError> {
         })
 }
 
+/// One session of `backup encrypt`: its room, id and KeyBackupData, or why it is invalid.
+fn encrypt_one(
+    public: &[u8; 32],
+    verified: bool,
+    i: u64,
+    mut s: SessionRecord,
+) -> Result<(String, String, Value), String> {
+    let (Some(room), Some(sid), Some(key)) = (
+        s.room_id.clone(),
+        s.session_id.clone(),
+        s.session_key.as_ref(),
+    ) else {
+        return Err(format!(
+            "session {}: room_id, session_id and session_key must be strings",
+            i + 1
+        ));
+    };
+    let sk = SessionKey::from_base64(key.expose())
+        .map_err(|e| format!("session {} ({sid}): {e}", i + 1))?;
+    if sk.session_id() != sid {
+        return Err(format!(
+            "session {} ({sid}): its session_key belongs to session {}",
+            i + 1,
+            sk.session_id()
+        ));
+    }
+    // A chain with elements that are not strings is not typed; its elements still count.
+    let forwarded = s
+        .forwarding_curve25519_key_chain
+        .as_ref()
+        .map(Vec::len)
+        .or_else(|| {
+            let raw = s.extra.get("forwarding_curve25519_key_chain")?;
+            serde_json::from_str::<Vec<serde::de::IgnoredAny>>(raw.get())
+                .ok()
+                .map(|a| a.len())
+        })
+        .unwrap_or(0);
+    // The backup files the session under its room and id; the plaintext names neither.
+    s.remove("room_id");
+    s.remove("session_id");
+    let plain = Zeroizing::new(serde_json::to_vec(&s).map_err(|e| e.to_string())?);
+    let mut eph = Zeroizing::new([0u8; 32]);
+    getrandom::getrandom(&mut *eph).map_err(|e| format!("no randomness: {e}"))?;
+    let sd = backup::encrypt_session_data(public, &plain, &mut eph);
+    Ok((
+        room,
+        sid,
+        json!({
+            "first_message_index": sk.first_index(),
+            "forwarded_count": forwarded,
+            "is_verified": verified,
+            "session_data": sd,
+        }),
+    ))
+}
+
+/// Where one KeyBackupData of `backup encrypt` waits in the spool until its room is written.
+#[derive(Clone, Copy)]
+struct Spooled {
+    /// Index into the rooms, in order of first appearance.
+    room: u32,
+    /// Position of the session in the input.
+    seq: u32,
+    /// Hash of the session id, to find a session given twice.
+    hash: u64,
+    /// `"SESSION_ID":{KeyBackupData}` at this offset of the spool, `key_len` bytes of id.
+    offset: u64,
+    key_len: u32,
+    len: u32,
+}
+
+/// The body of a PUT /room_keys/keys, built in bounded memory: the sessions arrive in any room
+/// order, and the body groups them by room. Each encrypted KeyBackupData (which holds nothing
+/// secret: it is what the server receives) goes to an unnamed temporary file as it is made;
+/// memory keeps 32 bytes per session to find it again, and the rooms' names.
+struct BodySpool {
+    file: io::BufWriter<std::fs::File>,
+    written: u64,
+    rooms: Vec<String>,
+    room_index: std::collections::HashMap<String, u32>,
+    index: Vec<Spooled>,
+}
+
+impl BodySpool {
+    fn new() -> Result<Self, CliError> {
+        let file = tempfile::tempfile().map_err(|e| {
+            CliError::Input(format!("cannot create a temporary file for the body: {e}"))
+        })?;
+        Ok(BodySpool {
+            file: io::BufWriter::new(file),
+            written: 0,
+            rooms: Vec::new(),
+            room_index: std::collections::HashMap::new(),
+            index: Vec::new(),
+        })
+    }
+
+    fn add(&mut self, room: String, sid: &str, kbd: &Value) -> io::Result<()> {
+        let next = u32::try_from(self.rooms.len()).map_err(io::Error::other)?;
+        let room = match self.room_index.get(&room) {
+            Some(&r) => r,
+            None => {
+                self.room_index.insert(room.clone(), next);
+                self.rooms.push(room);
+                next
+            }
+        };
+        let key = serde_json::to_vec(&Value::String(sid.to_owned()))?;
+        let mut text = key.clone();
+        text.push(b':');
+        serde_json::to_writer(&mut text, kbd)?;
+        self.file.write_all(&text)?;
+        let too_big = |_| io::Error::other("more than 4 GiB in one session or 2^32 sessions");
+        self.index.push(Spooled {
+            room,
+            seq: u32::try_from(self.index.len()).map_err(too_big)?,
+            hash: {
+                use std::hash::{BuildHasher, Hasher};
+                let mut h = std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default()
+                    .build_hasher();
+                h.write(&key);
+                h.finish()
+            },
+            offset: self.written,
+            key_len: u32::try_from(key.len()).map_err(too_big)?,
+            len: u32::try_from(text.len()).map_err(too_big)?,
+        });
+        self.written += text.len() as u64;
+        Ok(())
+    }
+
+    /// Write the body into `out`: rooms in order of first appearance, each room's sessions in
+    /// input order; a session given twice in one room is written once, at its first place,
+    /// with its last copy (as a JSON object keeps a repeated key). Returns (sessions, rooms).
+    fn write_into(self, out: &mut dyn Write) -> io::Result<(u64, u64)> {
+        use std::os::unix::fs::FileExt;
+        let file = self
+            .file
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)?;
+        let read = |e: &Spooled, key_only: bool| -> io::Result<Vec<u8>> {
+            let len = if key_only { e.key_len } else { e.len };
+            let mut buf = vec![0u8; len as usize];
+            file.read_exact_at(&mut buf, e.offset)?;
+            Ok(buf)
+        };
+        let mut index = self.index;
+        index.sort_unstable_by_key(|e| (e.room, e.hash, e.seq));
+        // Collapse repeats: same room and same id (hash first, then the id's bytes).
+        let mut kept: Vec<Spooled> = Vec::with_capacity(index.len());
+        for e in index {
+            if let Some(last) = kept.last_mut() {
+                if last.room == e.room
+                    && last.hash == e.hash
+                    && read(last, true)? == read(&e, true)?
+                {
+                    let first = last.seq;
+                    *last = e;
+                    last.seq = first;
+                    continue;
+                }
+            }
+            kept.push(e);
+        }
+        kept.sort_unstable_by_key(|e| (e.room, e.seq));
+        let mut out = io::BufWriter::new(out);
+        out.write_all(b"{\"rooms\":{")?;
+        let mut room = None;
+        for e in &kept {
+            if room != Some(e.room) {
+                if room.is_some() {
+                    out.write_all(b"}},")?;
+                }
+                let name = self.rooms.get(e.room as usize).map_or("", String::as_str);
+                serde_json::to_writer(&mut out, name)?;
+                out.write_all(b":{\"sessions\":{")?;
+                room = Some(e.room);
+            } else {
+                out.write_all(b",")?;
+            }
+            out.write_all(&read(e, false)?)?;
+        }
+        if room.is_some() {
+            out.write_all(b"}}")?;
+        }
+        out.write_all(b"}}\n")?;
+        out.flush()?;
+        Ok((kept.len() as u64, self.rooms.len() as u64))
+    }
+}
+
 fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
     let public = public_key(&a.public_key)?;
     backup::check_public_key(&public)?;
     let mut pending = a.out.create(&[&a.sessions])?;
-    let sessions = read_sessions(&a.sessions, &a.pass, &a.max)?;
-    let verified = a.verified;
-    let results: Vec<Result<(String, String, Value), String>> = sessions
-        .into_par_iter()
-        .enumerate()
-        .map(|(i, mut s)| {
-            let (Some(room), Some(sid), Some(key)) = (
-                s.room_id.clone(),
-                s.session_id.clone(),
-                s.session_key.as_ref(),
-            ) else {
-                return Err(format!(
-                    "session {}: room_id, session_id and session_key must be strings",
-                    i + 1
-                ));
-            };
-            let sk = SessionKey::from_base64(key.expose())
-                .map_err(|e| format!("session {} ({sid}): {e}", i + 1))?;
-            if sk.session_id() != sid {
-                return Err(format!(
-                    "session {} ({sid}): its session_key belongs to session {}",
-                    i + 1,
-                    sk.session_id()
-                ));
-            }
-            // A chain with elements that are not strings is not typed; its elements still count.
-            let forwarded = s
-                .forwarding_curve25519_key_chain
-                .as_ref()
-                .map(Vec::len)
-                .or_else(|| {
-                    let raw = s.extra.get("forwarding_curve25519_key_chain")?;
-                    serde_json::from_str::<Vec<serde::de::IgnoredAny>>(raw.get())
-                        .ok()
-                        .map(|a| a.len())
-                })
-                .unwrap_or(0);
-            // The backup files the session under its room and id; the plaintext names neither.
-            s.remove("room_id");
-            s.remove("session_id");
-            let plain = Zeroizing::new(serde_json::to_vec(&s).map_err(|e| e.to_string())?);
-            let mut eph = Zeroizing::new([0u8; 32]);
-            getrandom::getrandom(&mut *eph).map_err(|e| format!("no randomness: {e}"))?;
-            let sd = backup::encrypt_session_data(&public, &plain, &mut eph);
-            Ok((
-                room,
-                sid,
-                json!({
-                    "first_message_index": sk.first_index(),
-                    "forwarded_count": forwarded,
-                    "is_verified": verified,
-                    "session_data": sd,
-                }),
-            ))
-        })
-        .collect();
-    let mut rooms: Map<String, Value> = Map::new();
-    let mut errors = Vec::new();
-    let mut count = 0u64;
-    for r in results {
-        match r {
-            Ok((room, sid, kbd)) => {
-                let entry = rooms.entry(room).or_insert_with(|| json!({"sessions": {}}));
-                if let Some(s) = entry.get_mut("sessions").and_then(Value::as_object_mut) {
-                    s.insert(sid, kbd);
+    let files: Vec<PathBuf> = a.pass.passphrase_file.iter().cloned().collect();
+    let mut keys = Keyring::new(&files, a.max.max_rounds);
+    let opened = open_sessions(&a.sessions, &mut keys)?;
+    let mut spool = BodySpool::new()?;
+    let (mut shown, mut invalid) = (Vec::new(), 0u64);
+    let mut batch = Vec::with_capacity(ENCRYPT_BATCH);
+    let mut read = 0u64;
+    let mut flush = |batch: &mut Vec<SessionRecord>, spool: &mut BodySpool| -> io::Result<()> {
+        let first = read;
+        read += batch.len() as u64;
+        let made: Vec<_> = std::mem::take(batch)
+            .into_par_iter()
+            .enumerate()
+            .map(|(k, s)| encrypt_one(&public, a.verified, first + k as u64, s))
+            .collect();
+        for r in made {
+            match r {
+                Ok((room, sid, kbd)) if invalid == 0 => spool.add(room, &sid, &kbd)?,
+                Ok(_) => {}
+                Err(e) => {
+                    invalid += 1;
+                    if shown.len() < SHOWN_FAILURES {
+                        shown.push(e);
+                    }
                 }
-                count += 1;
             }
-            Err(e) => errors.push(e),
         }
-    }
-    for e in &errors {
+        Ok(())
+    };
+    opened.for_each_session(&a.sessions, |s| {
+        batch.push(s);
+        if batch.len() == ENCRYPT_BATCH {
+            flush(&mut batch, &mut spool)?;
+        }
+        Ok(())
+    })?;
+    flush(&mut batch, &mut spool)?;
+    for e in &shown {
         warn(e);
     }
-    if !errors.is_empty() {
+    if invalid > 0 {
+        let listed = if invalid > SHOWN_FAILURES as u64 {
+            format!("the first {SHOWN_FAILURES} listed above")
+        } else {
+            "listed above".to_owned()
+        };
         return Err(CliError::Input(format!(
-            "{} sessions are invalid (listed above); nothing was written",
-            errors.len()
+            "{invalid} sessions are invalid ({listed}); nothing was written"
         )));
     }
-    let body = json!({ "rooms": rooms });
-    serde_json::to_writer(&mut pending, &body).map_err(io::Error::from)?;
-    pending.write_all(b"\n")?;
+    let (count, rooms) = spool.write_into(&mut pending)?;
     let path = pending.commit()?;
     if json {
         return print_json(
-            &json!({"output": path.display().to_string(), "sessions": count, "rooms": rooms.len()}),
+            &json!({"output": path.display().to_string(), "sessions": count, "rooms": rooms}),
         );
     }
     stderr!(
-        "wrote {count} sessions in {} rooms to {}; upload with:\n  curl -X PUT -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' --data @{} \"$HS/_matrix/client/v3/room_keys/keys?version=$V\"",
-        rooms.len(),
+        "wrote {count} sessions in {rooms} rooms to {}; upload with:\n  curl -X PUT -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' --data @{} \"$HS/_matrix/client/v3/room_keys/keys?version=$V\"",
         path.display(),
         path.display()
     );
     Ok(())
 }
+
+/// Sessions encrypted together on all cores by `backup encrypt`.
+const ENCRYPT_BATCH: usize = 1024;
