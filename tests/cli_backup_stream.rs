@@ -2,6 +2,13 @@
 //! any room order, a session given twice is written once; `backup decrypt` bounds what it
 //! prints for many failures and refuses an entry larger than the cap, writing nothing.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::{assert_fails, mxkeys, s, stderr, tmpdir, vector_dir, vectors};
