@@ -51,10 +51,14 @@ The key is the Security Key / recovery key (--key-file, MXKEYS_RECOVERY_KEY, or 
 Security Phrase use `mxkeys recover`. Output: a JSON array of sessions in export format, ready for
 `mxkeys export encrypt`.
 
-Every session is decrypted on its own: the ones that fail are listed with the reason, and nothing is
-written unless --allow-partial (then the others are). A matching backup MAC proves the key is right
-but not that the data is intact (every client computes it over an empty message); padding, JSON and
-session-key checks catch damage.
+Every session is decrypted on its own: the first 20 that fail are listed with the reason, then a
+count per reason (--json lists every one), and nothing is written unless --allow-partial (then the
+others are). A matching backup MAC proves the key is right but not that the data is intact (every
+client computes it over an empty message); padding, JSON and session-key checks catch damage.
+
+The backup is read as a stream, in the order the server wrote it, and decrypted on every core: a
+body of a million sessions (about 800 MB) needs a few MB of memory, and the output keeps the
+body's order. One session's entry larger than 16 MiB is refused (a real one is under 1 KB).
 
 Examples:
   mxkeys backup decrypt backup.json --backup-version version.json -o keys.json
