@@ -49,21 +49,8 @@ for name, part in (("merge-a.json", a), ("merge-b.json", b)):
     with open(name, "w") as f:
         f.write("[" + ",".join(part) + "]")
 PY
-  # Hostile: one line of 1 GiB: a JSON string value inside an otherwise valid start.
+  # Hostile: a valid body with one entry nested 100000 arrays deep.
   python3 - <<'PY'
-size = 1 << 30
-chunk = b"A" * (1 << 20)
-for name, head, tail in (
-    ("line-backup.json", b'{"rooms":{"!a:x":{"sessions":{"s":{"session_data":{"ciphertext":"', b'"}}}}}}'),
-    ("line-sessions.json", b'[{"room_id":"', b'"}]'),
-    ("line-events.json", b'[{"type":"m.room.encrypted","content":{"ciphertext":"', b'"}}]'),
-):
-    with open(name, "wb") as f:
-        f.write(head)
-        for _ in range(size // len(chunk)):
-            f.write(chunk)
-        f.write(tail)
-# Deep: a valid body with one entry nested 100000 arrays deep.
 deep = b"[" * 100000 + b"]" * 100000
 with open("deep-backup.json", "wb") as f:
     f.write(b'{"rooms":{"!a:x":{"sessions":{"s":{"session_data":{"ephemeral":"x","x":' + deep + b'}}}}}}')
@@ -98,6 +85,20 @@ row() {
     status=1
   fi
 }
+# line FILE HEAD TAIL: one line of 1 GiB, a JSON string value between HEAD and TAIL (made for
+# its rows and removed after them, to spare the disk).
+line() {
+  python3 - "$@" <<'PY'
+import sys
+name, head, tail = sys.argv[1], sys.argv[2].encode(), sys.argv[3].encode()
+chunk = b"A" * (1 << 20)
+with open(name, "wb") as f:
+    f.write(head)
+    for _ in range(1024):
+        f.write(chunk)
+    f.write(tail)
+PY
+}
 S="$n sessions"
 row "export encrypt" "$S, JSON" 0 -- "$bin" export encrypt sessions.json -o x.txt --rounds 1000 --force
 row "export decrypt" "$S" 0 -- "$bin" export decrypt export.txt -o x.json --force
@@ -117,17 +118,20 @@ row "recover" "$S, the backup's own key" 0 MXKEYS_RECOVERY_KEY="$key" -- "$bin" 
 row "backup encrypt" "$S" 0 -- "$bin" backup encrypt sessions.json --public-key "$(MXKEYS_RECOVERY_KEY="$key" "$bin" --json recovery-key check | python3 -c 'import json,sys; print(json.load(sys.stdin)["public_key"])')" -o x.json --force
 row "backup decrypt" "$S, every one fails its MAC (another key)" 1 MXKEYS_RECOVERY_KEY="$other" -- "$bin" backup decrypt backup.json -o x.json --force
 row "backup decrypt --json" "$S, every one fails, --allow-partial: full list" 1 MXKEYS_RECOVERY_KEY="$other" -- "$bin" --json backup decrypt backup.json -o x.json --force --allow-partial
-row "backup decrypt" "1 GiB single line" 1 MXKEYS_RECOVERY_KEY="$key" -- "$bin" backup decrypt line-backup.json -o x.json --force
+line line.json '{"rooms":{"!a:x":{"sessions":{"s":{"session_data":{"ciphertext":"' '"}}}}}}'
+row "backup decrypt" "1 GiB single line" 1 MXKEYS_RECOVERY_KEY="$key" -- "$bin" backup decrypt line.json -o x.json --force
 row "backup decrypt" "a value nested 100000 deep in a session" 1 MXKEYS_RECOVERY_KEY="$key" -- "$bin" backup decrypt deep-backup.json -o x.json --force
-row "export encrypt" "1 GiB single line" 1 -- "$bin" export encrypt line-sessions.json -o x.txt --rounds 1000 --force
-row "export merge" "1 GiB single line" 1 -- "$bin" export merge line-sessions.json sessions.json -o x.json --plaintext --force
+line line.json '[{"room_id":"' '"}]'
+row "export encrypt" "1 GiB single line" 1 -- "$bin" export encrypt line.json -o x.txt --rounds 1000 --force
+row "export merge" "1 GiB single line" 1 -- "$bin" export merge line.json merge-b.json -o x.json --plaintext --force
 row "export validate" "a value nested 100000 deep" 1 -- "$bin" export validate deep-sessions.json
 if [ -f events.json ]; then
   row "events decrypt" "events.json" 0 -- "$bin" events decrypt events.json --keys events-keys.json -o x.json --force
   row "events diagnose" "events.json" 0 -- "$bin" events diagnose events.json --keys events-keys.json
 fi
-row "events decrypt" "1 GiB single line" 1 -- "$bin" events decrypt line-events.json --keys sessions.json -o x.json --force
-rm -f x.json x.txt time.txt; rm -rf parts
+line line.json '[{"type":"m.room.encrypted","content":{"ciphertext":"' '"}}]'
+row "events decrypt" "1 GiB single line" 1 -- "$bin" events decrypt line.json --keys merge-b.json -o x.json --force
+rm -f x.json x.txt time.txt line.json; rm -rf parts
 echo
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $status
