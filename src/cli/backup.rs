@@ -446,6 +446,22 @@ pub(super) fn open_backup(
     })
 }
 
+/// The first sessions of a backup body, read as a stream:
+/// what tells a backup key that fits. A one-session document gives none.
+pub(super) fn first_entries(path: &Path) -> Result<Vec<backup::Entry>, CliError> {
+    let mut probe = Vec::with_capacity(PROBE);
+    backup::for_each_entry(open_input_file(path)?, None, |e| {
+        probe.push(e);
+        Ok(if probe.len() == PROBE {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        })
+    })
+    .map_err(|e| read_error(path, e))?;
+    Ok(probe)
+}
+
 /// A backup that could not be read, worded as before: the file, what is wrong, where.
 fn read_error(path: &Path, e: mxkeys::Error) -> CliError {
     match e {

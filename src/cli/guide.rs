@@ -375,11 +375,9 @@ fn ask_key(
     let version_doc = version
         .map(|p| read_small_json(Path::new(p), "backup version"))
         .transpose()?;
+    // The first sessions are all a key is tried on: the backup is not read whole.
     let entries = match backup {
-        Some(b) => {
-            let doc = super::io::read_json(Path::new(b))?;
-            mxkeys::backup::entries(&doc, None, None)?.1
-        }
+        Some(b) => super::backup::first_entries(Path::new(b))?,
         None => Vec::new(),
     };
     let limits = mxkeys::kdf::Limits::default();
