@@ -21,7 +21,7 @@ mod validate;
 pub use compat::{refusals, shared_history_spellings, Refusal, EVERY_READER, SHARED_HISTORY};
 pub use raw::{RawBatch, RawSessions, MAX_DEPTH, MAX_SESSION_BYTES};
 pub use record::{to_writer_pretty, RawMap, SessionRecord};
-pub use validate::{validate, Problem, Report, ReportStatus};
+pub use validate::{validate, validate_keyed, Problem, Report, ReportStatus};
 
 use std::collections::HashSet;
 use std::fmt;
