@@ -23,6 +23,7 @@ mod recovery_key;
 mod search;
 mod secrets;
 mod sessions;
+mod split;
 mod ssss;
 pub mod stdout;
 
