@@ -515,6 +515,7 @@ impl Index {
             winners: Vec::new(),
             conflicts: Vec::new(),
             conflict_at: HashMap::new(),
+            conflicted: 0,
             decided: false,
         }
     }
@@ -540,6 +541,8 @@ pub struct Plan {
     conflicts: Vec<Conflict>,
     /// Conflicting sessions seen by [`Plan::select_batch`]: their place in `conflicts`.
     conflict_at: HashMap<Id, usize>,
+    /// Sessions in conflict, counted by [`Plan::decide`].
+    conflicted: usize,
     decided: bool,
 }
 
@@ -627,6 +630,7 @@ impl Plan {
         self.decided = true;
         self.waiting = Vec::new();
         self.verify = Vec::new();
+        self.conflicted = self.conflict_count();
         let mut winners: Vec<Vec<u64>> = self
             .counts
             .iter()
@@ -684,8 +688,7 @@ impl Plan {
     ) -> Result<Vec<usize>, Error> {
         self.decide();
         let first = batch.first();
-        let any_conflict = self.shards.iter().flat_map(|s| s.values()).any(|e| e.flags & CONFLICT != 0);
-        if !any_conflict {
+        if self.conflicted == 0 {
             return Ok((0..batch.len())
                 .filter(|&i| self.winner(input, first + i as u64))
                 .collect());

@@ -210,6 +210,26 @@ fn refusals_leave_no_part_behind() {
     );
     assert_fails(&o, 1, "give a larger --max-bytes");
     assert_only(&small, &[]);
+    // A session too large after parts were written: those parts are removed again.
+    let mixed = d.path().join("mixed.json");
+    let big = "x".repeat(2000);
+    fs::write(
+        &mixed,
+        format!(r#"[{{"room_id":"!a"}},{{"room_id":"!b"}},{{"room_id":"!c","pad":"{big}"}}]"#),
+    )
+    .unwrap();
+    let later = d.path().join("later");
+    let o = mxkeys(
+        &["export", "split", s(&mixed), "-o", s(&later), "--max-bytes", "1000", "--max-sessions", "1"],
+        &[],
+    );
+    assert_fails(&o, 2, "cannot be used with");
+    let o = mxkeys(
+        &["export", "split", s(&mixed), "-o", s(&later), "--max-bytes", "30"],
+        &[],
+    );
+    assert_fails(&o, 1, "session #2 of");
+    assert_only(&later, &[]);
     // Wrong passphrase: nothing at all.
     let wrong = d.path().join("wrong");
     let o = mxkeys(

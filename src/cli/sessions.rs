@@ -54,7 +54,13 @@ prompt (asked twice); with --plaintext OUT is a JSON array instead.
 
 Per session the copy that decrypts the most history is kept (lowest first index), then the shortest
 forwarding chain, then a trusted one; fields are never mixed across copies. Copies whose ratchets
-do not match are a conflict: listed, and nothing is written unless --keep-conflicts.
+do not match are a conflict: listed, and nothing is written unless --keep-conflicts (then every
+valid copy of them is written). Invalid sessions are dropped: the first 20 are listed, then a count
+per reason.
+
+OUT holds the kept copies exactly as their inputs wrote them, in input order (INPUT 1's, then
+INPUT 2's, ...). Memory does not grow with the inputs but for about 100 bytes per session: each
+input is read two or three times (an export's key is derived once), the winners copied as read.
 
 Examples:
   mxkeys export merge laptop-keys.txt phone-keys.txt -o all-keys.txt

@@ -183,6 +183,8 @@ struct Parts<'a> {
     limits: Limits,
     next: usize,
     done: Vec<(PathBuf, u64, u64)>,
+    /// DIR did not exist: it is made with the first part, and removed again on an error.
+    created_dir: bool,
 }
 
 impl Parts<'_> {
@@ -201,6 +203,12 @@ impl Parts<'_> {
             self.next += 1;
             self.next
         });
+        if !self.created_dir && !self.dir.exists() {
+            std::fs::create_dir_all(self.dir).map_err(|e| {
+                CliError::Input(format!("cannot create {}: {e}", self.dir.display()))
+            })?;
+            self.created_dir = true;
+        }
         let pending = output::create(&self.path(number), self.force, &[self.input])?;
         let sink = match &self.format {
             Format::Json => PartSink::Json(pending),
@@ -337,9 +345,6 @@ pub fn split(a: SplitArgs, json: bool) -> Result<(), CliError> {
         bytes: a.max_bytes.unwrap_or(u64::MAX),
         export: matches!(format, Format::Export(_)),
     };
-    std::fs::create_dir_all(&a.dir).map_err(|e| {
-        CliError::Input(format!("cannot create {}: {e}", a.dir.display()))
-    })?;
     let mut parts = Parts {
         dir: &a.dir,
         prefix: &a.prefix,
@@ -349,6 +354,7 @@ pub fn split(a: SplitArgs, json: bool) -> Result<(), CliError> {
         limits,
         next: 0,
         done: Vec::new(),
+        created_dir: false,
     };
     let written = if a.by_room {
         by_room(&a.file, &mut src, &mut parts)
@@ -361,6 +367,9 @@ pub fn split(a: SplitArgs, json: bool) -> Result<(), CliError> {
             // No partial set of parts: those already committed go again.
             for (p, ..) in &parts.done {
                 let _ = std::fs::remove_file(p);
+            }
+            if parts.created_dir {
+                let _ = std::fs::remove_dir(&a.dir);
             }
             return Err(e);
         }

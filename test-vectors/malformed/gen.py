@@ -1682,7 +1682,7 @@ def merge_split_cases():
     split = ["export", "split", good, "-o", "{out}"]
     for size, what in [("12X", "an unknown unit"), ("0", "zero"), ("-5", "a negative size"),
                        ("", "an empty size"), ("99999999999T", "a size that overflows")]:
-        case(None, None, split + ["--max-bytes", size], 2, "--max-bytes",
+        case(None, None, split + ["--max-bytes", size], 2, "'-5'" if size == "-5" else "--max-bytes",
              f"export split: --max-bytes {size!r}, {what}")
     case(None, None, split + ["--max-sessions", "0"], 2, "--max-sessions",
          "export split: --max-sessions 0")
