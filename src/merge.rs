@@ -95,7 +95,6 @@ pub fn validate_all(sessions: &[SessionRecord]) -> Vec<Report> {
     reports
 }
 
-
 /// What [`merge`] and [`Plan::report`] say.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct MergeReport {
@@ -427,8 +426,7 @@ impl Index {
             }
         } else if copy.first_index > e.first_index {
             e.flags |= WAITING;
-            self.waiting
-                .push((copy.id, copy.first_index, copy.state));
+            self.waiting.push((copy.id, copy.first_index, copy.state));
             if self.waiting.len() >= self.compact_at {
                 self.waiting.sort_unstable();
                 self.waiting.dedup();
@@ -552,7 +550,9 @@ impl Plan {
     }
 
     fn entry_mut(&mut self, id: &Id) -> Option<&mut Entry> {
-        self.shards.get_mut(shard_of(id)).and_then(|s| s.get_mut(id))
+        self.shards
+            .get_mut(shard_of(id))
+            .and_then(|s| s.get_mut(id))
     }
 
     /// Whether any copy waits for a check ([`Plan::verify_batch`]): then the inputs are read
@@ -564,9 +564,7 @@ impl Plan {
     /// Whether session `ordinal` of input `input` is the best copy of a session with waiting
     /// copies.
     pub fn to_verify(&self, input: usize, ordinal: u64) -> bool {
-        self.verify
-            .get(input)
-            .is_some_and(|b| get_bit(b, ordinal))
+        self.verify.get(input).is_some_and(|b| get_bit(b, ordinal))
     }
 
     /// The copies waiting for session `key`'s check: whether they all agree with it. Call with
@@ -668,9 +666,7 @@ impl Plan {
 
     /// Whether session `ordinal` of input `input` is the copy its session keeps.
     pub fn winner(&self, input: usize, ordinal: u64) -> bool {
-        self.winners
-            .get(input)
-            .is_some_and(|b| get_bit(b, ordinal))
+        self.winners.get(input).is_some_and(|b| get_bit(b, ordinal))
     }
 
     /// Which sessions of `batch` (the next of input `input`) go into the output, as positions
@@ -699,8 +695,7 @@ impl Plan {
             .into_par_iter()
             .filter(|&i| {
                 let at = first + i as u64;
-                !plan.winner(input, at)
-                    && plan.valid.get(input).is_some_and(|b| get_bit(b, at))
+                !plan.winner(input, at) && plan.valid.get(input).is_some_and(|b| get_bit(b, at))
             })
             .map(|i| {
                 let s = batch.parse(i, what)?;

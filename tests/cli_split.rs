@@ -126,7 +126,12 @@ fn by_room_and_max_bytes_keep_rooms_together_within_the_size() {
     let files = parts_in(&dir);
     assert!(files.len() >= 2, "{files:?}");
     for (i, f) in files.iter().enumerate() {
-        assert!(f.file_name().unwrap().to_str().unwrap().starts_with("keys-"));
+        assert!(f
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("keys-"));
         assert!(fs::metadata(f).unwrap().len() <= 3 * 1024, "{f:?}");
         for s in sessions_of(f, PASS) {
             let room = s["room_id"].as_str().unwrap().to_owned();
@@ -197,7 +202,15 @@ fn refusals_leave_no_part_behind() {
     fs::create_dir(&full).unwrap();
     fs::write(full.join("mine.txt"), "keep").unwrap();
     let o = mxkeys(
-        &["export", "split", s(&input), "-o", s(&full), "--max-sessions", "2"],
+        &[
+            "export",
+            "split",
+            s(&input),
+            "-o",
+            s(&full),
+            "--max-sessions",
+            "2",
+        ],
         &env,
     );
     assert_fails(&o, 2, "add --force");
@@ -205,7 +218,15 @@ fn refusals_leave_no_part_behind() {
     // A limit smaller than one session: exit 1, and the parts written before it are gone.
     let small = d.path().join("small");
     let o = mxkeys(
-        &["export", "split", s(&input), "-o", s(&small), "--max-bytes", "900"],
+        &[
+            "export",
+            "split",
+            s(&input),
+            "-o",
+            s(&small),
+            "--max-bytes",
+            "900",
+        ],
         &env,
     );
     assert_fails(&o, 1, "give a larger --max-bytes");
@@ -220,12 +241,30 @@ fn refusals_leave_no_part_behind() {
     .unwrap();
     let later = d.path().join("later");
     let o = mxkeys(
-        &["export", "split", s(&mixed), "-o", s(&later), "--max-bytes", "1000", "--max-sessions", "1"],
+        &[
+            "export",
+            "split",
+            s(&mixed),
+            "-o",
+            s(&later),
+            "--max-bytes",
+            "1000",
+            "--max-sessions",
+            "1",
+        ],
         &[],
     );
     assert_fails(&o, 2, "cannot be used with");
     let o = mxkeys(
-        &["export", "split", s(&mixed), "-o", s(&later), "--max-bytes", "30"],
+        &[
+            "export",
+            "split",
+            s(&mixed),
+            "-o",
+            s(&later),
+            "--max-bytes",
+            "30",
+        ],
         &[],
     );
     assert_fails(&o, 1, "session #2 of");
@@ -233,7 +272,15 @@ fn refusals_leave_no_part_behind() {
     // Wrong passphrase: nothing at all.
     let wrong = d.path().join("wrong");
     let o = mxkeys(
-        &["export", "split", s(&input), "-o", s(&wrong), "--max-sessions", "2"],
+        &[
+            "export",
+            "split",
+            s(&input),
+            "-o",
+            s(&wrong),
+            "--max-sessions",
+            "2",
+        ],
         &[("MXKEYS_PASSPHRASE", "not it")],
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));

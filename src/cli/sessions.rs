@@ -475,7 +475,13 @@ pub fn merge_cmd(a: MergeArgs, json: bool) -> Result<(), CliError> {
         }));
     }
     // The last pass writes.
-    let mut out = SessionsOut::start(pending, &a.write, None, a.write.rounds, a.read.max.max_rounds)?;
+    let mut out = SessionsOut::start(
+        pending,
+        &a.write,
+        None,
+        a.write.rounds,
+        a.read.max.max_rounds,
+    )?;
     let mut written = 0u64;
     for (i, (path, src)) in a.inputs.iter().zip(opened.iter_mut()).enumerate() {
         src.each_batch(path, &mut batch, |b, named| {

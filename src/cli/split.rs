@@ -92,9 +92,16 @@ fn parse_size(text: &str) -> Result<u64, String> {
         .into_iter()
         .find_map(|(unit, shift)| digits.strip_suffix(unit).map(|n| (n, shift)))
         .unwrap_or((digits, 0));
-    let bad = || format!("{text:?} is not a size: give bytes (1000000) or a number with K, M or G (500M, 1G)");
+    let bad = || {
+        format!(
+            "{text:?} is not a size: give bytes (1000000) or a number with K, M or G (500M, 1G)"
+        )
+    };
     let n: u64 = num.trim().parse().map_err(|_| bad())?;
-    let bytes = n.checked_shl(shift).filter(|b| b >> shift == n).ok_or_else(bad)?;
+    let bytes = n
+        .checked_shl(shift)
+        .filter(|b| b >> shift == n)
+        .ok_or_else(bad)?;
     if bytes == 0 {
         return Err("the size must be more than 0 bytes".into());
     }
@@ -193,8 +200,7 @@ impl Parts<'_> {
             Format::Json => "json",
             Format::Export(_) => "txt",
         };
-        self.dir
-            .join(format!("{}-{number:04}.{ext}", self.prefix))
+        self.dir.join(format!("{}-{number:04}.{ext}", self.prefix))
     }
 
     /// Open part `number` (the next one when None).
@@ -305,8 +311,8 @@ pub fn split(a: SplitArgs, json: bool) -> Result<(), CliError> {
             )))
         }
     }
-    let new_given = a.new_passphrase_file.is_some()
-        || std::env::var_os("MXKEYS_NEW_PASSPHRASE").is_some();
+    let new_given =
+        a.new_passphrase_file.is_some() || std::env::var_os("MXKEYS_NEW_PASSPHRASE").is_some();
     let (pass, rounds) = match (src.export, new_given) {
         (_, true) => (
             Some(new_passphrase(
@@ -314,8 +320,7 @@ pub fn split(a: SplitArgs, json: bool) -> Result<(), CliError> {
                 "--new-passphrase-file",
                 "MXKEYS_NEW_PASSPHRASE",
             )?),
-            src.export
-                .map_or(export::DEFAULT_ROUNDS, |(h, _)| h.rounds),
+            src.export.map_or(export::DEFAULT_ROUNDS, |(h, _)| h.rounds),
         ),
         (Some((h, which)), false) => (keys.get(which).cloned(), h.rounds),
         (None, false) => (None, export::DEFAULT_ROUNDS),
@@ -391,11 +396,8 @@ pub fn split(a: SplitArgs, json: bool) -> Result<(), CliError> {
         parts.done.len(),
         a.dir.display(),
         match (parts.done.first(), parts.done.last()) {
-            (Some(f), Some(l)) if parts.done.len() > 1 => format!(
-                "{} to {}",
-                file_name(&f.0),
-                file_name(&l.0)
-            ),
+            (Some(f), Some(l)) if parts.done.len() > 1 =>
+                format!("{} to {}", file_name(&f.0), file_name(&l.0)),
             (Some(f), _) => file_name(&f.0),
             _ => String::new(),
         }
@@ -422,7 +424,12 @@ fn in_order(path: &Path, src: &mut Reusable, parts: &mut Parts<'_>) -> Result<u6
     let mut part: Option<Part> = None;
     let total = src.each_batch(path, &mut batch, |b, _| {
         for i in 0..b.len() {
-            parts.add(&mut part, b.get(i).unwrap_or_default(), None, b.first() + i as u64)?;
+            parts.add(
+                &mut part,
+                b.get(i).unwrap_or_default(),
+                None,
+                b.first() + i as u64,
+            )?;
         }
         Ok(())
     })?;
@@ -499,7 +506,8 @@ fn by_room(path: &Path, src: &mut Reusable, parts: &mut Parts<'_>) -> Result<u64
             .enumerate()
             .skip(from)
             .find(|(_, (n, plain))| {
-                n + r.sessions <= limits.sessions && limits.file_len(plain + r.bytes) <= limits.bytes
+                n + r.sessions <= limits.sessions
+                    && limits.file_len(plain + r.bytes) <= limits.bytes
             })
             .map(|(i, _)| i);
         let i = found.unwrap_or_else(|| {

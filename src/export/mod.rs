@@ -543,7 +543,11 @@ pub fn armored_len(plaintext_len: u64) -> u64 {
     let bytes = HEADER_LEN as u64 + plaintext_len + MAC_LEN as u64;
     let line = armor::WRITE_LINE_BYTES as u64;
     let (full, rest) = (bytes / line, bytes % line);
-    let last = if rest == 0 { 0 } else { rest.div_ceil(3) * 4 + 1 };
+    let last = if rest == 0 {
+        0
+    } else {
+        rest.div_ceil(3) * 4 + 1
+    };
     (armor::BEGIN.len() as u64 + 1)
         + full * (armor::WRITE_LINE_WIDTH as u64 + 1)
         + last

@@ -290,11 +290,7 @@ impl<R: Read> RawSessions<R> {
                         self.state = State::First;
                     }
                     None => return Err(self.error(JsonDetail::Empty)),
-                    Some(b) => {
-                        return Err(self.error(JsonDetail::NotArray {
-                            found: kind_of(b),
-                        }))
-                    }
+                    Some(b) => return Err(self.error(JsonDetail::NotArray { found: kind_of(b) })),
                 },
                 State::First | State::Next => match self.skip_ws()? {
                     Some(b']') if self.state == State::First => {
@@ -551,7 +547,10 @@ mod tests {
                 line,
                 column,
                 ..
-            }) => assert_eq!((detail.to_string().as_str(), line, column), ("invalid UTF-8", 1, 13)),
+            }) => assert_eq!(
+                (detail.to_string().as_str(), line, column),
+                ("invalid UTF-8", 1, 13)
+            ),
             other => panic!("{other:?}"),
         }
     }
