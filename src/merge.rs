@@ -392,9 +392,7 @@ impl Index {
         if let Some(bits) = self.valid.get_mut(input) {
             set_bit(bits, ordinal);
         }
-        let Some(shard) = self.shards.get_mut(shard_of(&copy.id)) else {
-            return None;
-        };
+        let shard = self.shards.get_mut(shard_of(&copy.id))?;
         let e = match shard.entry(copy.id) {
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(Entry {
@@ -691,7 +689,8 @@ impl Plan {
         }
         let plan = &*self;
         // The valid sessions that are not winners: conflicting copies, or copies that lost.
-        let others: Vec<Result<Option<(usize, Id, Option<String>)>, Error>> = (0..batch.len())
+        type Found = Option<(usize, Id, Option<String>)>;
+        let others: Vec<Result<Found, Error>> = (0..batch.len())
             .into_par_iter()
             .filter(|&i| {
                 let at = first + i as u64;

@@ -418,7 +418,7 @@ pub fn merge_cmd(a: MergeArgs, json: bool) -> Result<(), CliError> {
     }
     if invalid > SHOWN_INVALID {
         let mut by_count: Vec<(String, usize)> = reasons.into_iter().collect();
-        by_count.sort_by(|x, y| y.1.cmp(&x.1));
+        by_count.sort_by_key(|y| std::cmp::Reverse(y.1));
         warn(&format!(
             "and {} more invalid sessions dropped: {}",
             invalid - SHOWN_INVALID,
