@@ -156,7 +156,7 @@ type StateHash = [u8; 16];
 
 fn id_of(signing_key: &[u8]) -> Id {
     let mut h = Sha256::new();
-    h.update(b"mxkeys merge session id\0");
+    h.update(b"merge index: session id\0");
     h.update(signing_key);
     let mut id = [0u8; 16];
     id.copy_from_slice(h.finalize().get(..16).unwrap_or(&[0; 16]));
@@ -165,7 +165,7 @@ fn id_of(signing_key: &[u8]) -> Id {
 
 fn state_hash(index: u32, ratchet: &[u8]) -> StateHash {
     let mut h = Sha256::new();
-    h.update(b"mxkeys merge ratchet\0");
+    h.update(b"merge index: ratchet state\0");
     h.update(index.to_be_bytes());
     h.update(ratchet);
     let mut out = [0u8; 16];

@@ -58,8 +58,8 @@ do not match are a conflict: listed, and nothing is written unless --keep-confli
 valid copy of them is written). Invalid sessions are dropped: the first 20 are listed, then a count
 per reason.
 
-OUT holds the kept copies exactly as their inputs wrote them, in input order (INPUT 1's, then
-INPUT 2's, ...). Memory does not grow with the inputs but for about 100 bytes per session: each
+OUT holds the kept copies as their inputs wrote them (in compact JSON), in input order (INPUT
+1's, then INPUT 2's, ...). Memory does not grow with the inputs but for about 100 bytes per session: each
 input is read two or three times (an export's key is derived once), the winners copied as read.
 
 Examples:
@@ -489,7 +489,11 @@ pub fn merge_cmd(a: MergeArgs, json: bool) -> Result<(), CliError> {
                 .select_batch(i, b, "input", a.keep_conflicts)
                 .map_err(named)?
             {
-                out.session(b.get(j).unwrap_or_default())?;
+                // Compact, as the parsed session would be written.
+                match b.compact(j, "input").map_err(named)? {
+                    Some(text) => out.session(text.as_bytes())?,
+                    None => out.session(b.get(j).unwrap_or_default())?,
+                }
                 written += 1;
             }
             Ok(())

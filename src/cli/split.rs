@@ -60,7 +60,9 @@ pub struct SplitArgs {
     /// The folder for the parts (created if missing).
     #[arg(short = 'o', long = "output", value_name = "DIR")]
     dir: PathBuf,
-    /// Write into DIR although it holds files (parts of the same names are replaced).
+    /// Write into DIR even if it holds files.
+    ///
+    /// Parts of the same names are replaced; other files stay.
     #[arg(long)]
     force: bool,
     /// At most N sessions per part.

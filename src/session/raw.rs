@@ -149,6 +149,30 @@ impl RawBatch {
         })
     }
 
+    /// Element `i` in compact form, as serializing the parsed session writes it: no whitespace
+    /// between tokens, strings with escapes as serde_json escapes them, everything else as
+    /// written. None when the element already is (then [`RawBatch::get`] is that form).
+    ///
+    /// # Errors
+    /// [`Error::Json`] for an element that is not UTF-8 or has a bad string.
+    pub fn compact(
+        &self,
+        i: usize,
+        what: &'static str,
+    ) -> Result<Option<Zeroizing<String>>, Error> {
+        let text = self.get(i).unwrap_or_default();
+        let fail = |detail| Error::Json {
+            what,
+            detail,
+            line: self.spans.get(i).map_or(0, |s| s.line),
+            column: self.spans.get(i).map_or(0, |s| s.column),
+        };
+        let text = std::str::from_utf8(text).map_err(|_| fail(JsonDetail::InvalidUtf8))?;
+        super::record::compact_text(text, MAX_DEPTH)
+            .map(|c| c.map(Zeroizing::new))
+            .map_err(|e| fail(super::json_detail(&e)))
+    }
+
     fn clear(&mut self, first: u64) {
         self.text.clear();
         self.spans.clear();
@@ -570,6 +594,18 @@ mod tests {
         ok.extend(std::iter::repeat_n(b']', MAX_DEPTH - 1));
         ok.extend(b"}]");
         assert_eq!(all(&ok, 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn compact_form_is_what_serializing_the_session_gives() {
+        let text = b"[ {\"a\" : \"\\u00e9\\/\" ,\n \"b\": [1, 2.50]} , {\"c\":1}]";
+        let mut r = RawSessions::new(&text[..], "input");
+        let mut b = RawBatch::new();
+        r.next_batch(&mut b, 10, usize::MAX).unwrap();
+        let s = b.parse(0, "input").unwrap();
+        let want = serde_json::to_string(&s).unwrap();
+        assert_eq!(b.compact(0, "input").unwrap().unwrap().as_str(), want);
+        assert!(b.compact(1, "input").unwrap().is_none());
     }
 
     #[test]
