@@ -2,7 +2,9 @@
 # Peak memory and time of `mxkeys export merge` on two large JSON inputs: generates two files of
 # N sessions each (valid megolm v1 keys; the second file holds the last half of the first one's
 # sessions again, plus new ones), merges them and prints wall time and peak RSS
-# (/usr/bin/time -v). Usage: benches/large-merge.sh [N] (default 100000).
+# (/usr/bin/time -v); then encrypts the first file into an export (1000 rounds, kept with
+# MERGE_WORK) and times `export split` of it into parts of N/10 sessions.
+# Usage: benches/large-merge.sh [N] (default 100000).
 #   MXKEYS_BIN=target/debug/mxkeys   time that binary instead of building a release one
 #   MERGE_WORK=DIR                   keep the generated inputs in DIR and reuse them next time
 set -euo pipefail
@@ -61,3 +63,21 @@ grep -v '^\s' "$work/time" | tail -1 >&2 || true
 rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time")
 wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$work/time")
 printf 'merge 2 x %s: wall %s, peak RSS %.1f MB\n' "$n" "$wall" "$(awk "BEGIN {print $rss/1024}")"
+user=$(awk -F': ' '/User time/ {print $2}' "$work/time")
+sys=$(awk -F': ' '/System time/ {print $2}' "$work/time")
+printf '  (user %s s, system %s s)\n' "$user" "$sys"
+[ "${SPLIT:-1}" = 0 ] && exit 0
+export MXKEYS_PASSPHRASE=bench MXKEYS_NEW_PASSPHRASE=bench
+[ -f "$work/a.txt" ] && [ "$work/a.txt" -nt "$work/a.json" ] ||
+  "$bin" export encrypt "$work/a.json" -o "$work/a.txt" --rounds 1000 --force 2>/dev/null
+rm -rf "$work/parts"
+/usr/bin/time -v "$bin" export split "$work/a.txt" -o "$work/parts" --max-sessions $((n / 10)) \
+  2>"$work/time" >/dev/null || { cat "$work/time"; exit 1; }
+grep -v '^\s' "$work/time" | tail -1 >&2 || true
+rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time")
+wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$work/time")
+user=$(awk -F': ' '/User time/ {print $2}' "$work/time")
+sys=$(awk -F': ' '/System time/ {print $2}' "$work/time")
+printf 'split of a %s-session export into %s parts: wall %s, peak RSS %.1f MB (user %s s, system %s s)\n' \
+  "$n" "$(ls "$work/parts" | wc -l)" "$wall" "$(awk "BEGIN {print $rss/1024}")" "$user" "$sys"
+rm -rf "$work/parts"

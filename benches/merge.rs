@@ -8,7 +8,9 @@
 //!   duplicates) on 100k parsed sessions.
 //! * `merge_100k`: `merge::merge` of two 50k-session inputs that share 25k sessions (the second
 //!   holds those at index 1, so each shared pair is checked to be the same ratchet): 100k read,
-//!   75k out.
+//!   75k out. `streaming` is the same merge as `export merge` runs it: the inputs as JSON text
+//!   read by `session::RawSessions`, `merge::Index` (pass 1), `Plan::verify_batch` (pass 2: the
+//!   index-1 copies wait for their index-0 key) and `Plan::select_batch` (pass 3), no writing.
 
 // Benches may stop on the first failure; the no-panic rule is for the library.
 #![allow(
@@ -155,7 +157,50 @@ fn merge(c: &mut Criterion) {
     g.bench_function("2x50k_25k_shared", |bch| {
         bch.iter(|| mxkeys::merge::merge(&inputs))
     });
+    let texts: Vec<Vec<u8>> = inputs
+        .iter()
+        .map(|i| serde_json::to_vec(i).unwrap())
+        .collect();
+    assert_eq!(streaming(&texts), 75_000);
+    g.bench_function("2x50k_25k_shared/streaming", |bch| {
+        bch.iter(|| streaming(&texts))
+    });
     g.finish();
+}
+
+/// The three passes of `export merge` over JSON texts: the number of sessions selected.
+fn streaming(texts: &[Vec<u8>]) -> usize {
+    use mxkeys::session::{RawBatch, RawSessions};
+    let each = |text: &[u8], f: &mut dyn FnMut(&RawBatch)| {
+        let mut raw = RawSessions::new(text, "input");
+        let mut b = RawBatch::new();
+        loop {
+            raw.next_batch(&mut b, 4096, 4 << 20).unwrap();
+            if b.is_empty() {
+                break;
+            }
+            f(&b);
+        }
+    };
+    let mut index = mxkeys::merge::Index::new(texts.len());
+    for (i, t) in texts.iter().enumerate() {
+        each(t, &mut |b| {
+            assert!(index.add_batch(i, b, "input").unwrap().is_empty())
+        });
+    }
+    let mut plan = index.finish();
+    if plan.needs_verify() {
+        for (i, t) in texts.iter().enumerate() {
+            each(t, &mut |b| plan.verify_batch(i, b, "input").unwrap());
+        }
+    }
+    let mut n = 0;
+    for (i, t) in texts.iter().enumerate() {
+        each(t, &mut |b| {
+            n += plan.select_batch(i, b, "input", false).unwrap().len()
+        });
+    }
+    n
 }
 
 criterion_group!(benches, export_sessions, validate, merge);

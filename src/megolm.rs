@@ -245,6 +245,11 @@ impl Ratchet {
         self.index
     }
 
+    /// The four parts at [`Self::index`] (what a session key at that index holds).
+    pub fn parts(&self) -> &SecretBytes<128> {
+        &self.parts
+    }
+
     /// R_k = HMAC-SHA-256(key = R_from, message = [k]).
     fn rehash(&mut self, from: usize, to: usize) {
         let mut key = Zeroizing::new([0u8; 32]);

@@ -144,6 +144,9 @@ pub enum ExportCmd {
     /// Merge exports and JSON files: the best copy of each session.
     #[command(after_help = super::sessions::MERGE_AFTER)]
     Merge(super::sessions::MergeArgs),
+    /// Split an export into parts a client imports one after another.
+    #[command(after_help = super::split::SPLIT_AFTER)]
+    Split(super::split::SplitArgs),
     /// Rewrite an export so every known reader accepts it.
     #[command(after_help = super::sessions::NORMALIZE_AFTER)]
     Normalize(super::sessions::NormalizeArgs),
@@ -223,6 +226,7 @@ pub fn run(cmd: ExportCmd, json: bool) -> Result<(), CliError> {
         ExportCmd::Reencrypt(a) => reencrypt(a, json),
         ExportCmd::Validate(a) => super::sessions::validate(a, json),
         ExportCmd::Merge(a) => super::sessions::merge_cmd(a, json),
+        ExportCmd::Split(a) => super::split::split(a, json),
         ExportCmd::Normalize(a) => super::sessions::normalize(a, json),
         ExportCmd::Filter(a) => super::sessions::filter(a, json),
         ExportCmd::List(a) => super::sessions::list(a, json),

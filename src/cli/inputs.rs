@@ -7,11 +7,11 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use mxkeys::export::{self, Header, Limits};
-use mxkeys::session::SessionRecord;
+use mxkeys::session::{RawBatch, RawSessions, SessionRecord};
 use mxkeys::Passphrase;
 
 use super::common::{open_verified, MaxRounds, PassphraseArgs};
-use super::io::{duplicate, open_input_file};
+use super::io::{duplicate, open_input_file, Source};
 use super::secrets::{self, SecretSpec};
 use super::CliError;
 
@@ -82,6 +82,71 @@ pub struct Opened {
     pub export: Option<(Header, usize)>,
 }
 
+/// An input that is read more than once (`export merge`, `export split`): a JSON file, or an
+/// export whose key was derived and MAC checked once.
+pub struct Reusable {
+    src: ReusableSource,
+    /// For an export: its header and which keyring passphrase opened it.
+    pub export: Option<(Header, usize)>,
+}
+
+enum ReusableSource {
+    Json(super::io::InputFile),
+    Export(Box<export::Verified<Box<dyn Source>>>),
+}
+
+impl Reusable {
+    /// The JSON text from its start (an export decrypts again, checking its MAC at the end).
+    pub fn pass(&mut self) -> Result<Box<dyn Read + '_>, CliError> {
+        Ok(match &mut self.src {
+            ReusableSource::Json(f) => Box::new(duplicate(f)?),
+            ReusableSource::Export(v) => Box::new(v.plaintext()?),
+        })
+    }
+
+    /// Hand the sessions of one pass to `f` as text, a batch at a time (at most 4096 sessions
+    /// or 4 MiB); an error about the JSON names `path` ([`in_file`]). `f` gets the batch and a
+    /// mapper for library errors about it.
+    pub fn each_batch(
+        &mut self,
+        path: &Path,
+        batch: &mut RawBatch,
+        mut f: impl FnMut(&RawBatch, &dyn Fn(mxkeys::Error) -> CliError) -> Result<(), CliError>,
+    ) -> Result<u64, CliError> {
+        let export = self.export.is_some();
+        let name = in_file(path, export);
+        let mut raw = RawSessions::new(self.pass()?, "input");
+        loop {
+            raw.next_batch(batch, 4096, 4 << 20).map_err(&name)?;
+            if batch.is_empty() {
+                return Ok(raw.count());
+            }
+            f(batch, &name)?;
+        }
+    }
+}
+
+/// Open an export (trying the keyring, deriving its key once) or a JSON file, to read it more
+/// than once.
+pub fn open_reusable(path: &Path, keys: &mut Keyring) -> Result<Reusable, CliError> {
+    let mut src = open_input_file(path)?;
+    let mut head = Vec::new();
+    (&mut src).take(64 * 1024).read_to_end(&mut head)?;
+    src.seek(SeekFrom::Start(0))?;
+    if !String::from_utf8_lossy(&head).contains(export::armor::BEGIN) {
+        return Ok(Reusable {
+            src: ReusableSource::Json(src),
+            export: None,
+        });
+    }
+    let (v, which) = open_export(path, &src, keys)?;
+    let header = *v.header();
+    Ok(Reusable {
+        src: ReusableSource::Export(Box::new(v)),
+        export: Some((header, which)),
+    })
+}
+
 /// Open an export (trying the keyring) or a JSON file.
 pub fn open_sessions(path: &Path, keys: &mut Keyring) -> Result<Opened, CliError> {
     let mut src = open_input_file(path)?;
@@ -94,6 +159,21 @@ pub fn open_sessions(path: &Path, keys: &mut Keyring) -> Result<Opened, CliError
             export: None,
         });
     }
+    let (v, which) = open_export(path, &src, keys)?;
+    let header = *v.header();
+    Ok(Opened {
+        reader: Box::new(v.into_plaintext()?),
+        export: Some((header, which)),
+    })
+}
+
+/// Try the keyring's passphrases on the export open as `src`: the verified file and which
+/// passphrase opened it.
+fn open_export(
+    path: &Path,
+    src: &super::io::InputFile,
+    keys: &mut Keyring,
+) -> Result<(export::Verified<Box<dyn Source>>, usize), CliError> {
     let mut prompts = 3;
     let mut i = 0;
     loop {
@@ -120,15 +200,9 @@ pub fn open_sessions(path: &Path, keys: &mut Keyring) -> Result<Opened, CliError
             .cloned()
             .unwrap_or_else(|| Passphrase::new(String::new()));
         // Every try reads the same open file, not the path again.
-        let attempt = duplicate(&src)?;
+        let attempt = duplicate(src)?;
         match open_verified(path, Box::new(attempt), &pass, &keys.limits) {
-            Ok(v) => {
-                let header = *v.header();
-                return Ok(Opened {
-                    reader: Box::new(v.into_plaintext()?),
-                    export: Some((header, i)),
-                });
-            }
+            Ok(v) => return Ok((v, i)),
             Err(CliError::Lib(mxkeys::Error::ExportMac)) => i += 1,
             Err(e) => return Err(e),
         }

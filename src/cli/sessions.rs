@@ -1,6 +1,6 @@
 //! `mxkeys export validate|merge|normalize|filter|list`: look inside, clean up and combine exports.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 use std::path::PathBuf;
 
@@ -13,13 +13,14 @@ use mxkeys::export;
 use mxkeys::kdf::Rounds;
 use mxkeys::megolm::SessionKey;
 use mxkeys::merge::{self, Duplicates};
-use mxkeys::session::{self, Report, SessionRecord, EVERY_READER, SHARED_HISTORY};
+use mxkeys::session::{self, RawBatch, Report, SessionRecord, EVERY_READER, SHARED_HISTORY};
 use mxkeys::Passphrase;
 
 use super::common::{
-    new_passphrase, output_arg, write_export, MaxRounds, OptionalOutputArgs, OutputArgs,
+    export_writer, new_passphrase, output_arg, write_export, MaxRounds, OptionalOutputArgs,
+    OutputArgs,
 };
-use super::inputs::{open_sessions, read_all, Keyring};
+use super::inputs::{open_reusable, open_sessions, Keyring};
 use super::io::{open_input, print_json, warn};
 use super::output::PendingOutput;
 use super::{output, CliError};
@@ -53,7 +54,13 @@ prompt (asked twice); with --plaintext OUT is a JSON array instead.
 
 Per session the copy that decrypts the most history is kept (lowest first index), then the shortest
 forwarding chain, then a trusted one; fields are never mixed across copies. Copies whose ratchets
-do not match are a conflict: listed, and nothing is written unless --keep-conflicts.
+do not match are a conflict: listed, and nothing is written unless --keep-conflicts (then every
+valid copy of them is written). Invalid sessions are dropped: the first 20 are listed, then a count
+per reason.
+
+OUT holds the kept copies as their inputs wrote them (in compact JSON), in input order (INPUT
+1's, then INPUT 2's, ...). Memory does not grow with the inputs but for about 100 bytes per session: each
+input is read two or three times (an export's key is derived once), the winners copied as read.
 
 Examples:
   mxkeys export merge laptop-keys.txt phone-keys.txt -o all-keys.txt
@@ -132,11 +139,11 @@ pub struct ReadArgs {
     #[arg(long, value_name = "PATH")]
     passphrase_file: Vec<PathBuf>,
     #[command(flatten)]
-    max: MaxRounds,
+    pub(super) max: MaxRounds,
 }
 
 impl ReadArgs {
-    fn keyring(&self) -> Keyring {
+    pub(super) fn keyring(&self) -> Keyring {
         Keyring::new(&self.passphrase_file, self.max.max_rounds)
     }
 }
@@ -367,84 +374,134 @@ fn write_sessions<S: serde::Serialize>(
     write_export(pending, &pass, rounds, &data)
 }
 
+/// Invalid sessions listed one by one before the rest are only counted.
+const SHOWN_INVALID: usize = 20;
+
+/// Merge in bounded memory: each input is read two or three times (exports are decrypted again,
+/// their keys derived once), see [`merge::Index`]; the winners are copied into OUT as they come.
 pub fn merge_cmd(a: MergeArgs, json: bool) -> Result<(), CliError> {
     let inputs: Vec<&std::path::Path> = a.inputs.iter().map(PathBuf::as_path).collect();
     let pending = a.out.create(&inputs)?;
     let mut keys = a.read.keyring();
-    let mut all = Vec::with_capacity(a.inputs.len());
+    let mut opened = Vec::with_capacity(a.inputs.len());
     for p in &a.inputs {
-        all.push(read_all(p, &mut keys)?);
+        opened.push(open_reusable(p, &mut keys)?);
     }
-    let (mut out, report) = merge::merge(&all);
     let name = |i: usize| {
         a.inputs
             .get(i)
             .map_or_else(String::new, |p| p.display().to_string())
     };
-    for d in &report.invalid {
-        warn(&format!(
-            "{} #{} {}: dropped: {}",
-            name(d.input),
-            d.index,
-            d.session_id.as_deref().unwrap_or("?"),
-            d.why
-        ));
-    }
-    for c in &report.conflicts {
-        warn(&format!(
-            "session {} conflicts: its copies in {} are not the same session key",
-            c.session_id,
-            c.inputs
-                .iter()
-                .map(|i| name(*i))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    if !report.conflicts.is_empty() && !a.keep_conflicts {
-        return Err(CliError::Input(format!(
-            "{} sessions have conflicting copies (listed above); nothing was written. Add --keep-conflicts to write every copy of them",
-            report.conflicts.len()
-        )));
-    }
-    if a.keep_conflicts {
-        let ids: HashSet<&str> = report
-            .conflicts
-            .iter()
-            .map(|c| c.session_id.as_str())
-            .collect();
-        for input in &all {
-            for s in input {
-                let sid = s
-                    .session_key
-                    .as_ref()
-                    .and_then(|k| SessionKey::from_base64(k.expose()).ok())
-                    .map(|k| k.session_id());
-                if sid.as_deref().is_some_and(|id| ids.contains(id)) {
-                    out.push(s);
+    // Pass 1: the index.
+    let mut index = merge::Index::new(a.inputs.len());
+    let mut batch = RawBatch::new();
+    let mut invalid = 0usize;
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, (path, src)) in a.inputs.iter().zip(opened.iter_mut()).enumerate() {
+        src.each_batch(path, &mut batch, |b, named| {
+            for d in index.add_batch(i, b, "input").map_err(named)? {
+                invalid += 1;
+                if invalid <= SHOWN_INVALID {
+                    warn(&format!(
+                        "{} #{} {}: dropped: {}",
+                        name(d.input),
+                        d.index,
+                        d.session_id.as_deref().unwrap_or("?"),
+                        d.why
+                    ));
+                } else {
+                    *reasons.entry(d.why).or_insert(0) += 1;
                 }
             }
+            Ok(())
+        })?;
+    }
+    if invalid > SHOWN_INVALID {
+        let mut by_count: Vec<(String, usize)> = reasons.into_iter().collect();
+        by_count.sort_by_key(|y| std::cmp::Reverse(y.1));
+        warn(&format!(
+            "and {} more invalid sessions dropped: {}",
+            invalid - SHOWN_INVALID,
+            by_count
+                .iter()
+                .map(|(why, n)| format!("{n} {why}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    let mut plan = index.finish();
+    // Pass 2, when copies above their session's lowest index wait for its key.
+    if plan.needs_verify() {
+        for (i, (path, src)) in a.inputs.iter().zip(opened.iter_mut()).enumerate() {
+            src.each_batch(path, &mut batch, |b, named| {
+                plan.verify_batch(i, b, "input").map_err(named)
+            })?;
         }
     }
-    if out.is_empty() {
-        return Err(CliError::Input(if report.read == 0 {
+    plan.decide();
+    let conflicts = plan.conflict_count();
+    let report_conflicts = |r: &merge::MergeReport| {
+        for c in &r.conflicts {
+            warn(&format!(
+                "session {} conflicts: its copies in {} are not the same session key",
+                c.session_id,
+                c.inputs
+                    .iter()
+                    .map(|i| name(*i))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    };
+    if conflicts > 0 && !a.keep_conflicts {
+        // One more pass, writing nothing, lists them with their inputs.
+        for (i, (path, src)) in a.inputs.iter().zip(opened.iter_mut()).enumerate() {
+            src.each_batch(path, &mut batch, |b, named| {
+                plan.select_batch(i, b, "input", false).map_err(named)?;
+                Ok(())
+            })?;
+        }
+        report_conflicts(&plan.report());
+        return Err(CliError::Input(format!(
+            "{conflicts} sessions have conflicting copies (listed above); nothing was written. Add --keep-conflicts to write every copy of them"
+        )));
+    }
+    let read = plan.report().read;
+    if plan.unique() == 0 && conflicts == 0 {
+        return Err(CliError::Input(if read == 0 {
             "the inputs hold no sessions; nothing was written".to_owned()
         } else {
-            format!(
-                "none of the {} sessions read is valid (listed above); nothing was written",
-                report.read
-            )
+            format!("none of the {read} sessions read is valid (listed above); nothing was written")
         }));
     }
-    let pass = None;
-    let path = write_sessions(
+    // The last pass writes.
+    let mut out = SessionsOut::start(
         pending,
-        &out,
         &a.write,
-        pass,
-        a.write.rounds.unwrap_or(export::DEFAULT_ROUNDS),
+        None,
+        a.write.rounds,
         a.read.max.max_rounds,
     )?;
+    let mut written = 0u64;
+    for (i, (path, src)) in a.inputs.iter().zip(opened.iter_mut()).enumerate() {
+        src.each_batch(path, &mut batch, |b, named| {
+            for j in plan
+                .select_batch(i, b, "input", a.keep_conflicts)
+                .map_err(named)?
+            {
+                // Compact, as the parsed session would be written.
+                match b.compact(j, "input").map_err(named)? {
+                    Some(text) => out.session(text.as_bytes())?,
+                    None => out.session(b.get(j).unwrap_or_default())?,
+                }
+                written += 1;
+            }
+            Ok(())
+        })?;
+    }
+    let report = plan.report();
+    report_conflicts(&report);
+    let path = out.finish()?;
     if json {
         return print_json(&json!({
             "output": path.display().to_string(),
@@ -453,8 +510,8 @@ pub fn merge_cmd(a: MergeArgs, json: bool) -> Result<(), CliError> {
             "unique": report.unique,
             "replaced_by_better_copy": report.replaced,
             "conflicts": report.conflicts,
-            "invalid_dropped": report.invalid.len(),
-            "written": out.len(),
+            "invalid_dropped": invalid,
+            "written": written,
         }));
     }
     stderr!(
@@ -464,11 +521,95 @@ pub fn merge_cmd(a: MergeArgs, json: bool) -> Result<(), CliError> {
         report.unique,
         report.replaced,
         report.conflicts.len(),
-        report.invalid.len(),
-        out.len(),
+        invalid,
+        written,
         path.display()
     );
     Ok(())
+}
+
+/// A JSON array of sessions being written, as plaintext or inside an export, session by session
+/// (each exactly as the input held it).
+pub(super) struct SessionsOut {
+    sink: Sink,
+    first: bool,
+    plaintext_len: u64,
+}
+
+enum Sink {
+    Plain(PendingOutput),
+    Export(Box<export::ExportWriter<PendingOutput>>),
+}
+
+impl SessionsOut {
+    /// Start writing OUT as `w` says: `--plaintext` JSON, else an export with `pass` (None, or
+    /// --new-passphrase-file / MXKEYS_NEW_PASSPHRASE given: a new one) and `rounds` (default
+    /// Element's).
+    fn start(
+        pending: PendingOutput,
+        w: &WriteArgs,
+        pass: Option<Passphrase>,
+        rounds: Option<u32>,
+        max_rounds: u32,
+    ) -> Result<Self, CliError> {
+        let sink = if w.plaintext {
+            Sink::Plain(pending)
+        } else {
+            let pass = match pass {
+                Some(p)
+                    if w.new_passphrase_file.is_none()
+                        && std::env::var_os("MXKEYS_NEW_PASSPHRASE").is_none() =>
+                {
+                    p
+                }
+                _ => new_passphrase(
+                    w.new_passphrase_file.as_deref(),
+                    "--new-passphrase-file",
+                    "MXKEYS_NEW_PASSPHRASE",
+                )?,
+            };
+            let rounds = rounds.unwrap_or(export::DEFAULT_ROUNDS);
+            let rounds = Rounds::new(rounds, max_rounds.max(rounds))
+                .map_err(|_| CliError::Usage("--rounds must be at least 1".into()))?;
+            Sink::Export(Box::new(export_writer(pending, &pass, rounds)?))
+        };
+        let mut out = SessionsOut {
+            sink,
+            first: true,
+            plaintext_len: 0,
+        };
+        out.write(b"[")?;
+        Ok(out)
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.plaintext_len += bytes.len() as u64;
+        match &mut self.sink {
+            Sink::Plain(p) => p.write_all(bytes),
+            Sink::Export(w) => w.write_all(bytes),
+        }
+    }
+
+    /// Add one session's JSON text.
+    fn session(&mut self, text: &[u8]) -> io::Result<()> {
+        if !self.first {
+            self.write(b",")?;
+        }
+        self.first = false;
+        self.write(text)
+    }
+
+    /// Close the array, the export, and commit OUT.
+    fn finish(mut self) -> Result<PathBuf, CliError> {
+        self.write(b"]")?;
+        match self.sink {
+            Sink::Plain(mut p) => {
+                p.write_all(b"\n")?;
+                p.commit()
+            }
+            Sink::Export(w) => w.finish()?.commit(),
+        }
+    }
 }
 
 pub fn normalize(a: NormalizeArgs, json: bool) -> Result<(), CliError> {

@@ -275,6 +275,28 @@ impl<R: BufRead + Seek> Verified<R> {
         self.header.counter_overflows(self.ciphertext_len)
     }
 
+    /// Another pass over the plaintext, keeping the file and its derived keys for more passes
+    /// (a merge reads its inputs two or three times, deriving each key once). As
+    /// [`Verified::into_plaintext`]: the returned reader checks the MAC again at its end.
+    ///
+    /// # Errors
+    /// As [`Verified::into_plaintext`].
+    pub fn plaintext(&mut self) -> Result<PlaintextReader<&mut R>, Error> {
+        Verified {
+            src: &mut self.src,
+            start: self.start,
+            header: self.header,
+            keys: ExportKeys {
+                aes: self.keys.aes.clone(),
+                mac: self.keys.mac.clone(),
+            },
+            ciphertext_len: self.ciphertext_len,
+            armor: self.armor.clone(),
+            encoding: self.encoding,
+        }
+        .into_plaintext()
+    }
+
     /// Rewind and stream the plaintext, which is expected to be a JSON array of sessions:
     /// [`Verified::into_plaintext_expecting`] with [`Expect::Sessions`].
     ///
@@ -482,6 +504,56 @@ impl<R: BufRead> Read for PlaintextReader<R> {
     }
 }
 
+/// Keys derived once for several exports with the same passphrase, salt and rounds (the parts
+/// of `export split`); each export still gets its own IV ([`ExportWriter::with_derived`]).
+pub struct DerivedKeys {
+    keys: ExportKeys,
+    salt: [u8; 16],
+    rounds: Rounds,
+}
+
+impl std::fmt::Debug for DerivedKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DerivedKeys")
+            .field("rounds", &self.rounds.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DerivedKeys {
+    /// Derive the keys of `pass` with `salt` and `rounds`.
+    ///
+    /// # Errors
+    /// [`Error::EmptyPassphrase`].
+    pub fn derive(pass: &Passphrase, rounds: Rounds, salt: [u8; 16]) -> Result<Self, Error> {
+        if pass.is_empty() {
+            return Err(Error::EmptyPassphrase);
+        }
+        Ok(DerivedKeys {
+            keys: ExportKeys::derive(pass.expose().as_bytes(), &salt, rounds),
+            salt,
+            rounds,
+        })
+    }
+}
+
+/// The size of the export [`ExportWriter`] writes for `plaintext_len` bytes of plaintext: the
+/// BEGIN line, the header, plaintext and MAC in base64 lines, the END line.
+pub fn armored_len(plaintext_len: u64) -> u64 {
+    let bytes = HEADER_LEN as u64 + plaintext_len + MAC_LEN as u64;
+    let line = armor::WRITE_LINE_BYTES as u64;
+    let (full, rest) = (bytes / line, bytes % line);
+    let last = if rest == 0 {
+        0
+    } else {
+        rest.div_ceil(3) * 4 + 1
+    };
+    (armor::BEGIN.len() as u64 + 1)
+        + full * (armor::WRITE_LINE_WIDTH as u64 + 1)
+        + last
+        + (armor::END.len() as u64 + 1)
+}
+
 /// Encrypts a stream of plaintext into an armored export.
 pub struct ExportWriter<W: Write> {
     armor: ArmorWriter<W>,
@@ -516,6 +588,21 @@ impl<W: Write> ExportWriter<W> {
         };
         let keys = ExportKeys::derive(pass.expose().as_bytes(), &header.salt, rounds);
         Ok(Self::with_keys(out, &keys, &header)?)
+    }
+
+    /// Start an export with keys derived by [`DerivedKeys::derive`] and a fresh `iv` (bit 63 is
+    /// cleared here, as in [`ExportWriter::new`]).
+    ///
+    /// # Errors
+    /// Errors from `out`.
+    pub fn with_derived(out: W, keys: &DerivedKeys, iv: [u8; 16]) -> io::Result<Self> {
+        let header = Header {
+            version: container::VERSION,
+            salt: keys.salt,
+            iv: clear_bit63(iv),
+            rounds: keys.rounds.get(),
+        };
+        Self::with_keys(out, &keys.keys, &header)
     }
 
     /// Start an export with keys that were already derived (re-encryption with several outputs,

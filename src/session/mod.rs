@@ -14,12 +14,14 @@
 //! position.
 
 mod compat;
+mod raw;
 mod record;
 mod validate;
 
 pub use compat::{refusals, shared_history_spellings, Refusal, EVERY_READER, SHARED_HISTORY};
+pub use raw::{RawBatch, RawSessions, MAX_DEPTH, MAX_SESSION_BYTES};
 pub use record::{to_writer_pretty, RawMap, SessionRecord};
-pub use validate::{validate, Problem, Report, ReportStatus};
+pub use validate::{validate, validate_keyed, Problem, Report, ReportStatus};
 
 use std::collections::HashSet;
 use std::fmt;
@@ -291,6 +293,12 @@ pub enum JsonDetail {
     /// Deeper than the parser's recursion limit.
     #[error("nested too deeply")]
     TooDeep,
+    /// One session is longer than the reader takes ([`MAX_SESSION_BYTES`]).
+    #[error("a session is longer than {limit} bytes (a real one is about 600)")]
+    SessionTooLong {
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// Something after the end of the document.
     #[error("trailing data after the array")]
     Trailing,

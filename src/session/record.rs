@@ -679,7 +679,10 @@ fn compact(raw: Box<RawValue>, max_nesting: usize) -> Result<Box<RawValue>, serd
 }
 
 /// [`compact`] on valid JSON text; `None` when it already is compact.
-fn compact_text(text: &str, max_nesting: usize) -> Result<Option<String>, serde_json::Error> {
+pub(crate) fn compact_text(
+    text: &str,
+    max_nesting: usize,
+) -> Result<Option<String>, serde_json::Error> {
     let bytes = text.as_bytes();
     let mut out: Option<String> = None;
     // `out` holds the compact form of text[..copied].

@@ -15,7 +15,7 @@
 use serde::Serialize;
 
 use super::SessionRecord;
-use crate::encoding::decode_lenient;
+use crate::encoding::{decode_lenient, encode_unpadded};
 use crate::megolm::{SessionKey, SessionKeyError, ALGORITHM};
 
 /// The fields the spec requires (each with its JSON type, which [`SessionRecord`] checks).
@@ -113,6 +113,19 @@ fn is_key32(s: &str) -> bool {
 /// Check one session (everything but duplicates, which need the whole file:
 /// [`crate::merge::Duplicates`]).
 pub fn validate(index: usize, s: &SessionRecord) -> Report {
+    validate_keyed(index, s, |_| false).0
+}
+
+/// [`validate`], for callers that check many copies of the same keys (`export merge`): `known`
+/// sees the decoded `session_key` bytes first, and when it says they are bytes already found
+/// good (the caller keeps the proof), the key's Ed25519 point is not decompressed again; its
+/// `session_id` is still compared. Gives the parsed key too, when it was parsed and is good.
+pub fn validate_keyed(
+    index: usize,
+    s: &SessionRecord,
+    known: impl FnOnce(&[u8]) -> bool,
+) -> (Report, Option<SessionKey>) {
+    let mut good_key = None;
     let mut problems = Vec::new();
     let mut first_index = None;
     for field in REQUIRED {
@@ -138,15 +151,27 @@ pub fn validate(index: usize, s: &SessionRecord) -> Report {
             Err(_) => problems.push(problem("bad_base64", "session_key is not base64")),
             Ok(bytes) => {
                 first_index = SessionKey::peek_index(&bytes);
-                match SessionKey::from_bytes(&bytes) {
-                    Ok(k) => {
+                let checked = if known(&bytes) {
+                    // Bytes found good before: only the id is read from them again.
+                    bytes
+                        .get(133..165)
+                        .map(encode_unpadded)
+                        .ok_or(SessionKeyError::BadPublicKey)
+                } else {
+                    SessionKey::from_bytes(&bytes).map(|k| {
+                        let id = k.session_id();
+                        good_key = Some(k);
+                        id
+                    })
+                };
+                match checked {
+                    Ok(key_id) => {
                         if let Some(id) = &s.session_id {
-                            if k.session_id() != *id {
+                            if key_id != *id {
                                 problems.push(problem(
                                     "session_id_mismatch",
                                     format!(
-                                        "session_id is {id} but the key belongs to session {}",
-                                        k.session_id()
+                                        "session_id is {id} but the key belongs to session {key_id}"
                                     ),
                                 ));
                             }
@@ -183,13 +208,14 @@ pub fn validate(index: usize, s: &SessionRecord) -> Report {
             ));
         }
     }
-    Report {
+    let report = Report {
         index,
         room_id: s.room_id.clone(),
         session_id: s.session_id.clone(),
         first_index,
         problems,
-    }
+    };
+    (report, good_key)
 }
 
 #[cfg(test)]

@@ -1446,6 +1446,8 @@ def tool_cases():
          "tool-not-json.json is not a JSON array of session objects",
          "export encrypt: the error names the file", ENV_P)
 
+    merge_split_cases()
+
     # events: EVENTS in any of three shapes, KEYS a session array.
     keys = "{dir}/../events/wasm-keys.json"
     events = "{dir}/../events/wasm-events.json"
@@ -1659,6 +1661,51 @@ def tool_cases():
          "passphrase search: --skip beyond the list")
     case(None, None, ["passphrase", "search", target, "--candidates", none_list, "-o", "{out}"],
          1, "a damaged file fails the same way", "passphrase search: nothing matches an export")
+
+
+def merge_split_cases():
+    """export merge and export split at size (issue #23): both read the array of sessions with
+    session::RawSessions, which bounds a session's length and depth."""
+    good = "{dir}/sessions-good.json"
+    merge = ["export", "merge", good, "{file}", "-o", "{out}", "--plaintext"]
+    case("sessions-deep-in-session.json", Deep("[", "]", head='[{"x":', tail="}]"), merge, 1,
+         "nested too deeply", "export merge: a session field nested 100000 deep (made at test "
+         "time): refused at depth 128, without recursion")
+    case("sessions-long-session.json", Deep("A", "", n=3_000_000, closed=False, head='[{"x":"',
+                                            tail='"}]'), merge, 1,
+         "a session is longer than 1048576 bytes",
+         "export merge: one session of 3 MB on one line (made at test time): refused after 1 MiB, "
+         "not held")
+    dup = (json.dumps([SESSIONS[0]] * 100, separators=(",", ":")) + "\n").encode()
+    case("sessions-same-100-times.json", dup, ["export", "merge", "{file}", good, "-o", "{out}",
+                                               "--plaintext"], 0,
+         f"{100 + len(SESSIONS)} sessions read, {len(SESSIONS)} unique",
+         "export merge: the same session 100 times: one copy kept, its key checked once")
+    split = ["export", "split", good, "-o", "{out}"]
+    for size, what in [("12X", "an unknown unit"), ("0", "zero"), ("-5", "a negative size"),
+                       ("", "an empty size"), ("99999999999T", "a size that overflows")]:
+        case(None, None, split + ["--max-bytes", size], 2, "'-5'" if size == "-5" else "--max-bytes",
+             f"export split: --max-bytes {size!r}, {what}")
+    case(None, None, split + ["--max-sessions", "0"], 2, "--max-sessions",
+         "export split: --max-sessions 0")
+    case(None, None, split + ["--max-sessions", "5", "--max-bytes", "1M"], 2,
+         "cannot be used with", "export split: both limits")
+    case(None, None, split, 2, "--max-sessions", "export split: no limit")
+    case(None, None, split + ["--max-sessions", "5", "--prefix", "a/b"], 2, "cannot start a file name",
+         "export split: a prefix with a slash")
+    case(None, None, ["export", "split", good, "-o", "-", "--max-sessions", "5"], 2,
+         "- is not one", "export split: -o -")
+    case(None, None, split + ["--max-sessions", "5"], 1, "cannot use",
+         "export split: DIR is a file", setup="out-exists")
+    case(None, None, split + ["--max-bytes", "100"], 1, "give a larger --max-bytes",
+         "export split: a part cannot hold even one session; no part is left")
+    case("tool-object.json", b'{"a": 1}\n', ["export", "split", "{file}", "-o", "{out}",
+                                             "--max-sessions", "5"], 1,
+         "tool-object.json is not a JSON array of session objects",
+         "export split: an object instead of an array")
+    case("tool-empty-array.json", b"[]\n", ["export", "split", "{file}", "-o", "{out}",
+                                            "--max-sessions", "5"], 1,
+         "holds no sessions", "export split: an empty array; no part written")
 
 
 def main():
