@@ -1029,24 +1029,30 @@ impl BodySpool {
             file.read_exact_at(&mut buf, e.offset)?;
             Ok(buf)
         };
-        let mut index = self.index;
-        index.sort_unstable_by_key(|e| (e.room, e.hash, e.seq));
-        // Collapse repeats: same room and same id (hash first, then the id's bytes).
-        let mut kept: Vec<Spooled> = Vec::with_capacity(index.len());
-        for e in index {
-            if let Some(last) = kept.last_mut() {
+        let mut kept = self.index;
+        kept.sort_unstable_by_key(|e| (e.room, e.hash, e.seq));
+        // Collapse repeats in place (no second index: memory stays at 32 bytes a session):
+        // same room and same id (hash first, then the id's bytes).
+        let mut w = 0usize;
+        for i in 0..kept.len() {
+            let Some(&e) = kept.get(i) else { break };
+            if let Some(last) = w.checked_sub(1).and_then(|l| kept.get(l).copied()) {
                 if last.room == e.room
                     && last.hash == e.hash
-                    && read(last, true)? == read(&e, true)?
+                    && read(&last, true)? == read(&e, true)?
                 {
-                    let first = last.seq;
-                    *last = e;
-                    last.seq = first;
+                    if let Some(slot) = kept.get_mut(w - 1) {
+                        *slot = Spooled { seq: last.seq, ..e };
+                    }
                     continue;
                 }
             }
-            kept.push(e);
+            if let Some(slot) = kept.get_mut(w) {
+                *slot = e;
+            }
+            w += 1;
         }
+        kept.truncate(w);
         kept.sort_unstable_by_key(|e| (e.room, e.seq));
         let mut out = io::BufWriter::new(out);
         out.write_all(b"{\"rooms\":{")?;
