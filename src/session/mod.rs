@@ -131,9 +131,9 @@ where
     let mut failed = None;
     // serde_json skips ignored strings without checking their UTF-8, so check it on the way in.
     // The buffer holds decrypted JSON: wiped when dropped (a BufReader's is not).
-    let mut de = serde_json::Deserializer::from_reader(
+    let mut de = serde_json::Deserializer::from_reader(ByteAtATime(
         crate::secret::WipingBufReader::with_capacity(64 * 1024, Utf8Checked::new(input, what)),
-    );
+    ));
     let visitor = EachElement {
         f: &mut f,
         failed: &mut failed,
@@ -146,6 +146,28 @@ where
         (_, Some(e)) => Err(e),
         (Ok(n), None) => Ok(n),
         (Err(e), None) => Err(unwrap_json_io(what, e)),
+    }
+}
+
+/// The buffered reader serde_json reads from. serde_json's reader takes the input one byte at a
+/// time (`io::Bytes`), which std makes cheap only for its own `BufReader`: for any other reader
+/// each byte is a `read` call with a one-byte buffer and a variable-length copy. This hands the
+/// byte over from the buffer instead, inlined, which halves the time of a scan.
+struct ByteAtATime<R>(crate::secret::WipingBufReader<R>);
+
+impl<R: Read> Read for ByteAtATime<R> {
+    #[inline]
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        use std::io::BufRead;
+        if let [slot] = out {
+            let Some(&b) = self.0.fill_buf()?.first() else {
+                return Ok(0);
+            };
+            *slot = b;
+            self.0.consume(1);
+            return Ok(1);
+        }
+        self.0.read(out)
     }
 }
 
