@@ -62,6 +62,7 @@ impl<R: Read> Capped<R> {
 }
 
 impl<R: Read> Read for Capped<R> {
+    #[inline]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let used = self.used.get();
         if used > self.limit {

@@ -89,6 +89,8 @@ pub struct Summary {
 struct EachElement<'a, T, F> {
     f: &'a mut F,
     failed: &'a mut Option<Error>,
+    /// Each element's bytes count from zero: no session may pass [`MAX_SESSION_BYTES`].
+    cap: &'a crate::capped::CapHandle,
     _t: PhantomData<T>,
 }
 
@@ -103,7 +105,11 @@ where
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
         let mut n = 0u64;
-        while let Some(el) = seq.next_element::<T>()? {
+        loop {
+            self.cap.reset();
+            let Some(el) = seq.next_element::<T>()? else {
+                break;
+            };
             if let Err(e) = (self.f)(el) {
                 *self.failed = Some(e);
                 return Err(de::Error::custom("stopped by the caller"));
@@ -131,21 +137,36 @@ where
     let mut failed = None;
     // serde_json skips ignored strings without checking their UTF-8, so check it on the way in.
     // The buffer holds decrypted JSON: wiped when dropped (a BufReader's is not).
-    let mut de = serde_json::Deserializer::from_reader(ByteAtATime(
-        crate::secret::WipingBufReader::with_capacity(64 * 1024, Utf8Checked::new(input, what)),
-    ));
+    // Each session is capped (a 1 GB string in one session stops after 1 MiB, not held whole).
+    let (reader, cap) = crate::capped::Capped::new(
+        ByteAtATime(crate::secret::WipingBufReader::with_capacity(
+            64 * 1024,
+            Utf8Checked::new(input, what),
+        )),
+        MAX_SESSION_BYTES as u64,
+    );
+    let mut de = serde_json::Deserializer::from_reader(reader);
     let visitor = EachElement {
         f: &mut f,
         failed: &mut failed,
+        cap: &cap,
         _t: PhantomData,
     };
     let result = de
         .deserialize_seq(visitor)
         .and_then(|n| de.end().map(|()| n));
-    match (result, failed) {
-        (_, Some(e)) => Err(e),
-        (Ok(n), None) => Ok(n),
-        (Err(e), None) => Err(unwrap_json_io(what, e)),
+    match (result, failed, cap.tripped()) {
+        (_, Some(e), _) => Err(e),
+        (Ok(n), None, _) => Ok(n),
+        (Err(e), None, Some(c)) => Err(Error::Json {
+            what,
+            detail: JsonDetail::SessionTooLong {
+                limit: usize::try_from(c.limit).unwrap_or(usize::MAX),
+            },
+            line: e.line(),
+            column: e.column(),
+        }),
+        (Err(e), None, None) => Err(unwrap_json_io(what, e)),
     }
 }
 
@@ -421,6 +442,38 @@ fn unwrap_json_io(what: &'static str, e: serde_json::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_session_past_the_cap_is_refused_and_small_ones_add_up_freely() {
+        // Many small sessions: far more than the cap in all, each under it.
+        let small = format!("[{}]", vec![r#"{"room_id":"!r:x"}"#; 100_000].join(","));
+        assert!(small.len() > MAX_SESSION_BYTES);
+        assert_eq!(
+            scan(small.as_bytes(), "input", |_| Ok(()))
+                .unwrap()
+                .sessions,
+            100_000
+        );
+        // One session one byte over: refused with where, not held.
+        let big = format!(
+            r#"[{{"room_id":"!r:x"}},{{"room_id":"{}"}}]"#,
+            "a".repeat(MAX_SESSION_BYTES)
+        );
+        let e = scan(big.as_bytes(), "input", |_| Ok(())).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Json {
+                    detail: JsonDetail::SessionTooLong {
+                        limit: MAX_SESSION_BYTES
+                    },
+                    line: 1,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
 
     #[test]
     fn json_details_are_unchanged() {
