@@ -1,17 +1,24 @@
 //! `mxkeys events ...`: decrypt room history offline and explain every event that cannot be.
 
-use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::collections::{BTreeMap, HashSet};
+use std::io::{self, Seek, Write};
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use rayon::prelude::*;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use mxkeys::events::{decrypt_events, decrypted_event, parse_events, KeyStore, Outcome};
+use mxkeys::events::{
+    decrypted_event, for_each_event, Decryptor, EventsError, KeyStore, Outcome, OutcomeKind,
+    SessionOf, MAX_EVENT_BYTES,
+};
+use mxkeys::session::json_detail;
 
 use super::common::{output_arg, MaxRounds, OptionalOutputArgs, PassphraseArgs};
-use super::inputs::read_sessions;
-use super::io::{open_once, print_json};
+use super::inputs::{open_sessions, Keyring};
+use super::io::{duplicate, open_input_file, print_json};
 use super::{output, CliError};
 
 const INPUTS: &str = "\
@@ -100,146 +107,246 @@ pub fn run(cmd: EventsCmd, json: bool) -> Result<(), CliError> {
     }
 }
 
+/// Events decrypted in one parallel batch, at most, and the JSON text of one batch, at most.
+const BATCH_EVENTS: usize = 8192;
+const BATCH_BYTES: usize = 8 << 20;
+/// Undecryptable events listed by `diagnose` without --json; the rest are counted.
+const LISTED: u64 = 20;
+/// Rejected keys warned about one by one; the rest are counted.
+const WARNED: usize = 20;
+
+/// Writes a pretty-printed JSON array one element at a time, byte for byte as
+/// `serde_json::to_writer_pretty` writes the whole array at `depth` (0: the document itself).
+struct ListWriter {
+    indent: String,
+    first: bool,
+}
+
+impl ListWriter {
+    fn new(depth: usize) -> Self {
+        ListWriter {
+            indent: "  ".repeat(depth + 1),
+            first: true,
+        }
+    }
+
+    /// One element, rendered (it holds no newline that is not serde_json's own: JSON strings
+    /// escape theirs).
+    fn render(&self, v: &Value) -> Vec<u8> {
+        let text = serde_json::to_string_pretty(v).unwrap_or_default();
+        let mut out = Vec::with_capacity(text.len() + text.len() / 8 + 8);
+        out.extend_from_slice(self.indent.as_bytes());
+        for (i, line) in text.split('\n').enumerate() {
+            if i > 0 {
+                out.push(b'\n');
+                out.extend_from_slice(self.indent.as_bytes());
+            }
+            out.extend_from_slice(line.as_bytes());
+        }
+        out
+    }
+
+    fn write(&mut self, out: &mut impl Write, rendered: &[u8]) -> io::Result<()> {
+        out.write_all(if self.first { b"[\n" } else { b",\n" })?;
+        self.first = false;
+        out.write_all(rendered)
+    }
+
+    fn finish(self, out: &mut impl Write) -> io::Result<()> {
+        if self.first {
+            return out.write_all(b"[]");
+        }
+        out.write_all(b"\n")?;
+        out.write_all(self.indent.get(2..).unwrap_or_default().as_bytes())?;
+        out.write_all(b"]")
+    }
+}
+
+/// What a run counted, for the summaries.
+#[derive(Default)]
+struct Tally {
+    total: u64,
+    readable: u64,
+    by_reason: BTreeMap<&'static str, u64>,
+    /// Sessions to look for: their room and the lowest index needed.
+    wanted: BTreeMap<String, (Option<String>, u32)>,
+    /// Undecryptable events listed on the terminal so far.
+    listed: u64,
+}
+
+impl Tally {
+    fn add(&mut self, ev: &Value, o: &Outcome) {
+        self.total += 1;
+        *self.by_reason.entry(o.kind().as_str()).or_insert(0) += 1;
+        if o.kind() == OutcomeKind::Ok {
+            self.readable += 1;
+        }
+        if let Outcome::UnknownSession {
+            session_id,
+            message_index,
+        }
+        | Outcome::TooLate {
+            session_id,
+            message_index,
+            ..
+        } = o
+        {
+            match self.wanted.get_mut(session_id) {
+                Some(e) => e.1 = e.1.min(*message_index),
+                None => {
+                    let room = ev.get("room_id").and_then(Value::as_str).map(str::to_owned);
+                    self.wanted
+                        .insert(session_id.clone(), (room, *message_index));
+                }
+            }
+        }
+    }
+}
+
+/// Where the results of each batch go.
+enum Output {
+    /// `events decrypt`: the events, to -o or standard output.
+    Events {
+        list: ListWriter,
+        out: io::BufWriter<Dest>,
+    },
+    /// `events diagnose`: a line per undecryptable event (the first [`LISTED`]).
+    Lines,
+    /// `events diagnose --json`: the undecryptable events, spilled to an unnamed temporary file
+    /// until the counts that come before them in the document are known.
+    Json {
+        list: ListWriter,
+        spill: io::BufWriter<std::fs::File>,
+    },
+}
+
+/// Where the decrypted events go: the -o file (committed at the end) or standard output.
+enum Dest {
+    File(output::PendingOutput),
+    Stdout(super::stdout::Out),
+}
+
+impl Write for Dest {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Dest::File(f) => f.write(buf),
+            Dest::Stdout(o) => o.write(buf),
+        }
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Dest::File(f) => f.write_all(buf),
+            Dest::Stdout(o) => o.write_all(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Dest::File(f) => f.flush(),
+            Dest::Stdout(o) => o.flush(),
+        }
+    }
+}
+
 fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
-    let mut pending = match (&a.out.output, diagnose) {
+    let pending = match (&a.out.output, diagnose) {
         (Some(out), false) => Some(output::create(out, a.out.force, &[&a.events, &a.keys])?),
         (Some(_), true) => return Err(CliError::Usage("-o is for `events decrypt`".into())),
         _ => None,
     };
-    let mut raw = Vec::new();
-    io::Read::read_to_end(
-        &mut open_once(&a.events, "the events file")?.reader,
-        &mut raw,
-    )?;
-    let events =
-        parse_events(&raw).map_err(|e| CliError::Input(format!("{}: {e}", a.events.display())))?;
-    let sessions = read_sessions(&a.keys, &a.pass, &a.max)?;
-    let store = KeyStore::from_sessions(&sessions);
-    for (id, why) in &store.rejected {
+    let bad_events = |e: EventsError| CliError::Input(format!("{}: {e}", a.events.display()));
+    // Read twice: first for the sessions the events use (only their keys are kept), then to
+    // decrypt. A pipe or standard input is copied to an unnamed temporary file first.
+    let mut first = open_input_file(&a.events)?;
+    let mut used: HashSet<String> = HashSet::new();
+    for_each_event(&mut first, MAX_EVENT_BYTES, |SessionOf(sid)| {
+        if let Some(sid) = sid {
+            used.insert(sid);
+        }
+        ControlFlow::Continue(())
+    })
+    .map_err(bad_events)?;
+    // The same open file again, from its start.
+    let second = duplicate(&first)?;
+    drop(first);
+
+    let mut store = KeyStore::default();
+    let files: Vec<PathBuf> = a.pass.passphrase_file.iter().cloned().collect();
+    let mut ring = Keyring::new(&files, a.max.max_rounds);
+    open_sessions(&a.keys, &mut ring)?.for_each_session(&a.keys, |s| {
+        if s.session_id.as_ref().is_none_or(|sid| used.contains(sid)) {
+            store.insert(&s);
+        }
+        Ok(())
+    })?;
+    drop(used);
+    for (id, why) in store.rejected.iter().take(WARNED) {
         stderr!("warning: key for session {id} not used: {why}");
     }
-    let outcomes = decrypt_events(&store, &events);
-    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut wanted: BTreeMap<String, (Option<String>, u32)> = BTreeMap::new();
-    for (ev, o) in events.iter().zip(&outcomes) {
-        *counts.entry(o.kind().as_str()).or_insert(0) += 1;
-        match o {
-            Outcome::UnknownSession {
-                session_id,
-                message_index,
-            }
-            | Outcome::TooLate {
-                session_id,
-                message_index,
-                ..
-            } => {
-                let room = ev.get("room_id").and_then(Value::as_str).map(str::to_owned);
-                let e = wanted
-                    .entry(session_id.clone())
-                    .or_insert((room, *message_index));
-                e.1 = e.1.min(*message_index);
-            }
-            _ => {}
-        }
+    if let Some(more) = store
+        .rejected_count()
+        .checked_sub(WARNED as u64)
+        .filter(|n| *n > 0)
+    {
+        stderr!("warning: {more} more keys of the sessions in the events not used");
     }
-    let readable = counts.get("ok").copied().unwrap_or(0);
-    let total = events.len() as u64;
-    if diagnose {
-        let per_event: Vec<Value> = events
-            .iter()
-            .zip(&outcomes)
-            .filter(|(_, o)| o.kind() != mxkeys::events::OutcomeKind::Ok)
-            .map(|(ev, o)| {
-                let mut v = serde_json::to_value(o).unwrap_or(Value::Null);
-                if let Some(obj) = v.as_object_mut() {
-                    obj.insert(
-                        "event_id".into(),
-                        ev.get("event_id").cloned().unwrap_or(Value::Null),
-                    );
-                    obj.insert("why".into(), Value::String(o.explain()));
-                }
-                v
-            })
-            .collect();
-        let look_for: Vec<Value> = wanted
-            .iter()
-            .map(|(sid, (room, idx))| json!({"session_id": sid, "room_id": room, "needed_from_index": idx}))
-            .collect();
-        if json {
-            print_json(
-                &json!({"events": total, "readable": readable, "by_reason": counts, "undecryptable": per_event, "sessions_to_look_for": look_for}),
-            )?;
-        } else {
-            let mut out = super::stdout::out();
-            for (ev, o) in events
-                .iter()
-                .zip(&outcomes)
-                .filter(|(_, o)| o.kind() != mxkeys::events::OutcomeKind::Ok)
-            {
-                writeln!(
-                    out,
-                    "{}: {}",
-                    ev.get("event_id")
-                        .and_then(Value::as_str)
-                        .unwrap_or("(no event_id)"),
-                    o.explain()
-                )?;
-            }
-            writeln!(out, "{readable} of {total} events readable")?;
-            for (k, n) in counts.iter().filter(|(k, _)| **k != "ok") {
-                writeln!(out, "  {n} {k}")?;
-            }
-            if !look_for.is_empty() {
-                writeln!(out, "sessions to look for in other exports or backups:")?;
-                for (sid, (room, idx)) in &wanted {
-                    writeln!(
-                        out,
-                        "  {sid} (room {}) from message index {idx}",
-                        room.as_deref().unwrap_or("?")
-                    )?;
-                }
+
+    // Output that depends on the second pass over the events reaches standard output only when
+    // that pass is complete.
+    super::stdout::hold()?;
+    let mut sink = match (diagnose, json) {
+        (false, _) => Output::Events {
+            list: ListWriter::new(0),
+            out: io::BufWriter::with_capacity(
+                256 * 1024,
+                match pending {
+                    Some(p) => Dest::File(p),
+                    None => Dest::Stdout(super::stdout::out()),
+                },
+            ),
+        },
+        (true, false) => Output::Lines,
+        (true, true) => Output::Json {
+            list: ListWriter::new(1),
+            spill: io::BufWriter::new(tempfile::tempfile().map_err(|e| {
+                CliError::Input(format!(
+                    "cannot make a temporary file for the list of undecryptable events: {e}; free space in the temporary directory (TMPDIR)"
+                ))
+            })?),
+        },
+    };
+    let mut tally = Tally::default();
+    let mut decryptor = Decryptor::new(&store);
+    let mut batch: Vec<Box<RawValue>> = Vec::new();
+    let mut batch_bytes = 0usize;
+    let mut failed: Option<CliError> = None;
+    let mut step = |batch: &mut Vec<Box<RawValue>>, tally: &mut Tally| -> Result<(), CliError> {
+        let first_event = tally.total + 1;
+        let events = parse_batch(batch, first_event).map_err(bad_events)?;
+        batch.clear();
+        let outcomes = decryptor.decrypt(&events);
+        write_batch(&mut sink, &store, &events, &outcomes, tally)?;
+        Ok(())
+    };
+    let read = for_each_event(second, MAX_EVENT_BYTES, |ev: Box<RawValue>| {
+        batch_bytes += ev.get().len();
+        batch.push(ev);
+        if batch.len() >= BATCH_EVENTS || batch_bytes >= BATCH_BYTES {
+            batch_bytes = 0;
+            if let Err(e) = step(&mut batch, &mut tally) {
+                failed = Some(e);
+                return ControlFlow::Break(());
             }
         }
-    } else {
-        let out_events: Vec<Value> = events
-            .iter()
-            .zip(&outcomes)
-            .map(|(ev, o)| match o {
-                Outcome::Ok { plaintext, .. } => decrypted_event(&store, ev, plaintext),
-                other => {
-                    let mut kept = ev.clone();
-                    if let Some(obj) = kept.as_object_mut() {
-                        obj.insert(
-                            "mxkeys_error".into(),
-                            json!({"reason": other.kind(), "why": other.explain()}),
-                        );
-                    }
-                    kept
-                }
-            })
-            .collect();
-        match pending.take() {
-            Some(mut p) => {
-                serde_json::to_writer_pretty(&mut p, &out_events).map_err(io::Error::from)?;
-                p.write_all(b"\n")?;
-                let path = p.commit()?;
-                if json {
-                    print_json(
-                        &json!({"output": path.display().to_string(), "events": total, "readable": readable, "by_reason": counts}),
-                    )?;
-                }
-            }
-            None => {
-                let mut out = io::BufWriter::new(super::stdout::out());
-                serde_json::to_writer_pretty(&mut out, &out_events).map_err(io::Error::from)?;
-                out.write_all(b"\n")?;
-                out.flush()?;
-            }
-        }
-        if !json && readable == total {
-            stderr!("decrypted all {total} events");
-        }
+        ControlFlow::Continue(())
+    });
+    if let Some(e) = failed {
+        return Err(e);
     }
+    read.map_err(bad_events)?;
+    step(&mut batch, &mut tally)?;
+    drop(step);
+    finish(sink, &tally, json)?;
+    let (readable, total) = (tally.readable, tally.total);
     if readable < total {
         return Err(CliError::Reported(format!(
             "{} of {total} events could not be decrypted{}",
@@ -250,6 +357,182 @@ fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
                 " (kept encrypted, with mxkeys_error; `mxkeys events diagnose` explains each)"
             }
         )));
+    }
+    Ok(())
+}
+
+/// The events of a batch as JSON values, parsed in parallel (the reader only checked their
+/// syntax); `first_event` is the number of the batch's first event, for errors.
+fn parse_batch(batch: &[Box<RawValue>], first_event: u64) -> Result<Vec<Value>, EventsError> {
+    batch
+        .par_iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            serde_json::from_str::<Value>(raw.get()).map_err(|e| EventsError::EventNotJson {
+                event: first_event + i as u64,
+                detail: json_detail(&e),
+                line: e.line(),
+                column: e.column(),
+            })
+        })
+        .collect()
+}
+
+fn write_batch(
+    sink: &mut Output,
+    store: &KeyStore,
+    events: &[Value],
+    outcomes: &[Outcome],
+    tally: &mut Tally,
+) -> Result<(), CliError> {
+    match sink {
+        Output::Events { list, out } => {
+            let rendered: Vec<Vec<u8>> = events
+                .par_iter()
+                .zip(outcomes)
+                .map(|(ev, o)| list.render(&decrypted_or_kept(store, ev, o)))
+                .collect();
+            for ((ev, o), r) in events.iter().zip(outcomes).zip(rendered) {
+                tally.add(ev, o);
+                list.write(out, &r)?;
+            }
+        }
+        Output::Lines => {
+            let mut out = super::stdout::out();
+            for (ev, o) in events.iter().zip(outcomes) {
+                tally.add(ev, o);
+                if o.kind() != OutcomeKind::Ok {
+                    tally.listed += 1;
+                    if tally.listed <= LISTED {
+                        writeln!(
+                            out,
+                            "{}: {}",
+                            ev.get("event_id")
+                                .and_then(Value::as_str)
+                                .unwrap_or("(no event_id)"),
+                            o.explain()
+                        )?;
+                    }
+                }
+            }
+        }
+        Output::Json { list, spill } => {
+            for (ev, o) in events.iter().zip(outcomes) {
+                tally.add(ev, o);
+                if o.kind() != OutcomeKind::Ok {
+                    let mut v = serde_json::to_value(o).unwrap_or(Value::Null);
+                    if let Some(obj) = v.as_object_mut() {
+                        obj.insert(
+                            "event_id".into(),
+                            ev.get("event_id").cloned().unwrap_or(Value::Null),
+                        );
+                        obj.insert("why".into(), Value::String(o.explain()));
+                    }
+                    let r = list.render(&v);
+                    list.write(spill, &r).map_err(spill_error)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn spill_error(e: io::Error) -> CliError {
+    CliError::Input(format!(
+        "cannot write the list of undecryptable events to a temporary file: {e}; free space in the temporary directory (TMPDIR)"
+    ))
+}
+
+/// The decrypted event, or the event as it was with `mxkeys_error`.
+fn decrypted_or_kept(store: &KeyStore, ev: &Value, o: &Outcome) -> Value {
+    match o {
+        Outcome::Ok { plaintext, .. } => decrypted_event(store, ev, plaintext),
+        other => {
+            let mut kept = ev.clone();
+            if let Some(obj) = kept.as_object_mut() {
+                obj.insert(
+                    "mxkeys_error".into(),
+                    json!({"reason": other.kind(), "why": other.explain()}),
+                );
+            }
+            kept
+        }
+    }
+}
+
+fn look_for(sid: &str, room: &Option<String>, idx: u32) -> Value {
+    json!({"session_id": sid, "room_id": room, "needed_from_index": idx})
+}
+
+/// The end of the output: the array closed and -o committed, or the summaries.
+fn finish(sink: Output, tally: &Tally, json: bool) -> Result<(), CliError> {
+    let (readable, total) = (tally.readable, tally.total);
+    match sink {
+        Output::Events { list, mut out } => {
+            list.finish(&mut out)?;
+            out.write_all(b"\n")?;
+            let dest = out.into_inner().map_err(|e| e.into_error())?;
+            if let Dest::File(p) = dest {
+                let path = p.commit()?;
+                if json {
+                    print_json(
+                        &json!({"output": path.display().to_string(), "events": total, "readable": readable, "by_reason": tally.by_reason}),
+                    )?;
+                }
+            }
+            if !json && readable == total {
+                stderr!("decrypted all {total} events");
+            }
+        }
+        Output::Lines => {
+            let mut out = super::stdout::out();
+            if tally.listed > LISTED {
+                writeln!(
+                    out,
+                    "... and {} more undecryptable events (--json lists every one)",
+                    tally.listed - LISTED
+                )?;
+            }
+            writeln!(out, "{readable} of {total} events readable")?;
+            for (k, n) in tally.by_reason.iter().filter(|(k, _)| **k != "ok") {
+                writeln!(out, "  {n} {k}")?;
+            }
+            if !tally.wanted.is_empty() {
+                writeln!(out, "sessions to look for in other exports or backups:")?;
+                for (sid, (room, idx)) in &tally.wanted {
+                    writeln!(
+                        out,
+                        "  {sid} (room {}) from message index {idx}",
+                        room.as_deref().unwrap_or("?")
+                    )?;
+                }
+            }
+        }
+        Output::Json { list, mut spill } => {
+            list.finish(&mut spill).map_err(spill_error)?;
+            let mut file = spill
+                .into_inner()
+                .map_err(|e| spill_error(e.into_error()))?;
+            file.seek(io::SeekFrom::Start(0)).map_err(spill_error)?;
+            let head = serde_json::to_string_pretty(
+                &json!({"events": total, "readable": readable, "by_reason": tally.by_reason}),
+            )
+            .map_err(io::Error::from)?;
+            let mut out = io::BufWriter::new(super::stdout::out());
+            // The head without its closing brace, then the two lists.
+            out.write_all(head.trim_end_matches('}').trim_end().as_bytes())?;
+            out.write_all(b",\n  \"undecryptable\": ")?;
+            io::copy(&mut file, &mut out).map_err(spill_error)?;
+            out.write_all(b",\n  \"sessions_to_look_for\": ")?;
+            let mut looks = ListWriter::new(1);
+            for (sid, (room, idx)) in &tally.wanted {
+                let r = looks.render(&look_for(sid, room, *idx));
+                looks.write(&mut out, &r)?;
+            }
+            looks.finish(&mut out)?;
+            out.write_all(b"\n}\n")?;
+            out.flush()?;
+        }
     }
     Ok(())
 }
