@@ -860,6 +860,10 @@ impl<'de> Deserialize<'de> for SessionOf {
                             let v: Value = map.next_value()?;
                             found = SessionOf(v.as_str().map(str::to_owned));
                         }
+                        // Most of an event's bytes, skipped fastest (the second pass reads it).
+                        ("ciphertext", true) => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
                         _ => {
                             map.next_value::<Skip>()?;
                         }
@@ -958,22 +962,63 @@ pub fn decrypt_events(store: &KeyStore, events: &[Value]) -> Vec<Outcome> {
     Decryptor::new(store).decrypt(events)
 }
 
-/// Decrypts events a batch at a time, keeping each session's ratchet between batches.
+/// Decrypts events a batch at a time, keeping each session's ratchets between batches.
 ///
 /// Within a batch, events are grouped by session and taken in index order, so each session's
-/// ratchet only moves forward, sessions in parallel. Between batches each session's ratchet is
-/// kept where the batch left it (its highest index), and a later batch that needs an earlier
-/// index starts again from the session key: the result is the same either way, only the number
-/// of ratchet steps differs. Newest-first input (`/messages?dir=b`) starts from the key once per
-/// session and batch: at most 4 x 255 HMACs, a few hundred for the usual indices.
+/// ratchet only moves forward, sessions in parallel. A ratchet cannot go back, so between batches
+/// each session keeps a few copies ([`Rungs`]): where the last batch ended (for input in sending
+/// order), and every 16th index of the stretch it last had to derive (for newest-first input,
+/// `/messages?dir=b`, where each batch needs earlier indices than the one before). The result
+/// is the same whichever copy a batch starts from, only the number of ratchet steps differs.
 pub struct Decryptor<'a> {
     store: &'a KeyStore,
-    ratchets: HashMap<String, Ratchet>,
+    ratchets: HashMap<String, Rungs>,
 }
 
-/// Ratchets kept between batches, at most; past it the ones kept are dropped (and made again
-/// from the keys when needed).
-const KEPT_RATCHETS: usize = 1 << 16;
+/// Sessions whose ratchets are kept between batches, at most (each keeps at most 17, about
+/// 150 bytes each); past it they are dropped and made again from the keys when needed.
+const KEPT_SESSIONS: usize = 4096;
+
+/// Copies of one session's ratchet at several indices, in increasing order.
+#[derive(Default)]
+struct Rungs(Vec<Ratchet>);
+
+impl Rungs {
+    /// A ratchet at or before `target`, advanced to it: from the nearest copy in the same
+    /// 256-message block, else made from the nearest copy (or the key) to the block's start and
+    /// walked up 16 indices at a time, keeping a copy at each.
+    fn at(&mut self, key: &SessionKey, target: u32) -> Option<Ratchet> {
+        let below = self.0.iter().rev().find(|r| r.index() <= target);
+        if let Some(r) = below.filter(|r| r.index() >> 8 == target >> 8) {
+            let mut r = r.clone();
+            r.advance_to(target).ok()?;
+            return Some(r);
+        }
+        let mut r = below.cloned().unwrap_or_else(|| key.to_ratchet());
+        let block = target & !0xff;
+        if r.index() < block {
+            r.advance_to(block).ok()?;
+        }
+        let mut rungs = Vec::with_capacity(17);
+        while r.index().saturating_add(16) <= target {
+            rungs.push(r.clone());
+            r.advance_to(r.index() + 16).ok()?;
+        }
+        rungs.push(r.clone());
+        r.advance_to(target).ok()?;
+        self.0 = rungs;
+        Some(r)
+    }
+
+    /// Keep `r` (where a batch ended) among the copies.
+    fn keep(&mut self, r: Ratchet) {
+        let at = self.0.partition_point(|x| x.index() <= r.index());
+        self.0.insert(at, r);
+        if self.0.len() > 17 {
+            self.0.remove(0);
+        }
+    }
+}
 
 impl<'a> Decryptor<'a> {
     /// A decryptor over the sessions of `store`.
@@ -1004,16 +1049,16 @@ impl<'a> Decryptor<'a> {
                 }
             }
         }
-        let work: Vec<(String, Vec<Prepared>, Option<Ratchet>)> = by_session
+        let work: Vec<(String, Vec<Prepared>, Rungs)> = by_session
             .into_iter()
             .map(|(sid, list)| {
-                let kept = self.ratchets.remove(&sid);
+                let kept = self.ratchets.remove(&sid).unwrap_or_default();
                 (sid, list, kept)
             })
             .collect();
-        let done: Vec<(Vec<(usize, Outcome)>, Option<(String, Ratchet)>)> = work
+        let done: Vec<(Vec<(usize, Outcome)>, Option<(String, Rungs)>)> = work
             .into_par_iter()
-            .map(|(sid, mut list, kept)| {
+            .map(|(sid, mut list, mut kept)| {
                 // In index order one ratchet walks forward through the session's events.
                 list.sort_by_key(|p| p.index);
                 let Some(known) = store.sessions.get(&sid) else {
@@ -1029,11 +1074,11 @@ impl<'a> Decryptor<'a> {
                         .collect();
                     return (out, None);
                 };
+                // precheck refused indices before the key's first one: the ratchet exists.
                 let first = list.first().map_or(0, |p| p.index);
-                let mut ratchet = match kept {
-                    Some(r) if r.index() <= first => r,
-                    _ => known.key.to_ratchet(),
-                };
+                let mut ratchet = kept
+                    .at(&known.key, first)
+                    .unwrap_or_else(|| known.key.to_ratchet());
                 let out = list
                     .into_iter()
                     .map(|p| {
@@ -1041,10 +1086,11 @@ impl<'a> Decryptor<'a> {
                         (p.position, o)
                     })
                     .collect();
-                (out, Some((sid, ratchet)))
+                kept.keep(ratchet);
+                (out, Some((sid, kept)))
             })
             .collect();
-        if self.ratchets.len() > KEPT_RATCHETS {
+        if self.ratchets.len() > KEPT_SESSIONS {
             self.ratchets.clear();
         }
         for (outcomes, kept) in done {

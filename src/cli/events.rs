@@ -32,7 +32,12 @@ Fetch a room's history with an access token ($TOKEN) and your homeserver's URL (
        \"$HS/_matrix/client/v3/rooms/$ROOM/messages?dir=b&limit=1000\" > events.json
 KEYS is an export file (its passphrase from --passphrase-file, else MXKEYS_PASSPHRASE, else a
 prompt), or a JSON array of sessions (what `mxkeys export decrypt` or `mxkeys backup decrypt`
-writes).";
+writes).
+
+Memory: EVENTS is read twice, a few thousand events at a time, whatever its size (standard input
+or a pipe is first copied to an unnamed temporary file); an event of more than 1 MiB is refused.
+The first pass finds the sessions the events use: only their keys are kept, about 300 bytes
+each, so memory grows with the number of distinct sessions in EVENTS, not with KEYS.";
 
 const DECRYPT_AFTER: &str = "\
 Output: the events as a JSON array, each decrypted one with its plaintext type and content and the
@@ -62,8 +67,9 @@ Exit codes:
 const DIAGNOSE_AFTER: &str = "\
 Output: one line per event that cannot be decrypted, and why (no key for the session; key only
 from a later index; wrong room; sender key mismatch; MAC or signature failure; not megolm;
-malformed), then counts per reason and the sessions to look for in other exports or backups, from
-which message index. Nothing is decrypted to disk.
+malformed), for the first 20 of them (--json lists every one), then counts per reason and the
+sessions to look for in other exports or backups, from which message index. Nothing is decrypted
+to disk.
 
 Examples:
   mxkeys events diagnose events.json --keys element-keys.txt
@@ -108,8 +114,8 @@ pub fn run(cmd: EventsCmd, json: bool) -> Result<(), CliError> {
 }
 
 /// Events decrypted in one parallel batch, at most, and the JSON text of one batch, at most.
-const BATCH_EVENTS: usize = 8192;
-const BATCH_BYTES: usize = 8 << 20;
+const BATCH_EVENTS: usize = 4096;
+const BATCH_BYTES: usize = 4 << 20;
 /// Undecryptable events listed by `diagnose` without --json; the rest are counted.
 const LISTED: u64 = 20;
 /// Rejected keys warned about one by one; the rest are counted.
