@@ -462,8 +462,13 @@ struct Metered<R> {
 
 impl<R: Read> Read for Metered<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
         let m = &self.meter;
+        // serde_json still looks for the end of each enclosing value after an error: past the
+        // cap, nothing more is read.
+        if m.over.get() {
+            return Err(io::Error::other("value larger than the cap"));
+        }
+        let n = self.inner.read(buf)?;
         m.delivered.set(m.delivered.get().saturating_add(n as u64));
         if let Some(mark) = m.mark.get() {
             if m.delivered.get().saturating_sub(mark) > m.max {
