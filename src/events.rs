@@ -410,7 +410,7 @@ pub enum EventsError {
 }
 
 fn size(bytes: u64) -> String {
-    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
         format!("{} MiB", bytes >> 20)
     } else {
         format!("{bytes} bytes")
@@ -757,10 +757,7 @@ where
         Err(e) => return Err(whole(&sink, e)),
     };
     meter.stop();
-    let trailing = match de.end() {
-        Ok(()) => None,
-        Err(e) => Some(e),
-    };
+    let trailing = de.end().err();
     match (top, trailing) {
         (Top::List, None) => Ok(sink.count),
         (Top::Object(o), None) => {
@@ -1061,7 +1058,9 @@ impl<'a> Decryptor<'a> {
                 (sid, list, kept)
             })
             .collect();
-        let done: Vec<(Vec<(usize, Outcome)>, Option<(String, Rungs)>)> = work
+        /// One session's outcomes (by position in the batch), and its ratchets to keep.
+        type Done = (Vec<(usize, Outcome)>, Option<(String, Rungs)>);
+        let done: Vec<Done> = work
             .into_par_iter()
             .map(|(sid, mut list, mut kept)| {
                 // In index order one ratchet walks forward through the session's events.

@@ -34,10 +34,11 @@ KEYS is an export file (its passphrase from --passphrase-file, else MXKEYS_PASSP
 prompt), or a JSON array of sessions (what `mxkeys export decrypt` or `mxkeys backup decrypt`
 writes).
 
-Memory: EVENTS is read twice, a few thousand events at a time, whatever its size (standard input
-or a pipe is first copied to an unnamed temporary file); an event of more than 1 MiB is refused.
-The first pass finds the sessions the events use: only their keys are kept, about 300 bytes
-each, so memory grows with the number of distinct sessions in EVENTS, not with KEYS.";
+Memory: EVENTS is read a few thousand events at a time, whatever its size (standard input or a
+pipe is first copied to an unnamed temporary file); an event of more than 1 MiB is refused.
+When KEYS is larger than 16 MiB, a first pass over EVENTS finds the sessions they use and only
+their keys are kept, about 300 bytes each: memory then grows with the number of distinct
+sessions in EVENTS, not with KEYS.";
 
 const DECRYPT_AFTER: &str = "\
 Output: the events as a JSON array, each decrypted one with its plaintext type and content and the
@@ -118,6 +119,9 @@ const BATCH_EVENTS: usize = 4096;
 const BATCH_BYTES: usize = 4 << 20;
 /// Undecryptable events listed by `diagnose` without --json; the rest are counted.
 const LISTED: u64 = 20;
+/// Keys files up to this size are loaded whole (about 25k sessions, 8 MB in memory); past it
+/// only the keys of the sessions the events use.
+const KEYS_ALL: u64 = 16 << 20;
 /// Rejected keys warned about one by one; the rest are counted.
 const WARNED: usize = 20;
 
@@ -260,26 +264,38 @@ fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
         _ => None,
     };
     let bad_events = |e: EventsError| CliError::Input(format!("{}: {e}", a.events.display()));
-    // Read twice: first for the sessions the events use (only their keys are kept), then to
-    // decrypt. A pipe or standard input is copied to an unnamed temporary file first.
-    let mut first = open_input_file(&a.events)?;
-    let mut used: HashSet<String> = HashSet::new();
-    for_each_event(&mut first, MAX_EVENT_BYTES, |SessionOf(sid)| {
-        if let Some(sid) = sid {
-            used.insert(sid);
-        }
-        ControlFlow::Continue(())
-    })
-    .map_err(bad_events)?;
+    // A keys file of more than KEYS_ALL bytes: a first pass over the events finds the sessions
+    // they use, and only their keys are kept. The events are then read twice (a pipe or
+    // standard input is copied to an unnamed temporary file first).
+    let small_keys = a.keys != std::path::Path::new("-")
+        && std::fs::metadata(&a.keys).is_ok_and(|m| m.is_file() && m.len() <= KEYS_ALL);
+    let mut events_file = open_input_file(&a.events)?;
+    let used: Option<HashSet<String>> = if small_keys {
+        None
+    } else {
+        let mut used = HashSet::new();
+        for_each_event(&mut events_file, MAX_EVENT_BYTES, |SessionOf(sid)| {
+            if let Some(sid) = sid {
+                used.insert(sid);
+            }
+            ControlFlow::Continue(())
+        })
+        .map_err(bad_events)?;
+        Some(used)
+    };
     // The same open file again, from its start.
-    let second = duplicate(&first)?;
-    drop(first);
+    let second = duplicate(&events_file)?;
+    drop(events_file);
 
     let mut store = KeyStore::default();
     let files: Vec<PathBuf> = a.pass.passphrase_file.iter().cloned().collect();
     let mut ring = Keyring::new(&files, a.max.max_rounds);
     open_sessions(&a.keys, &mut ring)?.for_each_session(&a.keys, |s| {
-        if s.session_id.as_ref().is_none_or(|sid| used.contains(sid)) {
+        let wanted = match (&used, &s.session_id) {
+            (Some(used), Some(sid)) => used.contains(sid),
+            _ => true,
+        };
+        if wanted {
             store.insert(&s);
         }
         Ok(())
@@ -350,7 +366,6 @@ fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
     }
     read.map_err(bad_events)?;
     step(&mut batch, &mut tally)?;
-    drop(step);
     finish(sink, &tally, json)?;
     let (readable, total) = (tally.readable, tally.total);
     if readable < total {
