@@ -391,19 +391,6 @@ pub enum EventsError {
         /// The cap, in bytes.
         max: u64,
     },
-    /// An event is JSON the reader skipped over, but not a value it can hold: nested deeper than
-    /// 128 levels, or a `\u` escape that is no character.
-    #[error("event {event} is not JSON it can read: {detail} at its line {line}, column {column}")]
-    EventNotJson {
-        /// Which event: 1 for the first.
-        event: u64,
-        /// What is wrong.
-        detail: JsonDetail,
-        /// 1-based line, counted from the event's start.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-    },
     /// Reading the input failed.
     #[error("cannot read the events: {0}")]
     Read(String),

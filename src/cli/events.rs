@@ -7,14 +7,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use rayon::prelude::*;
-use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use mxkeys::events::{
     decrypted_event, for_each_event, Decryptor, EventsError, KeyStore, Outcome, OutcomeKind,
     SessionOf, MAX_EVENT_BYTES,
 };
-use mxkeys::session::json_detail;
 
 use super::common::{output_arg, MaxRounds, OptionalOutputArgs, PassphraseArgs};
 use super::inputs::{open_sessions, Keyring};
@@ -338,19 +336,17 @@ fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
     };
     let mut tally = Tally::default();
     let mut decryptor = Decryptor::new(&store);
-    let mut batch: Vec<Box<RawValue>> = Vec::new();
+    let mut batch: Vec<Value> = Vec::new();
     let mut batch_bytes = 0usize;
     let mut failed: Option<CliError> = None;
-    let mut step = |batch: &mut Vec<Box<RawValue>>, tally: &mut Tally| -> Result<(), CliError> {
-        let first_event = tally.total + 1;
-        let events = parse_batch(batch, first_event).map_err(bad_events)?;
+    let mut step = |batch: &mut Vec<Value>, tally: &mut Tally| -> Result<(), CliError> {
+        let outcomes = decryptor.decrypt(batch);
+        write_batch(&mut sink, &store, batch, &outcomes, tally)?;
         batch.clear();
-        let outcomes = decryptor.decrypt(&events);
-        write_batch(&mut sink, &store, &events, &outcomes, tally)?;
         Ok(())
     };
-    let read = for_each_event(second, MAX_EVENT_BYTES, |ev: Box<RawValue>| {
-        batch_bytes += ev.get().len();
+    let read = for_each_event(second, MAX_EVENT_BYTES, |ev: Value| {
+        batch_bytes += approx_size(&ev);
         batch.push(ev);
         if batch.len() >= BATCH_EVENTS || batch_bytes >= BATCH_BYTES {
             batch_bytes = 0;
@@ -382,21 +378,16 @@ fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The events of a batch as JSON values, parsed in parallel (the reader only checked their
-/// syntax); `first_event` is the number of the batch's first event, for errors.
-fn parse_batch(batch: &[Box<RawValue>], first_event: u64) -> Result<Vec<Value>, EventsError> {
-    batch
-        .par_iter()
-        .enumerate()
-        .map(|(i, raw)| {
-            serde_json::from_str::<Value>(raw.get()).map_err(|e| EventsError::EventNotJson {
-                event: first_event + i as u64,
-                detail: json_detail(&e),
-                line: e.line(),
-                column: e.column(),
-            })
-        })
-        .collect()
+/// About how many bytes `v` takes in memory (its strings, and a few words per value), to bound a
+/// batch of large events. Values are nested at most 128 deep (the reader's limit).
+fn approx_size(v: &Value) -> usize {
+    32 + match v {
+        Value::String(s) => s.len(),
+        Value::Array(a) => a.iter().map(approx_size).sum(),
+        Value::Object(o) => o.iter().map(|(k, v)| k.len() + approx_size(v)).sum(),
+        Value::Number(n) => n.as_str().len(),
+        _ => 0,
+    }
 }
 
 fn write_batch(
