@@ -19,15 +19,25 @@
 //!   sender as claimed ([`SenderTrust`], `mxkeys_sender` in the output), with the session's
 //!   `sender_key` to check by hand.
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::fmt;
+use std::io::{self, BufRead, Read};
+use std::marker::PhantomData;
+use std::ops::ControlFlow;
+use std::rc::Rc;
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
+    Visitor,
+};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::encoding::decode_lenient;
 use crate::megolm::{Message, MessageError, Ratchet, SessionKey};
-use crate::session::{json_detail, JsonDetail, SessionRecord};
+use crate::session::{json_detail, JsonDetail, SessionRecord, Utf8Checked};
 
 /// The megolm room-message algorithm (defined once, in [`crate::megolm`]).
 pub use crate::megolm::ALGORITHM as MEGOLM;
@@ -44,60 +54,82 @@ pub(crate) struct KnownSession {
 }
 
 /// Sessions by id; of several copies of one session the one with the lowest first index is kept.
+///
+/// Memory grows with the sessions inserted (about 300 bytes each: the key, the room, the
+/// creating device): insert only the sessions the events use where the keys are many.
 #[derive(Debug, Default)]
 pub struct KeyStore {
     sessions: HashMap<String, KnownSession>,
-    /// Sessions in the input that could not be used (bad key, no id), with why.
+    /// Sessions in the input that could not be used (bad key, no id), with why: the first
+    /// [`KeyStore::REJECTED_KEPT`]; [`KeyStore::rejected_count`] counts them all.
     pub rejected: Vec<(String, String)>,
+    rejected_count: u64,
 }
 
 impl KeyStore {
+    /// How many rejected sessions [`KeyStore::rejected`] lists, at most.
+    pub const REJECTED_KEPT: usize = 100;
+
     /// Build from export-format sessions.
     pub fn from_sessions(sessions: &[SessionRecord]) -> Self {
         let mut store = KeyStore::default();
         for s in sessions {
-            let id = s.session_id.clone().unwrap_or_default();
-            if s.algorithm.as_deref().is_some_and(|a| a != MEGOLM) {
-                store
-                    .rejected
-                    .push((id, "not an m.megolm.v1.aes-sha2 session".into()));
-                continue;
-            }
-            let key = match s
-                .session_key
-                .as_ref()
-                .map(|k| SessionKey::from_base64(k.expose()))
-            {
-                Some(Ok(k)) => k,
-                Some(Err(e)) => {
-                    store.rejected.push((id, e.to_string()));
-                    continue;
-                }
-                None => {
-                    store.rejected.push((id, "no session_key".into()));
-                    continue;
-                }
-            };
-            let sid = key.session_id();
-            if !id.is_empty() && id != sid {
-                store
-                    .rejected
-                    .push((id, format!("session_key belongs to session {sid}")));
-                continue;
-            }
-            let new = KnownSession {
-                room_id: s.room_id.clone(),
-                sender_key: s.sender_key.clone(),
-                key,
-            };
-            match store.sessions.get(&sid) {
-                Some(old) if old.key.first_index() <= new.key.first_index() => {}
-                _ => {
-                    store.sessions.insert(sid, new);
-                }
-            }
+            store.insert(s);
         }
         store
+    }
+
+    /// How many sessions were rejected in all (the first ones are in [`KeyStore::rejected`]).
+    pub fn rejected_count(&self) -> u64 {
+        self.rejected_count
+    }
+
+    fn reject(&mut self, id: String, why: String) {
+        self.rejected_count += 1;
+        if self.rejected.len() < Self::REJECTED_KEPT {
+            self.rejected.push((id, why));
+        }
+    }
+
+    /// Add one session (read one at a time from a keys file, say); a session that cannot be
+    /// used is counted in [`KeyStore::rejected`] instead.
+    pub fn insert(&mut self, s: &SessionRecord) {
+        let id = s.session_id.clone().unwrap_or_default();
+        if s.algorithm.as_deref().is_some_and(|a| a != MEGOLM) {
+            self.reject(id, "not an m.megolm.v1.aes-sha2 session".into());
+            return;
+        }
+        let key = match s
+            .session_key
+            .as_ref()
+            .map(|k| SessionKey::from_base64(k.expose()))
+        {
+            Some(Ok(k)) => k,
+            Some(Err(e)) => {
+                self.reject(id, e.to_string());
+                return;
+            }
+            None => {
+                self.reject(id, "no session_key".into());
+                return;
+            }
+        };
+        let sid = key.session_id();
+        if !id.is_empty() && id != sid {
+            self.reject(id, format!("session_key belongs to session {sid}"));
+            return;
+        }
+        let new = KnownSession {
+            room_id: s.room_id.clone(),
+            sender_key: s.sender_key.clone(),
+            key,
+        };
+        match self.sessions.get(&sid) {
+            Some(old) if old.key.first_index() <= new.key.first_index() => {}
+            _ => {
+                self.sessions.insert(sid, new);
+            }
+        }
     }
 
     /// Number of usable sessions.
@@ -301,6 +333,11 @@ impl Outcome {
 /// What [`parse_events`] accepts, said after each error about the file as a whole.
 const EXPECTED: &str = "expected a JSON array, a /messages response, or one event per line";
 
+/// The largest event [`for_each_event`] reads by default: 1 MiB of JSON text, 16 times the
+/// 64 KiB a homeserver accepts for an event. Memory per event read stays bounded by it, however
+/// large the file or its lines.
+pub const MAX_EVENT_BYTES: u64 = 1 << 20;
+
 /// Why an events file is none of the shapes [`parse_events`] reads. No message quotes the input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -340,63 +377,564 @@ pub enum EventsError {
         /// 1-based column in that line.
         column: usize,
     },
+    /// One event is larger than the cap ([`MAX_EVENT_BYTES`]).
+    #[error("event {event} is larger than {} (the most one event may take); an event a homeserver sends is at most 64 KiB: is this an events file?", size(*max))]
+    EventTooLarge {
+        /// Which event: 1 for the first.
+        event: u64,
+        /// The cap, in bytes.
+        max: u64,
+    },
+    /// The file's top-level object holds more than the cap outside its list of events.
+    #[error("the top-level object holds more than {} outside its list of events; {EXPECTED}", size(*max))]
+    OuterTooLarge {
+        /// The cap, in bytes.
+        max: u64,
+    },
+    /// Reading the input failed.
+    #[error("cannot read the events: {0}")]
+    Read(String),
 }
 
-/// Events from a JSON array, a `/messages` response (`chunk`), a `/sync` timeline
-/// (`events`), or JSON Lines.
+fn size(bytes: u64) -> String {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// How many bytes of the input were read past the start of the value being built, shared by the
+/// reader ([`Metered`]) and the visitors that say where a value starts.
+struct Meter {
+    max: u64,
+    delivered: Cell<u64>,
+    /// Where the value being built started (in delivered bytes); `None` while nothing is built
+    /// (whitespace between events, skipped fields), which is not capped.
+    mark: Cell<Option<u64>>,
+    /// The event being built (1-based), or 0 for the top-level object around the list.
+    event: Cell<u64>,
+    /// The cap was passed: the read error is this one.
+    over: Cell<bool>,
+}
+
+impl Meter {
+    fn start(&self, event: u64) {
+        self.event.set(event);
+        self.mark.set(Some(self.delivered.get()));
+    }
+
+    fn stop(&self) {
+        self.mark.set(None);
+    }
+
+    fn error(&self) -> EventsError {
+        match self.event.get() {
+            0 => EventsError::OuterTooLarge { max: self.max },
+            event => EventsError::EventTooLarge {
+                event,
+                max: self.max,
+            },
+        }
+    }
+}
+
+/// Counts what the buffered reader above it takes, and fails once the value being built has
+/// taken more than the cap. The count moves a buffer at a time: the cap holds within one
+/// buffer (64 KiB).
+struct Metered<R> {
+    inner: R,
+    meter: Rc<Meter>,
+}
+
+impl<R: Read> Read for Metered<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let m = &self.meter;
+        // serde_json still looks for the end of each enclosing value after an error: past the
+        // cap, nothing more is read.
+        if m.over.get() {
+            return Err(io::Error::other("value larger than the cap"));
+        }
+        let n = self.inner.read(buf)?;
+        m.delivered.set(m.delivered.get().saturating_add(n as u64));
+        if let Some(mark) = m.mark.get() {
+            if m.delivered.get().saturating_sub(mark) > m.max {
+                m.over.set(true);
+                return Err(io::Error::other("value larger than the cap"));
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Where each value read goes.
+struct Sink<'a, T, F> {
+    meter: &'a Meter,
+    f: &'a mut F,
+    count: u64,
+    stopped: bool,
+    _t: PhantomData<T>,
+}
+
+impl<T, F: FnMut(T) -> ControlFlow<()>> Sink<'_, T, F> {
+    fn give<E: de::Error>(&mut self, v: T) -> Result<(), E> {
+        self.count += 1;
+        if (self.f)(v).is_break() {
+            self.stopped = true;
+            return Err(E::custom("stopped by the caller"));
+        }
+        Ok(())
+    }
+}
+
+/// One element of the list of events: measured from its first byte.
+struct Element<'s, 'a, T, F>(&'s mut Sink<'a, T, F>);
+
+impl<'de, T: DeserializeOwned, F> DeserializeSeed<'de> for Element<'_, '_, T, F> {
+    type Value = T;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+        self.0.meter.start(self.0.count + 1);
+        let v = T::deserialize(d);
+        self.0.meter.stop();
+        v
+    }
+}
+
+/// Hand every element of a sequence to the sink.
+fn stream_seq<'de, A: SeqAccess<'de>, T: DeserializeOwned, F: FnMut(T) -> ControlFlow<()>>(
+    sink: &mut Sink<'_, T, F>,
+    mut seq: A,
+) -> Result<(), A::Error> {
+    sink.meter.stop();
+    while let Some(v) = seq.next_element_seed(Element(sink))? {
+        sink.give(v)?;
+    }
+    Ok(())
+}
+
+/// The first value of the file, as far as the shape goes.
+enum Top {
+    /// A list was streamed (an array, or the `chunk` / `events` of an object).
+    List,
+    /// An object without a list: one event, or not an events file.
+    Object(Map<String, Value>),
+    /// A number, string, boolean or null.
+    Scalar,
+}
+
+/// serde_json's name for a number read with `arbitrary_precision` (a map of one entry).
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+struct TopVisitor<'s, 'a, T, F>(&'s mut Sink<'a, T, F>);
+
+impl<'de, T: DeserializeOwned, F: FnMut(T) -> ControlFlow<()>> Visitor<'de>
+    for TopVisitor<'_, '_, T, F>
+{
+    type Value = Top;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON array of events")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Top, A::Error> {
+        stream_seq(self.0, seq)?;
+        Ok(Top::List)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
+        let sink = self.0;
+        let mut rest = Map::new();
+        let mut listed = false;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == NUMBER_TOKEN && rest.is_empty() && !listed {
+                map.next_value::<IgnoredAny>()?;
+                return Ok(Top::Scalar);
+            }
+            if listed {
+                // Once the list is read, the rest of the object is not needed.
+                map.next_value::<IgnoredAny>()?;
+            } else if key == "chunk" || key == "events" {
+                match map.next_value_seed(ListOrValue(&mut *sink))? {
+                    Some(v) => {
+                        rest.insert(key, v);
+                    }
+                    None => {
+                        listed = true;
+                        sink.meter.stop();
+                    }
+                }
+            } else {
+                let v: Value = map.next_value()?;
+                rest.insert(key, v);
+            }
+        }
+        Ok(if listed { Top::List } else { Top::Object(rest) })
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Top, E> {
+        Ok(Top::Scalar)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Top, E> {
+        Ok(Top::Scalar)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Top, E> {
+        Ok(Top::Scalar)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Top, E> {
+        Ok(Top::Scalar)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Top, E> {
+        Ok(Top::Scalar)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Top, E> {
+        Ok(Top::Scalar)
+    }
+}
+
+/// The value of `chunk` or `events`: streamed when it is an array (`None`), else kept.
+struct ListOrValue<'s, 'a, T, F>(&'s mut Sink<'a, T, F>);
+
+impl<'de, T: DeserializeOwned, F: FnMut(T) -> ControlFlow<()>> DeserializeSeed<'de>
+    for ListOrValue<'_, '_, T, F>
+{
+    type Value = Option<Value>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<Value>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, T: DeserializeOwned, F: FnMut(T) -> ControlFlow<()>> Visitor<'de>
+    for ListOrValue<'_, '_, T, F>
+{
+    type Value = Option<Value>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of events")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Option<Value>, A::Error> {
+        stream_seq(self.0, seq)?;
+        Ok(None)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Option<Value>, A::Error> {
+        Value::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Option<Value>, E> {
+        Ok(Some(Value::Bool(v)))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<Value>, E> {
+        Ok(Some(Value::from(v)))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<Value>, E> {
+        Ok(Some(Value::from(v)))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Option<Value>, E> {
+        Ok(Some(Value::from(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<Value>, E> {
+        Ok(Some(Value::String(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Option<Value>, E> {
+        Ok(Some(Value::String(v)))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Option<Value>, E> {
+        Ok(Some(Value::Null))
+    }
+}
+
+/// Leading whitespace, consumed before the parser starts: (lines, columns on the last line).
+fn skip_whitespace(r: &mut impl BufRead) -> io::Result<(usize, usize)> {
+    let (mut lines, mut column) = (0, 0);
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok((lines, column));
+        }
+        let n = buf
+            .iter()
+            .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            .unwrap_or(buf.len());
+        for &b in buf.iter().take(n) {
+            if b == b'\n' {
+                lines += 1;
+                column = 0;
+            } else {
+                column += 1;
+            }
+        }
+        let done = n < buf.len();
+        r.consume(n);
+        if done {
+            return Ok((lines, column));
+        }
+    }
+}
+
+/// Walk the events of an events file, handing each to `f` as it is read: a JSON array of
+/// events, an object with the list in `chunk` (a `/messages` response) or `events` (a `/sync`
+/// timeline), one event object, or JSON Lines (one event per line). Returns how many events
+/// were read; `f` stops the walk early with [`ControlFlow::Break`] (the count so far is then
+/// returned).
+///
+/// Memory stays bounded whatever the input's size: one event at a time is built, and an event
+/// (or the top-level object around the list) of more than `max_event_bytes` of text is an error
+/// ([`MAX_EVENT_BYTES`] is the usual cap; the cap holds to within 64 KiB). Values are nested at
+/// most 128 deep (serde_json's limit). `T` is what each event is read as: a
+/// [`serde_json::Value`], a [`RawValue`](serde_json::value::RawValue), or [`SessionOf`].
 ///
 /// # Errors
-/// [`EventsError`]: why the input is none of those.
-pub fn parse_events(text: &[u8]) -> Result<Vec<Value>, EventsError> {
-    match serde_json::from_slice::<Value>(text) {
-        Ok(Value::Array(a)) => Ok(a),
-        Ok(Value::Object(mut o)) => {
-            let list = ["chunk", "events"]
-                .into_iter()
-                .find(|k| o.get(*k).is_some_and(Value::is_array));
-            if let Some(Value::Array(a)) = list.and_then(|k| o.remove(k)) {
-                Ok(a)
-            } else if o.contains_key("content") {
-                Ok(vec![Value::Object(o)])
+/// [`EventsError`]: why the input is none of those shapes, an event too large, a read error.
+pub fn for_each_event<T, R, F>(input: R, max_event_bytes: u64, mut f: F) -> Result<u64, EventsError>
+where
+    T: DeserializeOwned,
+    R: Read,
+    F: FnMut(T) -> ControlFlow<()>,
+{
+    let meter = Rc::new(Meter {
+        max: max_event_bytes,
+        delivered: Cell::new(0),
+        mark: Cell::new(Some(0)),
+        event: Cell::new(0),
+        over: Cell::new(false),
+    });
+    let mut reader = io::BufReader::with_capacity(
+        64 * 1024,
+        Metered {
+            inner: Utf8Checked::new(input, "events"),
+            meter: Rc::clone(&meter),
+        },
+    );
+    let (lines, columns) = match skip_whitespace(&mut reader) {
+        Ok(at) => at,
+        Err(e) => return Err(read_error(&meter, e)),
+    };
+    if reader
+        .fill_buf()
+        .map_err(|e| read_error(&meter, e))?
+        .is_empty()
+    {
+        return Err(EventsError::Empty);
+    }
+    // serde_json counts from where it starts: positions in errors are moved past the skipped
+    // whitespace.
+    let at = |e: &serde_json::Error| {
+        if e.line() <= 1 {
+            (lines + 1, columns + e.column())
+        } else {
+            (lines + e.line(), e.column())
+        }
+    };
+    let mut sink = Sink {
+        meter: &meter,
+        f: &mut f,
+        count: 0,
+        stopped: false,
+        _t: PhantomData,
+    };
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let whole = |sink: &Sink<'_, T, F>, e: serde_json::Error| -> EventsError {
+        if e.classify() == serde_json::error::Category::Io {
+            return from_io(&meter, e);
+        }
+        let (line, column) = at(&e);
+        let _ = sink;
+        EventsError::NotJson {
+            detail: json_detail(&e),
+            line,
+            column,
+        }
+    };
+    let top = match de.deserialize_any(TopVisitor(&mut sink)) {
+        Ok(top) => top,
+        Err(_) if sink.stopped => return Ok(sink.count),
+        Err(e) => return Err(whole(&sink, e)),
+    };
+    meter.stop();
+    let trailing = de.end().err();
+    match (top, trailing) {
+        (Top::List, None) => Ok(sink.count),
+        (Top::Object(o), None) => {
+            if o.contains_key("content") {
+                let v = T::deserialize(Value::Object(o)).map_err(|e| whole(&sink, e))?;
+                let _ = sink.give::<serde_json::Error>(v);
+                Ok(sink.count)
             } else if o.contains_key("chunk") || o.contains_key("events") {
                 Err(EventsError::ChunkNotList)
             } else {
                 Err(EventsError::NoEventList)
             }
         }
-        Ok(_) => Err(EventsError::NotArray),
-        Err(whole) => {
-            let text = std::str::from_utf8(text).map_err(|_| EventsError::NotUtf8)?;
-            if text.trim().is_empty() {
-                return Err(EventsError::Empty);
+        (Top::Scalar, None) => Err(EventsError::NotArray),
+        // More after one object: JSON Lines, one event per line.
+        (Top::Object(o), Some(e)) if e.classify() == serde_json::error::Category::Syntax => {
+            let v = T::deserialize(Value::Object(o)).map_err(|e| whole(&sink, e))?;
+            if sink.give::<serde_json::Error>(v).is_err() {
+                return Ok(sink.count);
             }
-            // JSON Lines when the first line is an event by itself; otherwise the file is one
-            // document (a pretty-printed array, say) and the whole-file error is the one to give.
-            let mut lines = text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty());
-            let Some(first) = lines
-                .next()
-                .and_then(|(_, l)| serde_json::from_str::<Value>(l).ok())
-                .filter(Value::is_object)
-            else {
-                return Err(EventsError::NotJson {
-                    detail: json_detail(&whole),
-                    line: whole.line(),
-                    column: whole.column(),
-                });
-            };
-            std::iter::once(Ok(first))
-                .chain(lines.map(|(i, l)| {
-                    serde_json::from_str(l).map_err(|e| EventsError::LineNotJson {
-                        line: i + 1,
-                        detail: json_detail(&e),
-                        column: e.column(),
-                    })
-                }))
-                .collect()
+            let mut rest = de.into_iter::<T>();
+            loop {
+                meter.start(sink.count + 1);
+                let Some(next) = rest.next() else {
+                    return Ok(sink.count);
+                };
+                meter.stop();
+                match next {
+                    Ok(v) => {
+                        if sink.give::<serde_json::Error>(v).is_err() {
+                            return Ok(sink.count);
+                        }
+                    }
+                    Err(e) if e.classify() == serde_json::error::Category::Io => {
+                        return Err(from_io(&meter, e))
+                    }
+                    Err(e) => {
+                        let (line, column) = at(&e);
+                        return Err(EventsError::LineNotJson {
+                            line,
+                            detail: json_detail(&e),
+                            column,
+                        });
+                    }
+                }
+            }
         }
+        (_, Some(e)) => Err(whole(&sink, e)),
+    }
+}
+
+/// The error behind a failed read: the cap, invalid UTF-8, or the input itself.
+fn read_error(meter: &Meter, e: io::Error) -> EventsError {
+    if meter.over.get() {
+        return meter.error();
+    }
+    match crate::Error::from_io(e) {
+        crate::Error::Json { .. } => EventsError::NotUtf8,
+        other => EventsError::Read(other.to_string()),
+    }
+}
+
+fn from_io(meter: &Meter, e: serde_json::Error) -> EventsError {
+    read_error(meter, io::Error::from(e))
+}
+
+/// Events from a JSON array, a `/messages` response (`chunk`), a `/sync` timeline
+/// (`events`), or JSON Lines, in memory: [`for_each_event`] with [`MAX_EVENT_BYTES`], collected.
+///
+/// # Errors
+/// [`EventsError`]: why the input is none of those.
+pub fn parse_events(text: &[u8]) -> Result<Vec<Value>, EventsError> {
+    let mut out = Vec::new();
+    for_each_event(text, MAX_EVENT_BYTES, |v: Value| {
+        out.push(v);
+        ControlFlow::Continue(())
+    })?;
+    Ok(out)
+}
+
+/// An event read for its `content.session_id` alone; every other field is skipped (nested at most 128 deep, as
+/// when it is read as a [`Value`]: a first pass finds what the second would). What
+/// a first pass over an events file keeps ([`for_each_event`]), to know which keys to load.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionOf(pub Option<String>);
+
+impl<'de> Deserialize<'de> for SessionOf {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// `in_content`: the visitor of `content`, which looks for `session_id`.
+        struct V(bool);
+        impl<'de> Visitor<'de> for V {
+            type Value = SessionOf;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an event")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SessionOf, A::Error> {
+                let mut found = SessionOf(None);
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    match (&*key, self.0) {
+                        ("content", false) => found = map.next_value_seed(V(true))?,
+                        ("session_id", true) => {
+                            let v: Value = map.next_value()?;
+                            found = SessionOf(v.as_str().map(str::to_owned));
+                        }
+                        // Most of an event's bytes, skipped fastest (the second pass reads it).
+                        ("ciphertext", true) => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                        _ => {
+                            map.next_value::<Skip>()?;
+                        }
+                    }
+                }
+                Ok(found)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<SessionOf, A::Error> {
+                while seq.next_element::<Skip>()?.is_some() {}
+                Ok(SessionOf(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<SessionOf, E> {
+                Ok(SessionOf(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<SessionOf, E> {
+                Ok(SessionOf(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<SessionOf, E> {
+                Ok(SessionOf(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<SessionOf, E> {
+                Ok(SessionOf(None))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<SessionOf, E> {
+                Ok(SessionOf(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<SessionOf, E> {
+                Ok(SessionOf(None))
+            }
+        }
+        impl<'de> DeserializeSeed<'de> for V {
+            type Value = SessionOf;
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<SessionOf, D::Error> {
+                d.deserialize_any(self)
+            }
+        }
+        d.deserialize_any(V(false))
+    }
+}
+
+/// Any JSON value, read and dropped through serde_json's `deserialize_any`, so that its recursion
+/// limit applies (serde's `IgnoredAny` skips without one).
+struct Skip;
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(Skip)
+    }
+}
+
+impl<'de> Visitor<'de> for Skip {
+    type Value = Skip;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+        while map.next_key::<IgnoredAny>()?.is_some() {
+            map.next_value::<Skip>()?;
+        }
+        Ok(Skip)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
+        Ok(Skip)
     }
 }
 
@@ -407,58 +945,164 @@ struct Prepared {
     index: u32,
 }
 
-/// Decrypt every event; results in input order.
+/// Decrypt every event; results in input order. One [`Decryptor`] batch: for events read one
+/// batch at a time, keep a [`Decryptor`] across the batches.
 pub fn decrypt_events(store: &KeyStore, events: &[Value]) -> Vec<Outcome> {
-    let mut results: Vec<Option<Outcome>> = vec![None; events.len()];
-    let mut by_session: HashMap<String, Vec<Prepared>> = HashMap::new();
-    for (position, ev) in events.iter().enumerate() {
-        match precheck(store, ev) {
-            Ok(p) => by_session
-                .entry(p.session_id.clone())
-                .or_default()
-                .push(Prepared { position, ..p }),
-            Err(o) => {
-                if let Some(slot) = results.get_mut(position) {
-                    *slot = Some(o);
+    Decryptor::new(store).decrypt(events)
+}
+
+/// Decrypts events a batch at a time, keeping each session's ratchets between batches.
+///
+/// Within a batch, events are grouped by session and taken in index order, so each session's
+/// ratchet only moves forward, sessions in parallel. A ratchet cannot go back, so between batches
+/// each session keeps a few copies ([`Rungs`]): where the last batch ended (for input in sending
+/// order), and every 16th index of the stretch it last had to derive (for newest-first input,
+/// `/messages?dir=b`, where each batch needs earlier indices than the one before). The result
+/// is the same whichever copy a batch starts from, only the number of ratchet steps differs.
+pub struct Decryptor<'a> {
+    store: &'a KeyStore,
+    ratchets: HashMap<String, Rungs>,
+}
+
+/// Sessions whose ratchets are kept between batches, at most (each keeps at most 17, about
+/// 150 bytes each); past it they are dropped and made again from the keys when needed.
+const KEPT_SESSIONS: usize = 4096;
+
+/// Copies of one session's ratchet at several indices, in increasing order.
+#[derive(Default)]
+struct Rungs(Vec<Ratchet>);
+
+impl Rungs {
+    /// A ratchet at or before `target`, advanced to it: from the nearest copy in the same
+    /// 256-message block, else made from the nearest copy (or the key) to the block's start and
+    /// walked up 16 indices at a time, keeping a copy at each.
+    fn at(&mut self, key: &SessionKey, target: u32) -> Option<Ratchet> {
+        let below = self.0.iter().rev().find(|r| r.index() <= target);
+        if let Some(r) = below.filter(|r| r.index() >> 8 == target >> 8) {
+            let mut r = r.clone();
+            r.advance_to(target).ok()?;
+            return Some(r);
+        }
+        let mut r = below.cloned().unwrap_or_else(|| key.to_ratchet());
+        let block = target & !0xff;
+        if r.index() < block {
+            r.advance_to(block).ok()?;
+        }
+        let mut rungs = Vec::with_capacity(17);
+        while r.index().saturating_add(16) <= target {
+            rungs.push(r.clone());
+            r.advance_to(r.index() + 16).ok()?;
+        }
+        rungs.push(r.clone());
+        r.advance_to(target).ok()?;
+        self.0 = rungs;
+        Some(r)
+    }
+
+    /// Keep `r` (where a batch ended) among the copies.
+    fn keep(&mut self, r: Ratchet) {
+        let at = self.0.partition_point(|x| x.index() <= r.index());
+        self.0.insert(at, r);
+        if self.0.len() > 17 {
+            self.0.remove(0);
+        }
+    }
+}
+
+impl<'a> Decryptor<'a> {
+    /// A decryptor over the sessions of `store`.
+    pub fn new(store: &'a KeyStore) -> Self {
+        Decryptor {
+            store,
+            ratchets: HashMap::new(),
+        }
+    }
+
+    /// Decrypt one batch of events; results in the batch's order.
+    pub fn decrypt(&mut self, events: &[Value]) -> Vec<Outcome> {
+        let store = self.store;
+        let mut results: Vec<Option<Outcome>> = vec![None; events.len()];
+        let prechecked: Vec<Result<Prepared, Outcome>> = events
+            .par_iter()
+            .enumerate()
+            .map(|(position, ev)| precheck(store, ev).map(|p| Prepared { position, ..p }))
+            .collect();
+        let mut by_session: HashMap<String, Vec<Prepared>> = HashMap::new();
+        for (position, p) in prechecked.into_iter().enumerate() {
+            match p {
+                Ok(p) => by_session.entry(p.session_id.clone()).or_default().push(p),
+                Err(o) => {
+                    if let Some(slot) = results.get_mut(position) {
+                        *slot = Some(o);
+                    }
                 }
             }
         }
-    }
-    let decrypted: Vec<(usize, Outcome)> = by_session
-        .into_par_iter()
-        .flat_map_iter(|(sid, mut list)| {
-            // In index order one ratchet walks forward through the session's events and never
-            // has to start again from the key (advance_to cannot go back).
-            list.sort_by_key(|p| p.index);
-            let known = store.sessions.get(&sid);
-            let mut ratchet: Option<Ratchet> = known.map(|k| k.key.to_ratchet());
-            list.into_iter()
-                .map(|p| {
-                    let outcome = match (known, ratchet.as_mut()) {
-                        (Some(k), Some(r)) => decrypt_one(events.get(p.position), k, r, &p),
-                        _ => Outcome::UnknownSession {
-                            session_id: sid.clone(),
-                            message_index: p.index,
-                        },
-                    };
-                    (p.position, outcome)
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    for (pos, o) in decrypted {
-        if let Some(slot) = results.get_mut(pos) {
-            *slot = Some(o);
-        }
-    }
-    results
-        .into_iter()
-        .map(|o| {
-            o.unwrap_or(Outcome::Format {
-                why: "internal: not processed".into(),
+        let work: Vec<(String, Vec<Prepared>, Rungs)> = by_session
+            .into_iter()
+            .map(|(sid, list)| {
+                let kept = self.ratchets.remove(&sid).unwrap_or_default();
+                (sid, list, kept)
             })
-        })
-        .collect()
+            .collect();
+        /// One session's outcomes (by position in the batch), and its ratchets to keep.
+        type Done = (Vec<(usize, Outcome)>, Option<(String, Rungs)>);
+        let done: Vec<Done> = work
+            .into_par_iter()
+            .map(|(sid, mut list, mut kept)| {
+                // In index order one ratchet walks forward through the session's events.
+                list.sort_by_key(|p| p.index);
+                let Some(known) = store.sessions.get(&sid) else {
+                    let out = list
+                        .into_iter()
+                        .map(|p| {
+                            let o = Outcome::UnknownSession {
+                                session_id: sid.clone(),
+                                message_index: p.index,
+                            };
+                            (p.position, o)
+                        })
+                        .collect();
+                    return (out, None);
+                };
+                // precheck refused indices before the key's first one: the ratchet exists.
+                let first = list.first().map_or(0, |p| p.index);
+                let mut ratchet = kept
+                    .at(&known.key, first)
+                    .unwrap_or_else(|| known.key.to_ratchet());
+                let out = list
+                    .into_iter()
+                    .map(|p| {
+                        let o = decrypt_one(events.get(p.position), known, &mut ratchet, &p);
+                        (p.position, o)
+                    })
+                    .collect();
+                kept.keep(ratchet);
+                (out, Some((sid, kept)))
+            })
+            .collect();
+        if self.ratchets.len() > KEPT_SESSIONS {
+            self.ratchets.clear();
+        }
+        for (outcomes, kept) in done {
+            for (pos, o) in outcomes {
+                if let Some(slot) = results.get_mut(pos) {
+                    *slot = Some(o);
+                }
+            }
+            if let Some((sid, r)) = kept {
+                self.ratchets.insert(sid, r);
+            }
+        }
+        results
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or(Outcome::Format {
+                    why: "internal: not processed".into(),
+                })
+            })
+            .collect()
+    }
 }
 
 /// Everything that can be checked before the ratchet: algorithm, shape, session, room, sender.

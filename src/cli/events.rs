@@ -1,17 +1,22 @@
 //! `mxkeys events ...`: decrypt room history offline and explain every event that cannot be.
 
-use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::collections::{BTreeMap, HashSet};
+use std::io::{self, Seek, Write};
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use rayon::prelude::*;
 use serde_json::{json, Value};
 
-use mxkeys::events::{decrypt_events, decrypted_event, parse_events, KeyStore, Outcome};
+use mxkeys::events::{
+    decrypted_event, for_each_event, Decryptor, EventsError, KeyStore, Outcome, OutcomeKind,
+    SessionOf, MAX_EVENT_BYTES,
+};
 
 use super::common::{output_arg, MaxRounds, OptionalOutputArgs, PassphraseArgs};
-use super::inputs::read_sessions;
-use super::io::{open_once, print_json};
+use super::inputs::{open_sessions, Keyring};
+use super::io::{duplicate, open_input_file, print_json};
 use super::{output, CliError};
 
 const INPUTS: &str = "\
@@ -25,7 +30,13 @@ Fetch a room's history with an access token ($TOKEN) and your homeserver's URL (
        \"$HS/_matrix/client/v3/rooms/$ROOM/messages?dir=b&limit=1000\" > events.json
 KEYS is an export file (its passphrase from --passphrase-file, else MXKEYS_PASSPHRASE, else a
 prompt), or a JSON array of sessions (what `mxkeys export decrypt` or `mxkeys backup decrypt`
-writes).";
+writes).
+
+Memory: EVENTS is read a few thousand events at a time, whatever its size (standard input or a
+pipe is first copied to an unnamed temporary file); an event of more than 1 MiB is refused.
+When KEYS is larger than 16 MiB, a first pass over EVENTS finds the sessions they use and only
+their keys are kept, about 300 bytes each: memory then grows with the number of distinct
+sessions in EVENTS, not with KEYS.";
 
 const DECRYPT_AFTER: &str = "\
 Output: the events as a JSON array, each decrypted one with its plaintext type and content and the
@@ -55,8 +66,9 @@ Exit codes:
 const DIAGNOSE_AFTER: &str = "\
 Output: one line per event that cannot be decrypted, and why (no key for the session; key only
 from a later index; wrong room; sender key mismatch; MAC or signature failure; not megolm;
-malformed), then counts per reason and the sessions to look for in other exports or backups, from
-which message index. Nothing is decrypted to disk.
+malformed), for the first 20 of them (--json lists every one), then counts per reason and the
+sessions to look for in other exports or backups, from which message index. Nothing is decrypted
+to disk.
 
 Examples:
   mxkeys events diagnose events.json --keys element-keys.txt
@@ -100,146 +112,258 @@ pub fn run(cmd: EventsCmd, json: bool) -> Result<(), CliError> {
     }
 }
 
+/// Events decrypted in one parallel batch, at most, and the JSON text of one batch, at most.
+const BATCH_EVENTS: usize = 4096;
+const BATCH_BYTES: usize = 4 << 20;
+/// Undecryptable events listed by `diagnose` without --json; the rest are counted.
+const LISTED: u64 = 20;
+/// Keys files up to this size are loaded whole (about 25k sessions, 8 MB in memory); past it
+/// only the keys of the sessions the events use.
+const KEYS_ALL: u64 = 16 << 20;
+/// Rejected keys warned about one by one; the rest are counted.
+const WARNED: usize = 20;
+
+/// Writes a pretty-printed JSON array one element at a time, byte for byte as
+/// `serde_json::to_writer_pretty` writes the whole array at `depth` (0: the document itself).
+struct ListWriter {
+    indent: String,
+    first: bool,
+}
+
+impl ListWriter {
+    fn new(depth: usize) -> Self {
+        ListWriter {
+            indent: "  ".repeat(depth + 1),
+            first: true,
+        }
+    }
+
+    /// One element, rendered (it holds no newline that is not serde_json's own: JSON strings
+    /// escape theirs).
+    fn render(&self, v: &Value) -> Vec<u8> {
+        let text = serde_json::to_string_pretty(v).unwrap_or_default();
+        let mut out = Vec::with_capacity(text.len() + text.len() / 8 + 8);
+        out.extend_from_slice(self.indent.as_bytes());
+        for (i, line) in text.split('\n').enumerate() {
+            if i > 0 {
+                out.push(b'\n');
+                out.extend_from_slice(self.indent.as_bytes());
+            }
+            out.extend_from_slice(line.as_bytes());
+        }
+        out
+    }
+
+    fn write(&mut self, out: &mut impl Write, rendered: &[u8]) -> io::Result<()> {
+        out.write_all(if self.first { b"[\n" } else { b",\n" })?;
+        self.first = false;
+        out.write_all(rendered)
+    }
+
+    fn finish(self, out: &mut impl Write) -> io::Result<()> {
+        if self.first {
+            return out.write_all(b"[]");
+        }
+        out.write_all(b"\n")?;
+        out.write_all(self.indent.get(2..).unwrap_or_default().as_bytes())?;
+        out.write_all(b"]")
+    }
+}
+
+/// What a run counted, for the summaries.
+#[derive(Default)]
+struct Tally {
+    total: u64,
+    readable: u64,
+    by_reason: BTreeMap<&'static str, u64>,
+    /// Sessions to look for: their room and the lowest index needed.
+    wanted: BTreeMap<String, (Option<String>, u32)>,
+    /// Undecryptable events listed on the terminal so far.
+    listed: u64,
+}
+
+impl Tally {
+    fn add(&mut self, ev: &Value, o: &Outcome) {
+        self.total += 1;
+        *self.by_reason.entry(o.kind().as_str()).or_insert(0) += 1;
+        if o.kind() == OutcomeKind::Ok {
+            self.readable += 1;
+        }
+        if let Outcome::UnknownSession {
+            session_id,
+            message_index,
+        }
+        | Outcome::TooLate {
+            session_id,
+            message_index,
+            ..
+        } = o
+        {
+            match self.wanted.get_mut(session_id) {
+                Some(e) => e.1 = e.1.min(*message_index),
+                None => {
+                    let room = ev.get("room_id").and_then(Value::as_str).map(str::to_owned);
+                    self.wanted
+                        .insert(session_id.clone(), (room, *message_index));
+                }
+            }
+        }
+    }
+}
+
+/// Where the results of each batch go.
+enum Output {
+    /// `events decrypt`: the events, to -o or standard output.
+    Events {
+        list: ListWriter,
+        out: io::BufWriter<Dest>,
+    },
+    /// `events diagnose`: a line per undecryptable event (the first [`LISTED`]).
+    Lines,
+    /// `events diagnose --json`: the undecryptable events, spilled to an unnamed temporary file
+    /// until the counts that come before them in the document are known.
+    Json {
+        list: ListWriter,
+        spill: io::BufWriter<std::fs::File>,
+    },
+}
+
+/// Where the decrypted events go: the -o file (committed at the end) or standard output.
+enum Dest {
+    File(output::PendingOutput),
+    Stdout(super::stdout::Out),
+}
+
+impl Write for Dest {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Dest::File(f) => f.write(buf),
+            Dest::Stdout(o) => o.write(buf),
+        }
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Dest::File(f) => f.write_all(buf),
+            Dest::Stdout(o) => o.write_all(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Dest::File(f) => f.flush(),
+            Dest::Stdout(o) => o.flush(),
+        }
+    }
+}
+
 fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
-    let mut pending = match (&a.out.output, diagnose) {
+    let pending = match (&a.out.output, diagnose) {
         (Some(out), false) => Some(output::create(out, a.out.force, &[&a.events, &a.keys])?),
         (Some(_), true) => return Err(CliError::Usage("-o is for `events decrypt`".into())),
         _ => None,
     };
-    let mut raw = Vec::new();
-    io::Read::read_to_end(
-        &mut open_once(&a.events, "the events file")?.reader,
-        &mut raw,
-    )?;
-    let events =
-        parse_events(&raw).map_err(|e| CliError::Input(format!("{}: {e}", a.events.display())))?;
-    let sessions = read_sessions(&a.keys, &a.pass, &a.max)?;
-    let store = KeyStore::from_sessions(&sessions);
-    for (id, why) in &store.rejected {
+    let bad_events = |e: EventsError| CliError::Input(format!("{}: {e}", a.events.display()));
+    // A keys file of more than KEYS_ALL bytes: a first pass over the events finds the sessions
+    // they use, and only their keys are kept. The events are then read twice (a pipe or
+    // standard input is copied to an unnamed temporary file first).
+    let small_keys = a.keys != std::path::Path::new("-")
+        && std::fs::metadata(&a.keys).is_ok_and(|m| m.is_file() && m.len() <= KEYS_ALL);
+    let mut events_file = open_input_file(&a.events)?;
+    let used: Option<HashSet<String>> = if small_keys {
+        None
+    } else {
+        let mut used = HashSet::new();
+        for_each_event(&mut events_file, MAX_EVENT_BYTES, |SessionOf(sid)| {
+            if let Some(sid) = sid {
+                used.insert(sid);
+            }
+            ControlFlow::Continue(())
+        })
+        .map_err(bad_events)?;
+        Some(used)
+    };
+    // The same open file again, from its start.
+    let second = duplicate(&events_file)?;
+    drop(events_file);
+
+    let mut store = KeyStore::default();
+    let files: Vec<PathBuf> = a.pass.passphrase_file.iter().cloned().collect();
+    let mut ring = Keyring::new(&files, a.max.max_rounds);
+    open_sessions(&a.keys, &mut ring)?.for_each_session(&a.keys, |s| {
+        let wanted = match (&used, &s.session_id) {
+            (Some(used), Some(sid)) => used.contains(sid),
+            _ => true,
+        };
+        if wanted {
+            store.insert(&s);
+        }
+        Ok(())
+    })?;
+    drop(used);
+    for (id, why) in store.rejected.iter().take(WARNED) {
         stderr!("warning: key for session {id} not used: {why}");
     }
-    let outcomes = decrypt_events(&store, &events);
-    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut wanted: BTreeMap<String, (Option<String>, u32)> = BTreeMap::new();
-    for (ev, o) in events.iter().zip(&outcomes) {
-        *counts.entry(o.kind().as_str()).or_insert(0) += 1;
-        match o {
-            Outcome::UnknownSession {
-                session_id,
-                message_index,
-            }
-            | Outcome::TooLate {
-                session_id,
-                message_index,
-                ..
-            } => {
-                let room = ev.get("room_id").and_then(Value::as_str).map(str::to_owned);
-                let e = wanted
-                    .entry(session_id.clone())
-                    .or_insert((room, *message_index));
-                e.1 = e.1.min(*message_index);
-            }
-            _ => {}
-        }
+    if let Some(more) = store
+        .rejected_count()
+        .checked_sub(WARNED as u64)
+        .filter(|n| *n > 0)
+    {
+        stderr!("warning: {more} more keys of the sessions in the events not used");
     }
-    let readable = counts.get("ok").copied().unwrap_or(0);
-    let total = events.len() as u64;
-    if diagnose {
-        let per_event: Vec<Value> = events
-            .iter()
-            .zip(&outcomes)
-            .filter(|(_, o)| o.kind() != mxkeys::events::OutcomeKind::Ok)
-            .map(|(ev, o)| {
-                let mut v = serde_json::to_value(o).unwrap_or(Value::Null);
-                if let Some(obj) = v.as_object_mut() {
-                    obj.insert(
-                        "event_id".into(),
-                        ev.get("event_id").cloned().unwrap_or(Value::Null),
-                    );
-                    obj.insert("why".into(), Value::String(o.explain()));
-                }
-                v
-            })
-            .collect();
-        let look_for: Vec<Value> = wanted
-            .iter()
-            .map(|(sid, (room, idx))| json!({"session_id": sid, "room_id": room, "needed_from_index": idx}))
-            .collect();
-        if json {
-            print_json(
-                &json!({"events": total, "readable": readable, "by_reason": counts, "undecryptable": per_event, "sessions_to_look_for": look_for}),
-            )?;
-        } else {
-            let mut out = super::stdout::out();
-            for (ev, o) in events
-                .iter()
-                .zip(&outcomes)
-                .filter(|(_, o)| o.kind() != mxkeys::events::OutcomeKind::Ok)
-            {
-                writeln!(
-                    out,
-                    "{}: {}",
-                    ev.get("event_id")
-                        .and_then(Value::as_str)
-                        .unwrap_or("(no event_id)"),
-                    o.explain()
-                )?;
-            }
-            writeln!(out, "{readable} of {total} events readable")?;
-            for (k, n) in counts.iter().filter(|(k, _)| **k != "ok") {
-                writeln!(out, "  {n} {k}")?;
-            }
-            if !look_for.is_empty() {
-                writeln!(out, "sessions to look for in other exports or backups:")?;
-                for (sid, (room, idx)) in &wanted {
-                    writeln!(
-                        out,
-                        "  {sid} (room {}) from message index {idx}",
-                        room.as_deref().unwrap_or("?")
-                    )?;
-                }
+
+    // Output that depends on the second pass over the events reaches standard output only when
+    // that pass is complete.
+    super::stdout::hold()?;
+    let mut sink = match (diagnose, json) {
+        (false, _) => Output::Events {
+            list: ListWriter::new(0),
+            out: io::BufWriter::with_capacity(
+                256 * 1024,
+                match pending {
+                    Some(p) => Dest::File(p),
+                    None => Dest::Stdout(super::stdout::out()),
+                },
+            ),
+        },
+        (true, false) => Output::Lines,
+        (true, true) => Output::Json {
+            list: ListWriter::new(1),
+            spill: io::BufWriter::new(tempfile::tempfile().map_err(|e| {
+                CliError::Input(format!(
+                    "cannot make a temporary file for the list of undecryptable events: {e}; free space in the temporary directory (TMPDIR)"
+                ))
+            })?),
+        },
+    };
+    let mut tally = Tally::default();
+    let mut decryptor = Decryptor::new(&store);
+    let mut batch: Vec<Value> = Vec::new();
+    let mut batch_bytes = 0usize;
+    let mut failed: Option<CliError> = None;
+    let mut step = |batch: &mut Vec<Value>, tally: &mut Tally| -> Result<(), CliError> {
+        let outcomes = decryptor.decrypt(batch);
+        write_batch(&mut sink, &store, batch, &outcomes, tally)?;
+        batch.clear();
+        Ok(())
+    };
+    let read = for_each_event(second, MAX_EVENT_BYTES, |ev: Value| {
+        batch_bytes += approx_size(&ev);
+        batch.push(ev);
+        if batch.len() >= BATCH_EVENTS || batch_bytes >= BATCH_BYTES {
+            batch_bytes = 0;
+            if let Err(e) = step(&mut batch, &mut tally) {
+                failed = Some(e);
+                return ControlFlow::Break(());
             }
         }
-    } else {
-        let out_events: Vec<Value> = events
-            .iter()
-            .zip(&outcomes)
-            .map(|(ev, o)| match o {
-                Outcome::Ok { plaintext, .. } => decrypted_event(&store, ev, plaintext),
-                other => {
-                    let mut kept = ev.clone();
-                    if let Some(obj) = kept.as_object_mut() {
-                        obj.insert(
-                            "mxkeys_error".into(),
-                            json!({"reason": other.kind(), "why": other.explain()}),
-                        );
-                    }
-                    kept
-                }
-            })
-            .collect();
-        match pending.take() {
-            Some(mut p) => {
-                serde_json::to_writer_pretty(&mut p, &out_events).map_err(io::Error::from)?;
-                p.write_all(b"\n")?;
-                let path = p.commit()?;
-                if json {
-                    print_json(
-                        &json!({"output": path.display().to_string(), "events": total, "readable": readable, "by_reason": counts}),
-                    )?;
-                }
-            }
-            None => {
-                let mut out = io::BufWriter::new(super::stdout::out());
-                serde_json::to_writer_pretty(&mut out, &out_events).map_err(io::Error::from)?;
-                out.write_all(b"\n")?;
-                out.flush()?;
-            }
-        }
-        if !json && readable == total {
-            stderr!("decrypted all {total} events");
-        }
+        ControlFlow::Continue(())
+    });
+    if let Some(e) = failed {
+        return Err(e);
     }
+    read.map_err(bad_events)?;
+    step(&mut batch, &mut tally)?;
+    finish(sink, &tally, json)?;
+    let (readable, total) = (tally.readable, tally.total);
     if readable < total {
         return Err(CliError::Reported(format!(
             "{} of {total} events could not be decrypted{}",
@@ -250,6 +374,177 @@ fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
                 " (kept encrypted, with mxkeys_error; `mxkeys events diagnose` explains each)"
             }
         )));
+    }
+    Ok(())
+}
+
+/// About how many bytes `v` takes in memory (its strings, and a few words per value), to bound a
+/// batch of large events. Values are nested at most 128 deep (the reader's limit).
+fn approx_size(v: &Value) -> usize {
+    32 + match v {
+        Value::String(s) => s.len(),
+        Value::Array(a) => a.iter().map(approx_size).sum(),
+        Value::Object(o) => o.iter().map(|(k, v)| k.len() + approx_size(v)).sum(),
+        Value::Number(n) => n.as_str().len(),
+        _ => 0,
+    }
+}
+
+fn write_batch(
+    sink: &mut Output,
+    store: &KeyStore,
+    events: &[Value],
+    outcomes: &[Outcome],
+    tally: &mut Tally,
+) -> Result<(), CliError> {
+    match sink {
+        Output::Events { list, out } => {
+            let rendered: Vec<Vec<u8>> = events
+                .par_iter()
+                .zip(outcomes)
+                .map(|(ev, o)| list.render(&decrypted_or_kept(store, ev, o)))
+                .collect();
+            for ((ev, o), r) in events.iter().zip(outcomes).zip(rendered) {
+                tally.add(ev, o);
+                list.write(out, &r)?;
+            }
+        }
+        Output::Lines => {
+            let mut out = super::stdout::out();
+            for (ev, o) in events.iter().zip(outcomes) {
+                tally.add(ev, o);
+                if o.kind() != OutcomeKind::Ok {
+                    tally.listed += 1;
+                    if tally.listed <= LISTED {
+                        writeln!(
+                            out,
+                            "{}: {}",
+                            ev.get("event_id")
+                                .and_then(Value::as_str)
+                                .unwrap_or("(no event_id)"),
+                            o.explain()
+                        )?;
+                    }
+                }
+            }
+        }
+        Output::Json { list, spill } => {
+            for (ev, o) in events.iter().zip(outcomes) {
+                tally.add(ev, o);
+                if o.kind() != OutcomeKind::Ok {
+                    let mut v = serde_json::to_value(o).unwrap_or(Value::Null);
+                    if let Some(obj) = v.as_object_mut() {
+                        obj.insert(
+                            "event_id".into(),
+                            ev.get("event_id").cloned().unwrap_or(Value::Null),
+                        );
+                        obj.insert("why".into(), Value::String(o.explain()));
+                    }
+                    let r = list.render(&v);
+                    list.write(spill, &r).map_err(spill_error)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn spill_error(e: io::Error) -> CliError {
+    CliError::Input(format!(
+        "cannot write the list of undecryptable events to a temporary file: {e}; free space in the temporary directory (TMPDIR)"
+    ))
+}
+
+/// The decrypted event, or the event as it was with `mxkeys_error`.
+fn decrypted_or_kept(store: &KeyStore, ev: &Value, o: &Outcome) -> Value {
+    match o {
+        Outcome::Ok { plaintext, .. } => decrypted_event(store, ev, plaintext),
+        other => {
+            let mut kept = ev.clone();
+            if let Some(obj) = kept.as_object_mut() {
+                obj.insert(
+                    "mxkeys_error".into(),
+                    json!({"reason": other.kind(), "why": other.explain()}),
+                );
+            }
+            kept
+        }
+    }
+}
+
+fn look_for(sid: &str, room: &Option<String>, idx: u32) -> Value {
+    json!({"session_id": sid, "room_id": room, "needed_from_index": idx})
+}
+
+/// The end of the output: the array closed and -o committed, or the summaries.
+fn finish(sink: Output, tally: &Tally, json: bool) -> Result<(), CliError> {
+    let (readable, total) = (tally.readable, tally.total);
+    match sink {
+        Output::Events { list, mut out } => {
+            list.finish(&mut out)?;
+            out.write_all(b"\n")?;
+            let dest = out.into_inner().map_err(|e| e.into_error())?;
+            if let Dest::File(p) = dest {
+                let path = p.commit()?;
+                if json {
+                    print_json(
+                        &json!({"output": path.display().to_string(), "events": total, "readable": readable, "by_reason": tally.by_reason}),
+                    )?;
+                }
+            }
+            if !json && readable == total {
+                stderr!("decrypted all {total} events");
+            }
+        }
+        Output::Lines => {
+            let mut out = super::stdout::out();
+            if tally.listed > LISTED {
+                writeln!(
+                    out,
+                    "... and {} more undecryptable events (--json lists every one)",
+                    tally.listed - LISTED
+                )?;
+            }
+            writeln!(out, "{readable} of {total} events readable")?;
+            for (k, n) in tally.by_reason.iter().filter(|(k, _)| **k != "ok") {
+                writeln!(out, "  {n} {k}")?;
+            }
+            if !tally.wanted.is_empty() {
+                writeln!(out, "sessions to look for in other exports or backups:")?;
+                for (sid, (room, idx)) in &tally.wanted {
+                    writeln!(
+                        out,
+                        "  {sid} (room {}) from message index {idx}",
+                        room.as_deref().unwrap_or("?")
+                    )?;
+                }
+            }
+        }
+        Output::Json { list, mut spill } => {
+            list.finish(&mut spill).map_err(spill_error)?;
+            let mut file = spill
+                .into_inner()
+                .map_err(|e| spill_error(e.into_error()))?;
+            file.seek(io::SeekFrom::Start(0)).map_err(spill_error)?;
+            let head = serde_json::to_string_pretty(
+                &json!({"events": total, "readable": readable, "by_reason": tally.by_reason}),
+            )
+            .map_err(io::Error::from)?;
+            let mut out = io::BufWriter::new(super::stdout::out());
+            // The head without its closing brace, then the two lists.
+            out.write_all(head.trim_end_matches('}').trim_end().as_bytes())?;
+            out.write_all(b",\n  \"undecryptable\": ")?;
+            io::copy(&mut file, &mut out).map_err(spill_error)?;
+            out.write_all(b",\n  \"sessions_to_look_for\": ")?;
+            let mut looks = ListWriter::new(1);
+            for (sid, (room, idx)) in &tally.wanted {
+                let r = looks.render(&look_for(sid, room, *idx));
+                looks.write(&mut out, &r)?;
+            }
+            looks.finish(&mut out)?;
+            out.write_all(b"\n}\n")?;
+            out.flush()?;
+        }
     }
     Ok(())
 }

@@ -1495,6 +1495,21 @@ def tool_cases():
     case("ev-deep-content.json", Deep('{"content":', "}", inner="1", head="[", tail="]"),
          ["events", "decrypt", "{file}", "--keys", keys], 1, "nested too deeply",
          "events decrypt: an event's content nested 100000 deep")
+    # Bad input at size (#23): events are read one at a time, each capped at 1 MiB of text.
+    for sub in ["decrypt", "diagnose"]:
+        case("ev-huge-event.json",
+             Deep("A", "", n=2_000_000,
+                  head='[{"type": "m.room.encrypted", "content": {"ciphertext": "', tail='"}}]'),
+             ["events", sub, "{file}", "--keys", keys], 1, "event 1 is larger than 1 MiB",
+             f"events {sub}: a 2 MB ciphertext, refused at the 1 MiB cap without holding it")
+    case("ev-huge-outer.json",
+         Deep("A", "", n=2_000_000, head='{"state": "', tail='", "chunk": []}'),
+         ["events", "diagnose", "{file}", "--keys", keys], 1,
+         "the top-level object holds more than 1 MiB outside its list of events",
+         "events diagnose: 2 MB before the chunk of a /messages body")
+    case("ev-messages-deep.json", Deep("[", "]", head='{"chunk": [{"content": ', tail='}]}'),
+         ["events", "diagnose", "{file}", "--keys", keys], 1, "nested too deeply",
+         "events diagnose: an event of a /messages chunk nested 100000 deep")
 
     # cross-signing check: a /keys/query response.
     kq = "{dir}/../identity/keys-query/wasm-alice-verified.json"
