@@ -351,6 +351,47 @@ def main() -> None:
         row(f"{what} (mxkeys on 1 thread; the peers use 1)", mx1, r, sessions_ok(pout))
         row(f"{what} (mxkeys on all {cores} cores)", mxn, r, sessions_ok(pout))
 
+    # backup to-export: decrypt every session and write an export, beside wasm's
+    # BackupDecryptionKey loop followed by encryptExportedRoomKeys.
+    def export_ok(path: Path, n: int):
+        def check(r: dict):
+            o = WORK / "check.json"
+            o.unlink(missing_ok=True)
+            p = subprocess.run([BIN, "export", "decrypt", str(path), "-o", str(o)], env=env(),
+                               capture_output=True, text=True)
+            ok = p.returncode == 0 and count_sessions(o) == n
+            o.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
+            return None if ok else f"mxkeys cannot read it as an export of {n} sessions"
+        return check
+
+    what = f"backup to-export, {N} sessions, export at 1000 rounds"
+    log(what)
+    xout = WORK / "to-export.txt"
+    new_pass = {"MXKEYS_RECOVERY_KEY": rk["recovery_key"], "MXKEYS_NEW_PASSPHRASE": PASS}
+    mxt = mxkeys(what, ["backup", "to-export", str(backup), "-o", str(xout), "--rounds", "1000"],
+                 before=rm(xout), extra_env=new_pass)
+    pout = WORK / "peer-export.txt"
+    r = peer(["node", str(HERE / "peers.mjs"), "to-export", "wasm", priv_b64, str(backup), str(pout), "1000"],
+             extra_env={"MXKEYS_NEW_PASSPHRASE": PASS})
+    row(what, mxt, r, export_ok(pout, N))
+
+    # export merge has no peer: wasm imports both files into a fresh OlmMachine (in-memory
+    # store) and exports again, which is what merging with a client amounts to.
+    all_sessions = json.loads(sessions.read_text())
+    a, b = WORK / "merge-a.json", WORK / "merge-b.json"
+    a.write_text(json.dumps(all_sessions[: 3 * N // 4]))
+    b.write_text(json.dumps(all_sessions[N // 4:]))
+    what = f"export merge, 2 x {3 * N // 4} sessions ({N // 2} in both), JSON in and out"
+    log(what)
+    mout = WORK / "merged.json"
+    mxm = mxkeys(what, ["export", "merge", str(a), str(b), "-o", str(mout), "--plaintext"], before=rm(mout))
+    if count_sessions(mout) != N:
+        raise SystemExit("mxkeys export merge wrote the wrong number of sessions")
+    pout = WORK / "peer-merged.json"
+    row(what, mxm, peer(["node", str(HERE / "peers.mjs"), "merge", "wasm", str(a), str(b), str(pout)]),
+        sessions_ok(pout))
+
     # ---------------------------------------------------------------- attachments
     if want("attachment"):
         def size_of(mib: int) -> str:

@@ -5,6 +5,8 @@
 //   node peers.mjs export-decrypt element|wasm FILE OUT REPS BUDGET
 //   node peers.mjs pbkdf2 ROUNDS REPS BUDGET
 //   node peers.mjs backup-decrypt wasm PRIV_B64 BACKUP OUT REPS BUDGET
+//   node peers.mjs to-export wasm PRIV_B64 BACKUP OUT ROUNDS REPS BUDGET   (new passphrase: MXKEYS_NEW_PASSPHRASE)
+//   node peers.mjs merge wasm A.json B.json OUT REPS BUDGET
 //   node peers.mjs attachment-decrypt mea-node|mea-webcrypto|wasm CT INFO OUT REPS BUDGET
 //   node peers.mjs attachment-encrypt mea-node|mea-webcrypto|wasm IN OUT INFO_OUT REPS BUDGET
 //
@@ -95,6 +97,44 @@ async function backupDecrypt(peer, privB64, backup, out, reps, budget) {
   report(`${WASM} BackupDecryptionKey.decryptV1`, times, result);
 }
 
+async function mergeWasm(a, b, out, reps, budget) {
+  const { W, WASM } = await import(join(gen, "backup", "peers.mjs"));
+  const { times, result } = await repeat(async () => {
+    // A fresh device with the in-memory store (no store name): what a client's import does,
+    // then its export.
+    const m = await W.OlmMachine.initialize(new W.UserId("@bench:example.org"), new W.DeviceId("BENCH"));
+    for (const f of [a, b]) await m.importExportedRoomKeys(readFileSync(f, "utf8"), () => {});
+    const text = await m.exportRoomKeys(() => true);
+    writeFileSync(out, text);
+    m.free();
+    return JSON.parse(text).length;
+  }, reps, budget);
+  report(`${WASM} OlmMachine (in-memory store): importExportedRoomKeys of both files, then exportRoomKeys`, times, result);
+}
+
+async function toExportWasm(privB64, backup, out, rounds, reps, budget) {
+  const { W, WASM } = await import(join(gen, "backup", "peers.mjs"));
+  const pass = process.env.MXKEYS_NEW_PASSPHRASE;
+  const { times, result } = await repeat(() => {
+    const key = W.BackupDecryptionKey.fromBase64(privB64);
+    const doc = JSON.parse(readFileSync(backup, "utf8"));
+    const sessions = [];
+    for (const [room, body] of Object.entries(doc.rooms)) {
+      for (const [sid, kbd] of Object.entries(body.sessions)) {
+        const sd = kbd.session_data;
+        const s = JSON.parse(key.decryptV1(sd.ephemeral, sd.mac, sd.ciphertext));
+        s.room_id = room;
+        s.session_id = sid;
+        sessions.push(s);
+      }
+    }
+    key.free();
+    writeFileSync(out, W.OlmMachine.encryptExportedRoomKeys(JSON.stringify(sessions), pass, rounds));
+    return sessions.length;
+  }, reps, budget);
+  report(`${WASM} BackupDecryptionKey.decryptV1 per session, then OlmMachine.encryptExportedRoomKeys`, times, result);
+}
+
 async function attachment(op, peer, a, b, c, reps, budget) {
   const A = await import(join(gen, "attachment", "peers.mjs"));
   if (peer === "wasm") await A.encrypt("wasm", Buffer.alloc(16)); // initialise outside the timer
@@ -119,6 +159,8 @@ const num = (i) => Number(r[i]);
 if (op === "export-decrypt") await exportDecrypt(r[0], r[1], r[2], num(3), num(4));
 else if (op === "pbkdf2") await pbkdf2(num(0), num(1), num(2));
 else if (op === "backup-decrypt") await backupDecrypt(r[0], r[1], r[2], r[3], num(4), num(5));
+else if (op === "merge" && r[0] === "wasm") await mergeWasm(r[1], r[2], r[3], num(4), num(5));
+else if (op === "to-export" && r[0] === "wasm") await toExportWasm(r[1], r[2], r[3], num(4), num(5), num(6));
 else if (op === "attachment-decrypt" || op === "attachment-encrypt")
   await attachment(op.split("-")[1], r[0], r[1], r[2], r[3], num(4), num(5));
 else {

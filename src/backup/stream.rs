@@ -362,7 +362,13 @@ where
     R: Read,
     F: FnMut(Entry) -> Result<ControlFlow<()>, Error>,
 {
-    let (reader, cap) = Capped::new(input, ENTRY_LIMIT);
+    // serde_json reads a byte at a time: served from a buffer inline (ByteAtATime), not by a
+    // read call each.
+    let buffered = crate::session::ByteAtATime(crate::secret::WipingBufReader::with_capacity(
+        64 * 1024,
+        input,
+    ));
+    let (reader, cap) = Capped::new(buffered, ENTRY_LIMIT);
     let mut de = serde_json::Deserializer::from_reader(reader);
     let mut walk = Walk {
         f: &mut f,

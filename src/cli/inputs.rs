@@ -10,7 +10,7 @@ use mxkeys::export::{self, Header, Limits};
 use mxkeys::session::{RawBatch, RawSessions, SessionRecord};
 use mxkeys::Passphrase;
 
-use super::common::{open_verified, MaxRounds, PassphraseArgs};
+use super::common::open_verified;
 use super::io::{duplicate, open_input_file, Source};
 use super::secrets::{self, SecretSpec};
 use super::CliError;
@@ -221,26 +221,6 @@ impl Opened {
         // for_each buffers its input itself.
         mxkeys::session::for_each(self.reader, "input", f).map_err(in_file(path, export))
     }
-}
-
-/// All sessions of one input, in memory.
-pub fn read_all(path: &Path, keys: &mut Keyring) -> Result<Vec<SessionRecord>, CliError> {
-    let mut out = Vec::new();
-    open_sessions(path, keys)?.for_each_session(path, |s| {
-        out.push(s);
-        Ok(())
-    })?;
-    Ok(out)
-}
-
-/// Sessions from a JSON array or an export file.
-pub fn read_sessions(
-    path: &Path,
-    pass: &PassphraseArgs,
-    max: &MaxRounds,
-) -> Result<Vec<SessionRecord>, CliError> {
-    let files: Vec<PathBuf> = pass.passphrase_file.iter().cloned().collect();
-    read_all(path, &mut Keyring::new(&files, max.max_rounds))
 }
 
 /// Names the file in an error about its JSON, so that a run over several inputs says which one

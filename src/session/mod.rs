@@ -174,7 +174,7 @@ where
 /// time (`io::Bytes`), which std makes cheap only for its own `BufReader`: for any other reader
 /// each byte is a `read` call with a one-byte buffer and a variable-length copy. This hands the
 /// byte over from the buffer instead, inlined, which halves the time of a scan.
-struct ByteAtATime<R>(crate::secret::WipingBufReader<R>);
+pub(crate) struct ByteAtATime<R>(pub(crate) crate::secret::WipingBufReader<R>);
 
 impl<R: Read> Read for ByteAtATime<R> {
     #[inline]
