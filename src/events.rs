@@ -1192,7 +1192,7 @@ fn decrypt_one(
         Ok(m) => m,
         Err(e) => return Outcome::Format { why: e.to_string() },
     };
-    let plain = match msg.decrypt(ratchet, known.key.signing_key()) {
+    let plain = match msg.decrypt_verified(ratchet, known.key.verifying_key()) {
         Ok(p) => p,
         Err(MessageError::Mac) => return Outcome::Mac { session_id: sid() },
         Err(MessageError::Signature) => return Outcome::Signature { session_id: sid() },

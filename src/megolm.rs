@@ -70,6 +70,9 @@ pub struct SessionKey {
     index: u32,
     ratchet: SecretBytes<128>,
     signing_key: [u8; 32],
+    /// `signing_key` decompressed once (checking it did that): every message of the session is
+    /// verified with it, and decompressing costs more than the rest of a message.
+    verifying: VerifyingKey,
 }
 
 impl std::fmt::Debug for SessionKey {
@@ -135,6 +138,7 @@ impl SessionKey {
             index: u32::from_be_bytes(index),
             ratchet,
             signing_key,
+            verifying: vk,
         })
     }
 
@@ -176,6 +180,11 @@ impl SessionKey {
     /// The session's Ed25519 public key.
     pub fn signing_key(&self) -> &[u8; 32] {
         &self.signing_key
+    }
+
+    /// The session's Ed25519 public key, decompressed.
+    pub(crate) fn verifying_key(&self) -> &VerifyingKey {
+        &self.verifying
     }
 
     /// The session id: unpadded base64 of the Ed25519 public key.
@@ -429,6 +438,27 @@ impl<'a> Message<'a> {
         ratchet: &Ratchet,
         signing_key: &[u8; 32],
     ) -> Result<Zeroizing<Vec<u8>>, MessageError> {
+        self.decrypt_with(ratchet, || {
+            VerifyingKey::from_bytes(signing_key).map_err(|_| MessageError::Signature)
+        })
+    }
+
+    /// [`Message::decrypt`] with the session's key already decompressed
+    /// ([`SessionKey::verifying_key`]), as a session's many messages are checked.
+    pub(crate) fn decrypt_verified(
+        &self,
+        ratchet: &Ratchet,
+        key: &VerifyingKey,
+    ) -> Result<Zeroizing<Vec<u8>>, MessageError> {
+        self.decrypt_with(ratchet, || Ok(*key))
+    }
+
+    /// The MAC first; only then is the key (decompressed if need be) used for the signature.
+    fn decrypt_with(
+        &self,
+        ratchet: &Ratchet,
+        key: impl FnOnce() -> Result<VerifyingKey, MessageError>,
+    ) -> Result<Zeroizing<Vec<u8>>, MessageError> {
         let keys = self::Ratchet::message_keys(ratchet);
         let (aes_key, rest) = keys.expose().split_at(32);
         let (mac_key, iv) = rest.split_at(32);
@@ -438,7 +468,7 @@ impl<'a> Message<'a> {
         h.update(self.mac_covered);
         h.verify_truncated_left(self.mac)
             .map_err(|_| MessageError::Mac)?;
-        let vk = VerifyingKey::from_bytes(signing_key).map_err(|_| MessageError::Signature)?;
+        let vk = key()?;
         let sig: [u8; 64] = self
             .signature
             .try_into()
