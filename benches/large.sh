@@ -8,7 +8,7 @@
 #   LARGE_ONLY=REGEX                run only the rows whose label matches
 #
 # Inputs are made by examples/large_inputs.rs (real megolm v1 keys, deterministic) and, for
-# events, by benches/large-events.sh's generator when it is there. Each command runs once;
+# events, examples/gen_events (N events of N/1000 sessions, newest first, and their keys). Each command runs once;
 # /usr/bin/time -v gives wall time, CPU time (user + system) and peak RSS. Prints a Markdown
 # table (the README's "Limits" table comes from it) and exits 1 if a command that should succeed
 # failed, or a hostile input was not refused with exit 1.
@@ -16,9 +16,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000000}
 [ -x /usr/bin/time ] || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
-cargo build --release --quiet --bin mxkeys --example large_inputs
+cargo build --release --quiet --bin mxkeys --example large_inputs --example gen_events
 bin=$PWD/target/release/mxkeys
 gen=$PWD/target/release/examples/large_inputs
+gen_events=$PWD/target/release/examples/gen_events
 if [ -n "${LARGE_WORK:-}" ]; then
   work=$LARGE_WORK; mkdir -p "$work"
 else
@@ -33,6 +34,8 @@ if [ "$(cat n 2>/dev/null)" != "$n" ]; then
   "$gen" backup "$n" 1 backup.json backup-key.txt
   # A second backup key, whose public key is not the backup's: every session fails its MAC.
   "$gen" backup 1 2 /dev/null other-key.txt
+  # N events of N/1000 sessions, newest first, and their keys (examples/gen_events).
+  "$gen_events" "$n" events.json events-keys.json
   MXKEYS_NEW_PASSPHRASE=bench MXKEYS_PASSPHRASE=bench "$bin" export encrypt sessions.json \
     -o export.txt --rounds 1000 --force 2>/dev/null
   # Two halves that share a quarter, for merge.
@@ -125,10 +128,9 @@ line line.json '[{"room_id":"' '"}]'
 row "export encrypt" "1 GiB single line" 1 -- "$bin" export encrypt line.json -o x.txt --rounds 1000 --force
 row "export merge" "1 GiB single line" 1 -- "$bin" export merge line.json merge-b.json -o x.json --plaintext --force
 row "export validate" "a value nested 100000 deep" 1 -- "$bin" export validate deep-sessions.json
-if [ -f events.json ]; then
-  row "events decrypt" "events.json" 0 -- "$bin" events decrypt events.json --keys events-keys.json -o x.json --force
-  row "events diagnose" "events.json" 0 -- "$bin" events diagnose events.json --keys events-keys.json
-fi
+[ -f events.json ] || "$gen_events" "$n" events.json events-keys.json
+row "events decrypt" "$n events, $((n / 1000)) sessions" 0 -- "$bin" events decrypt events.json --keys events-keys.json -o x.json --force
+row "events diagnose" "$n events, $((n / 1000)) sessions" 0 -- "$bin" events diagnose events.json --keys events-keys.json
 line line.json '[{"type":"m.room.encrypted","content":{"ciphertext":"' '"}}]'
 row "events decrypt" "1 GiB single line" 1 -- "$bin" events decrypt line.json --keys merge-b.json -o x.json --force
 rm -f x.json x.txt time.txt line.json; rm -rf parts
