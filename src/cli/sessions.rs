@@ -23,6 +23,7 @@ use super::common::{
 use super::inputs::{open_reusable, open_sessions, Keyring};
 use super::io::{open_input, print_json, warn};
 use super::output::PendingOutput;
+use super::sink::ArrayWriter;
 use super::{output, CliError};
 
 /// `export validate --help`, after the options.
@@ -626,15 +627,35 @@ pub fn normalize(a: NormalizeArgs, json: bool) -> Result<(), CliError> {
             a.file.display()
         )));
     };
-    let mut sessions = Vec::new();
-    opened.for_each_session(&a.file, |s| {
-        sessions.push(s);
-        Ok(())
-    })?;
     if a.check {
-        // Which clients would refuse the file as it is: its armor and header, then its sessions.
+        // Which clients would refuse the file as it is: its armor and header, then its sessions
+        // (counted a batch at a time, on every core).
+        let mut tally = session::RefusalTally::default();
+        let mut batch: Vec<SessionRecord> = Vec::with_capacity(NORMALIZE_BATCH);
+        let mut count = |batch: &mut Vec<SessionRecord>| {
+            let t = batch
+                .par_iter()
+                .fold(session::RefusalTally::default, |mut t, s| {
+                    t.add(s);
+                    t
+                })
+                .reduce(session::RefusalTally::default, |mut a, b| {
+                    a.merge(b);
+                    a
+                });
+            tally.merge(t);
+            batch.clear();
+        };
+        opened.for_each_session(&a.file, |s| {
+            batch.push(s);
+            if batch.len() == NORMALIZE_BATCH {
+                count(&mut batch);
+            }
+            Ok(())
+        })?;
+        count(&mut batch);
         let mut r = export::refusals(&inspection);
-        r.extend(session::refusals(&sessions));
+        r.extend(tally.refusals());
         let r: Vec<(&str, String)> = r.into_iter().map(|r| (r.client, r.why)).collect();
         if json {
             let list: Vec<Value> = r
@@ -667,54 +688,129 @@ pub fn normalize(a: NormalizeArgs, json: bool) -> Result<(), CliError> {
             a.file.display()
         )));
     }
-    let before = sessions.len();
-    let reports = merge::validate_all(&sessions);
-    let kept: Vec<SessionRecord> = sessions
-        .into_iter()
-        .zip(&reports)
-        .filter_map(|(s, r)| {
-            if r.status() == session::ReportStatus::Invalid {
-                warn(&format!(
-                    "#{} {}: dropped: {}",
-                    r.index,
-                    r.session_id.as_deref().unwrap_or("?"),
-                    r.problems
-                        .iter()
-                        .map(|p| p.why.as_str())
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ));
-                None
-            } else {
-                Some(s.normalized())
-            }
-        })
-        .collect();
-    let pass = keys.get(which).cloned();
-    let rounds = a.write.rounds.unwrap_or(header.rounds);
     let Some(pending) = pending else {
         return Ok(());
     };
-    let path = write_sessions(
+    let pass = keys.get(which).cloned();
+    let rounds = a.write.rounds.unwrap_or(header.rounds);
+    // Streamed: each batch is validated on every core, its invalid sessions dropped (the first
+    // few named) and the others written in the portable form as they come.
+    let (mut read, mut written) = (0u64, 0u64);
+    let path = stream_sessions(
         pending,
-        &kept,
         &a.write,
         pass,
         rounds,
         a.read.max.max_rounds,
+        |out| {
+            let mut batch: Vec<SessionRecord> = Vec::with_capacity(NORMALIZE_BATCH);
+            let mut dropped_shown = 0usize;
+            let mut write = |batch: &mut Vec<SessionRecord>| -> io::Result<()> {
+                let base = read as usize;
+                let reports: Vec<Report> = batch
+                    .par_iter()
+                    .enumerate()
+                    .map(|(i, s)| session::validate(base + i, s))
+                    .collect();
+                read += batch.len() as u64;
+                for (s, r) in batch.drain(..).zip(&reports) {
+                    if r.status() == session::ReportStatus::Invalid {
+                        if dropped_shown < SHOWN_DROPPED {
+                            dropped_shown += 1;
+                            warn(&format!(
+                                "#{} {}: dropped: {}",
+                                r.index,
+                                r.session_id.as_deref().unwrap_or("?"),
+                                r.problems
+                                    .iter()
+                                    .map(|p| p.why.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join("; ")
+                            ));
+                        }
+                    } else {
+                        out(&s.normalized())?;
+                        written += 1;
+                    }
+                }
+                Ok(())
+            };
+            opened.for_each_session(&a.file, |s| {
+                batch.push(s);
+                if batch.len() == NORMALIZE_BATCH {
+                    write(&mut batch)?;
+                }
+                Ok(())
+            })?;
+            write(&mut batch)?;
+            Ok(())
+        },
     )?;
+    let dropped = read - written;
+    if dropped > SHOWN_DROPPED as u64 {
+        warn(&format!(
+            "and {} more invalid sessions dropped ({dropped} in all)",
+            dropped - SHOWN_DROPPED as u64
+        ));
+    }
     if json {
         return print_json(
-            &json!({"output": path.display().to_string(), "sessions": kept.len(), "dropped": before - kept.len()}),
+            &json!({"output": path.display().to_string(), "sessions": written, "dropped": dropped}),
         );
     }
     stderr!(
         "wrote {} sessions ({} invalid dropped) to {} in the portable form: 128-character lines, LF, final newline, 0x01 keys, m.shared_history",
-        kept.len(),
-        before - kept.len(),
+        written,
+        dropped,
         path.display()
     );
     Ok(())
+}
+
+/// Sessions `normalize` checks together on all cores.
+const NORMALIZE_BATCH: usize = 4096;
+/// Invalid sessions `normalize` names before it only counts them.
+const SHOWN_DROPPED: usize = 20;
+
+/// Write sessions one at a time into `pending` (JSON with --plaintext, else an export with the
+/// input's passphrase `pass` unless a new one is given), as `fill` hands them to its writer.
+fn stream_sessions(
+    mut pending: PendingOutput,
+    w: &WriteArgs,
+    pass: Option<Passphrase>,
+    rounds: u32,
+    max_rounds: u32,
+    fill: impl FnOnce(&mut dyn FnMut(&SessionRecord) -> io::Result<()>) -> Result<(), CliError>,
+) -> Result<PathBuf, CliError> {
+    if w.plaintext {
+        let mut array = ArrayWriter::new(io::BufWriter::new(&mut pending), false);
+        fill(&mut |s| array.push(s))?;
+        let mut out = array.finish()?;
+        out.write_all(b"\n")?;
+        out.flush()?;
+        drop(out);
+        return pending.commit();
+    }
+    let pass = match pass {
+        Some(p)
+            if w.new_passphrase_file.is_none()
+                && std::env::var_os("MXKEYS_NEW_PASSPHRASE").is_none() =>
+        {
+            p
+        }
+        _ => new_passphrase(
+            w.new_passphrase_file.as_deref(),
+            "--new-passphrase-file",
+            "MXKEYS_NEW_PASSPHRASE",
+        )?,
+    };
+    let rounds = Rounds::new(rounds, max_rounds.max(rounds))
+        .map_err(|_| CliError::Usage("--rounds must be at least 1".into()))?;
+    let writer = export_writer(io::BufWriter::new(&mut pending), &pass, rounds)?;
+    let mut array = ArrayWriter::new(writer, false);
+    fill(&mut |s| array.push(s))?;
+    array.finish()?.finish()?.flush()?;
+    pending.commit()
 }
 
 pub fn filter(a: FilterArgs, json: bool) -> Result<(), CliError> {

@@ -54,43 +54,68 @@ pub fn shared_history_spellings(s: &SessionRecord) -> Vec<&'static str> {
 /// matrix-rust-sdk imports all or nothing, so one invalid session fails the file; it takes only
 /// 0x01 keys; it refuses a session that spells the shared-history flag both ways.
 pub fn refusals(sessions: &[SessionRecord]) -> Vec<Refusal> {
-    let mut out = Vec::new();
-    let invalid = sessions
-        .iter()
-        .enumerate()
-        .filter(|(i, s)| validate(*i, s).status() == ReportStatus::Invalid)
-        .count();
-    if invalid > 0 {
-        out.push(Refusal::new("matrix-rust-sdk", format!("{invalid} invalid sessions: its import is all-or-nothing, one bad session fails the whole file")));
+    let mut t = RefusalTally::default();
+    for s in sessions {
+        t.add(s);
     }
-    let signed = sessions
-        .iter()
-        .filter(|s| key_of(s).is_some_and(|k| k.format() == SessionKeyFormat::Signed))
-        .count();
-    if signed > 0 {
-        out.push(Refusal::new(
-            "matrix-rust-sdk",
-            format!(
-                "{signed} sessions carry signed 0x02 keys; it imports only the 0x01 export format"
-            ),
-        ));
+    t.refusals()
+}
+
+/// [`refusals`] of sessions seen one at a time, as a file of any size streams by: counts only.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RefusalTally {
+    invalid: u64,
+    signed: u64,
+    both: u64,
+}
+
+impl RefusalTally {
+    /// Count one session.
+    pub fn add(&mut self, s: &SessionRecord) {
+        if validate(0, s).status() == ReportStatus::Invalid {
+            self.invalid += 1;
+        }
+        if key_of(s).is_some_and(|k| k.format() == SessionKeyFormat::Signed) {
+            self.signed += 1;
+        }
+        if s.contains_key("m.shared_history") && s.contains_key("org.matrix.msc3061.shared_history")
+        {
+            self.both += 1;
+        }
     }
-    let both = sessions
-        .iter()
-        .filter(|s| {
-            s.contains_key("m.shared_history")
-                && s.contains_key("org.matrix.msc3061.shared_history")
-        })
-        .count();
-    if both > 0 {
-        out.push(Refusal::new(
-            "matrix-rust-sdk",
-            format!(
-                "{both} sessions spell the shared-history flag both ways (\"duplicate field\")"
-            ),
-        ));
+
+    /// Add another tally's counts (of sessions counted elsewhere, e.g. on another thread).
+    pub fn merge(&mut self, other: RefusalTally) {
+        self.invalid += other.invalid;
+        self.signed += other.signed;
+        self.both += other.both;
     }
-    out
+
+    /// What each client refuses of the sessions counted.
+    pub fn refusals(&self) -> Vec<Refusal> {
+        let mut out = Vec::new();
+        let (invalid, signed, both) = (self.invalid, self.signed, self.both);
+        if invalid > 0 {
+            out.push(Refusal::new("matrix-rust-sdk", format!("{invalid} invalid sessions: its import is all-or-nothing, one bad session fails the whole file")));
+        }
+        if signed > 0 {
+            out.push(Refusal::new(
+                "matrix-rust-sdk",
+                format!(
+                    "{signed} sessions carry signed 0x02 keys; it imports only the 0x01 export format"
+                ),
+            ));
+        }
+        if both > 0 {
+            out.push(Refusal::new(
+                "matrix-rust-sdk",
+                format!(
+                    "{both} sessions spell the shared-history flag both ways (\"duplicate field\")"
+                ),
+            ));
+        }
+        out
+    }
 }
 
 fn key_of(s: &SessionRecord) -> Option<SessionKey> {

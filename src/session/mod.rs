@@ -18,7 +18,9 @@ mod raw;
 mod record;
 mod validate;
 
-pub use compat::{refusals, shared_history_spellings, Refusal, EVERY_READER, SHARED_HISTORY};
+pub use compat::{
+    refusals, shared_history_spellings, Refusal, RefusalTally, EVERY_READER, SHARED_HISTORY,
+};
 pub use raw::{RawBatch, RawSessions, MAX_DEPTH, MAX_SESSION_BYTES};
 pub use record::{to_writer_pretty, RawMap, SessionRecord};
 pub use validate::{validate, validate_keyed, Problem, Report, ReportStatus};
