@@ -198,19 +198,6 @@ pub(super) fn export_writer<W: Write>(
     Ok(writer?)
 }
 
-/// Encrypt `plaintext` (a JSON array of sessions) into `pending` and commit it.
-pub(super) fn write_export(
-    mut pending: output::PendingOutput,
-    pass: &Passphrase,
-    rounds: Rounds,
-    plaintext: &[u8],
-) -> Result<PathBuf, CliError> {
-    let mut writer = export_writer(&mut pending, pass, rounds)?;
-    writer.write_all(plaintext)?;
-    writer.finish()?;
-    pending.commit()
-}
-
 /// Open and check the HMAC, with a spinner while the key is derived.
 ///
 /// The plaintext comes from a second pass over the file, whose own HMAC is known only at its

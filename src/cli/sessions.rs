@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use clap::Args;
 use rayon::prelude::*;
 use serde_json::{json, Value};
-use zeroize::Zeroizing;
 
 use mxkeys::export;
 use mxkeys::kdf::Rounds;
@@ -17,8 +16,7 @@ use mxkeys::session::{self, RawBatch, Report, SessionRecord, EVERY_READER, SHARE
 use mxkeys::Passphrase;
 
 use super::common::{
-    export_writer, new_passphrase, output_arg, write_export, MaxRounds, OptionalOutputArgs,
-    OutputArgs,
+    export_writer, new_passphrase, output_arg, MaxRounds, OptionalOutputArgs, OutputArgs,
 };
 use super::inputs::{open_reusable, open_sessions, Keyring};
 use super::io::{open_input, print_json, warn};
@@ -340,39 +338,6 @@ pub fn validate(a: ValidateArgs, json: bool) -> Result<(), CliError> {
         )));
     }
     Ok(())
-}
-
-/// Write sessions as JSON or as an export.
-fn write_sessions<S: serde::Serialize>(
-    mut pending: PendingOutput,
-    sessions: &[S],
-    w: &WriteArgs,
-    pass: Option<Passphrase>,
-    rounds: u32,
-    max_rounds: u32,
-) -> Result<PathBuf, CliError> {
-    let data = Zeroizing::new(serde_json::to_vec(sessions).map_err(io::Error::from)?);
-    if w.plaintext {
-        pending.write_all(&data)?;
-        pending.write_all(b"\n")?;
-        return pending.commit();
-    }
-    let pass = match pass {
-        Some(p)
-            if w.new_passphrase_file.is_none()
-                && std::env::var_os("MXKEYS_NEW_PASSPHRASE").is_none() =>
-        {
-            p
-        }
-        _ => new_passphrase(
-            w.new_passphrase_file.as_deref(),
-            "--new-passphrase-file",
-            "MXKEYS_NEW_PASSPHRASE",
-        )?,
-    };
-    let rounds = Rounds::new(rounds, max_rounds.max(rounds))
-        .map_err(|_| CliError::Usage("--rounds must be at least 1".into()))?;
-    write_export(pending, &pass, rounds, &data)
 }
 
 /// Invalid sessions listed one by one before the rest are only counted.
@@ -818,29 +783,6 @@ pub fn filter(a: FilterArgs, json: bool) -> Result<(), CliError> {
     let mut keys = a.read.keyring();
     let opened = open_sessions(&a.file, &mut keys)?;
     let export = opened.export;
-    let mut sessions = Vec::new();
-    let total = opened.for_each_session(&a.file, |s| {
-        let room = s.room_id.clone().unwrap_or_default();
-        let keep = (a.room.is_empty() || a.room.contains(&room))
-            && !a.exclude_room.contains(&room)
-            && (a.sender_key.is_empty()
-                || s.sender_key
-                    .as_ref()
-                    .is_some_and(|k| a.sender_key.contains(k)))
-            && a.algorithm
-                .as_ref()
-                .is_none_or(|alg| s.algorithm.as_ref() == Some(alg));
-        if keep {
-            sessions.push(s);
-        }
-        Ok(())
-    })?;
-    if sessions.is_empty() {
-        return Err(CliError::Input(format!(
-            "none of the {total} sessions matched; nothing was written. `mxkeys export list {}` shows the rooms and how many sessions each has",
-            a.file.display()
-        )));
-    }
     let mut w = a.write;
     if export.is_none() {
         w.plaintext = true;
@@ -849,17 +791,42 @@ pub fn filter(a: FilterArgs, json: bool) -> Result<(), CliError> {
         Some((h, i)) => (keys.get(i).cloned(), w.rounds.unwrap_or(h.rounds)),
         None => (None, export::DEFAULT_ROUNDS),
     };
-    let path = write_sessions(pending, &sessions, &w, pass, rounds, a.read.max.max_rounds)?;
+    // Streamed: each kept session is written as it is read; with none kept, the output is
+    // dropped uncommitted.
+    let (mut total, mut kept) = (0u64, 0u64);
+    let file = &a.file;
+    let (room, exclude, senders, alg) = (&a.room, &a.exclude_room, &a.sender_key, &a.algorithm);
+    let written = stream_sessions(pending, &w, pass, rounds, a.read.max.max_rounds, |out| {
+        total = opened.for_each_session(file, |s| {
+            let r = s.room_id.as_deref().unwrap_or_default();
+            let keep = (room.is_empty() || room.iter().any(|x| x == r))
+                && !exclude.iter().any(|x| x == r)
+                && (senders.is_empty()
+                    || s.sender_key.as_ref().is_some_and(|k| senders.contains(k)))
+                && alg
+                    .as_ref()
+                    .is_none_or(|alg| s.algorithm.as_ref() == Some(alg));
+            if keep {
+                out(&s)?;
+                kept += 1;
+            }
+            Ok(())
+        })?;
+        if kept == 0 {
+            return Err(CliError::Input(format!(
+                "none of the {total} sessions matched; nothing was written. `mxkeys export list {}` shows the rooms and how many sessions each has",
+                file.display()
+            )));
+        }
+        Ok(())
+    });
+    let path = written?;
     if json {
         return print_json(
-            &json!({"output": path.display().to_string(), "sessions": sessions.len(), "read": total}),
+            &json!({"output": path.display().to_string(), "sessions": kept, "read": total}),
         );
     }
-    stderr!(
-        "kept {} of {total} sessions in {}",
-        sessions.len(),
-        path.display()
-    );
+    stderr!("kept {} of {total} sessions in {}", kept, path.display());
     Ok(())
 }
 
