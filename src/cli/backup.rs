@@ -394,16 +394,7 @@ pub(super) fn open_backup(
     resolve: impl FnOnce(&[backup::Entry]) -> Result<RecoveryKey, CliError>,
 ) -> Result<Opened, CliError> {
     let mut input = open_input_file(path)?;
-    let mut probe = Vec::with_capacity(PROBE);
-    let streamed = backup::for_each_entry(&mut input, room, |e| {
-        probe.push(e);
-        Ok(if probe.len() == PROBE {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        })
-    })
-    .map_err(|e| read_error(path, e))?;
+    let (streamed, probe) = probe_entries(path, &mut input, room)?;
     let doc = match streamed {
         backup::Streamed::Entries { .. } => {
             let key = resolve(&probe)?;
@@ -449,8 +440,17 @@ pub(super) fn open_backup(
 /// The first sessions of a backup body, read as a stream:
 /// what tells a backup key that fits. A one-session document gives none.
 pub(super) fn first_entries(path: &Path) -> Result<Vec<backup::Entry>, CliError> {
+    Ok(probe_entries(path, open_input_file(path)?, None)?.1)
+}
+
+/// Read a backup (from `path`) up to its first [`PROBE`] sessions: what it is, and those.
+fn probe_entries(
+    path: &Path,
+    input: impl io::Read,
+    room: Option<&str>,
+) -> Result<(backup::Streamed, Vec<backup::Entry>), CliError> {
     let mut probe = Vec::with_capacity(PROBE);
-    backup::for_each_entry(open_input_file(path)?, None, |e| {
+    let streamed = backup::for_each_entry(input, room, |e| {
         probe.push(e);
         Ok(if probe.len() == PROBE {
             ControlFlow::Break(())
@@ -459,7 +459,7 @@ pub(super) fn first_entries(path: &Path) -> Result<Vec<backup::Entry>, CliError>
         })
     })
     .map_err(|e| read_error(path, e))?;
-    Ok(probe)
+    Ok((streamed, probe))
 }
 
 /// A backup that could not be read, worded as before: the file, what is wrong, where.

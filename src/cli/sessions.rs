@@ -21,7 +21,6 @@ use super::common::{
 use super::inputs::{open_reusable, open_sessions, Keyring};
 use super::io::{open_input, print_json, warn};
 use super::output::PendingOutput;
-use super::sink::ArrayWriter;
 use super::{output, CliError};
 
 /// `export validate --help`, after the options.
@@ -565,6 +564,13 @@ impl SessionsOut {
         self.write(text)
     }
 
+    /// Add one session, serialized compact (through a wiped buffer: it holds the key).
+    fn record(&mut self, s: &SessionRecord) -> io::Result<()> {
+        let mut text = mxkeys::SecretBuf::with_capacity(1024);
+        serde_json::to_writer(&mut text, s)?;
+        self.session(text.expose())
+    }
+
     /// Close the array, the export, and commit OUT.
     fn finish(mut self) -> Result<PathBuf, CliError> {
         self.write(b"]")?;
@@ -661,56 +667,48 @@ pub fn normalize(a: NormalizeArgs, json: bool) -> Result<(), CliError> {
     // Streamed: each batch is validated on every core, its invalid sessions dropped (the first
     // few named) and the others written in the portable form as they come.
     let (mut read, mut written) = (0u64, 0u64);
-    let path = stream_sessions(
-        pending,
-        &a.write,
-        pass,
-        rounds,
-        a.read.max.max_rounds,
-        |out| {
-            let mut batch: Vec<SessionRecord> = Vec::with_capacity(NORMALIZE_BATCH);
-            let mut dropped_shown = 0usize;
-            let mut write = |batch: &mut Vec<SessionRecord>| -> io::Result<()> {
-                let base = read as usize;
-                let reports: Vec<Report> = batch
-                    .par_iter()
-                    .enumerate()
-                    .map(|(i, s)| session::validate(base + i, s))
-                    .collect();
-                read += batch.len() as u64;
-                for (s, r) in batch.drain(..).zip(&reports) {
-                    if r.status() == session::ReportStatus::Invalid {
-                        if dropped_shown < SHOWN_DROPPED {
-                            dropped_shown += 1;
-                            warn(&format!(
-                                "#{} {}: dropped: {}",
-                                r.index,
-                                r.session_id.as_deref().unwrap_or("?"),
-                                r.problems
-                                    .iter()
-                                    .map(|p| p.why.as_str())
-                                    .collect::<Vec<_>>()
-                                    .join("; ")
-                            ));
-                        }
-                    } else {
-                        out(&s.normalized())?;
-                        written += 1;
-                    }
+    let mut out = SessionsOut::start(pending, &a.write, pass, Some(rounds), a.read.max.max_rounds)?;
+    let mut batch: Vec<SessionRecord> = Vec::with_capacity(NORMALIZE_BATCH);
+    let mut dropped_shown = 0usize;
+    let mut write = |batch: &mut Vec<SessionRecord>| -> io::Result<()> {
+        let base = read as usize;
+        let reports: Vec<Report> = batch
+            .par_iter()
+            .enumerate()
+            .map(|(i, s)| session::validate(base + i, s))
+            .collect();
+        read += batch.len() as u64;
+        for (s, r) in batch.drain(..).zip(&reports) {
+            if r.status() == session::ReportStatus::Invalid {
+                if dropped_shown < SHOWN_DROPPED {
+                    dropped_shown += 1;
+                    warn(&format!(
+                        "#{} {}: dropped: {}",
+                        r.index,
+                        r.session_id.as_deref().unwrap_or("?"),
+                        r.problems
+                            .iter()
+                            .map(|p| p.why.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ));
                 }
-                Ok(())
-            };
-            opened.for_each_session(&a.file, |s| {
-                batch.push(s);
-                if batch.len() == NORMALIZE_BATCH {
-                    write(&mut batch)?;
-                }
-                Ok(())
-            })?;
+            } else {
+                out.record(&s.normalized())?;
+                written += 1;
+            }
+        }
+        Ok(())
+    };
+    opened.for_each_session(&a.file, |s| {
+        batch.push(s);
+        if batch.len() == NORMALIZE_BATCH {
             write(&mut batch)?;
-            Ok(())
-        },
-    )?;
+        }
+        Ok(())
+    })?;
+    write(&mut batch)?;
+    let path = out.finish()?;
     let dropped = read - written;
     if dropped > SHOWN_DROPPED as u64 {
         warn(&format!(
@@ -737,47 +735,6 @@ const NORMALIZE_BATCH: usize = 4096;
 /// Invalid sessions `normalize` names before it only counts them.
 const SHOWN_DROPPED: usize = 20;
 
-/// Write sessions one at a time into `pending` (JSON with --plaintext, else an export with the
-/// input's passphrase `pass` unless a new one is given), as `fill` hands them to its writer.
-fn stream_sessions(
-    mut pending: PendingOutput,
-    w: &WriteArgs,
-    pass: Option<Passphrase>,
-    rounds: u32,
-    max_rounds: u32,
-    fill: impl FnOnce(&mut dyn FnMut(&SessionRecord) -> io::Result<()>) -> Result<(), CliError>,
-) -> Result<PathBuf, CliError> {
-    if w.plaintext {
-        let mut array = ArrayWriter::new(io::BufWriter::new(&mut pending), false);
-        fill(&mut |s| array.push(s))?;
-        let mut out = array.finish()?;
-        out.write_all(b"\n")?;
-        out.flush()?;
-        drop(out);
-        return pending.commit();
-    }
-    let pass = match pass {
-        Some(p)
-            if w.new_passphrase_file.is_none()
-                && std::env::var_os("MXKEYS_NEW_PASSPHRASE").is_none() =>
-        {
-            p
-        }
-        _ => new_passphrase(
-            w.new_passphrase_file.as_deref(),
-            "--new-passphrase-file",
-            "MXKEYS_NEW_PASSPHRASE",
-        )?,
-    };
-    let rounds = Rounds::new(rounds, max_rounds.max(rounds))
-        .map_err(|_| CliError::Usage("--rounds must be at least 1".into()))?;
-    let writer = export_writer(io::BufWriter::new(&mut pending), &pass, rounds)?;
-    let mut array = ArrayWriter::new(writer, false);
-    fill(&mut |s| array.push(s))?;
-    array.finish()?.finish()?.flush()?;
-    pending.commit()
-}
-
 pub fn filter(a: FilterArgs, json: bool) -> Result<(), CliError> {
     let pending = a.out.create(&[&a.file])?;
     let mut keys = a.read.keyring();
@@ -793,34 +750,32 @@ pub fn filter(a: FilterArgs, json: bool) -> Result<(), CliError> {
     };
     // Streamed: each kept session is written as it is read; with none kept, the output is
     // dropped uncommitted.
-    let (mut total, mut kept) = (0u64, 0u64);
+    let mut kept = 0u64;
     let file = &a.file;
     let (room, exclude, senders, alg) = (&a.room, &a.exclude_room, &a.sender_key, &a.algorithm);
-    let written = stream_sessions(pending, &w, pass, rounds, a.read.max.max_rounds, |out| {
-        total = opened.for_each_session(file, |s| {
-            let r = s.room_id.as_deref().unwrap_or_default();
-            let keep = (room.is_empty() || room.iter().any(|x| x == r))
-                && !exclude.iter().any(|x| x == r)
-                && (senders.is_empty()
-                    || s.sender_key.as_ref().is_some_and(|k| senders.contains(k)))
-                && alg
-                    .as_ref()
-                    .is_none_or(|alg| s.algorithm.as_ref() == Some(alg));
-            if keep {
-                out(&s)?;
-                kept += 1;
-            }
-            Ok(())
-        })?;
-        if kept == 0 {
-            return Err(CliError::Input(format!(
-                "none of the {total} sessions matched; nothing was written. `mxkeys export list {}` shows the rooms and how many sessions each has",
-                file.display()
-            )));
+    let mut out = SessionsOut::start(pending, &w, pass, Some(rounds), a.read.max.max_rounds)?;
+    let total = opened.for_each_session(file, |s| {
+        let r = s.room_id.as_deref().unwrap_or_default();
+        let keep = (room.is_empty() || room.iter().any(|x| x == r))
+            && !exclude.iter().any(|x| x == r)
+            && (senders.is_empty() || s.sender_key.as_ref().is_some_and(|k| senders.contains(k)))
+            && alg
+                .as_ref()
+                .is_none_or(|alg| s.algorithm.as_ref() == Some(alg));
+        if keep {
+            out.record(&s)?;
+            kept += 1;
         }
         Ok(())
-    });
-    let path = written?;
+    })?;
+    if kept == 0 {
+        // `out` is dropped uncommitted: nothing is written.
+        return Err(CliError::Input(format!(
+            "none of the {total} sessions matched; nothing was written. `mxkeys export list {}` shows the rooms and how many sessions each has",
+            file.display()
+        )));
+    }
+    let path = out.finish()?;
     if json {
         return print_json(
             &json!({"output": path.display().to_string(), "sessions": kept, "read": total}),
