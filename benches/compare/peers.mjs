@@ -74,23 +74,29 @@ async function pbkdf2(rounds, reps, budget) {
   report(`Node ${process.versions.node} crypto.pbkdf2Sync (OpenSSL ${process.versions.openssl})`, times, rounds);
 }
 
+// Every session of a backup body, decrypted with wasm's BackupDecryptionKey, in export form.
+function decryptBackup(W, privB64, backup) {
+  const key = W.BackupDecryptionKey.fromBase64(privB64);
+  const doc = JSON.parse(readFileSync(backup, "utf8"));
+  const sessions = [];
+  for (const [room, body] of Object.entries(doc.rooms)) {
+    for (const [sid, kbd] of Object.entries(body.sessions)) {
+      const sd = kbd.session_data;
+      const s = JSON.parse(key.decryptV1(sd.ephemeral, sd.mac, sd.ciphertext));
+      s.room_id = room;
+      s.session_id = sid;
+      sessions.push(s);
+    }
+  }
+  key.free();
+  return sessions;
+}
+
 async function backupDecrypt(peer, privB64, backup, out, reps, budget) {
   if (peer !== "wasm") throw new Error(`unknown peer ${peer}`);
   const { W, WASM } = await import(join(gen, "backup", "peers.mjs"));
   const { times, result } = await repeat(() => {
-    const key = W.BackupDecryptionKey.fromBase64(privB64);
-    const doc = JSON.parse(readFileSync(backup, "utf8"));
-    const sessions = [];
-    for (const [room, body] of Object.entries(doc.rooms)) {
-      for (const [sid, kbd] of Object.entries(body.sessions)) {
-        const sd = kbd.session_data;
-        const s = JSON.parse(key.decryptV1(sd.ephemeral, sd.mac, sd.ciphertext));
-        s.room_id = room;
-        s.session_id = sid;
-        sessions.push(s);
-      }
-    }
-    key.free();
+    const sessions = decryptBackup(W, privB64, backup);
     writeFileSync(out, JSON.stringify(sessions));
     return sessions.length;
   }, reps, budget);
@@ -116,19 +122,7 @@ async function toExportWasm(privB64, backup, out, rounds, reps, budget) {
   const { W, WASM } = await import(join(gen, "backup", "peers.mjs"));
   const pass = process.env.MXKEYS_NEW_PASSPHRASE;
   const { times, result } = await repeat(() => {
-    const key = W.BackupDecryptionKey.fromBase64(privB64);
-    const doc = JSON.parse(readFileSync(backup, "utf8"));
-    const sessions = [];
-    for (const [room, body] of Object.entries(doc.rooms)) {
-      for (const [sid, kbd] of Object.entries(body.sessions)) {
-        const sd = kbd.session_data;
-        const s = JSON.parse(key.decryptV1(sd.ephemeral, sd.mac, sd.ciphertext));
-        s.room_id = room;
-        s.session_id = sid;
-        sessions.push(s);
-      }
-    }
-    key.free();
+    const sessions = decryptBackup(W, privB64, backup);
     writeFileSync(out, W.OlmMachine.encryptExportedRoomKeys(JSON.stringify(sessions), pass, rounds));
     return sessions.length;
   }, reps, budget);
