@@ -26,6 +26,8 @@ const INFRASTRUCTURE: &[&str] = &[
     "io",
     "output",
     "secrets",
+    "sink",
+    "spill",
     "stdout",
 ];
 

@@ -277,3 +277,65 @@ fn diagnose_lists_the_first_20_and_counts_the_rest() {
     assert_eq!(r["undecryptable"].as_array().unwrap().len(), 30);
     assert_eq!(r["sessions_to_look_for"][0]["needed_from_index"], 0);
 }
+
+#[test]
+fn sessions_to_look_for_are_listed_once_each_with_the_lowest_index_needed() {
+    let d = tmpdir();
+    // 30 sessions, each needed from index 2 by one event, then from index 1 by a later one.
+    let mut events = Vec::new();
+    let mut ids = Vec::new();
+    for s in 0..30u64 {
+        let mut o = sender::Outbound::new(100 + s);
+        ids.push((o.session_id(), sender::room(s)));
+        let first = sender::event_json(&mut o, s, 0);
+        let second = sender::event_json(&mut o, s, 1);
+        let third = sender::event_json(&mut o, s, 2);
+        drop(first);
+        events.push(third);
+        events.push(second);
+    }
+    ids.sort();
+    let (ev, keys) = (d.path().join("events.json"), d.path().join("keys.json"));
+    std::fs::write(&ev, serde_json::to_vec(&events).unwrap()).unwrap();
+    std::fs::write(&keys, "[]").unwrap();
+    let args = [
+        "events",
+        "diagnose",
+        ev.to_str().unwrap(),
+        "--keys",
+        keys.to_str().unwrap(),
+    ];
+    let out = mxkeys(&args, &[]);
+    assert_fails(&out, 1, "60 of 60 events could not be decrypted");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let wanted: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("sessions to look for"))
+        .skip(1)
+        .collect();
+    assert_eq!(wanted.len(), 21, "{text}");
+    for ((sid, room), line) in ids.iter().zip(&wanted[..20]) {
+        assert_eq!(*line, format!("  {sid} (room {room}) from message index 1"));
+    }
+    assert_eq!(
+        wanted[20],
+        "  ... and 10 more sessions (--json lists every one)"
+    );
+
+    let out = mxkeys(&[&args[..], &["--json"]].concat(), &[]);
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let listed: Vec<(String, String, u64)> = r["sessions_to_look_for"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["session_id"].as_str().unwrap().to_owned(),
+                w["room_id"].as_str().unwrap().to_owned(),
+                w["needed_from_index"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String, u64)> = ids.into_iter().map(|(s, r)| (s, r, 1)).collect();
+    assert_eq!(listed, want);
+}

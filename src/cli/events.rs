@@ -1,6 +1,7 @@
 //! `mxkeys events ...`: decrypt room history offline and explain every event that cannot be.
 
 use std::collections::{BTreeMap, HashSet};
+use std::hash::BuildHasher;
 use std::io::{self, Seek, Write};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ use mxkeys::events::{
 use super::common::{output_arg, MaxRounds, OptionalOutputArgs, PassphraseArgs};
 use super::inputs::{open_sessions, Keyring};
 use super::io::{duplicate, open_input_file, print_json};
+use super::spill::{Combine, Spill};
 use super::{output, CliError};
 
 const INPUTS: &str = "\
@@ -67,8 +69,8 @@ const DIAGNOSE_AFTER: &str = "\
 Output: one line per event that cannot be decrypted, and why (no key for the session; key only
 from a later index; wrong room; sender key mismatch; MAC or signature failure; not megolm;
 malformed), for the first 20 of them (--json lists every one), then counts per reason and the
-sessions to look for in other exports or backups, from which message index. Nothing is decrypted
-to disk.
+sessions to look for in other exports or backups, from which message index (the first 20 by
+session id; --json lists every one). Nothing is decrypted to disk.
 
 Examples:
   mxkeys events diagnose events.json --keys element-keys.txt
@@ -170,20 +172,65 @@ impl ListWriter {
     }
 }
 
+/// A session to look for: the room of the first event that needs it, and the lowest message
+/// index any event needs.
+struct Wanted {
+    room: Option<String>,
+    index: u32,
+}
+
+impl Combine for Wanted {
+    fn combine(&mut self, later: Self) {
+        self.index = self.index.min(later.index);
+    }
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.index.to_le_bytes());
+        if let Some(r) = &self.room {
+            out.push(1);
+            out.extend_from_slice(r.as_bytes());
+        }
+    }
+    fn decode(b: &[u8]) -> Option<Self> {
+        Some(Wanted {
+            index: u32::from_le_bytes(b.get(..4)?.try_into().ok()?),
+            room: match b.get(4..)?.split_first() {
+                None => None,
+                Some((1, r)) => Some(String::from_utf8(r.to_vec()).ok()?),
+                Some(_) => return None,
+            },
+        })
+    }
+    fn heap_size(&self) -> usize {
+        self.room.as_ref().map_or(0, String::len)
+    }
+}
+
+/// Memory the list of sessions to look for keeps before it goes to a temporary file.
+const WANTED_BUDGET: usize = 16 << 20;
+
 /// What a run counted, for the summaries.
-#[derive(Default)]
 struct Tally {
     total: u64,
     readable: u64,
     by_reason: BTreeMap<&'static str, u64>,
-    /// Sessions to look for: their room and the lowest index needed.
-    wanted: BTreeMap<String, (Option<String>, u32)>,
+    /// Sessions to look for, by session id (a million unknown sessions fit in bounded memory).
+    wanted: Spill<Wanted>,
     /// Undecryptable events listed on the terminal so far.
     listed: u64,
 }
 
 impl Tally {
-    fn add(&mut self, ev: &Value, o: &Outcome) {
+    fn new() -> Self {
+        Tally {
+            total: 0,
+            readable: 0,
+            by_reason: BTreeMap::new(),
+            wanted: Spill::new(WANTED_BUDGET),
+            listed: 0,
+        }
+    }
+
+    fn add(&mut self, ev: &Value, o: &Outcome) -> Result<(), CliError> {
         self.total += 1;
         *self.by_reason.entry(o.kind().as_str()).or_insert(0) += 1;
         if o.kind() == OutcomeKind::Ok {
@@ -199,16 +246,25 @@ impl Tally {
             ..
         } = o
         {
-            match self.wanted.get_mut(session_id) {
-                Some(e) => e.1 = e.1.min(*message_index),
-                None => {
-                    let room = ev.get("room_id").and_then(Value::as_str).map(str::to_owned);
-                    self.wanted
-                        .insert(session_id.clone(), (room, *message_index));
-                }
-            }
+            let room = ev.get("room_id").and_then(Value::as_str).map(str::to_owned);
+            self.wanted
+                .push(
+                    session_id.as_bytes().to_vec(),
+                    Wanted {
+                        room,
+                        index: *message_index,
+                    },
+                )
+                .map_err(wanted_error)?;
         }
+        Ok(())
     }
+}
+
+fn wanted_error(e: io::Error) -> CliError {
+    CliError::Input(format!(
+        "cannot use a temporary file for the list of sessions to look for: {e}; free space in the temporary directory (TMPDIR)"
+    ))
 }
 
 /// Where the results of each batch go.
@@ -268,13 +324,16 @@ fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
     let small_keys = a.keys != std::path::Path::new("-")
         && std::fs::metadata(&a.keys).is_ok_and(|m| m.is_file() && m.len() <= KEYS_ALL);
     let mut events_file = open_input_file(&a.events)?;
-    let used: Option<HashSet<String>> = if small_keys {
+    // The sessions the events use, as 64-bit fingerprints (8 bytes each, not the ids): two ids
+    // with the same fingerprint only make an unneeded key stay in memory.
+    let fingerprint = std::collections::hash_map::RandomState::new();
+    let used: Option<HashSet<u64>> = if small_keys {
         None
     } else {
         let mut used = HashSet::new();
         for_each_event(&mut events_file, MAX_EVENT_BYTES, |SessionOf(sid)| {
             if let Some(sid) = sid {
-                used.insert(sid);
+                used.insert(fingerprint.hash_one(&sid));
             }
             ControlFlow::Continue(())
         })
@@ -290,7 +349,7 @@ fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
     let mut ring = Keyring::new(&files, a.max.max_rounds);
     open_sessions(&a.keys, &mut ring)?.for_each_session(&a.keys, |s| {
         let wanted = match (&used, &s.session_id) {
-            (Some(used), Some(sid)) => used.contains(sid),
+            (Some(used), Some(sid)) => used.contains(&fingerprint.hash_one(sid)),
             _ => true,
         };
         if wanted {
@@ -334,7 +393,7 @@ fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
             })?),
         },
     };
-    let mut tally = Tally::default();
+    let mut tally = Tally::new();
     let mut decryptor = Decryptor::new(&store);
     let mut batch: Vec<Value> = Vec::new();
     let mut batch_bytes = 0usize;
@@ -362,8 +421,8 @@ fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
     }
     read.map_err(bad_events)?;
     step(&mut batch, &mut tally)?;
-    finish(sink, &tally, json)?;
     let (readable, total) = (tally.readable, tally.total);
+    finish(sink, tally, json)?;
     if readable < total {
         return Err(CliError::Reported(format!(
             "{} of {total} events could not be decrypted{}",
@@ -405,14 +464,14 @@ fn write_batch(
                 .map(|(ev, o)| list.render(&decrypted_or_kept(store, ev, o)))
                 .collect();
             for ((ev, o), r) in events.iter().zip(outcomes).zip(rendered) {
-                tally.add(ev, o);
+                tally.add(ev, o)?;
                 list.write(out, &r)?;
             }
         }
         Output::Lines => {
             let mut out = super::stdout::out();
             for (ev, o) in events.iter().zip(outcomes) {
-                tally.add(ev, o);
+                tally.add(ev, o)?;
                 if o.kind() != OutcomeKind::Ok {
                     tally.listed += 1;
                     if tally.listed <= LISTED {
@@ -430,7 +489,7 @@ fn write_batch(
         }
         Output::Json { list, spill } => {
             for (ev, o) in events.iter().zip(outcomes) {
-                tally.add(ev, o);
+                tally.add(ev, o)?;
                 if o.kind() != OutcomeKind::Ok {
                     let mut v = serde_json::to_value(o).unwrap_or(Value::Null);
                     if let Some(obj) = v.as_object_mut() {
@@ -477,7 +536,7 @@ fn look_for(sid: &str, room: &Option<String>, idx: u32) -> Value {
 }
 
 /// The end of the output: the array closed and -o committed, or the summaries.
-fn finish(sink: Output, tally: &Tally, json: bool) -> Result<(), CliError> {
+fn finish(sink: Output, tally: Tally, json: bool) -> Result<(), CliError> {
     let (readable, total) = (tally.readable, tally.total);
     match sink {
         Output::Events { list, mut out } => {
@@ -511,11 +570,25 @@ fn finish(sink: Output, tally: &Tally, json: bool) -> Result<(), CliError> {
             }
             if !tally.wanted.is_empty() {
                 writeln!(out, "sessions to look for in other exports or backups:")?;
-                for (sid, (room, idx)) in &tally.wanted {
+                let mut shown = 0u64;
+                for entry in tally.wanted.into_sorted().map_err(wanted_error)? {
+                    let (sid, w) = entry.map_err(wanted_error)?;
+                    shown += 1;
+                    if shown <= LISTED {
+                        writeln!(
+                            out,
+                            "  {} (room {}) from message index {}",
+                            String::from_utf8_lossy(&sid),
+                            w.room.as_deref().unwrap_or("?"),
+                            w.index
+                        )?;
+                    }
+                }
+                if shown > LISTED {
                     writeln!(
                         out,
-                        "  {sid} (room {}) from message index {idx}",
-                        room.as_deref().unwrap_or("?")
+                        "  ... and {} more sessions (--json lists every one)",
+                        shown - LISTED
                     )?;
                 }
             }
@@ -537,8 +610,9 @@ fn finish(sink: Output, tally: &Tally, json: bool) -> Result<(), CliError> {
             io::copy(&mut file, &mut out).map_err(spill_error)?;
             out.write_all(b",\n  \"sessions_to_look_for\": ")?;
             let mut looks = ListWriter::new(1);
-            for (sid, (room, idx)) in &tally.wanted {
-                let r = looks.render(&look_for(sid, room, *idx));
+            for entry in tally.wanted.into_sorted().map_err(wanted_error)? {
+                let (sid, w) = entry.map_err(wanted_error)?;
+                let r = looks.render(&look_for(&String::from_utf8_lossy(&sid), &w.room, w.index));
                 looks.write(&mut out, &r)?;
             }
             looks.finish(&mut out)?;

@@ -24,6 +24,7 @@ mod search;
 mod secrets;
 mod sessions;
 mod sink;
+mod spill;
 mod split;
 mod ssss;
 pub mod stdout;

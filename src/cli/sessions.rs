@@ -1,6 +1,6 @@
 //! `mxkeys export validate|merge|normalize|filter|list`: look inside, clean up and combine exports.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
@@ -21,6 +21,7 @@ use super::common::{
 use super::inputs::{open_reusable, open_sessions, Keyring};
 use super::io::{open_input, print_json, warn};
 use super::output::PendingOutput;
+use super::spill::{self, Combine, Spill};
 use super::{output, CliError};
 
 /// `export validate --help`, after the options.
@@ -785,65 +786,188 @@ pub fn filter(a: FilterArgs, json: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-pub fn list(a: ListArgs, json: bool) -> Result<(), CliError> {
-    struct Room {
-        sessions: u64,
-        lowest: Option<u32>,
-        senders: BTreeSet<String>,
+/// What `export list` counts under a room (its key: the room id, then 0) and under each of its
+/// senders (the room id, then 1 and the sender key).
+struct Seen {
+    sessions: u64,
+    lowest: Option<u32>,
+}
+
+impl Combine for Seen {
+    fn combine(&mut self, later: Self) {
+        self.sessions += later.sessions;
+        self.lowest = match (self.lowest, later.lowest) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
     }
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.sessions.to_le_bytes());
+        if let Some(i) = self.lowest {
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+    }
+    fn decode(b: &[u8]) -> Option<Self> {
+        Some(Seen {
+            sessions: u64::from_le_bytes(b.get(..8)?.try_into().ok()?),
+            lowest: match b.get(8..) {
+                Some([]) => None,
+                rest => Some(u32::from_le_bytes(rest?.try_into().ok()?)),
+            },
+        })
+    }
+}
+
+/// Memory `export list` keeps before its rooms and senders go to a temporary file.
+const LIST_BUDGET: usize = 16 << 20;
+
+fn spill_failed(e: io::Error) -> CliError {
+    CliError::Input(format!(
+        "cannot use a temporary file for the list of rooms and senders: {e}; free space in the temporary directory (TMPDIR)"
+    ))
+}
+
+/// One room of `export list`, from the sorted spill: its counts, then its senders in order.
+struct ListedRoom {
+    id: String,
+    seen: Seen,
+    senders: u64,
+}
+
+pub fn list(a: ListArgs, json: bool) -> Result<(), CliError> {
     let mut keys = a.read.keyring();
     let opened = open_sessions(&a.file, &mut keys)?;
-    let mut rooms: BTreeMap<String, Room> = BTreeMap::new();
-    opened.for_each_session(&a.file, |s| {
-        let room = s.room_id.as_deref().unwrap_or("(no room_id)").to_owned();
-        let idx = s
+    // Rooms and (room, sender) pairs, sorted by room id then sender key, in bounded memory:
+    // a million sessions may come from a million senders.
+    let mut spill: Spill<Seen> = Spill::new(LIST_BUDGET);
+    let mut failed: Option<io::Error> = None;
+    let read = opened.for_each_session(&a.file, |s| {
+        let room = s.room_id.as_deref().unwrap_or("(no room_id)");
+        let lowest = s
             .session_key
             .as_ref()
             .and_then(|k| mxkeys::encoding::decode_lenient(k.expose()).ok())
             .and_then(|b| SessionKey::peek_index(&b));
-        let r = rooms.entry(room).or_insert(Room {
-            sessions: 0,
-            lowest: None,
-            senders: BTreeSet::new(),
-        });
-        r.sessions += 1;
-        r.lowest = match (r.lowest, idx) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        if let Some(k) = s.sender_key {
-            r.senders.insert(k);
+        let mut key = Vec::with_capacity(room.len() + 48);
+        spill::push_ordered(&mut key, room.as_bytes());
+        let mut sender_key = None;
+        if let Some(sender) = &s.sender_key {
+            let mut k = key.clone();
+            k.push(1);
+            k.extend_from_slice(sender.as_bytes());
+            sender_key = Some(k);
         }
-        Ok(())
-    })?;
-    if json {
-        let list: Vec<Value> = rooms
-            .iter()
-            .map(|(id, r)| json!({"room_id": id, "sessions": r.sessions, "lowest_first_index": r.lowest, "senders": r.senders}))
-            .collect();
-        return print_json(&json!({"rooms": list}));
+        key.push(0);
+        let pushed = spill
+            .push(
+                key,
+                Seen {
+                    sessions: 1,
+                    lowest,
+                },
+            )
+            .and_then(|()| match sender_key {
+                Some(k) => spill.push(
+                    k,
+                    Seen {
+                        sessions: 1,
+                        lowest,
+                    },
+                ),
+                None => Ok(()),
+            });
+        pushed.map_err(|e| {
+            failed = Some(e);
+            mxkeys::Error::Io(io::Error::other("stopped: no temporary file"))
+        })
+    });
+    if let Some(e) = failed {
+        return Err(spill_failed(e));
     }
-    let mut out = super::stdout::out();
-    writeln!(
-        out,
-        "{:<44} {:>8} {:>12} {:>7}",
-        "room", "sessions", "lowest index", "senders"
-    )?;
-    for (id, r) in &rooms {
+    read?;
+    let mut out = io::BufWriter::new(super::stdout::out());
+    let (mut rooms, mut sessions) = (0u64, 0u64);
+    if json {
+        out.write_all(b"{\n  \"rooms\": [")?;
+    } else {
         writeln!(
             out,
             "{:<44} {:>8} {:>12} {:>7}",
-            id,
-            r.sessions,
-            r.lowest.map_or_else(|| "-".to_owned(), |i| i.to_string()),
-            r.senders.len()
+            "room", "sessions", "lowest index", "senders"
         )?;
     }
-    writeln!(
-        out,
-        "{} rooms, {} sessions",
-        rooms.len(),
-        rooms.values().map(|r| r.sessions).sum::<u64>()
-    )?;
+    let mut current: Option<ListedRoom> = None;
+    // Ends the room being listed: its sender count (text) or the end of its object (JSON).
+    let close = |out: &mut io::BufWriter<_>, r: ListedRoom| -> io::Result<()> {
+        if json {
+            let senders_end: &[u8] = if r.senders == 0 { b"]" } else { b"\n      ]" };
+            out.write_all(senders_end)?;
+            out.write_all(b"\n    }")
+        } else {
+            let lowest = r
+                .seen
+                .lowest
+                .map_or_else(|| "-".to_owned(), |i| i.to_string());
+            writeln!(
+                out,
+                "{:<44} {:>8} {:>12} {:>7}",
+                r.id, r.seen.sessions, lowest, r.senders
+            )
+        }
+    };
+    for entry in spill.into_sorted().map_err(spill_failed)? {
+        let (key, seen) = entry.map_err(spill_failed)?;
+        let (room, rest) = spill::split_ordered(&key)
+            .ok_or_else(|| spill_failed(io::Error::other("a damaged entry")))?;
+        match rest.split_first() {
+            Some((0, _)) => {
+                if let Some(r) = current.take() {
+                    close(&mut out, r)?;
+                }
+                let id = String::from_utf8_lossy(&room).into_owned();
+                if json {
+                    out.write_all(if rooms == 0 { b"\n    {" } else { b",\n    {" })?;
+                    write!(
+                        out,
+                        "\n      \"room_id\": {},\n      \"sessions\": {},\n      \"lowest_first_index\": {},\n      \"senders\": [",
+                        Value::String(id.clone()),
+                        seen.sessions,
+                        seen.lowest.map_or_else(|| "null".to_owned(), |i| i.to_string())
+                    )?;
+                }
+                rooms += 1;
+                sessions += seen.sessions;
+                current = Some(ListedRoom {
+                    id,
+                    seen,
+                    senders: 0,
+                });
+            }
+            Some((1, sender)) => {
+                if let Some(r) = current.as_mut() {
+                    if json {
+                        out.write_all(if r.senders == 0 {
+                            b"\n        "
+                        } else {
+                            b",\n        "
+                        })?;
+                        serde_json::to_writer(&mut out, &String::from_utf8_lossy(sender))
+                            .map_err(io::Error::from)?;
+                    }
+                    r.senders += 1;
+                }
+            }
+            _ => return Err(spill_failed(io::Error::other("a damaged entry"))),
+        }
+    }
+    if let Some(r) = current.take() {
+        close(&mut out, r)?;
+    }
+    if json {
+        out.write_all(if rooms == 0 { b"]\n}\n" } else { b"\n  ]\n}\n" })?;
+    } else {
+        writeln!(out, "{rooms} rooms, {sessions} sessions")?;
+    }
+    out.flush()?;
     Ok(())
 }
