@@ -165,7 +165,9 @@
 pub mod account;
 pub mod attachment;
 pub mod backup;
+pub mod bundle;
 mod capped;
+pub mod dehydrated;
 pub mod encoding;
 pub mod error;
 pub mod events;

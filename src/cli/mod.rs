@@ -6,6 +6,7 @@
 mod attachment;
 mod backup;
 mod common;
+mod dehydrated;
 mod doctor;
 mod events;
 mod export;
@@ -113,6 +114,12 @@ enum Command {
     /// Encrypted attachments: files and images of encrypted rooms.
     #[command(subcommand, after_help = group_help!("attachment", "mxkeys attachment decrypt blob --info event.json -o photo.jpg", "mxkeys attachment encrypt photo.jpg -o photo.enc --info-out photo.json"))]
     Attachment(attachment::AttachmentCmd),
+    /// Dehydrated devices (MSC3814): the keys in their queued events.
+    #[command(subcommand, after_help = group_help!("dehydrated-device", "mxkeys dehydrated-device decrypt --device device.json --events events-1.json --account-data account_data.json -o keys.txt", "mxkeys dehydrated-device decrypt --device device.json --events events-1.json --pickle-key-file key.txt -o keys.json --plaintext"))]
+    DehydratedDevice(dehydrated::DehydratedCmd),
+    /// Room-key bundles (MSC4268): shared room history.
+    #[command(subcommand, after_help = group_help!("bundle", "mxkeys bundle decrypt bundle.bin --info room_key_bundle.json -o keys.txt", "mxkeys bundle decrypt bundle.bin --info file.json -o keys.json --plaintext"))]
+    Bundle(dehydrated::BundleCmd),
     /// Security Key or Phrase + key backup -> an export to import.
     Recover(recover::RecoverArgs),
     /// Explain key storage that is out of sync; write repairs.
@@ -210,6 +217,8 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Backup(cmd) => backup::run(cmd, cli.json),
         Command::Ssss(cmd) => ssss::run(cmd, cli.json),
         Command::Attachment(cmd) => attachment::run(cmd, cli.json),
+        Command::DehydratedDevice(c) => dehydrated::run(c, cli.json),
+        Command::Bundle(c) => dehydrated::run_bundle(c, cli.json),
         Command::Recover(a) => recover::run(a, cli.json),
         Command::Doctor(a) => doctor::run(a, cli.json),
         Command::Passphrase(cmd) => search::run_passphrase(cmd, cli.json),

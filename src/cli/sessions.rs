@@ -152,13 +152,13 @@ impl ReadArgs {
 pub struct WriteArgs {
     /// Write a plaintext JSON array instead of an export file.
     #[arg(long)]
-    plaintext: bool,
+    pub(super) plaintext: bool,
     /// PBKDF2 rounds of the output (default: the input's, or 500000).
     #[arg(long, value_name = "N")]
-    rounds: Option<u32>,
+    pub(super) rounds: Option<u32>,
     /// The output's passphrase file (first line).
     #[arg(long, value_name = "PATH")]
-    new_passphrase_file: Option<PathBuf>,
+    pub(super) new_passphrase_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -511,7 +511,7 @@ impl SessionsOut {
     /// Start writing OUT as `w` says: `--plaintext` JSON, else an export with `pass` (None, or
     /// --new-passphrase-file / MXKEYS_NEW_PASSPHRASE given: a new one) and `rounds` (default
     /// Element's).
-    fn start(
+    pub(super) fn start(
         pending: PendingOutput,
         w: &WriteArgs,
         pass: Option<Passphrase>,
@@ -566,14 +566,14 @@ impl SessionsOut {
     }
 
     /// Add one session, serialized compact (through a wiped buffer: it holds the key).
-    fn record(&mut self, s: &SessionRecord) -> io::Result<()> {
+    pub(super) fn record(&mut self, s: &SessionRecord) -> io::Result<()> {
         let mut text = mxkeys::SecretBuf::with_capacity(1024);
         serde_json::to_writer(&mut text, s)?;
         self.session(text.expose())
     }
 
     /// Close the array, the export, and commit OUT.
-    fn finish(mut self) -> Result<PathBuf, CliError> {
+    pub(super) fn finish(mut self) -> Result<PathBuf, CliError> {
         self.write(b"]")?;
         match self.sink {
             Sink::Plain(mut p) => {
