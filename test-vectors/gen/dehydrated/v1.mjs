@@ -1,0 +1,1 @@
+export async function makeV1Device() { return { files: {}, manifest: null }; }
