@@ -276,7 +276,7 @@ const bad = {
 for (const [f, err] of Object.entries(bad)) if (!err) throw new Error(`${f}: wasm rehydrated it`);
 
 // ---- 9. Legacy v1 device (libolm pickle) -----------------------------------------------------
-const v1 = await makeV1Device({ hs, W, file, bob, rehydrateAndReceive, ROOM: "!roomV1:example.org", TS0 });
+const v1 = await makeV1Device({ hs, W, file, alice, bob, rehydrateAndReceive, ROOM: "!roomV1:example.org", TS0 });
 
 // ---- manifest --------------------------------------------------------------------------------
 const expectedByRoom = {};
