@@ -14,6 +14,7 @@
 // device (wasm) cannot, and must skip it. (A real dehydrated device never sends, so Bob's messages
 // to it stay pre-key messages: see the v2 pages.)
 import crypto from "node:crypto";
+import fs from "node:fs";
 
 import Olm from "@matrix-org/olm";
 import anotherJson from "another-json";
@@ -70,8 +71,6 @@ export async function makeV1Device({ hs, W, file, alice, bob, rehydrateAndReceiv
   const deviceData = { algorithm: V1, device_pickle: devicePickle };
   const put = { device_id: deviceId, device_data: deviceData, initial_device_display_name: "Dehydrated device (v1)", device_keys: deviceKeys, one_time_keys: oneTimeKeys, fallback_keys: fallbackKeys };
   writeJson(file("device-v1.json"), { device_id: deviceId, device_data: deviceData });
-  writeJson(file("put-request-v1.json"), put);
-  // the libolm pickle key itself, for implementations that skip the HKDF step (not needed by a reader)
   hs.storeKeys(ALICE, deviceId, put);
 
   // Alice cross-signs it (Device.verify on her own device = a self-signing-key signature), as
@@ -139,10 +138,9 @@ export async function makeV1Device({ hs, W, file, alice, bob, rehydrateAndReceiv
   const [evV1a, evV1b] = roomEvents;
   writeJson(file("room-events-v1.json"), [evV1a]);
   writeJson(file("room-events-v1-undecryptable.json"), [evV1b]);
-  require32(secret);
-  // v1 pickle key as secret storage would hold it (same encoding as the v2 key)
+  // the v1 secret as secret storage would hold it (same encoding as the v2 key)
   const keyFile = "pickle-key-v1.txt";
-  (await import("node:fs")).writeFileSync(file(keyFile), secretB64 + "\n");
+  fs.writeFileSync(file(keyFile), secretB64 + "\n");
 
   // Proof: a fresh wasm machine rehydrates the v1 device with the secret (wasm does the HKDF).
   const proof = await rehydrateAndReceive(deviceData, [page, { events: [] }], secretB64, deviceId);
@@ -198,8 +196,4 @@ export async function makeV1Device({ hs, W, file, alice, bob, rehydrateAndReceiv
       bad_input_derived_key_as_secret: { key: "derived_libolm_pickle_key_b64 given as the secret (derivation applied twice)", wasm_error: rawFails },
     },
   };
-}
-
-function require32(b) {
-  if (b.length !== 32) throw new Error("secret length");
 }
