@@ -4,6 +4,10 @@
 #   test-vectors/gen/run.sh --fresh-sessions   make new megolm sessions too
 #   test-vectors/gen/run.sh account            test-vectors/account/ instead (account/run.sh:
 #                                              matrix-js-sdk + matrix-sdk-crypto-wasm account states)
+#   test-vectors/gen/run.sh dehydrated         test-vectors/dehydrated/ instead (dehydrated/run.sh:
+#                                              MSC3814 dehydrated device, matrix-sdk-crypto-wasm)
+#   test-vectors/gen/run.sh bundle             test-vectors/bundle/ instead (bundle/run.sh: MSC4268
+#                                              room key bundles, matrix-sdk-crypto-wasm)
 # Installs into test-vectors/gen/node_modules and test-vectors/gen/.venv (both gitignored).
 # Needs Node >= 20 (WebCrypto), npm, Python >= 3.9 with venv.
 set -euo pipefail
@@ -14,7 +18,9 @@ for a in "$@"; do
   case "$a" in
     --fresh-sessions) fresh=(--fresh-sessions) ;;
     account) exec ./account/run.sh ;;
-    *) echo "usage: $0 [--fresh-sessions | account]" >&2; exit 2 ;;
+    dehydrated) exec ./dehydrated/run.sh ;;
+    bundle) exec ./bundle/run.sh ;;
+    *) echo "usage: $0 [--fresh-sessions | account | dehydrated | bundle]" >&2; exit 2 ;;
   esac
 done
 
