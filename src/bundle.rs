@@ -23,7 +23,9 @@ use std::io::Write;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use crate::attachment::{AttachmentDecryptor, AttachmentError, AttachmentKey, EncryptedFile, HashCheck};
+use crate::attachment::{
+    AttachmentDecryptor, AttachmentError, AttachmentKey, EncryptedFile, HashCheck,
+};
 use crate::secret::SecretBuf;
 use crate::session::SessionRecord;
 
@@ -74,8 +76,8 @@ pub fn decrypt(blob: &[u8], file: &EncryptedFile) -> Result<Bundle, BundleError>
 /// # Errors
 /// [`BundleError::NotABundle`] when it is not JSON, or `room_keys` is not a list.
 pub fn parse(plain: &[u8]) -> Result<Bundle, BundleError> {
-    let doc: Value = serde_json::from_slice(plain)
-        .map_err(|_| BundleError::NotABundle("not JSON".into()))?;
+    let doc: Value =
+        serde_json::from_slice(plain).map_err(|_| BundleError::NotABundle("not JSON".into()))?;
     let keys = doc
         .get("room_keys")
         .and_then(Value::as_array)

@@ -121,7 +121,7 @@ impl PickleKey {
             .try_into()
             .map_err(|_| DehydratedError::BadKey(format!("{} bytes", bytes.len())))?;
         let mut copy = Zeroizing::new(*arr);
-        Ok(PickleKey(SecretBytes::from_array(&mut *copy)))
+        Ok(PickleKey(SecretBytes::from_array(&mut copy)))
     }
 
     /// The v1 pickle key of device `device_id` (see the module docs).
@@ -172,9 +172,9 @@ impl DehydratedDevice {
             return Err(DehydratedError::NotADevice("not a JSON object".into()));
         }
         let device_id = str_field(doc, "device_id", "the body")?.to_owned();
-        let data = doc.get("device_data").ok_or_else(|| {
-            DehydratedError::NotADevice("the body has no \"device_data\"".into())
-        })?;
+        let data = doc
+            .get("device_data")
+            .ok_or_else(|| DehydratedError::NotADevice("the body has no \"device_data\"".into()))?;
         let algorithm = str_field(data, "algorithm", "device_data")?.to_owned();
         let pickle = str_field(data, "device_pickle", "device_data")?.to_owned();
         let nonce = match algorithm.as_str() {
@@ -225,9 +225,9 @@ fn v2_error(e: DehydratedDeviceError) -> DehydratedError {
         DehydratedDeviceError::InvalidNonce => {
             DehydratedError::Damaged("the nonce is not 12 bytes".into())
         }
-        DehydratedDeviceError::Version(want, got) => DehydratedError::Damaged(format!(
-            "pickle version {got}, expected {want}"
-        )),
+        DehydratedDeviceError::Version(want, got) => {
+            DehydratedError::Damaged(format!("pickle version {got}, expected {want}"))
+        }
         DehydratedDeviceError::MissingVersion => {
             DehydratedError::Damaged("the pickle has no version".into())
         }
@@ -582,7 +582,8 @@ const SHARED_HISTORY_UNSTABLE: &str = "org.matrix.msc3061.shared_history";
 /// - `shared_history` and its unstable name are kept where present.
 pub fn room_keys(d: &Decrypted) -> RoomKeys {
     let c = &d.content;
-    let megolm = |c: &Value| c.get("algorithm").and_then(Value::as_str) == Some(crate::megolm::ALGORITHM);
+    let megolm =
+        |c: &Value| c.get("algorithm").and_then(Value::as_str) == Some(crate::megolm::ALGORITHM);
     match d.event_type.as_str() {
         "m.room_key" => {
             if !megolm(c) {
@@ -593,7 +594,9 @@ pub fn room_keys(d: &Decrypted) -> RoomKeys {
                 c.get("session_id").and_then(Value::as_str),
                 c.get("session_key").and_then(Value::as_str),
             ) else {
-                return RoomKeys::None(Some("an m.room_key without room_id, session_id or session_key".into()));
+                return RoomKeys::None(Some(
+                    "an m.room_key without room_id, session_id or session_key".into(),
+                ));
             };
             let sk = match SessionKey::from_base64(key) {
                 Ok(k) => k,
@@ -684,7 +687,6 @@ pub fn page(doc: &Value) -> Result<(Vec<Value>, Option<String>), String> {
 /// JSON, hashed.
 pub fn event_identity(event: &Value) -> [u8; 32] {
     use sha2::Digest;
-    let text = crate::identity::canonical_json(event)
-        .unwrap_or_else(|_| event.to_string());
+    let text = crate::identity::canonical_json(event).unwrap_or_else(|_| event.to_string());
     Sha256::digest(text.as_bytes()).into()
 }

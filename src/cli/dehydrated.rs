@@ -64,7 +64,8 @@ Examples:
 Exit codes:
   0    written
   1    the key does not open the device (wrong key, or the pickle was changed or cut), unknown
-       device format, no room keys in the events (nothing is written), malformed JSON
+       device format, no room keys in the events, events that failed or were for another device
+       (without --allow-partial); nothing is written then. Malformed JSON
   2    usage: no key available, OUT exists (add --force)
   130  stopped with Ctrl-C; OUT is not created";
 
@@ -119,6 +120,9 @@ pub struct DecryptArgs {
     /// Folder of downloaded room-key bundles, named by media id.
     #[arg(long, value_name = "DIR")]
     bundle_dir: Option<PathBuf>,
+    /// Write the keys that decrypted even if other events failed or were not for this device.
+    #[arg(long)]
+    allow_partial: bool,
     #[command(flatten)]
     out: OutputArgs,
     #[command(flatten)]
@@ -318,8 +322,8 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
     let mut pages = Vec::new();
     for p in &a.events {
         let doc = read_small_json(p, "events page")?;
-        let (events, _next) = dehydrated::page(&doc)
-            .map_err(|e| CliError::Input(format!("{}: {e}", p.display())))?;
+        let (events, _next) =
+            dehydrated::page(&doc).map_err(|e| CliError::Input(format!("{}: {e}", p.display())))?;
         pages.push(events);
     }
     let key = pickle_key(&a)?;
@@ -354,7 +358,9 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
         let mut retry = Vec::new();
         let before = pending_idx.len();
         for i in pending_idx {
-            let Some((pi, ei, ev)) = queue.get(i) else { continue };
+            let Some((pi, ei, ev)) = queue.get(i) else {
+                continue;
+            };
             let outcome = dev.decrypt(ev);
             let waits = matches!(&outcome, Outcome::Failed { reason } if reason.starts_with("no Olm session with this sender"));
             if waits {
@@ -364,7 +370,11 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
                 *slot = Some(Seen {
                     page: *pi,
                     index: *ei,
-                    sender: ev.get("sender").and_then(Value::as_str).unwrap_or("?").to_owned(),
+                    sender: ev
+                        .get("sender")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?")
+                        .to_owned(),
                     outcome,
                     note: String::new(),
                 });
@@ -393,7 +403,9 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
     };
     let mut bundle_withheld: Vec<Value> = Vec::new();
     for seen in results.iter_mut().flatten() {
-        let Outcome::Decrypted(d) = &seen.outcome else { continue };
+        let Outcome::Decrypted(d) = &seen.outcome else {
+            continue;
+        };
         seen.note = match dehydrated::room_keys(d) {
             RoomKeys::Sessions(list) => {
                 let n = list.len();
@@ -410,7 +422,11 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
                 for s in list {
                     add(s, &mut sessions);
                 }
-                if n == 1 { what } else { format!("{n} sessions") }
+                if n == 1 {
+                    what
+                } else {
+                    format!("{n} sessions")
+                }
             }
             RoomKeys::Bundle { room_id, file } => {
                 bundles += 1;
@@ -455,11 +471,36 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
         .map(|(k, n)| format!("{n} {}", k.replace('_', " ")))
         .collect::<Vec<_>>()
         .join(", ");
-    if sessions.is_empty() {
-        report(&results, &a.events, json)?;
-        return Err(CliError::Input(format!(
+    // Events that should have given keys and did not: Olm failures, and events encrypted for
+    // other keys (the server queues only the device's own: a page of another device's?).
+    let unread = counts.get("failed").copied().unwrap_or(0)
+        + counts.get("not_for_this_device").copied().unwrap_or(0);
+    let refuse = if sessions.is_empty() {
+        Some(format!(
             "no room keys in the {total} events ({tally}); nothing was written"
-        )));
+        ))
+    } else if unread > 0 && !a.allow_partial {
+        Some(format!(
+            "{unread} of the {total} events could not be decrypted (listed above); nothing was written. Add --allow-partial to write the {} sessions of the others",
+            sessions.len()
+        ))
+    } else {
+        None
+    };
+    if let Some(why) = refuse {
+        report(&results, &a.events, json)?;
+        if json {
+            print_json(&json!({
+                "device_id": dev.device_id,
+                "algorithm": device.algorithm,
+                "events": total,
+                "duplicates": duplicates,
+                "by_outcome": counts,
+                "sessions": sessions.len(),
+                "list": listing(&results, &a.events),
+            }))?;
+        }
+        return Err(CliError::Reported(why));
     }
     let mut out = SessionsOut::start(pending, &a.write, None, a.write.rounds, a.max.max_rounds)?;
     for s in sessions.values() {
@@ -468,22 +509,7 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
     let path = out.finish()?;
     report(&results, &a.events, json)?;
     if json {
-        let list: Vec<Value> = results
-            .iter()
-            .flatten()
-            .map(|s| {
-                let mut v = serde_json::to_value(&s.outcome).unwrap_or(Value::Null);
-                if let Some(o) = v.as_object_mut() {
-                    o.insert("page".into(), json!(a.events.get(s.page).map(|p| p.display().to_string())));
-                    o.insert("index".into(), json!(s.index));
-                    o.insert("sender".into(), json!(s.sender));
-                    if !s.note.is_empty() {
-                        o.insert("keys".into(), json!(s.note));
-                    }
-                }
-                v
-            })
-            .collect();
+        let list = listing(&results, &a.events);
         return print_json(&json!({
             "output": path.display().to_string(),
             "device_id": dev.device_id,
@@ -514,6 +540,29 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The per-event list of `--json`.
+fn listing(results: &[Option<Seen>], pages: &[PathBuf]) -> Vec<Value> {
+    results
+        .iter()
+        .flatten()
+        .map(|s| {
+            let mut v = serde_json::to_value(&s.outcome).unwrap_or(Value::Null);
+            if let Some(o) = v.as_object_mut() {
+                o.insert(
+                    "page".into(),
+                    json!(pages.get(s.page).map(|p| p.display().to_string())),
+                );
+                o.insert("index".into(), json!(s.index));
+                o.insert("sender".into(), json!(s.sender));
+                if !s.note.is_empty() {
+                    o.insert("keys".into(), json!(s.note));
+                }
+            }
+            v
+        })
+        .collect()
+}
+
 fn first_index(s: &SessionRecord) -> u32 {
     s.session_key
         .as_ref()
@@ -537,14 +586,32 @@ fn report(results: &[Option<Seen>], pages: &[PathBuf], json: bool) -> Result<(),
         let what = match &s.outcome {
             Outcome::Decrypted(d) => format!(
                 "decrypted {}{}",
-                if s.note.is_empty() { d.event_type.clone() } else { s.note.clone() },
-                if d.sender_device_keys { " (sender device keys checked)" } else { "" }
+                if s.note.is_empty() {
+                    d.event_type.clone()
+                } else {
+                    s.note.clone()
+                },
+                if d.sender_device_keys {
+                    " (sender device keys checked)"
+                } else {
+                    ""
+                }
             ),
-            Outcome::NotForThisDevice { .. } => "not for this device (encrypted to other keys)".into(),
+            Outcome::NotForThisDevice { .. } => {
+                "not for this device (encrypted to other keys)".into()
+            }
             Outcome::Failed { reason } => format!("Olm failure: {reason}"),
-            Outcome::Withheld { code, reason, room_id, session_id } => format!(
+            Outcome::Withheld {
+                code,
+                reason,
+                room_id,
+                session_id,
+            } => format!(
                 "withheld: {code}{} (room {}, session {})",
-                reason.as_deref().map(|r| format!(", {r}")).unwrap_or_default(),
+                reason
+                    .as_deref()
+                    .map(|r| format!(", {r}"))
+                    .unwrap_or_default(),
                 room_id.as_deref().unwrap_or("?"),
                 session_id.as_deref().unwrap_or("?")
             ),
