@@ -63,6 +63,8 @@ seed kdf_lanes
 seed merge $tv/megolm/*.json
 seed events
 seed cross_signing $tv/identity/keys-query/*.json
+seed dehydrated_device $tv/dehydrated/device*.json
+seed dehydrated_events $tv/dehydrated/events-*.json
 # merge and events: files joined with 0xFF bytes (never in JSON text), as the targets cut them.
 joined() {  # joined TARGET NAME FILES...
   local t=$1 name=$2; shift 2
@@ -117,7 +119,7 @@ fi
 dict_for() {
   case $1 in
     armor|export_decrypt) echo armor ;;
-    export_plaintext|session_json|backup_entries|backup_session_data|ssss_account_data|attachment_info|merge|events|cross_signing) echo json ;;
+    export_plaintext|session_json|backup_entries|backup_session_data|ssss_account_data|attachment_info|merge|events|cross_signing|dehydrated_device|dehydrated_events) echo json ;;
     recovery_key) echo recovery_key ;;
   esac
 }

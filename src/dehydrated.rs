@@ -690,3 +690,11 @@ pub fn event_identity(event: &Value) -> [u8; 32] {
     let text = crate::identity::canonical_json(event).unwrap_or_else(|_| event.to_string());
     Sha256::digest(text.as_bytes()).into()
 }
+
+/// Whether `bytes` parse as a decrypted v2 pickle (vodozemac's parser behind the AEAD), for the
+/// fuzz target that reaches it without a key: not part of the stable API.
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub fn parse_decrypted_pickle(bytes: &[u8]) -> bool {
+    Account::from_decrypted_dehydrated_device(bytes).is_ok()
+}

@@ -299,3 +299,15 @@ fn fixed_keys_open_their_vectors() {
     harness::backup_entries(&fs::read(root.join("backup/olm-keys.json")).unwrap());
     harness::ssss_account_data(&fs::read(root.join("ssss/jssdk-security-key.json")).unwrap());
 }
+
+#[test]
+fn dehydrated_device_inputs() {
+    let seeds = &[("dehydrated", "device", "json")];
+    assert!(replay("dehydrated_device", harness::dehydrated_device, seeds) >= 4);
+}
+
+#[test]
+fn dehydrated_events_inputs() {
+    let seeds = &[("dehydrated", "events-", "json")];
+    assert!(replay("dehydrated_events", harness::dehydrated_events, seeds) >= 5);
+}

@@ -1250,3 +1250,98 @@ pub fn account_doctor(data: &[u8]) {
         }
     }
 }
+
+/// `dehydrated-device decrypt`'s device body: arbitrary JSON through [`DehydratedDevice::parse`]
+/// and, when it parses, rehydrated with the committed vector's pickle key (so a seed from
+/// test-vectors/dehydrated reaches vodozemac's pickle parser); the same bytes also go straight
+/// to the parser behind the AEAD. Errors explain themselves; a device that opens has its
+/// Curve25519 and Ed25519 keys.
+///
+/// [`DehydratedDevice::parse`]: mxkeys::dehydrated::DehydratedDevice::parse
+pub fn dehydrated_device(data: &[u8]) {
+    use mxkeys::dehydrated::{DehydratedDevice, PickleKey};
+    let _ = mxkeys::dehydrated::parse_decrypted_pickle(data);
+    let Ok(doc) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
+    let device = match DehydratedDevice::parse(&doc) {
+        Ok(d) => d,
+        Err(e) => {
+            assert!(!e.to_string().is_empty());
+            return;
+        }
+    };
+    let key = PickleKey::from_base64(include_str!("../../test-vectors/dehydrated/pickle-key.txt"));
+    let Ok(key) = key else {
+        return;
+    };
+    match device.rehydrate(&key) {
+        Ok(r) => {
+            assert_eq!(
+                decode_lenient(&r.curve25519).map(|b| b.len()).ok(),
+                Some(32)
+            );
+            assert_eq!(decode_lenient(&r.ed25519).map(|b| b.len()).ok(), Some(32));
+        }
+        Err(e) => assert!(!e.to_string().is_empty()),
+    }
+}
+
+/// `dehydrated-device decrypt`'s events: arbitrary JSON (a page, or an array of events) decrypted
+/// by the committed v2 device (test-vectors/dehydrated). One outcome per event, each explained;
+/// a decrypted payload names a sender and an Ed25519 key, and the room keys it gives are
+/// megolm sessions whose key parses; an event given twice never decrypts to a different
+/// payload type.
+pub fn dehydrated_events(data: &[u8]) {
+    use mxkeys::dehydrated::{page, room_keys, DehydratedDevice, Outcome, PickleKey, RoomKeys};
+    let Ok(doc) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
+    let events = match page(&doc) {
+        Ok((events, _)) => events,
+        Err(_) => match doc {
+            Value::Array(a) => a,
+            other => vec![other],
+        },
+    };
+    let device: Value =
+        serde_json::from_str(include_str!("../../test-vectors/dehydrated/device.json"))
+            .unwrap_or(Value::Null);
+    let key = PickleKey::from_base64(include_str!("../../test-vectors/dehydrated/pickle-key.txt"));
+    let (Ok(device), Ok(key)) = (DehydratedDevice::parse(&device), key) else {
+        return;
+    };
+    let Ok(mut dev) = device.rehydrate(&key) else {
+        return;
+    };
+    for ev in events.iter().take(64) {
+        let first = dev.decrypt(ev);
+        match &first {
+            Outcome::Decrypted(d) => {
+                assert!(!d.sender.is_empty() && !d.sender_ed25519.is_empty());
+                // An m.room_key's key was parsed and checked on the way: it is written in the
+                // export format, for the session it names.
+                if let (RoomKeys::Sessions(list), "m.room_key") =
+                    (room_keys(d), d.event_type.as_str())
+                {
+                    for s in list {
+                        let key = s
+                            .session_key
+                            .as_ref()
+                            .map(|k| SessionKey::from_base64(k.expose()));
+                        let Some(Ok(key)) = key else {
+                            panic!("an m.room_key session without a usable key");
+                        };
+                        assert_eq!(key.format(), SessionKeyFormat::Export);
+                        assert_eq!(Some(key.session_id()), s.session_id);
+                    }
+                }
+            }
+            Outcome::Failed { reason } => assert!(!reason.is_empty()),
+            _ => {}
+        }
+        if let (Outcome::Decrypted(a), Outcome::Decrypted(b)) = (&first, &dev.decrypt(ev)) {
+            assert_eq!(a.event_type, b.event_type);
+        }
+    }
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every interop check, one area after another, against one release build of mxkeys:
 # export files (run.sh), recovery keys and backups (backup.sh), secret storage (ssss.sh),
-# attachments (attachment.sh) and `mxkeys doctor`'s repair bodies (doctor.sh). Each installs its own
+# attachments (attachment.sh), `mxkeys doctor`'s repair bodies (doctor.sh) and dehydrated
+# devices and room-key bundles (dehydrated.sh). Each installs its own
 # pinned peers into gitignored folders.
 # Ends with the total "N passed, M failed"; exits 1 if any area failed.
 set -uo pipefail
@@ -12,7 +13,7 @@ if [ -z "${MXKEYS_BIN:-}" ]; then
   export MXKEYS_BIN="$ROOT/target/release/mxkeys"
 fi
 passed=0 failed=0 broken=()
-for area in run backup ssss attachment doctor; do
+for area in run backup ssss attachment doctor dehydrated; do
   echo "==== interop: $area"
   log=$(mktemp)
   bash "$HERE/$area.sh" 2>&1 | tee "$log"
