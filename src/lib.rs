@@ -10,6 +10,8 @@
 //! | the sessions inside them | [`session`] (typed, validate, client rules), [`merge`] (dedupe, merge) | "Key export format" |
 //! | megolm session keys and messages | [`megolm`] | "Megolm" |
 //! | room history | [`events`] | "`m.megolm.v1.aes-sha2`" |
+//! | dehydrated devices and their queued room keys | [`dehydrated`] (vodozemac for Olm) | "Olm", MSC3814, MSC4147 |
+//! | room-key bundles (shared history) | [`bundle`] | MSC4268 |
 //! | Security Keys | [`recovery_key`] | "Recovery key" |
 //! | server-side key backups | [`backup`] | "Server-side key backups" |
 //! | secret storage | [`ssss`] | "Secret storage" |
