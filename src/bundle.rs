@@ -103,3 +103,46 @@ pub fn parse(plain: &[u8]) -> Result<Bundle, BundleError> {
         unreadable,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    #[test]
+    fn room_keys_keep_every_field_and_withheld_entries_are_listed() {
+        // Sessions with the shared-history flag in each spelling (and one without), as a bundle.
+        let sessions: Value = serde_json::from_str(include_str!(
+            "../test-vectors/megolm/valid-shared-history.json"
+        ))
+        .unwrap();
+        let doc = serde_json::json!({
+            "room_keys": sessions.clone(),
+            "withheld": [{"room_id": "!a:x", "session_id": "s", "code": "m.unverified"}],
+        });
+        let b = parse(doc.to_string().as_bytes()).unwrap();
+        let again: Vec<Value> = b
+            .sessions
+            .iter()
+            .map(|s| serde_json::to_value(s).unwrap())
+            .collect();
+        assert_eq!(Value::Array(again), sessions);
+        assert_eq!(b.withheld.len(), 1);
+        assert!(b.unreadable.is_empty());
+    }
+
+    #[test]
+    fn what_is_not_a_bundle_says_why() {
+        for (text, why) in [
+            (&b"not json"[..], "not JSON"),
+            (b"{}", "no \"room_keys\" list"),
+            (b"{\"room_keys\": [], \"withheld\": 5}", "\"withheld\" is not a list"),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(why), "{e}");
+        }
+        let b = parse(b"{\"room_keys\": [5, {\"room_id\": \"!a:x\"}]}").unwrap();
+        assert_eq!(b.sessions.len(), 1);
+        assert_eq!(b.unreadable, vec![(0, "not a session object".to_owned())]);
+    }
+}

@@ -568,9 +568,6 @@ pub enum RoomKeys {
     None(Option<String>),
 }
 
-/// The unstable name of `shared_history` (MSC3061).
-const SHARED_HISTORY_UNSTABLE: &str = "org.matrix.msc3061.shared_history";
-
 /// The room keys a decrypted payload carries.
 ///
 /// - `m.room_key` (megolm v1): its session key is the signed sharing format (0x02), checked
@@ -653,8 +650,9 @@ pub fn room_keys(d: &Decrypted) -> RoomKeys {
     }
 }
 
+/// The shared-history flag (MSC3061) in each spelling a room key may carry, kept as it came.
 fn copy_shared_history(from: &Value, to: &mut Value) {
-    for name in ["shared_history", SHARED_HISTORY_UNSTABLE] {
+    for (name, _) in crate::session::SHARED_HISTORY {
         if let (Some(v), Some(obj)) = (from.get(name), to.as_object_mut()) {
             obj.insert(name.to_owned(), v.clone());
         }

@@ -119,8 +119,10 @@ Exit codes:
 pub const LIST_AFTER: &str = "\
 FILE is an export file (its passphrase from --passphrase-file, else MXKEYS_PASSPHRASE, else a
 prompt) or a JSON array of sessions; - reads standard input. One row per room: the number of
-sessions, the lowest first message index (history before it cannot be read with these keys) and
-the number of distinct sender keys.
+sessions, the lowest first message index (history before it cannot be read with these keys), the
+number of distinct sender keys, and how many sessions are marked as shared history (MSC3061:
+their keys may be given to people invited later; any spelling of the flag counts, see
+`mxkeys export validate`).
 
 Examples:
   mxkeys export list element-keys.txt
@@ -790,12 +792,15 @@ pub fn filter(a: FilterArgs, json: bool) -> Result<(), CliError> {
 /// senders (the room id, then 1 and the sender key).
 struct Seen {
     sessions: u64,
+    /// Sessions whose shared-history flag (any spelling) is true.
+    shared: u64,
     lowest: Option<u32>,
 }
 
 impl Combine for Seen {
     fn combine(&mut self, later: Self) {
         self.sessions += later.sessions;
+        self.shared += later.shared;
         self.lowest = match (self.lowest, later.lowest) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -803,6 +808,7 @@ impl Combine for Seen {
     }
     fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.sessions.to_le_bytes());
+        out.extend_from_slice(&self.shared.to_le_bytes());
         if let Some(i) = self.lowest {
             out.extend_from_slice(&i.to_le_bytes());
         }
@@ -810,7 +816,8 @@ impl Combine for Seen {
     fn decode(b: &[u8]) -> Option<Self> {
         Some(Seen {
             sessions: u64::from_le_bytes(b.get(..8)?.try_into().ok()?),
-            lowest: match b.get(8..) {
+            shared: u64::from_le_bytes(b.get(8..16)?.try_into().ok()?),
+            lowest: match b.get(16..) {
                 Some([]) => None,
                 rest => Some(u32::from_le_bytes(rest?.try_into().ok()?)),
             },
@@ -858,24 +865,16 @@ pub fn list(a: ListArgs, json: bool) -> Result<(), CliError> {
             sender_key = Some(k);
         }
         key.push(0);
-        let pushed = spill
-            .push(
-                key,
-                Seen {
-                    sessions: 1,
-                    lowest,
-                },
-            )
-            .and_then(|()| match sender_key {
-                Some(k) => spill.push(
-                    k,
-                    Seen {
-                        sessions: 1,
-                        lowest,
-                    },
-                ),
-                None => Ok(()),
-            });
+        let shared = u64::from(s.shared_history() == Some(true));
+        let seen = || Seen {
+            sessions: 1,
+            shared,
+            lowest,
+        };
+        let pushed = spill.push(key, seen()).and_then(|()| match sender_key {
+            Some(k) => spill.push(k, seen()),
+            None => Ok(()),
+        });
         pushed.map_err(|e| {
             failed = Some(e);
             mxkeys::Error::Io(io::Error::other("stopped: no temporary file"))
@@ -892,8 +891,8 @@ pub fn list(a: ListArgs, json: bool) -> Result<(), CliError> {
     } else {
         writeln!(
             out,
-            "{:<44} {:>8} {:>12} {:>7}",
-            "room", "sessions", "lowest index", "senders"
+            "{:<44} {:>8} {:>12} {:>7} {:>6}",
+            "room", "sessions", "lowest index", "senders", "shared"
         )?;
     }
     let mut current: Option<ListedRoom> = None;
@@ -910,8 +909,8 @@ pub fn list(a: ListArgs, json: bool) -> Result<(), CliError> {
                 .map_or_else(|| "-".to_owned(), |i| i.to_string());
             writeln!(
                 out,
-                "{:<44} {:>8} {:>12} {:>7}",
-                r.id, r.seen.sessions, lowest, r.senders
+                "{:<44} {:>8} {:>12} {:>7} {:>6}",
+                r.id, r.seen.sessions, lowest, r.senders, r.seen.shared
             )
         }
     };
@@ -929,9 +928,10 @@ pub fn list(a: ListArgs, json: bool) -> Result<(), CliError> {
                     out.write_all(if rooms == 0 { b"\n    {" } else { b",\n    {" })?;
                     write!(
                         out,
-                        "\n      \"room_id\": {},\n      \"sessions\": {},\n      \"lowest_first_index\": {},\n      \"senders\": [",
+                        "\n      \"room_id\": {},\n      \"sessions\": {},\n      \"shared_history\": {},\n      \"lowest_first_index\": {},\n      \"senders\": [",
                         Value::String(id.clone()),
                         seen.sessions,
+                        seen.shared,
                         seen.lowest.map_or_else(|| "null".to_owned(), |i| i.to_string())
                     )?;
                 }
