@@ -173,6 +173,7 @@ pub mod dehydrated;
 pub mod encoding;
 pub mod error;
 pub mod events;
+pub mod explain;
 pub mod export;
 pub mod identity;
 pub mod kdf;
