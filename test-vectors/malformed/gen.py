@@ -1723,6 +1723,87 @@ def merge_split_cases():
          "holds no sessions", "export split: an empty array; no part written")
 
 
+def dehydrated_cases():
+    """dehydrated-device decrypt and bundle decrypt (#26) on damaged inputs; the good device,
+    key and events are the committed peer-made ones in test-vectors/dehydrated."""
+    dd = os.path.join(ROOT, "test-vectors", "dehydrated")
+    with open(os.path.join(dd, "device.json")) as fh:
+        device = json.load(fh)
+    with open(os.path.join(dd, "manifest.json")) as fh:
+        curve = json.load(fh)["dehydrated_device_curve25519"]
+    dev = "{dir}/../dehydrated/device.json"
+    key = "{dir}/../dehydrated/pickle-key.txt"
+    events = "{dir}/../dehydrated/events-page1.json"
+    env = {"MXKEYS_NEW_PASSPHRASE": "new " + PASS}
+
+    def run(device_file, events_file=events, key_file=key):
+        return ["dehydrated-device", "decrypt", "--device", device_file, "--events", events_file,
+                "--pickle-key-file", key_file, "-o", "{out}"]
+
+    def with_data(**kv):
+        d = json.loads(json.dumps(device))
+        for k, v in kv.items():
+            if v is None:
+                d["device_data"].pop(k, None)
+            else:
+                d["device_data"][k] = v
+        return d
+
+    for name, data, needle, what in [
+        ("dd-not-utf8.json", b"\xff\xfe{}", "dd-not-utf8.json is not valid JSON", "a device file that is not UTF-8"),
+        ("dd-array.json", [device], "not a dehydrated device: not a JSON object", "a JSON array"),
+        ("dd-no-data.json", {"device_id": "X"}, "has no \"device_data\"", "no device_data"),
+        ("dd-no-nonce.json", with_data(nonce=None), "device_data has no string \"nonce\"",
+         "a v2 device without its nonce"),
+        ("dd-short-nonce.json", with_data(nonce=b64(b"12345678")), "the nonce is not 12 bytes",
+         "an 8-byte nonce"),
+        ("dd-pickle-not-base64.json", with_data(device_pickle="not base64!"),
+         "device_pickle or nonce is not base64", "a pickle that is not base64"),
+        ("dd-pickle-empty.json", with_data(device_pickle=""),
+         "this key does not open the dehydrated device", "an empty pickle: no AEAD tag"),
+        ("dd-v1-no-pickle.json", {"device_id": "X", "device_data": {"algorithm": "org.matrix.msc3814.v1.olm"}},
+         "device_data has no string \"device_pickle\"", "a v1 device without its pickle"),
+    ]:
+        case(name, data, run("{file}"), 1, needle, f"dehydrated-device decrypt: {what}", env)
+    for name, data, needle, what in [
+        ("dd-key-short.txt", b64(bytes(31)) + "\n", "the pickle key is not base64 of 32 bytes (31 bytes)",
+         "a 31-byte pickle key"),
+        ("dd-key-not-base64.txt", "this is not a key\n", "the pickle key is not base64 of 32 bytes (not base64)",
+         "a pickle key that is not base64"),
+    ]:
+        case(name, data, run(dev, key_file="{file}"), 1, needle,
+             f"dehydrated-device decrypt: {what}", env)
+    bad_body = {"type": "m.room.encrypted", "sender": "@bob:example.org",
+                "content": {"algorithm": "m.olm.v1.curve25519-aes-sha2", "sender_key": curve,
+                            "ciphertext": {curve: {"type": 0, "body": b64(b"not an olm message")}}}}
+    for name, data, needle, what in [
+        ("dd-events-object.json", {"next_batch": "x"}, "not a page of dehydrated-device events",
+         "an events page without events"),
+        ("dd-events-not-list.json", {"events": {"a": 1}}, "not a page of dehydrated-device events",
+         "events that are not a list"),
+        ("dd-events-empty.json", {"events": []}, "no room keys in the 0 events",
+         "the last page only: nothing to write"),
+        ("dd-events-garbage-olm.json", {"events": [bad_body]}, "no room keys in the 1 events (1 failed)",
+         "an Olm body for this device that is not an Olm message"),
+        ("dd-events-not-utf8.json", b'{"events": ["\xff"]}', "invalid UTF-8", "an events page that is not UTF-8"),
+    ]:
+        case(name, data, run(dev, events_file="{file}"), 1, needle,
+             f"dehydrated-device decrypt: {what}", env)
+
+    # bundle decrypt: attachments whose plaintext is not a bundle.
+    for name, plain, needle, what in [
+        ("bundle-not-json", b"not json", "not a room-key bundle: not JSON", "plaintext that is not JSON"),
+        ("bundle-no-keys", b'{"withheld": []}', "no \"room_keys\" list", "no room_keys"),
+        ("bundle-empty", b'{"room_keys": [], "withheld": [{"code": "m.unverified"}]}',
+         "holds no sessions (1 withheld)", "no sessions, one withheld"),
+    ]:
+        ct, info = attachment(plain=plain)
+        put(name + ".bin", ct)
+        case(name + ".json", info, ["bundle", "decrypt", "{dir}/" + name + ".bin", "--info", "{file}",
+                                    "-o", "{out}", "--plaintext"], 1, needle,
+             f"bundle decrypt: {what}")
+
+
 def main():
     self_test()
     export_cases()
@@ -1733,6 +1814,7 @@ def main():
     attachment_cases()
     output_cases()
     tool_cases()
+    dehydrated_cases()
     # Every file a case names must have been written (or be a deliberate non-file).
     for c in CASES:
         f = c["file"]
