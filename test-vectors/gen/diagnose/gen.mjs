@@ -387,6 +387,10 @@ const manifest = {
   made_by: { "@matrix-org/matrix-sdk-crypto-wasm": WASM_VERSION, generator: "test-vectors/gen/diagnose/gen.mjs (run.sh)" },
   deterministic: "event ids, timestamps, rooms, users, devices and the shape of every file are fixed; keys, session ids, ciphertexts and signatures differ per run (the peer draws its own randomness)",
   counts,
+  state_events: {
+    count: events.length - messages.length,
+    note: "not encrypted (no content.algorithm): they have no entry in `expected`; diagnose reads them for the user's joins (m.room.member, state_key = user_id, membership join) and each room's m.room.history_visibility, and should not count them as undecryptable",
+  },
   expected,
   withheld_notices: withheldEvents,
   withheld_sent_by_peer: {
