@@ -8,6 +8,8 @@
 #                                              MSC3814 dehydrated device, matrix-sdk-crypto-wasm)
 #   test-vectors/gen/run.sh bundle             test-vectors/bundle/ instead (bundle/run.sh: MSC4268
 #                                              room key bundles, matrix-sdk-crypto-wasm)
+#   test-vectors/gen/run.sh diagnose           test-vectors/diagnose/ instead (diagnose/run.sh: why
+#                                              events cannot be read, matrix-sdk-crypto-wasm)
 # Installs into test-vectors/gen/node_modules and test-vectors/gen/.venv (both gitignored).
 # Needs Node >= 20 (WebCrypto), npm, Python >= 3.9 with venv.
 set -euo pipefail
@@ -20,7 +22,8 @@ for a in "$@"; do
     account) exec ./account/run.sh ;;
     dehydrated) exec ./dehydrated/run.sh ;;
     bundle) exec ./bundle/run.sh ;;
-    *) echo "usage: $0 [--fresh-sessions | account | dehydrated | bundle]" >&2; exit 2 ;;
+    diagnose) exec ./diagnose/run.sh ;;
+    *) echo "usage: $0 [--fresh-sessions | account | dehydrated | bundle | diagnose]" >&2; exit 2 ;;
   esac
 done
 
