@@ -315,11 +315,30 @@ impl Context {
                 });
             }
         }
+        self.not_cross_signed(ev)
+    }
+
+    /// For an event that decrypts: a warning when its sending device is not cross-signed
+    /// (MSC4153 clients would not show it), else `None`.
+    pub fn warn(&self, ev: &Value, outcome: &Outcome) -> Option<Reason> {
+        match outcome {
+            Outcome::Ok { .. } => self.not_cross_signed(ev),
+            _ => None,
+        }
+    }
+
+    /// [`Reason::SenderNotCrossSigned`] when the keys query covers the sender and the device
+    /// with the event's `sender_key` is theirs and not cross-signed.
+    fn not_cross_signed(&self, ev: &Value) -> Option<Reason> {
         let sender = ev.get("sender").and_then(Value::as_str)?;
         if !self.queried.contains(sender) {
             return None;
         }
-        match sender_key.and_then(|k| self.devices.get(k)) {
+        let key = ev
+            .get("content")
+            .and_then(|c| c.get("sender_key"))
+            .and_then(Value::as_str)?;
+        match self.devices.get(key) {
             Some((user, device, false)) if user == sender => Some(Reason::SenderNotCrossSigned {
                 user: user.clone(),
                 device: Some(device.clone()),
