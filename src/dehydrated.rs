@@ -625,6 +625,23 @@ pub fn room_keys(d: &Decrypted) -> RoomKeys {
                 .unwrap_or_default();
             chain.push(Value::String(d.sender_key.clone()));
             let field = |n: &str| c.get(n).cloned().unwrap_or(Value::Null);
+            // The forwarded key is the export format (0x01) of the session it names.
+            let key = c
+                .get("session_key")
+                .and_then(Value::as_str)
+                .map(SessionKey::from_base64);
+            match key {
+                Some(Ok(k))
+                    if Some(k.session_id().as_str())
+                        == c.get("session_id").and_then(Value::as_str) => {}
+                Some(Ok(_)) => {
+                    return RoomKeys::None(Some("its session key is not session_id's".into()))
+                }
+                Some(Err(e)) => {
+                    return RoomKeys::None(Some(format!("its session key is unusable: {e}")))
+                }
+                None => return RoomKeys::None(Some("a forwarded key without session_key".into())),
+            }
             let mut s = json!({
                 "algorithm": crate::megolm::ALGORITHM,
                 "room_id": field("room_id"),
@@ -695,4 +712,135 @@ pub fn event_identity(event: &Value) -> [u8; 32] {
 #[doc(hidden)]
 pub fn parse_decrypted_pickle(bytes: &[u8]) -> bool {
     Account::from_decrypted_dehydrated_device(bytes).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    /// A megolm session key in the sharing format (0x02), made by another implementation.
+    fn shared_key() -> (String, String) {
+        let v: Value =
+            serde_json::from_str(include_str!("../test-vectors/megolm/valid-signed.json")).unwrap();
+        (
+            v[0]["session_id"].as_str().unwrap().to_owned(),
+            v[0]["session_key"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    fn decrypted(event_type: &str, content: Value) -> Decrypted {
+        Decrypted {
+            event_type: event_type.into(),
+            sender: "@bob:x".into(),
+            sender_key: "OLMSENDER".into(),
+            sender_ed25519: "BOBED".into(),
+            sender_device_keys: false,
+            new_session: true,
+            content,
+        }
+    }
+
+    fn one(r: RoomKeys) -> Value {
+        match r {
+            RoomKeys::Sessions(mut v) => serde_json::to_value(v.remove(0)).unwrap(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_room_key_becomes_an_export_session_from_its_olm_sender() {
+        let (sid, key) = shared_key();
+        let s = one(room_keys(&decrypted(
+            "m.room_key",
+            json!({"algorithm": "m.megolm.v1.aes-sha2", "room_id": "!r:x", "session_id": sid,
+                   "session_key": key, "org.matrix.msc3061.shared_history": true}),
+        )));
+        assert_eq!(s["sender_key"], "OLMSENDER");
+        assert_eq!(s["sender_claimed_keys"]["ed25519"], "BOBED");
+        assert_eq!(s["org.matrix.msc3061.shared_history"], true);
+        let k = SessionKey::from_base64(s["session_key"].as_str().unwrap()).unwrap();
+        assert_eq!(k.format(), crate::megolm::SessionKeyFormat::Export);
+        assert_eq!(k.session_id(), sid);
+
+        // A key for another session id, another algorithm, or missing fields: not used.
+        for content in [
+            json!({"algorithm": "m.megolm.v1.aes-sha2", "room_id": "!r:x", "session_id": "other", "session_key": key}),
+            json!({"algorithm": "m.megolm.v2", "room_id": "!r:x", "session_id": sid, "session_key": key}),
+            json!({"algorithm": "m.megolm.v1.aes-sha2", "session_id": sid, "session_key": key}),
+        ] {
+            assert!(matches!(
+                room_keys(&decrypted("m.room_key", content)),
+                RoomKeys::None(Some(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn a_forwarded_key_keeps_its_fields_and_the_chain_grows_by_the_olm_sender() {
+        let v: Value =
+            serde_json::from_str(include_str!("../test-vectors/megolm/valid-laptop.json")).unwrap();
+        let (sid, key) = (v[0]["session_id"].clone(), v[0]["session_key"].clone());
+        let s = one(room_keys(&decrypted(
+            "m.forwarded_room_key",
+            json!({"algorithm": "m.megolm.v1.aes-sha2", "room_id": "!r:x", "sender_key": "ORIGIN",
+                   "session_id": sid, "session_key": key, "sender_claimed_ed25519_key": "ORIGED",
+                   "forwarding_curve25519_key_chain": ["FIRST"], "shared_history": false}),
+        )));
+        assert_eq!(s["session_key"], key);
+        assert_eq!(s["sender_key"], "ORIGIN");
+        assert_eq!(s["sender_claimed_keys"]["ed25519"], "ORIGED");
+        assert_eq!(
+            s["forwarding_curve25519_key_chain"],
+            json!(["FIRST", "OLMSENDER"])
+        );
+        assert_eq!(s["shared_history"], false);
+        // A key of another session is not used.
+        let other = room_keys(&decrypted(
+            "m.forwarded_room_key",
+            json!({"algorithm": "m.megolm.v1.aes-sha2", "room_id": "!r:x", "session_id": "SID",
+                   "session_key": key}),
+        ));
+        assert!(matches!(other, RoomKeys::None(Some(_))));
+    }
+
+    #[test]
+    fn a_bundle_pointer_and_other_payloads() {
+        let b = room_keys(&decrypted(
+            "m.room_key_bundle",
+            json!({"room_id": "!r:x", "file": {"url": "mxc://x/y"}}),
+        ));
+        assert!(matches!(b, RoomKeys::Bundle { ref room_id, .. } if room_id == "!r:x"));
+        assert!(matches!(
+            room_keys(&decrypted("m.room_key_bundle", json!({"room_id": "!r:x"}))),
+            RoomKeys::None(Some(_))
+        ));
+        assert!(matches!(
+            room_keys(&decrypted("m.dummy", json!({}))),
+            RoomKeys::None(None)
+        ));
+    }
+
+    #[test]
+    fn pickle_keys_and_device_bodies() {
+        assert!(PickleKey::from_base64(&"A".repeat(43)).is_ok());
+        assert!(matches!(
+            PickleKey::from_base64("AAAA"),
+            Err(DehydratedError::BadKey(_))
+        ));
+        let d = json!({"device_id": "D", "device_data": {"algorithm": V1, "device_pickle": "x"}});
+        assert_eq!(DehydratedDevice::parse(&d).unwrap().algorithm, V1);
+        let d =
+            json!({"device_id": "D", "device_data": {"algorithm": "other", "device_pickle": "x"}});
+        assert_eq!(
+            DehydratedDevice::parse(&d).unwrap_err(),
+            DehydratedError::UnknownAlgorithm("other".into())
+        );
+        // Debug never shows the pickle.
+        let d = json!({"device_id": "D", "device_data": {"algorithm": V2, "device_pickle": "SECRETPICKLE", "nonce": "n"}});
+        assert!(!format!("{:?}", DehydratedDevice::parse(&d).unwrap()).contains("SECRETPICKLE"));
+        assert!(
+            !format!("{:?}", PickleKey::from_base64(&"B".repeat(43)).unwrap()).contains("BBBB")
+        );
+    }
 }
