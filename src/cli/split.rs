@@ -248,6 +248,9 @@ impl Parts<'_> {
             }
             PartSink::Export(w) => w.finish()?.commit()?,
         };
+        // Until every part is written, a stop signal removes the parts already in place, as an
+        // error does: no partial set is left behind.
+        super::interrupt::register(&path);
         self.done.push((path, part.sessions, size));
         let _ = part.number;
         Ok(())
@@ -369,11 +372,17 @@ pub fn split(a: SplitArgs, json: bool) -> Result<(), CliError> {
         in_order(&a.file, &mut src, &mut parts)
     };
     let total = match written {
-        Ok(n) => n,
+        Ok(n) => {
+            for (p, ..) in &parts.done {
+                super::interrupt::unregister(p);
+            }
+            n
+        }
         Err(e) => {
             // No partial set of parts: those already committed go again.
             for (p, ..) in &parts.done {
                 let _ = std::fs::remove_file(p);
+                super::interrupt::unregister(p);
             }
             if parts.created_dir {
                 let _ = std::fs::remove_dir(&a.dir);
