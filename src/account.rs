@@ -389,6 +389,68 @@ pub enum Repair {
     StoreBackupKey,
 }
 
+/// The sessions of a backup as [`doctor`] asks about them: how many there are, and how many a
+/// key opens. Entries held in memory answer directly; [`StreamedBackup`] reads a body of any
+/// size one entry at a time (a million sessions are 800 MB of JSON).
+pub trait BackupSessions: std::fmt::Debug {
+    /// `(sessions, opened)`: the number of sessions, and how many of them `key` decrypts (0
+    /// without a key).
+    ///
+    /// # Errors
+    /// The body cannot be read (I/O, JSON).
+    fn count(&self, key: Option<&RecoveryKey>) -> Result<(u64, u64), Error>;
+}
+
+impl BackupSessions for [backup::Entry] {
+    fn count(&self, key: Option<&RecoveryKey>) -> Result<(u64, u64), Error> {
+        let opened = key.map_or(0, |k| {
+            backup::decrypt_entries(k, self)
+                .iter()
+                .filter(|o| o.result.is_ok())
+                .count()
+        });
+        Ok((self.len() as u64, opened as u64))
+    }
+}
+
+/// A backup body read from the start each time it is asked about, through `open` (which the
+/// caller makes: this crate opens no files). Memory stays bounded whatever the body's size.
+pub struct StreamedBackup<F>(pub F);
+
+impl<F> std::fmt::Debug for StreamedBackup<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StreamedBackup")
+    }
+}
+
+impl<F, R> BackupSessions for StreamedBackup<F>
+where
+    F: Fn() -> std::io::Result<R>,
+    R: std::io::Read + Send,
+{
+    fn count(&self, key: Option<&RecoveryKey>) -> Result<(u64, u64), Error> {
+        let input = (self.0)()?;
+        let (mut total, mut opened) = (0u64, 0u64);
+        let streamed = match key {
+            None => backup::for_each_entry(input, None, |_| {
+                total += 1;
+                Ok(std::ops::ControlFlow::Continue(()))
+            })?,
+            Some(k) => backup::decrypt_stream(k, input, None, |o| {
+                total += 1;
+                opened += u64::from(o.result.is_ok());
+                Ok(())
+            })?,
+        };
+        // A lone KeyBackupData (no rooms): read in memory, it is one session.
+        if let backup::Streamed::Lone(doc) = streamed {
+            let (_, entries) = backup::entries(&doc, None, None)?;
+            return entries.as_slice().count(key);
+        }
+        Ok((total, opened))
+    }
+}
+
 /// What [`doctor`] is given.
 #[derive(Debug, Clone, Copy)]
 pub struct Inputs<'a> {
@@ -400,8 +462,9 @@ pub struct Inputs<'a> {
     pub keys_query: Option<&'a Value>,
     /// The account's user id (needed with `keys_query`, and to read signatures).
     pub user_id: Option<&'a str>,
-    /// The backup's entries (GET /room_keys/keys).
-    pub backup: Option<&'a [backup::Entry]>,
+    /// The backup's sessions (GET /room_keys/keys): entries in memory, or a
+    /// [`StreamedBackup`] that reads a body of any size again for each question.
+    pub backup: Option<&'a dyn BackupSessions>,
     /// The Security Key or Phrase, or a backup key; `None` checks what can be seen without.
     pub held: Option<Held<'a>>,
     /// The current backup's own key, when the person has it as well (for the repair that
@@ -1180,23 +1243,29 @@ fn dehydration_key(cx: &Ctx<'_>) -> Check {
 
 fn backup_sessions(cx: &Ctx<'_>) -> Check {
     let id = CheckId::BackupSessions;
-    let Some(entries) = cx.inp.backup else {
+    let Some(backup) = cx.inp.backup else {
         return skipped(id, "no backup given", Needs::Backup);
     };
-    let Some((key, _)) = cx.backup_key() else {
+    let key = cx.backup_key().map(|(key, _)| key);
+    let (total, ok) = match backup.count(key) {
+        Ok(counts) => counts,
+        Err(e) => {
+            return check(
+                id,
+                Status::Fail,
+                format!("the backup cannot be read: {e}"),
+                Some("give the GET /room_keys/keys body as the server sent it"),
+            )
+        }
+    };
+    if key.is_none() {
         return check(
             id,
             Status::Skipped,
-            format!(
-                "{} sessions in the backup; no backup key to open them with",
-                entries.len()
-            ),
+            format!("{total} sessions in the backup; no backup key to open them with"),
             None,
         );
-    };
-    let outcomes = backup::decrypt_entries(key, entries);
-    let ok = outcomes.iter().filter(|o| o.result.is_ok()).count();
-    let total = outcomes.len();
+    }
     let failed = total - ok;
     let fix = Some("sessions the key cannot open were backed up under another key: restore them from a device that has them, or find the key of that backup version");
     if failed == 0 {

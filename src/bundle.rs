@@ -136,7 +136,10 @@ mod tests {
         for (text, why) in [
             (&b"not json"[..], "not JSON"),
             (b"{}", "no \"room_keys\" list"),
-            (b"{\"room_keys\": [], \"withheld\": 5}", "\"withheld\" is not a list"),
+            (
+                b"{\"room_keys\": [], \"withheld\": 5}",
+                "\"withheld\" is not a list",
+            ),
         ] {
             let e = parse(text).unwrap_err().to_string();
             assert!(e.contains(why), "{e}");

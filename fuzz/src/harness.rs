@@ -1229,7 +1229,9 @@ pub fn account_doctor(data: &[u8]) {
             backup_version: version.as_ref(),
             keys_query: kq.as_ref(),
             user_id: Some("@alice:example.org"),
-            backup: entries.as_deref(),
+            backup: entries
+                .as_deref()
+                .map(|e| e as &dyn account::BackupSessions),
             held,
             backup_key: key.as_ref(),
             limits: FUZZ_LIMITS,

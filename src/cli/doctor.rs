@@ -8,14 +8,15 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde_json::{json, Value};
 
-use mxkeys::account::{self, CheckId, Inputs, KeyKind, Needs, Repair, Status};
-use mxkeys::backup;
+use mxkeys::account::{
+    self, BackupSessions, CheckId, Inputs, KeyKind, Needs, Repair, Status, StreamedBackup,
+};
 use mxkeys::recovery_key::RecoveryKey;
 use mxkeys::ssss::AccountData;
 
 use super::common::{output_arg, MaxRounds, OptionalOutputArgs};
 use super::held::{self, HeldArgs};
-use super::io::{note, print_json, read_json, read_small_json};
+use super::io::{duplicate, note, open_input_file, print_json, read_small_json};
 use super::{output, CliError};
 
 const AFTER: &str = "\
@@ -136,11 +137,17 @@ pub fn run(a: DoctorArgs, json: bool) -> Result<(), CliError> {
         },
         (None, None) => None,
     };
-    let backup_doc = a.backup.as_deref().map(read_json).transpose()?;
-    let entries = backup_doc
+    // The backup is read as a stream, once now (a damaged body is an error before any check
+    // runs) and again for each question the checks ask: never held whole.
+    let backup_file = a.backup.as_deref().map(open_input_file).transpose()?;
+    // Each reading starts from the beginning of the same open file.
+    let streamed = backup_file
         .as_ref()
-        .map(|d| backup::entries(d, None, None).map(|(_, e)| e))
-        .transpose()?;
+        .map(|f| StreamedBackup(move || duplicate(f)));
+    if let (Some(s), Some(path)) = (&streamed, &a.backup) {
+        s.count(None)
+            .map_err(|e| CliError::Input(format!("{}: {e}", path.display())))?;
+    }
     let held = held::read(&a.key, true)?;
     let backup_key = match &a.backup_key_file {
         Some(f) => {
@@ -163,7 +170,7 @@ pub fn run(a: DoctorArgs, json: bool) -> Result<(), CliError> {
         backup_version: version.as_ref(),
         keys_query: keys_query.as_ref(),
         user_id: user_id.as_deref(),
-        backup: entries.as_deref(),
+        backup: streamed.as_ref().map(|s| s as &dyn BackupSessions),
         held: held.as_ref().map(held::HeldSecret::as_held),
         backup_key: backup_key.as_ref(),
         limits: a.max.limits(),

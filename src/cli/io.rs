@@ -277,17 +277,6 @@ pub fn print_json(v: &serde_json::Value) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Read a whole JSON document from a file (or `-`), naming the file in errors. Unbounded: for
-/// documents that grow with an account's history (backups, event lists); see [`read_small_json`].
-pub fn read_json(path: &Path) -> Result<serde_json::Value, CliError> {
-    let mut src = open_once(path, "the input file")?;
-    let mut buf = Vec::new();
-    src.reader
-        .read_to_end(&mut buf)
-        .map_err(|e| CliError::Input(format!("cannot read {}: {}", path.display(), e)))?;
-    parse_json(path, &buf)
-}
-
 /// The largest document [`read_small_json`] reads. Real account data, an event's EncryptedFile, a
 /// /keys/query response, a SAS transcript or a backup version are kilobytes (a keys-query of a
 /// thousand users is a few MB); parsing a gigabyte line took 2 GB of memory.
