@@ -401,7 +401,7 @@ pub trait BackupSessions: std::fmt::Debug {
     fn count(&self, key: Option<&RecoveryKey>) -> Result<(u64, u64), Error>;
 }
 
-impl BackupSessions for [backup::Entry] {
+impl BackupSessions for Vec<backup::Entry> {
     fn count(&self, key: Option<&RecoveryKey>) -> Result<(u64, u64), Error> {
         let opened = key.map_or(0, |k| {
             backup::decrypt_entries(k, self)
@@ -445,7 +445,7 @@ where
         // A lone KeyBackupData (no rooms): read in memory, it is one session.
         if let backup::Streamed::Lone(doc) = streamed {
             let (_, entries) = backup::entries(&doc, None, None)?;
-            return entries.as_slice().count(key);
+            return entries.count(key);
         }
         Ok((total, opened))
     }
