@@ -1230,7 +1230,7 @@ pub fn account_doctor(data: &[u8]) {
             keys_query: kq.as_ref(),
             user_id: Some("@alice:example.org"),
             backup: entries
-                .as_deref()
+                .as_ref()
                 .map(|e| e as &dyn account::BackupSessions),
             held,
             backup_key: key.as_ref(),
