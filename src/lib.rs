@@ -9,7 +9,7 @@
 //! | room-key export files | [`export`] (armor, container, writer guess) | "Key exports" |
 //! | the sessions inside them | [`session`] (typed, validate, client rules), [`merge`] (dedupe, merge) | "Key export format" |
 //! | megolm session keys and messages | [`megolm`] | "Megolm" |
-//! | room history | [`events`] | "`m.megolm.v1.aes-sha2`" |
+//! | room history | [`events`], [`explain`] (withheld, MSC4153, missing history bundles) | "`m.megolm.v1.aes-sha2`", "`m.room_key.withheld`" |
 //! | dehydrated devices and their queued room keys | [`dehydrated`] (vodozemac for Olm) | "Olm", MSC3814, MSC4147 |
 //! | room-key bundles (shared history) | [`bundle`] | MSC4268 |
 //! | Security Keys | [`recovery_key`] | "Recovery key" |
