@@ -89,7 +89,7 @@ Exit codes:
 
 #[derive(Debug, Subcommand)]
 pub enum DehydratedCmd {
-    /// Dehydrated device + its queued events -> the room keys in them, as an export.
+    /// A dehydrated device's queued events -> their room keys.
     #[command(after_help = DECRYPT_AFTER)]
     #[command(mut_args(output_arg(|a| a.help("The export file to write"))))]
     Decrypt(DecryptArgs),
@@ -97,7 +97,7 @@ pub enum DehydratedCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum BundleCmd {
-    /// An encrypted room-key bundle -> its sessions, as an export.
+    /// An encrypted room-key bundle -> its sessions.
     #[command(after_help = BUNDLE_AFTER)]
     #[command(mut_args(output_arg(|a| a.help("The export file to write"))))]
     Decrypt(BundleArgs),
@@ -108,19 +108,19 @@ pub struct DecryptArgs {
     /// The dehydrated device: GET .../dehydrated_device body.
     #[arg(long, value_name = "DEVICE.json")]
     device: PathBuf,
-    /// Pages of its events: POST .../dehydrated_device/{id}/events bodies.
+    /// Pages of its events (POST .../events bodies).
     #[arg(long, value_name = "EVENTS.json", num_args = 1.., required = true)]
     events: Vec<PathBuf>,
-    /// The account data holding secret storage (with your Security Key or Phrase).
+    /// Account data with secret storage (for your Security Key).
     #[arg(long, value_name = "AD.json", conflicts_with = "pickle_key_file")]
     account_data: Option<PathBuf>,
-    /// The pickle key itself (first line: unpadded base64 of 32 bytes; - for stdin).
+    /// The pickle key itself (first line, base64; - for stdin).
     #[arg(long, value_name = "PATH")]
     pickle_key_file: Option<PathBuf>,
     /// Folder of downloaded room-key bundles, named by media id.
     #[arg(long, value_name = "DIR")]
     bundle_dir: Option<PathBuf>,
-    /// Write the keys that decrypted even if other events failed or were not for this device.
+    /// Write the keys found even if some events failed.
     #[arg(long)]
     allow_partial: bool,
     #[command(flatten)]

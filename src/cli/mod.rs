@@ -99,23 +99,23 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Room-key export files ("-----BEGIN MEGOLM SESSION DATA-----").
+    /// Room-key export files (BEGIN MEGOLM SESSION DATA).
     #[command(subcommand, after_help = group_help!("export", "mxkeys export inspect element-keys.txt", "mxkeys export decrypt element-keys.txt -o keys.json"))]
     Export(export::ExportCmd),
-    /// Security Keys (recovery keys): check, explain typos, generate.
+    /// Security Keys: check, explain typos, generate.
     #[command(subcommand, after_help = group_help!("recovery-key", "mxkeys recovery-key check --backup-version version.json", "mxkeys recovery-key generate"))]
     RecoveryKey(recovery_key::KeyCmd),
-    /// Server-side key backups: decrypt, encrypt, turn into exports.
+    /// Key backups: decrypt, encrypt, turn into exports.
     #[command(subcommand, after_help = group_help!("backup", "mxkeys backup decrypt backup.json --backup-version version.json -o keys.json", "mxkeys backup to-export backup.json --backup-version version.json -o keys.txt"))]
     Backup(backup::BackupCmd),
-    /// Secret storage: cross-signing and backup keys in account data.
+    /// Secret storage: the secrets in account data.
     #[command(subcommand, after_help = group_help!("ssss", "mxkeys ssss inspect account_data.json", "mxkeys ssss decrypt account_data.json"))]
     Ssss(ssss::SsssCmd),
     /// Encrypted attachments: files and images of encrypted rooms.
     #[command(subcommand, after_help = group_help!("attachment", "mxkeys attachment decrypt blob --info event.json -o photo.jpg", "mxkeys attachment encrypt photo.jpg -o photo.enc --info-out photo.json"))]
     Attachment(attachment::AttachmentCmd),
-    /// Dehydrated devices (MSC3814): the keys in their queued events.
-    #[command(subcommand, after_help = group_help!("dehydrated-device", "mxkeys dehydrated-device decrypt --device device.json --events events-1.json --account-data account_data.json -o keys.txt", "mxkeys dehydrated-device decrypt --device device.json --events events-1.json --pickle-key-file key.txt -o keys.json --plaintext"))]
+    /// Dehydrated devices: the keys in their queued events.
+    #[command(subcommand, after_help = group_help!("dehydrated-device", "mxkeys dehydrated-device decrypt --device d.json --events e*.json -o keys.txt", "mxkeys dehydrated-device decrypt --help"))]
     DehydratedDevice(dehydrated::DehydratedCmd),
     /// Room-key bundles (MSC4268): shared room history.
     #[command(subcommand, after_help = group_help!("bundle", "mxkeys bundle decrypt bundle.bin --info room_key_bundle.json -o keys.txt", "mxkeys bundle decrypt bundle.bin --info file.json -o keys.json --plaintext"))]
@@ -133,7 +133,7 @@ enum Command {
     /// Room history: decrypt events offline, explain failures.
     #[command(subcommand, after_help = group_help!("events", "mxkeys events decrypt events.json --keys element-keys.txt -o decrypted.json", "mxkeys events diagnose events.json --keys element-keys.txt"))]
     Events(events::EventsCmd),
-    /// Cross-signing: check the signatures of a /keys/query response.
+    /// Cross-signing: check a /keys/query response.
     #[command(subcommand, after_help = group_help!("cross-signing", "mxkeys cross-signing check --keys keys_query.json", "mxkeys cross-signing check --keys keys_query.json --json"))]
     CrossSigning(identity::CrossSigningCmd),
     /// Verification QR codes.
