@@ -89,7 +89,7 @@ impl Reason {
                     "m.unavailable" => "the sender no longer had the key when this device asked for it",
                     "m.no_olm" => "the sender could not open an encrypted channel to this device (its one-time keys had run out)",
                     "m.history_not_shared" => "the key is of history the sender does not share with people who joined later",
-                    _ => "the sender gave a code mxkeys does not know",
+                    _ => "the sender gave a code not in the spec",
                 };
                 format!(
                     "the key was withheld by {} ({}): {what}{}",

@@ -175,6 +175,7 @@ pub mod error;
 pub mod events;
 pub mod explain;
 pub mod export;
+pub mod hashline;
 pub mod identity;
 pub mod kdf;
 pub mod megolm;

@@ -12,6 +12,7 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use mxkeys::export;
+use mxkeys::hashline::Hashline;
 use mxkeys::kdf::{self, Engine, Limits, Rounds};
 use mxkeys::search::{self, Candidates, CandidatesError, Progress, Target};
 use mxkeys::ssss::AccountData;
@@ -78,6 +79,100 @@ pub enum PassphraseCmd {
     /// Try candidate passphrases on an export, Security Phrase or backup.
     #[command(after_help = SEARCH_AFTER)]
     Search(SearchArgs),
+    /// Print the target as a hash line for hashcat or John the Ripper.
+    #[command(after_help = HASHLINE_AFTER)]
+    Hashline(HashlineArgs),
+    /// Check hashcat's or John's hits against the whole target.
+    #[command(after_help = CONFIRM_AFTER)]
+    #[command(mut_args(output_arg(|a| a.help("Write the confirmed passphrase here (mode 0600)"))))]
+    Confirm(ConfirmArgs),
+}
+
+const HASHLINE_AFTER: &str = "\
+TARGET is an export file or account data (a Security Phrase; --key-id for a key other than the
+default). One line is printed, nothing secret in it: $mxkeys$1$e$... for an export (rounds, salt,
+IV and its first 48 bytes of ciphertext: a hit is confirmed with `mxkeys passphrase confirm`),
+$mxkeys$1$s$... for a Security Phrase (the key check: exact). hashcat/README.md documents the
+layouts and the modules that read them. A legacy backup passphrase has no line (its check needs
+X25519): search it with `mxkeys passphrase search`. --format john prefixes the file name, as John
+the Ripper's *2john tools do.
+
+Examples:
+  mxkeys passphrase hashline element-keys.txt > target.hash
+  mxkeys passphrase hashline account_data.json --format john > target.john
+
+Exit codes:
+  0  printed
+  1  not a target that has a line (damaged export, no Security Phrase, legacy backup)
+  2  usage: bad arguments";
+
+const CONFIRM_AFTER: &str = "\
+POT is hashcat's potfile (~/.local/share/hashcat/hashcat.potfile, or --potfile-path) or its
+--outfile, or John's pot: lines HASH:PASSPHRASE ($HEX[...] decoded). Each line for TARGET's hash
+line is checked against the whole target: for an export, the HMAC over the file, which the
+known-plaintext check of the hash line only approximates. A hit that fails is a false positive,
+reported as such. The confirmed passphrase is shown only on the terminal or written to -o (mode
+0600), never to a pipe.
+
+Examples:
+  mxkeys passphrase confirm element-keys.txt --potfile ~/.local/share/hashcat/hashcat.potfile
+  mxkeys passphrase confirm element-keys.txt --potfile found.txt -o passphrase.txt
+
+Exit codes:
+  0  a hit is confirmed
+  1  no hit for this target in POT, or only false positives
+  2  usage: bad arguments, confirmed but no terminal to show it on and no -o";
+
+/// `--format` of `passphrase hashline`.
+#[derive(Debug, Clone, Copy, ValueEnum, Default)]
+enum LineFormat {
+    /// The line alone.
+    #[default]
+    Hashcat,
+    /// NAME:line.
+    John,
+}
+
+#[derive(Debug, Args)]
+pub struct HashlineArgs {
+    /// Export file or account data.
+    target: PathBuf,
+    /// hashcat (the line) or john (FILE:line).
+    #[arg(
+        long,
+        value_enum,
+        default_value_t,
+        hide_possible_values = true,
+        hide_default_value = true
+    )]
+    format: LineFormat,
+    /// TARGET's type if not detected: export, ssss.
+    #[arg(long, value_enum, hide_possible_values = true)]
+    kind: Option<Kind>,
+    /// The secret-storage key (else the default).
+    #[arg(long, value_name = "ID")]
+    key_id: Option<String>,
+    #[command(flatten)]
+    max: MaxRounds,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfirmArgs {
+    /// Export file or account data: the hash line's target.
+    target: PathBuf,
+    /// hashcat's potfile or --outfile, or John's pot.
+    #[arg(long, value_name = "POT")]
+    potfile: PathBuf,
+    /// TARGET's type if not detected: export, ssss.
+    #[arg(long, value_enum, hide_possible_values = true)]
+    kind: Option<Kind>,
+    /// The secret-storage key (else the default).
+    #[arg(long, value_name = "ID")]
+    key_id: Option<String>,
+    #[command(flatten)]
+    out: OptionalOutputArgs,
+    #[command(flatten)]
+    max: MaxRounds,
 }
 
 #[derive(Debug, Subcommand)]
@@ -150,7 +245,157 @@ pub fn run_passphrase(cmd: PassphraseCmd, json: bool) -> Result<(), CliError> {
                 "the search was stopped with Ctrl-C; nothing was written".into(),
             )),
         },
+        PassphraseCmd::Hashline(a) => hashline(a, json),
+        PassphraseCmd::Confirm(a) => confirm(a, json),
     }
+}
+
+fn line_of(
+    target: &Path,
+    kind: Option<Kind>,
+    key_id: Option<&str>,
+    max: &MaxRounds,
+) -> Result<(Target, Hashline), CliError> {
+    let spec = TargetSpec {
+        target,
+        kind,
+        key_id,
+    };
+    let t = load_target(&spec, &max.limits())?;
+    let line = Hashline::of(&t).map_err(|e| {
+        CliError::Input(format!(
+            "{}: {e} (mxkeys passphrase search {} --candidates LIST)",
+            target.display(),
+            target.display()
+        ))
+    })?;
+    Ok((t, line))
+}
+
+fn hashline(a: HashlineArgs, json: bool) -> Result<(), CliError> {
+    let (_, line) = line_of(&a.target, a.kind, a.key_id.as_deref(), &a.max)?;
+    let text = match a.format {
+        LineFormat::Hashcat => line.to_string(),
+        LineFormat::John => format!(
+            "{}:{line}",
+            a.target.file_name().map_or_else(
+                || "target".into(),
+                |n| n.to_string_lossy().replace(':', "_")
+            )
+        ),
+    };
+    if json {
+        return print_json(&json!({"line": text, "version": mxkeys::hashline::VERSION}));
+    }
+    outln!("{text}")?;
+    Ok(())
+}
+
+/// A potfile's passphrase: as written, or hashcat's `$HEX[...]` for bytes it would not print.
+fn pot_plain(text: &str) -> Option<Zeroizing<String>> {
+    let Some(hex) = text.strip_prefix("$HEX[").and_then(|t| t.strip_suffix(']')) else {
+        return Some(Zeroizing::new(text.to_owned()));
+    };
+    let bytes: Option<Vec<u8>> = (0..hex.len() / 2)
+        .map(|i| {
+            hex.get(2 * i..2 * i + 2)
+                .and_then(|p| u8::from_str_radix(p, 16).ok())
+        })
+        .collect();
+    let bytes = Zeroizing::new(bytes.filter(|_| hex.len().is_multiple_of(2))?);
+    // Non-UTF-8 bytes (a Latin-1 passphrase): as Latin-1 characters, which the export check
+    // also tries as Latin-1 bytes.
+    Some(Zeroizing::new(match std::str::from_utf8(&bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
+    }))
+}
+
+fn confirm(a: ConfirmArgs, json: bool) -> Result<(), CliError> {
+    // OUT is checked before any work, as the search does.
+    drop(a.out.create(&[&a.target, &a.potfile])?);
+    let (target, line) = line_of(&a.target, a.kind, a.key_id.as_deref(), &a.max)?;
+    let ours = format!("{line}:");
+    let file = File::open(&a.potfile)
+        .map_err(|e| CliError::Input(format!("cannot read {}: {e}", a.potfile.display())))?;
+    let mut reader = BufReader::new(file);
+    let (mut hits, mut false_positives, mut n, mut other_versions) = (0u64, 0u64, 0u64, 0u64);
+    let mut buf = Zeroizing::new(Vec::with_capacity(1024));
+    loop {
+        buf.clear();
+        // A potfile line is a hash and a passphrase: 1 MiB is far past both.
+        let read = (&mut reader)
+            .take(1 << 20)
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| CliError::Input(format!("cannot read {}: {e}", a.potfile.display())))?;
+        if read == 0 {
+            break;
+        }
+        n += 1;
+        let text = String::from_utf8_lossy(&buf);
+        let text = text.trim_end_matches(['\n', '\r']);
+        // John writes NAME:HASH:PLAIN in some outputs; hashcat HASH:PLAIN.
+        let Some(at) = text.find(&ours) else {
+            // A line of another layout version is named, not silently skipped.
+            if let Some(start) = text.find(mxkeys::hashline::PREFIX) {
+                let hash = text.get(start..).unwrap_or_default();
+                let hash = hash.split(':').next().unwrap_or_default();
+                if let Err(e @ mxkeys::hashline::HashlineError::Version(_)) = Hashline::parse(hash)
+                {
+                    other_versions += 1;
+                    note(&format!("line {n} of {}: {e}", a.potfile.display()));
+                }
+            }
+            continue;
+        };
+        let Some(plain) = text.get(at + ours.len()..).and_then(pot_plain) else {
+            continue;
+        };
+        hits += 1;
+        if target.check(&plain) {
+            let r = Reveal {
+                out: &a.out,
+                inputs: [&a.target, &a.potfile],
+                at: format!("{} line {n}", a.potfile.display()),
+                again: "rerun with -o FILE".into(),
+                line: n,
+            };
+            if !json {
+                note(&format!(
+                    "line {n} of {} opens {}: confirmed",
+                    a.potfile.display(),
+                    a.target.display()
+                ));
+            }
+            return reveal(&plain, &r, json);
+        }
+        false_positives += 1;
+        note(&format!(
+            "line {n} of {}: a false positive (its passphrase passes the hash line's check but does not open {})",
+            a.potfile.display(),
+            a.target.display()
+        ));
+    }
+    if json {
+        print_json(&json!({"found": false, "hits": hits, "false_positives": false_positives}))?;
+    }
+    Err(CliError::Reported(if hits == 0 && other_versions > 0 {
+        format!(
+            "no line of {} is for this target; {other_versions} are hash lines of another version (above): make the line with this mxkeys and search again",
+            a.potfile.display()
+        )
+    } else if hits == 0 {
+        format!(
+            "no line of {} is for this target ({n} lines read; its hash line is {line}); keep searching",
+            a.potfile.display()
+        )
+    } else {
+        format!(
+            "{false_positives} hits in {} are false positives, none opens {}; keep searching (hashcat --keep-guessing goes past a false positive)",
+            a.potfile.display(),
+            a.target.display()
+        )
+    }))
 }
 
 pub fn run_bench(cmd: BenchCmd, json: bool) -> Result<(), CliError> {
@@ -177,13 +422,20 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
     }
 }
 
-fn load_target(a: &SearchArgs, limits: &Limits) -> Result<Target, CliError> {
+/// What a target file is: its path, `--kind` and `--key-id`.
+struct TargetSpec<'a> {
+    target: &'a Path,
+    kind: Option<Kind>,
+    key_id: Option<&'a str>,
+}
+
+fn load_target(a: &TargetSpec<'_>, limits: &Limits) -> Result<Target, CliError> {
     let cannot =
         |e: io::Error| CliError::Input(format!("cannot read {}: {}", a.target.display(), e));
     // An export is known by its BEGIN line near the start; it is read whole (the MAC covers all
     // of it). Anything else is JSON that is small by nature, read under a size cap.
     let mut head = Vec::new();
-    File::open(&a.target)
+    File::open(a.target)
         .and_then(|f| f.take(64 * 1024).read_to_end(&mut head))
         .map_err(cannot)?;
     let export = match a.kind {
@@ -192,12 +444,12 @@ fn load_target(a: &SearchArgs, limits: &Limits) -> Result<Target, CliError> {
     };
     if export {
         let mut bytes = Vec::new();
-        File::open(&a.target)
+        File::open(a.target)
             .and_then(|mut f| f.read_to_end(&mut bytes))
             .map_err(cannot)?;
         return Ok(Target::export(&bytes, limits)?);
     }
-    let v = read_small_json(&a.target, "account data or backup version")?;
+    let v = read_small_json(a.target, "account data or backup version")?;
     let kind = a.kind.unwrap_or_else(|| {
         let auth = v.get("auth_data").unwrap_or(&v);
         if auth.get("private_key_salt").is_some()
@@ -210,9 +462,7 @@ fn load_target(a: &SearchArgs, limits: &Limits) -> Result<Target, CliError> {
     });
     Ok(match kind {
         Kind::Backup => Target::backup(&v, limits)?,
-        Kind::Export | Kind::Ssss => {
-            Target::ssss(&AccountData::parse(&v)?, a.key_id.as_deref(), limits)?
-        }
+        Kind::Export | Kind::Ssss => Target::ssss(&AccountData::parse(&v)?, a.key_id, limits)?,
     })
 }
 
@@ -320,24 +570,33 @@ impl Hit {
     }
 }
 
+/// Where a passphrase that was found goes, and what reading it again needs.
+struct Reveal<'a> {
+    out: &'a OptionalOutputArgs,
+    /// Files OUT must not be.
+    inputs: [&'a Path; 2],
+    /// Where it was found, for messages that cannot show it ("candidate line 34").
+    at: String,
+    /// What to run again to get it, when it cannot be shown or written.
+    again: String,
+    /// The line number, for --json.
+    line: u64,
+}
+
 /// Write the passphrase to OUT. If that fails at the last moment (OUT appeared during the search,
-/// the disk is full), the error says where in the list the passphrase is, never the passphrase,
-/// so that no search has to be run again from the start.
-fn write_found(out: &Path, found: &str, hit: Hit, a: &SearchArgs) -> Result<PathBuf, CliError> {
-    let more = format!(
-        "; the passphrase was found at {}: rerun with -o ANOTHER_FILE --skip {}",
-        hit.describe(),
-        hit.line.saturating_sub(1)
-    );
+/// the disk is full), the error says where the passphrase is, never the passphrase, so that no
+/// search has to be run again from the start.
+fn write_found(out: &Path, found: &str, r: &Reveal<'_>) -> Result<PathBuf, CliError> {
+    let more = format!("; the passphrase was found at {}: {}", r.at, r.again);
     // OUT was checked before the search; this is someone else's file, made meanwhile.
-    if !a.out.force && out.symlink_metadata().is_ok() {
+    if !r.out.force && out.symlink_metadata().is_ok() {
         return Err(CliError::Usage(format!(
             "{} appeared during the search and was left alone{more}",
             out.display()
         )));
     }
     let written = (|| {
-        let mut p = output::create(out, a.out.force, &[&a.target, &a.candidates])?;
+        let mut p = output::create(out, r.out.force, &r.inputs)?;
         p.write_all(found.as_bytes())?;
         p.write_all(b"\n")?;
         p.commit()
@@ -352,11 +611,10 @@ fn write_found(out: &Path, found: &str, hit: Hit, a: &SearchArgs) -> Result<Path
 }
 
 /// Show the passphrase found: -o, else stdout if a terminal, else the controlling terminal.
-fn reveal(found: &str, hit: Hit, a: &SearchArgs, json: bool) -> Result<(), CliError> {
-    let at = hit.describe();
-    let line = hit.line;
-    if let Some(out) = &a.out.output {
-        let path = write_found(out, found, hit, a)?;
+fn reveal(found: &str, r: &Reveal<'_>, json: bool) -> Result<(), CliError> {
+    let (at, line) = (&r.at, r.line);
+    if let Some(out) = &r.out.output {
+        let path = write_found(out, found, r)?;
         if json {
             return print_json(
                 &json!({"found": true, "line": line, "output": path.display().to_string()}),
@@ -380,8 +638,8 @@ fn reveal(found: &str, hit: Hit, a: &SearchArgs, json: bool) -> Result<(), CliEr
         }
     }
     Err(CliError::Usage(format!(
-        "the passphrase was found at {at}, but there is no terminal to show it on and it is never printed to a pipe; rerun with -o FILE --skip {}",
-        line.saturating_sub(1)
+        "the passphrase was found at {at}, but there is no terminal to show it on and it is never printed to a pipe; {}",
+        r.again
     )))
 }
 
@@ -409,7 +667,14 @@ fn search(a: SearchArgs, json: bool) -> Result<Ended, CliError> {
         shard,
     };
     let limits = a.max.limits();
-    let target = load_target(&a, &limits)?;
+    let target = load_target(
+        &TargetSpec {
+            target: &a.target,
+            kind: a.kind,
+            key_id: a.key_id.as_deref(),
+        },
+        &limits,
+    )?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -557,7 +822,16 @@ fn search(a: SearchArgs, json: bool) -> Result<Ended, CliError> {
         }));
     }
     match found {
-        Some((pass, hit)) => reveal(&pass, hit, &a, json).map(|()| Ended::Done),
+        Some((pass, hit)) => {
+            let r = Reveal {
+                out: &a.out,
+                inputs: [&a.target, &a.candidates],
+                at: hit.describe(),
+                again: format!("rerun with -o FILE --skip {}", hit.line.saturating_sub(1)),
+                line: hit.line,
+            };
+            reveal(&pass, &r, json).map(|()| Ended::Done)
+        }
         None => {
             if json {
                 print_json(&json!({"found": false, "tried": tried, "lines": lines_done}))?;

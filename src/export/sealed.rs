@@ -66,6 +66,12 @@ impl Sealed {
         self.rounds
     }
 
+    /// The first `n` bytes of ciphertext (fewer when the file is shorter).
+    pub(crate) fn ciphertext_head(&self, n: usize) -> &[u8] {
+        let ct = self.authenticated.get(HEADER_LEN..).unwrap_or_default();
+        ct.get(..n.min(ct.len())).unwrap_or_default()
+    }
+
     /// Bytes of ciphertext (the JSON is this long).
     pub fn ciphertext_len(&self) -> usize {
         self.authenticated.len().saturating_sub(HEADER_LEN)
