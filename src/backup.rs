@@ -1130,6 +1130,8 @@ mod tests {
             (FailureKind::Padding, "padding"),
             (FailureKind::Json, "json"),
             (FailureKind::SessionKey, "session_key"),
+            (FailureKind::BackupMac, "backup_mac"),
+            (FailureKind::Unauthenticated, "unauthenticated"),
         ] {
             assert_eq!((k.as_str(), k.to_string().as_str()), (name, name));
             assert_eq!(serde_json::to_value(k).unwrap(), name);
@@ -1199,6 +1201,51 @@ mod tests {
             decrypt_session_data(&key, &bad, None).unwrap_err().kind(),
             FailureKind::Padding
         );
+    }
+
+    /// MSC4048: the backup MAC is checked before decrypting, so damage under a bad MAC reads
+    /// as the MAC, not as the padding it would break; an unauthenticated session is refused
+    /// before it is decrypted when authentication is required.
+    #[test]
+    fn msc4048_mac_is_checked_before_decrypting() {
+        let key = RecoveryKey::from_bytes(&mut [5; 32]);
+        let mac_key = BackupMacKey::derive(&key);
+        let s = session();
+        let mut plain = s.as_object().unwrap().clone();
+        plain.remove("room_id");
+        plain.remove("session_id");
+        let bytes = serde_json::to_vec(&plain).unwrap();
+        let plain_sd = encrypt_session_data(&key.backup_public_key(), &bytes, &mut [9; 32]);
+        let mut sd = plain_sd.clone();
+        add_backup_mac(&mac_key, &mut sd).unwrap();
+        let strict = Msc4048Policy {
+            require_authenticated: true,
+        };
+        let d = decrypt_session_data_with(&key, &mac_key, strict, &sd, None).unwrap();
+        assert_eq!(d.msc4048, Msc4048Status::Authenticated);
+        let d = decrypt_session_data(&key, &plain_sd, None).unwrap();
+        assert_eq!(d.msc4048, Msc4048Status::Unauthenticated);
+        // The last ciphertext byte flipped: the empty-message mac still matches.
+        let flip = |v: &Value| {
+            let mut ct = decode_lenient(v["ciphertext"].as_str().unwrap()).unwrap();
+            let n = ct.len();
+            ct[n - 1] ^= 0xff;
+            let mut out = v.clone();
+            out["ciphertext"] = Value::String(encode_unpadded(&ct));
+            out
+        };
+        let e = decrypt_session_data(&key, &flip(&sd), None).unwrap_err();
+        assert_eq!(e, SessionFailure::BackupMac(BackupMacProblem::Mismatch));
+        let e = decrypt_session_data_with(&key, &mac_key, strict, &flip(&plain_sd), None);
+        assert_eq!(e.unwrap_err(), SessionFailure::Unauthenticated);
+        // Without either, the same damage is found by the padding.
+        let e = decrypt_session_data(&key, &flip(&plain_sd), None).unwrap_err();
+        assert_eq!(e.kind(), FailureKind::Padding);
+        // A wrong key still reads as the mac, not the backup MAC.
+        let other = RecoveryKey::from_bytes(&mut [6; 32]);
+        let e = decrypt_session_data(&other, &sd, None).unwrap_err();
+        assert_eq!(e.kind(), FailureKind::Mac);
+        assert_eq!(format!("{mac_key:?}"), "BackupMacKey(<redacted>)");
     }
 
     #[test]
