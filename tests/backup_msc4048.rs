@@ -530,6 +530,8 @@ fn encrypt_msc4048_writes_macs_the_python_derived_key_verifies() {
             "backup",
             "encrypt",
             s(&input),
+            "--public-key",
+            &mxkeys::encoding::encode_unpadded(&key_of(&c.private_key).backup_public_key()),
             "--msc4048",
             "--key-file",
             s(&keyfile),
@@ -593,12 +595,18 @@ fn encrypt_msc4048_writes_macs_the_python_derived_key_verifies() {
     assert_fails(&o, 1, "is the key of backup public key");
     assert!(!stderr(&o).contains(&c.recovery_key));
     assert!(!put2.exists());
-    // Neither --public-key nor --msc4048: usage.
-    let o = mxkeys(&["backup", "encrypt", s(&input), "-o", s(&put2)], &[]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     // --msc4048 without a key anywhere (no file, variable or terminal): usage, nothing written.
     let o = mxkeys(
-        &["backup", "encrypt", s(&input), "--msc4048", "-o", s(&put2)],
+        &[
+            "backup",
+            "encrypt",
+            s(&input),
+            "--public-key",
+            &other_public,
+            "--msc4048",
+            "-o",
+            s(&put2),
+        ],
         &[],
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));

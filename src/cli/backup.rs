@@ -97,8 +97,9 @@ each session_data's unsigned.\"org.matrix.msc4048.backup_mac\": HMAC-SHA-256 of 
 of the encrypted session_data, keyed by HKDF(backup private key, info \"MATRIX_BACKUP_MAC_KEY\"). It
 proves the session was written by someone holding the backup's private key, so it needs that key:
 the Security Key / backup key, read as `backup decrypt` reads it (--key-file, else
-MXKEYS_RECOVERY_KEY, else a prompt). --public-key may then be left out (it is the key's); given,
-it must match. Clients that do not know MSC4048 ignore the field. Upload it (for clients that cannot import files, e.g. Element X):
+MXKEYS_RECOVERY_KEY, else a prompt; --key-file's first line, - for stdin), and --public-key must
+be that key's public key (so the MACs are never made with the key of another backup). Clients that
+do not know MSC4048 ignore the field. Upload it (for clients that cannot import files, e.g. Element X):
   curl -X PUT -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\
        --data @put.json \"$HS/_matrix/client/v3/room_keys/keys?version=$V\"
 
@@ -106,7 +107,8 @@ Examples:
   mxkeys backup encrypt keys.json --public-key version.json -o put.json
   mxkeys backup encrypt element-keys.txt -o put.json \\
       --public-key 7CzPt5f1IJExcBo7vLJ2DS40ODAy94/Cf/76Iw41ExY
-  mxkeys backup encrypt keys.json --msc4048 --key-file key.txt -o put.json
+  mxkeys backup encrypt keys.json --public-key version.json --msc4048 --key-file key.txt \\
+      -o put.json
 
 Exit codes:
   0    written
@@ -200,12 +202,12 @@ pub struct EncryptArgs {
     /// A JSON array of sessions or an export file.
     sessions: PathBuf,
     /// The backup's public key (base64) or VERSION.json.
-    #[arg(long, value_name = "KEY", required_unless_present = "msc4048")]
-    public_key: Option<String>,
-    /// Also write MSC4048 backup MACs (unstable); needs the backup key.
+    #[arg(long, value_name = "KEY")]
+    public_key: String,
+    /// Write MSC4048 MACs too (unstable).
     #[arg(long)]
     msc4048: bool,
-    /// Security Key / backup key file for --msc4048 (first line; - for stdin).
+    /// The backup key, for --msc4048.
     #[arg(long, value_name = "PATH", requires = "msc4048")]
     key_file: Option<PathBuf>,
     #[command(flatten)]
@@ -1205,29 +1207,20 @@ fn msc4048_key(file: Option<&Path>) -> Result<RecoveryKey, CliError> {
 }
 
 fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
-    let given = a.public_key.as_deref().map(public_key).transpose()?;
+    let public = public_key(&a.public_key)?;
     let mac_key = if a.msc4048 {
-        Some(msc4048_key(a.key_file.as_deref())?)
+        let k = msc4048_key(a.key_file.as_deref())?;
+        if k.backup_public_key() != public {
+            return Err(CliError::Input(format!(
+                "--public-key is {}, but the key given for --msc4048 is the key of backup public key {}: give the Security Key of this backup",
+                mxkeys::encoding::encode_unpadded(&public),
+                mxkeys::encoding::encode_unpadded(&k.backup_public_key())
+            )));
+        }
+        Some(backup::BackupMacKey::derive(&k))
     } else {
         None
     };
-    let public = match (given, &mac_key) {
-        (Some(p), Some(k)) if p != k.backup_public_key() => {
-            return Err(CliError::Input(format!(
-                "--public-key is {}, but the key given for --msc4048 is the key of backup public key {}: give the Security Key of this backup, or leave out --public-key",
-                mxkeys::encoding::encode_unpadded(&p),
-                mxkeys::encoding::encode_unpadded(&k.backup_public_key())
-            )))
-        }
-        (Some(p), _) => p,
-        (None, Some(k)) => k.backup_public_key(),
-        (None, None) => {
-            return Err(CliError::Usage(
-                "--public-key is needed (or --msc4048 with the backup key)".into(),
-            ))
-        }
-    };
-    let mac_key = mac_key.as_ref().map(backup::BackupMacKey::derive);
     backup::check_public_key(&public)?;
     let mut pending = a.out.create(&[&a.sessions])?;
     let files: Vec<PathBuf> = a.pass.passphrase_file.iter().cloned().collect();
