@@ -405,19 +405,28 @@ impl BackupMacKey {
             .collect();
         // UTF-8 byte order is code-point order, as canonical JSON sorts.
         sorted.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        /// Strings are written as JSON straight into the HMAC, without a copy.
+        struct Feed<'a>(&'a mut hmac::Hmac<Sha256>);
+        impl std::io::Write for Feed<'_> {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.update(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
         h.update(b"{");
-        let mut quoted = String::new();
         for (i, (k, v)) in sorted.into_iter().enumerate() {
             if i > 0 {
                 h.update(b",");
             }
-            quoted.clear();
-            quoted.push_str(&serde_json::to_string(k).unwrap_or_default());
-            h.update(quoted.as_bytes());
+            // Writing a string into a sink that never fails cannot fail.
+            let _ = serde_json::to_writer(Feed(&mut h), k);
             h.update(b":");
             match v {
                 Value::String(s) => {
-                    h.update(serde_json::to_string(s).unwrap_or_default().as_bytes())
+                    let _ = serde_json::to_writer(Feed(&mut h), s);
                 }
                 other => h.update(canonical_json(other)?.as_bytes()),
             }
