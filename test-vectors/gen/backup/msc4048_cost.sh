@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What the MSC4048 (unstable) backup-MAC check costs `backup decrypt`: one body of N sessions
 # without MACs and one with (both written by `mxkeys backup encrypt`, the second with --msc4048),
-# each decrypted R times by the release binary under /usr/bin/time -v; prints user+sys CPU, wall
+# each decrypted R times (interleaved) by the release binary under /usr/bin/time -v; prints user+sys CPU, wall
 # and peak RSS per run. Inputs go to a temporary directory (N = 100000 is about 80 MB per body)
 # that is removed at the end.
 #
@@ -28,16 +28,17 @@ MXKEYS_RECOVERY_KEY="$key" "$bin" backup encrypt sessions.json --public-key "$pu
   --msc4048 -o mac.json 2>/dev/null
 ls -l plain.json mac.json >&2
 measure() {
-  local label=$1; shift
-  for i in $(seq "$runs"); do
-    MXKEYS_RECOVERY_KEY="$key" /usr/bin/time -v "$@" -o out.json --force 2>time.txt >/dev/null || true
-    awk -v l="$label" -v i="$i" '
+  local label=$1 i=$2; shift 2
+  MXKEYS_RECOVERY_KEY="$key" /usr/bin/time -v "$@" -o out.json --force 2>time.txt >/dev/null || true
+  awk -v l="$label" -v i="$i" '
       /User time/ {u=$NF} /System time/ {s=$NF} /Elapsed \(wall/ {w=$NF}
       /Maximum resident/ {r=$NF}
       END {printf "%-40s run %d: cpu %.2f s (user %.2f + sys %.2f), wall %s, peak RSS %.1f MB\n", l, i, u+s, u, s, w, r/1024}
-    ' time.txt
-  done
+  ' time.txt
 }
-measure "no MACs ($n sessions)" "$bin" backup decrypt plain.json
-measure "MSC4048 MACs ($n sessions)" "$bin" backup decrypt mac.json
-measure "MSC4048 MACs, --require-authenticated" "$bin" backup decrypt mac.json --require-authenticated
+# Interleaved, so that a change in the machine's load falls on every variant alike.
+for i in $(seq "$runs"); do
+  measure "no MACs ($n sessions)" "$i" "$bin" backup decrypt plain.json
+  measure "MSC4048 MACs ($n sessions)" "$i" "$bin" backup decrypt mac.json
+  measure "MSC4048 MACs, --require-authenticated" "$i" "$bin" backup decrypt mac.json --require-authenticated
+done
