@@ -13,9 +13,43 @@
 //!
 //! libolm computed that MAC over an *empty* message, and every client since reproduces it, so a
 //! matching MAC proves the key is right but not that the ciphertext is intact. mxkeys writes that
-//! MAC, accepts it and the MAC over the ciphertext (MSC4048) when reading, and then checks
-//! everything that can fail on damaged data: padding, UTF-8, JSON, and the session key itself
-//! (structure, and that it belongs to the session id it is filed under).
+//! MAC, accepts it and the MAC over the ciphertext (what the spec's text and MSC4048's step 5
+//! describe) when reading, and then checks everything that can fail on damaged data: padding,
+//! UTF-8, JSON, and the session key itself (structure, and that it belongs to the session id it
+//! is filed under).
+//!
+//! # MSC4048 backup MACs (unstable)
+//!
+//! MSC4048 ("Authenticated key backup", matrix-org/matrix-spec-proposals PR #4048, not accepted;
+//! its latest text is commit 20b767f5 of 2023-11-23, "put the MAC in unsigned instead of
+//! signatures") lets whoever holds the backup's private key prove they wrote a session:
+//!
+//! - `backup_mac_key = HKDF-SHA-256(salt = none (RFC 5869: 32 zero bytes), IKM = the backup
+//!   private key's 32 raw bytes, info = "MATRIX_BACKUP_MAC_KEY", L = 32)`;
+//! - the MAC is the full 32-byte HMAC-SHA-256 under that key of the **canonical JSON** (spec
+//!   "Signing JSON": keys sorted, no whitespace, integers only) of the **encrypted**
+//!   `session_data` object without its `unsigned` and `signatures` properties: `ephemeral`,
+//!   `ciphertext`, `mac` and any other property, so it is checked before anything is decrypted;
+//! - written as unpadded base64 in `session_data.unsigned["org.matrix.msc4048.backup_mac"]`
+//!   ([`MSC4048_BACKUP_MAC`], the unstable name; the stable one would be `backup_mac`, which is
+//!   not read). In a v1 backup the 8-byte `mac` stays and is checked as before.
+//!
+//! Earlier revisions of the MSC put a MAC over the raw ciphertext in `session_data.mac2`, or this
+//! MAC in `signatures.USER."hmac-sha-256:backup_mac_key"`; neither is read. The one peer that
+//! writes and checks this MAC, matrix-rust-sdk's unmerged PR #2659 (branch `signed_backup`,
+//! 2023-11-27, "update to latest MSC"), follows the latest text: the same key, the canonical JSON
+//! of `ephemeral`, `ciphertext`, `mac` and the other properties, the same field, a full 32-byte
+//! tag; its test vector `test_mac2_check` is `test-vectors/backup/msc4048-rust-sdk-pr2659.json`.
+//! No released client (matrix-rust-sdk main, matrix-sdk-crypto-wasm 18.9.0, matrix-js-sdk)
+//! writes or reads it.
+//!
+//! Each session is [`Msc4048Status::Authenticated`] (MAC present and valid),
+//! [`Msc4048Status::Unauthenticated`] (absent) or [`Msc4048Status::Mismatch`] (present but wrong,
+//! not base64, not 32 bytes, or `unsigned` not an object: the session fails with
+//! [`FailureKind::BackupMac`], like a bad `mac`). The check comes after the `mac` check (so a
+//! wrong key still reads as [`FailureKind::Mac`]) and before AES decryption; the tag is compared
+//! in constant time. [`Msc4048Policy::require_authenticated`] refuses unauthenticated sessions
+//! ([`FailureKind::Unauthenticated`]) before they are decrypted.
 
 use aes::cipher::{block_padding::Pkcs7, BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 use hkdf::Hkdf;
@@ -29,7 +63,7 @@ use zeroize::Zeroizing;
 use crate::encoding::{decode_lenient, encode_unpadded};
 use crate::error::Error;
 use crate::export::container::hmac_sha256;
-use crate::identity::CanonicalError;
+use crate::identity::{canonical_json, CanonicalError};
 use crate::kdf::{self, IterationsError, Limits, Rounds};
 use crate::megolm::{SessionKey, SessionKeyError};
 use crate::recovery_key::RecoveryKey;
@@ -37,7 +71,7 @@ use crate::secret::{Passphrase, SecretBytes};
 use crate::session::SessionRecord;
 
 mod stream;
-pub use stream::{decrypt_stream, for_each_entry, Streamed, ENTRY_LIMIT};
+pub use stream::{decrypt_stream, decrypt_stream_with, for_each_entry, Streamed, ENTRY_LIMIT};
 
 /// The backup algorithm this module implements.
 pub const ALGORITHM: &str = "m.megolm_backup.v1.curve25519-aes-sha2";
@@ -179,6 +213,42 @@ pub enum SessionFailure {
     /// The decrypted session key is damaged or does not belong to this session.
     #[error("{0}")]
     SessionKey(SessionKeyProblem),
+    /// The MSC4048 (unstable) backup MAC is present but wrong or malformed.
+    #[error("{0}")]
+    BackupMac(BackupMacProblem),
+    /// No MSC4048 (unstable) backup MAC, and [`Msc4048Policy::require_authenticated`] asked for
+    /// one. Refused before decrypting.
+    #[error("not authenticated: no MSC4048 (unstable) backup MAC (session_data.unsigned.{MSC4048_BACKUP_MAC}), and authenticated sessions are required")]
+    Unauthenticated,
+}
+
+/// What is wrong with a session's MSC4048 (unstable) backup MAC ([`SessionFailure::BackupMac`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackupMacProblem {
+    /// The MAC does not match: the entry was changed, or written without the backup's key.
+    #[error("MSC4048 (unstable) backup MAC mismatch: the entry was changed, or written by someone without the backup's private key")]
+    Mismatch,
+    /// `session_data.unsigned` is there but not an object.
+    #[error("malformed MSC4048 (unstable) backup MAC: session_data.unsigned is not an object")]
+    UnsignedNotObject,
+    /// The MAC is not a string.
+    #[error("malformed MSC4048 (unstable) backup MAC: session_data.unsigned.{MSC4048_BACKUP_MAC} is not a string")]
+    NotAString,
+    /// The MAC is not base64.
+    #[error("malformed MSC4048 (unstable) backup MAC: session_data.unsigned.{MSC4048_BACKUP_MAC} is not base64")]
+    NotBase64,
+    /// The MAC is not 32 bytes.
+    #[error("malformed MSC4048 (unstable) backup MAC: session_data.unsigned.{MSC4048_BACKUP_MAC} is {len} bytes, expected 32")]
+    Length {
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// `session_data` has no canonical JSON form for the MAC to cover (a float, say).
+    #[error(
+        "malformed MSC4048 (unstable) backup MAC: session_data has no canonical JSON form: {0}"
+    )]
+    NotCanonical(CanonicalError),
 }
 
 /// How a `session_data` object is malformed ([`SessionFailure::Format`]).
@@ -253,6 +323,10 @@ pub enum FailureKind {
     Json,
     /// `session_key`: [`SessionFailure::SessionKey`].
     SessionKey,
+    /// `backup_mac`: [`SessionFailure::BackupMac`] (MSC4048, unstable).
+    BackupMac,
+    /// `unauthenticated`: [`SessionFailure::Unauthenticated`] (MSC4048, unstable).
+    Unauthenticated,
 }
 
 impl FailureKind {
@@ -265,6 +339,8 @@ impl FailureKind {
             FailureKind::Padding => "padding",
             FailureKind::Json => "json",
             FailureKind::SessionKey => "session_key",
+            FailureKind::BackupMac => "backup_mac",
+            FailureKind::Unauthenticated => "unauthenticated",
         }
     }
 }
@@ -285,8 +361,177 @@ impl SessionFailure {
             SessionFailure::Padding => FailureKind::Padding,
             SessionFailure::Json => FailureKind::Json,
             SessionFailure::SessionKey(_) => FailureKind::SessionKey,
+            SessionFailure::BackupMac(_) => FailureKind::BackupMac,
+            SessionFailure::Unauthenticated => FailureKind::Unauthenticated,
         }
     }
+}
+
+/// The unstable name (MSC4048) of the backup MAC in `session_data.unsigned`.
+pub const MSC4048_BACKUP_MAC: &str = "org.matrix.msc4048.backup_mac";
+
+/// The HKDF info of the MSC4048 backup MAC key.
+const MSC4048_MAC_INFO: &[u8] = b"MATRIX_BACKUP_MAC_KEY";
+
+/// The MSC4048 (unstable) backup MAC key: HKDF-SHA-256 of the backup private key (no salt, info
+/// `MATRIX_BACKUP_MAC_KEY`, 32 bytes). Wiped on drop, redacted in `Debug`.
+pub struct BackupMacKey(SecretBytes<32>);
+
+impl std::fmt::Debug for BackupMacKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BackupMacKey(<redacted>)")
+    }
+}
+
+impl BackupMacKey {
+    /// Derive the MAC key of the backup whose private key is `key`.
+    pub fn derive(key: &RecoveryKey) -> Self {
+        let hk = Hkdf::<Sha256>::new(None, key.expose());
+        let mut out = SecretBytes::<32>::zeroed();
+        // 32 bytes is far below HKDF-SHA-256's limit, so expand cannot fail.
+        let _ = hk.expand(MSC4048_MAC_INFO, out.expose_mut());
+        BackupMacKey(out)
+    }
+
+    /// The HMAC-SHA-256 of `session_data`'s canonical JSON without `unsigned` and `signatures`.
+    fn hmac(
+        &self,
+        session_data: &Map<String, Value>,
+    ) -> Result<hmac::Hmac<Sha256>, CanonicalError> {
+        let mut h = hmac_sha256(self.0.expose());
+        let mut sorted: Vec<(&String, &Value)> = session_data
+            .iter()
+            .filter(|(k, _)| k.as_str() != "unsigned" && k.as_str() != "signatures")
+            .collect();
+        // UTF-8 byte order is code-point order, as canonical JSON sorts.
+        sorted.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        /// Strings are written as JSON straight into the HMAC, without a copy.
+        struct Feed<'a>(&'a mut hmac::Hmac<Sha256>);
+        impl std::io::Write for Feed<'_> {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.update(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        h.update(b"{");
+        for (i, (k, v)) in sorted.into_iter().enumerate() {
+            if i > 0 {
+                h.update(b",");
+            }
+            // Writing a string into a sink that never fails cannot fail.
+            let _ = serde_json::to_writer(Feed(&mut h), k);
+            h.update(b":");
+            match v {
+                Value::String(s) => {
+                    let _ = serde_json::to_writer(Feed(&mut h), s);
+                }
+                other => h.update(canonical_json(other)?.as_bytes()),
+            }
+        }
+        h.update(b"}");
+        Ok(h)
+    }
+
+    /// The MSC4048 backup MAC of a `session_data` object, as unpadded base64 (what
+    /// [`add_backup_mac`] writes).
+    ///
+    /// # Errors
+    /// [`CanonicalError`] when `session_data` has no canonical JSON form (a float, say).
+    pub fn mac_of(&self, session_data: &Map<String, Value>) -> Result<String, CanonicalError> {
+        Ok(encode_unpadded(
+            &self.hmac(session_data)?.finalize().into_bytes(),
+        ))
+    }
+
+    /// Check `session_data`'s MSC4048 backup MAC: `Ok(Authenticated)`, `Ok(Unauthenticated)`
+    /// when there is none, or what is wrong with it. The tag is compared in constant time.
+    ///
+    /// # Errors
+    /// [`BackupMacProblem`] when the MAC is there but wrong or malformed.
+    pub fn check(
+        &self,
+        session_data: &Map<String, Value>,
+    ) -> Result<Msc4048Status, BackupMacProblem> {
+        let tag = match session_data.get("unsigned") {
+            None => return Ok(Msc4048Status::Unauthenticated),
+            Some(Value::Object(u)) => match u.get(MSC4048_BACKUP_MAC) {
+                None => return Ok(Msc4048Status::Unauthenticated),
+                Some(Value::String(t)) => t,
+                Some(_) => return Err(BackupMacProblem::NotAString),
+            },
+            Some(_) => return Err(BackupMacProblem::UnsignedNotObject),
+        };
+        let tag = decode_lenient(tag).map_err(|_| BackupMacProblem::NotBase64)?;
+        if tag.len() != 32 {
+            return Err(BackupMacProblem::Length { len: tag.len() });
+        }
+        let h = self
+            .hmac(session_data)
+            .map_err(BackupMacProblem::NotCanonical)?;
+        // verify_slice compares in constant time.
+        h.verify_slice(&tag)
+            .map_err(|_| BackupMacProblem::Mismatch)?;
+        Ok(Msc4048Status::Authenticated)
+    }
+}
+
+/// Add the MSC4048 (unstable) backup MAC to a `session_data` object:
+/// `unsigned["org.matrix.msc4048.backup_mac"]`, over everything but `unsigned` and `signatures`.
+///
+/// # Errors
+/// [`CanonicalError`] when `session_data` has no canonical JSON form; nothing is changed then.
+/// A `session_data` that is not an object is left as it is.
+pub fn add_backup_mac(
+    mac_key: &BackupMacKey,
+    session_data: &mut Value,
+) -> Result<(), CanonicalError> {
+    let Some(obj) = session_data.as_object_mut() else {
+        return Ok(());
+    };
+    let tag = mac_key.mac_of(obj)?;
+    let unsigned = obj
+        .entry("unsigned")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !unsigned.is_object() {
+        *unsigned = Value::Object(Map::new());
+    }
+    if let Some(u) = unsigned.as_object_mut() {
+        u.insert(MSC4048_BACKUP_MAC.to_owned(), Value::String(tag));
+    }
+    Ok(())
+}
+
+/// A session's MSC4048 (unstable) status: was it written by someone holding the backup's key?
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Msc4048Status {
+    /// The backup MAC is there and valid.
+    Authenticated,
+    /// There is no backup MAC (what every released client writes).
+    Unauthenticated,
+    /// The backup MAC is there but wrong or malformed: the session fails.
+    Mismatch,
+}
+
+impl Msc4048Status {
+    /// The short, stable name (as `--json` writes it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Msc4048Status::Authenticated => "authenticated",
+            Msc4048Status::Unauthenticated => "unauthenticated",
+            Msc4048Status::Mismatch => "mismatch",
+        }
+    }
+}
+
+/// What decrypting asks of MSC4048 (unstable) backup MACs. A MAC that is there is always checked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Msc4048Policy {
+    /// Refuse sessions without a backup MAC ([`SessionFailure::Unauthenticated`]).
+    pub require_authenticated: bool,
 }
 
 struct SessionKeys {
@@ -369,6 +614,8 @@ pub struct DecryptedSession {
     pub plaintext: SessionRecord,
     /// Which MAC it carried.
     pub mac: MacKind,
+    /// Its MSC4048 (unstable) backup MAC: authenticated or unauthenticated.
+    pub msc4048: Msc4048Status,
     /// First known message index of its session key.
     pub first_index: u32,
 }
@@ -377,15 +624,88 @@ pub struct DecryptedSession {
 /// the id of the decrypted session key.
 ///
 /// # Errors
-/// The first [`SessionFailure`], in the order format, key, mac, padding, json, session key.
+/// The first [`SessionFailure`], in the order format, key, mac, backup_mac (MSC4048, when there
+/// is one), padding, json, session key.
 pub fn decrypt_session_data(
     key: &RecoveryKey,
     session_data: &Value,
     session_id: Option<&str>,
 ) -> Result<DecryptedSession, SessionFailure> {
-    let obj = session_data
-        .as_object()
-        .ok_or(SessionFailure::Format(SessionDataError::NotAnObject))?;
+    let mac_key = BackupMacKey::derive(key);
+    decrypt_session_data_with(
+        key,
+        &mac_key,
+        Msc4048Policy::default(),
+        session_data,
+        session_id,
+    )
+}
+
+/// [`decrypt_session_data`] with the backup's MSC4048 MAC key (derived once for many sessions)
+/// and what to ask of MSC4048 MACs.
+///
+/// # Errors
+/// As [`decrypt_session_data`]; [`SessionFailure::Unauthenticated`] without a backup MAC when
+/// `policy` requires one.
+pub fn decrypt_session_data_with(
+    key: &RecoveryKey,
+    mac_key: &BackupMacKey,
+    policy: Msc4048Policy,
+    session_data: &Value,
+    session_id: Option<&str>,
+) -> Result<DecryptedSession, SessionFailure> {
+    decrypt_checked(key, mac_key, policy, session_data, session_id).1
+}
+
+/// [`decrypt_session_data_with`], and the MSC4048 status when the check was reached (failures
+/// before it, format, key and mac, have none).
+fn decrypt_checked(
+    key: &RecoveryKey,
+    mac_key: &BackupMacKey,
+    policy: Msc4048Policy,
+    session_data: &Value,
+    session_id: Option<&str>,
+) -> (
+    Option<Msc4048Status>,
+    Result<DecryptedSession, SessionFailure>,
+) {
+    let obj = match session_data.as_object() {
+        Some(o) => o,
+        None => {
+            return (
+                None,
+                Err(SessionFailure::Format(SessionDataError::NotAnObject)),
+            )
+        }
+    };
+    let keys = match check_macs(key, obj) {
+        Ok(k) => k,
+        Err(e) => return (None, Err(e)),
+    };
+    // MSC4048: after the mac (a wrong key reads as such), before anything is decrypted.
+    let status = match mac_key.check(obj) {
+        Ok(s) => s,
+        Err(p) => {
+            return (
+                Some(Msc4048Status::Mismatch),
+                Err(SessionFailure::BackupMac(p)),
+            )
+        }
+    };
+    if status == Msc4048Status::Unauthenticated && policy.require_authenticated {
+        return (Some(status), Err(SessionFailure::Unauthenticated));
+    }
+    (Some(status), decrypt_verified(keys, status, session_id))
+}
+
+/// The session's keys once its format and its `mac` are checked.
+struct Verified {
+    keys: SessionKeys,
+    ct: Vec<u8>,
+    mac: MacKind,
+}
+
+fn check_macs(key: &RecoveryKey, obj: &Map<String, Value>) -> Result<Verified, SessionFailure> {
     let (eph, ct, mac) = (
         field(obj, "ephemeral")?,
         field(obj, "ciphertext")?,
@@ -419,6 +739,23 @@ pub fn decrypt_session_data(
     } else {
         return Err(SessionFailure::Mac);
     };
+    Ok(Verified {
+        keys,
+        ct,
+        mac: kind,
+    })
+}
+
+fn decrypt_verified(
+    v: Verified,
+    msc4048: Msc4048Status,
+    session_id: Option<&str>,
+) -> Result<DecryptedSession, SessionFailure> {
+    let Verified {
+        keys,
+        ct,
+        mac: kind,
+    } = v;
     let mut buf = Zeroizing::new(ct);
     let plain = Aes256CbcDec::new(keys.aes.expose().into(), (&keys.iv).into())
         .decrypt_padded_mut::<Pkcs7>(&mut buf)
@@ -443,6 +780,7 @@ pub fn decrypt_session_data(
     Ok(DecryptedSession {
         plaintext,
         mac: kind,
+        msc4048,
         first_index: sk.first_index(),
     })
 }
@@ -608,20 +946,43 @@ pub struct EntryOutcome {
     pub session_id: String,
     /// The export-format session (room_id and session_id first), or why it failed.
     pub result: Result<(SessionRecord, MacKind), SessionFailure>,
+    /// Its MSC4048 (unstable) status, when the check was reached (not for a session that
+    /// failed its format, key or mac check first).
+    pub msc4048: Option<Msc4048Status>,
 }
 
 /// Decrypt every entry, on all cores, in input order. One bad session does not stop the others.
 pub fn decrypt_entries(key: &RecoveryKey, entries: &[Entry]) -> Vec<EntryOutcome> {
+    decrypt_entries_with(
+        key,
+        &BackupMacKey::derive(key),
+        Msc4048Policy::default(),
+        entries,
+    )
+}
+
+/// [`decrypt_entries`] with the backup's MSC4048 MAC key and what to ask of MSC4048 MACs.
+pub fn decrypt_entries_with(
+    key: &RecoveryKey,
+    mac_key: &BackupMacKey,
+    policy: Msc4048Policy,
+    entries: &[Entry],
+) -> Vec<EntryOutcome> {
     entries
         .par_iter()
-        .map(|e| EntryOutcome {
-            room_id: e.room_id.clone(),
-            session_id: e.session_id.clone(),
-            result: decrypt_session_data(key, &e.session_data, Some(&e.session_id)).map(|d| {
-                let mut s = d.plaintext;
-                s.file_under(Some(e.room_id.clone()), e.session_id.clone());
-                (s, d.mac)
-            }),
+        .map(|e| {
+            let (msc4048, r) =
+                decrypt_checked(key, mac_key, policy, &e.session_data, Some(&e.session_id));
+            EntryOutcome {
+                room_id: e.room_id.clone(),
+                session_id: e.session_id.clone(),
+                result: r.map(|d| {
+                    let mut s = d.plaintext;
+                    s.file_under(Some(e.room_id.clone()), e.session_id.clone());
+                    (s, d.mac)
+                }),
+                msc4048,
+            }
         })
         .collect()
 }
@@ -778,6 +1139,8 @@ mod tests {
             (FailureKind::Padding, "padding"),
             (FailureKind::Json, "json"),
             (FailureKind::SessionKey, "session_key"),
+            (FailureKind::BackupMac, "backup_mac"),
+            (FailureKind::Unauthenticated, "unauthenticated"),
         ] {
             assert_eq!((k.as_str(), k.to_string().as_str()), (name, name));
             assert_eq!(serde_json::to_value(k).unwrap(), name);
@@ -847,6 +1210,51 @@ mod tests {
             decrypt_session_data(&key, &bad, None).unwrap_err().kind(),
             FailureKind::Padding
         );
+    }
+
+    /// MSC4048: the backup MAC is checked before decrypting, so damage under a bad MAC reads
+    /// as the MAC, not as the padding it would break; an unauthenticated session is refused
+    /// before it is decrypted when authentication is required.
+    #[test]
+    fn msc4048_mac_is_checked_before_decrypting() {
+        let key = RecoveryKey::from_bytes(&mut [5; 32]);
+        let mac_key = BackupMacKey::derive(&key);
+        let s = session();
+        let mut plain = s.as_object().unwrap().clone();
+        plain.remove("room_id");
+        plain.remove("session_id");
+        let bytes = serde_json::to_vec(&plain).unwrap();
+        let plain_sd = encrypt_session_data(&key.backup_public_key(), &bytes, &mut [9; 32]);
+        let mut sd = plain_sd.clone();
+        add_backup_mac(&mac_key, &mut sd).unwrap();
+        let strict = Msc4048Policy {
+            require_authenticated: true,
+        };
+        let d = decrypt_session_data_with(&key, &mac_key, strict, &sd, None).unwrap();
+        assert_eq!(d.msc4048, Msc4048Status::Authenticated);
+        let d = decrypt_session_data(&key, &plain_sd, None).unwrap();
+        assert_eq!(d.msc4048, Msc4048Status::Unauthenticated);
+        // The last ciphertext byte flipped: the empty-message mac still matches.
+        let flip = |v: &Value| {
+            let mut ct = decode_lenient(v["ciphertext"].as_str().unwrap()).unwrap();
+            let n = ct.len();
+            ct[n - 1] ^= 0xff;
+            let mut out = v.clone();
+            out["ciphertext"] = Value::String(encode_unpadded(&ct));
+            out
+        };
+        let e = decrypt_session_data(&key, &flip(&sd), None).unwrap_err();
+        assert_eq!(e, SessionFailure::BackupMac(BackupMacProblem::Mismatch));
+        let e = decrypt_session_data_with(&key, &mac_key, strict, &flip(&plain_sd), None);
+        assert_eq!(e.unwrap_err(), SessionFailure::Unauthenticated);
+        // Without either, the same damage is found by the padding.
+        let e = decrypt_session_data(&key, &flip(&plain_sd), None).unwrap_err();
+        assert_eq!(e.kind(), FailureKind::Padding);
+        // A wrong key still reads as the mac, not the backup MAC.
+        let other = RecoveryKey::from_bytes(&mut [6; 32]);
+        let e = decrypt_session_data(&other, &sd, None).unwrap_err();
+        assert_eq!(e.kind(), FailureKind::Mac);
+        assert_eq!(format!("{mac_key:?}"), "BackupMacKey(<redacted>)");
     }
 
     #[test]

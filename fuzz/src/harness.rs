@@ -1229,9 +1229,7 @@ pub fn account_doctor(data: &[u8]) {
             backup_version: version.as_ref(),
             keys_query: kq.as_ref(),
             user_id: Some("@alice:example.org"),
-            backup: entries
-                .as_ref()
-                .map(|e| e as &dyn account::BackupSessions),
+            backup: entries.as_ref().map(|e| e as &dyn account::BackupSessions),
             held,
             backup_key: key.as_ref(),
             limits: FUZZ_LIMITS,

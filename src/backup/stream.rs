@@ -20,7 +20,9 @@ use std::sync::mpsc;
 use serde::de::{self, DeserializeSeed, Deserializer as _, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::{decrypt_entries, BackupError, Entry, EntryOutcome, Shape};
+use super::{
+    decrypt_entries_with, BackupError, BackupMacKey, Entry, EntryOutcome, Msc4048Policy, Shape,
+};
 use crate::capped::{CapHandle, Capped};
 use crate::error::Error;
 use crate::recovery_key::RecoveryKey;
@@ -423,7 +425,7 @@ fn json_error(e: &serde_json::Error, cap: &CapHandle) -> Error {
 }
 
 /// Decrypt a streamed backup: the entries of a [`Shape::Keys`] or [`Shape::Room`] body are read
-/// on one thread and decrypted a batch at a time on every core ([`decrypt_entries`]), and
+/// on one thread and decrypted a batch at a time on every core ([`super::decrypt_entries`]), and
 /// `each` gets every outcome in the body's order. A one-session document is returned as
 /// [`Streamed::Lone`] without decrypting anything (the caller decrypts it with
 /// [`super::decrypt_session_data`]). Memory holds two batches, whatever the body's size.
@@ -434,12 +436,33 @@ pub fn decrypt_stream<R, F>(
     key: &RecoveryKey,
     input: R,
     room_id: Option<&str>,
+    each: F,
+) -> Result<Streamed, Error>
+where
+    R: Read + Send,
+    F: FnMut(EntryOutcome) -> Result<(), Error>,
+{
+    decrypt_stream_with(key, Msc4048Policy::default(), input, room_id, each)
+}
+
+/// [`decrypt_stream`] with what to ask of MSC4048 (unstable) backup MACs. The MAC key is derived
+/// once; each entry's MAC is checked in its batch, on every core, with the rest of its checks,
+/// and leaves nothing behind but its [`EntryOutcome::msc4048`].
+///
+/// # Errors
+/// As [`decrypt_stream`].
+pub fn decrypt_stream_with<R, F>(
+    key: &RecoveryKey,
+    policy: Msc4048Policy,
+    input: R,
+    room_id: Option<&str>,
     mut each: F,
 ) -> Result<Streamed, Error>
 where
     R: Read + Send,
     F: FnMut(EntryOutcome) -> Result<(), Error>,
 {
+    let mac_key = BackupMacKey::derive(key);
     std::thread::scope(|scope| {
         // Two batches in flight: one being decrypted, one being read.
         let (tx, rx) = mpsc::sync_channel::<Vec<Entry>>(1);
@@ -467,7 +490,7 @@ where
             if failed.is_some() {
                 continue;
             }
-            for o in decrypt_entries(key, &batch) {
+            for o in decrypt_entries_with(key, &mac_key, policy, &batch) {
                 if let Err(e) = each(o) {
                     failed = Some(e);
                     break;
@@ -487,6 +510,7 @@ where
 
 #[cfg(test)]
 mod tests {
+    use super::super::decrypt_entries;
     use super::*;
     use serde_json::json;
 

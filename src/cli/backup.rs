@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
-use mxkeys::backup::{self, BackupError, MacKind, Shape};
+use mxkeys::backup::{self, BackupError, MacKind, Msc4048Policy, Msc4048Status, Shape};
 use mxkeys::encoding::decode_lenient;
 use mxkeys::export;
 use mxkeys::kdf::Rounds;
@@ -56,6 +56,15 @@ count per reason (--json lists every one), and nothing is written unless --allow
 others are). A matching backup MAC proves the key is right but not that the data is intact (every
 client computes it over an empty message); padding, JSON and session-key checks catch damage.
 
+MSC4048 (unstable, not in the spec; no released client writes it): a session whose session_data
+carries unsigned.\"org.matrix.msc4048.backup_mac\" (HMAC-SHA-256, keyed by HKDF of the backup's
+private key, over the canonical JSON of the encrypted session_data) is checked before it is
+decrypted: valid = authenticated (written by someone holding the backup key); wrong or malformed =
+the session fails (kind backup_mac), like a bad MAC; absent = unauthenticated (anyone who knows the
+public key could have written it). --require-authenticated refuses unauthenticated sessions too
+(kind unauthenticated; with --allow-partial the others are written). The counts are printed when
+any session carried such a MAC, and always under \"msc4048\" in --json.
+
 The backup is read as a stream, in the order the server wrote it, and decrypted on every core: a
 body of a million sessions (about 800 MB) needs a few MB of memory, and the output keeps the
 body's order. One session's entry larger than 16 MiB is refused (a real one is under 1 KB).
@@ -77,10 +86,20 @@ const ENCRYPT_AFTER: &str = "\
 SESSIONS is a JSON array of sessions in export format (what `export decrypt` prints) or an export
 file (its passphrase from --passphrase-file, else MXKEYS_PASSPHRASE, else a prompt). --public-key
 is the backup's auth_data.public_key (unpadded base64), or a VERSION.json file holding it (GET
-/_matrix/client/v3/room_keys/version). No secret key is needed to write a backup.
+/_matrix/client/v3/room_keys/version). No secret key is needed to write a backup (except with
+--msc4048).
 
 OUT is a PUT /room_keys/keys body, {\"rooms\": {ROOM_ID: {\"sessions\": {SESSION_ID: KeyBackupData}}}},
-with the MAC every client expects. Upload it (for clients that cannot import files, e.g. Element X):
+with the MAC every client expects.
+
+--msc4048 (unstable: MSC4048 is a proposal, not the spec; no released client reads it) also writes
+each session_data's unsigned.\"org.matrix.msc4048.backup_mac\": HMAC-SHA-256 of the canonical JSON
+of the encrypted session_data, keyed by HKDF(backup private key, info \"MATRIX_BACKUP_MAC_KEY\"). It
+proves the session was written by someone holding the backup's private key, so it needs that key:
+the Security Key / backup key, read as `backup decrypt` reads it (--key-file, else
+MXKEYS_RECOVERY_KEY, else a prompt; --key-file's first line, - for stdin), and --public-key must
+be that key's public key (so the MACs are never made with the key of another backup). Clients that
+do not know MSC4048 ignore the field. Upload it (for clients that cannot import files, e.g. Element X):
   curl -X PUT -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\
        --data @put.json \"$HS/_matrix/client/v3/room_keys/keys?version=$V\"
 
@@ -88,6 +107,8 @@ Examples:
   mxkeys backup encrypt keys.json --public-key version.json -o put.json
   mxkeys backup encrypt element-keys.txt -o put.json \\
       --public-key 7CzPt5f1IJExcBo7vLJ2DS40ODAy94/Cf/76Iw41ExY
+  mxkeys backup encrypt keys.json --public-key version.json --msc4048 --key-file key.txt \\
+      -o put.json
 
 Exit codes:
   0    written
@@ -152,6 +173,9 @@ pub struct Source {
     /// Write the sessions that decrypt even if others fail.
     #[arg(long)]
     allow_partial: bool,
+    /// Refuse sessions without a valid MSC4048 backup MAC (unstable).
+    #[arg(long)]
+    require_authenticated: bool,
     #[command(flatten)]
     key: HeldArgs,
     /// Use this secret-storage key, not the default.
@@ -180,6 +204,12 @@ pub struct EncryptArgs {
     /// The backup's public key (base64) or VERSION.json.
     #[arg(long, value_name = "KEY")]
     public_key: String,
+    /// Write MSC4048 MACs too (unstable).
+    #[arg(long)]
+    msc4048: bool,
+    /// The backup key, for --msc4048.
+    #[arg(long, value_name = "PATH", requires = "msc4048")]
+    key_file: Option<PathBuf>,
     #[command(flatten)]
     out: OutputArgs,
     /// Mark the sessions verified (is_verified: true).
@@ -224,7 +254,30 @@ pub(super) struct Tally {
     rooms: HashSet<String>,
     /// Decrypted sessions by the MAC they carried.
     pub mac: BTreeMap<&'static str, u64>,
+    /// Sessions by MSC4048 (unstable) status, among those whose check was reached.
+    pub msc4048: Msc4048Counts,
+    /// Whether --require-authenticated was given.
+    required: bool,
     failures: Failures,
+}
+
+/// Sessions by MSC4048 (unstable) status; `--json` writes it as `"msc4048"`.
+#[derive(Default, serde::Serialize)]
+pub(super) struct Msc4048Counts {
+    authenticated: u64,
+    unauthenticated: u64,
+    mismatch: u64,
+}
+
+impl Msc4048Counts {
+    fn add(&mut self, status: Option<Msc4048Status>) {
+        match status {
+            Some(Msc4048Status::Authenticated) => self.authenticated += 1,
+            Some(Msc4048Status::Unauthenticated) => self.unauthenticated += 1,
+            Some(Msc4048Status::Mismatch) => self.mismatch += 1,
+            None => {}
+        }
+    }
 }
 
 impl Tally {
@@ -234,14 +287,17 @@ impl Tally {
             total: 0,
             rooms: HashSet::new(),
             mac: BTreeMap::new(),
+            msc4048: Msc4048Counts::default(),
+            required: false,
             failures: Failures::new(json)?,
         })
     }
 
     /// Count one decrypted session.
-    fn decrypted(&mut self, s: &SessionRecord, kind: MacKind) {
+    fn decrypted(&mut self, s: &SessionRecord, kind: MacKind, status: Option<Msc4048Status>) {
         self.total += 1;
         self.sessions += 1;
+        self.msc4048.add(status);
         let name = match kind {
             MacKind::Empty => "empty",
             MacKind::Ciphertext => "ciphertext",
@@ -301,7 +357,13 @@ impl Failures {
         })
     }
 
-    fn add(&mut self, room: String, session: String, e: backup::SessionFailure) -> io::Result<()> {
+    fn add(
+        &mut self,
+        room: String,
+        session: String,
+        e: backup::SessionFailure,
+        msc4048: Option<Msc4048Status>,
+    ) -> io::Result<()> {
         let kind = e.kind();
         self.count += 1;
         *self.by_kind.entry(kind.as_str()).or_insert(0) += 1;
@@ -313,7 +375,7 @@ impl Failures {
         if let Some(spool) = &mut self.spool {
             serde_json::to_writer(
                 &mut *spool,
-                &json!({"room_id": room, "session_id": session, "kind": kind, "why": e.to_string()}),
+                &json!({"room_id": room, "session_id": session, "kind": kind, "why": e.to_string(), "msc4048": msc4048}),
             )?;
             spool.write_all(b"\n")?;
         }
@@ -367,6 +429,8 @@ pub(super) enum Needs {
 pub(super) struct Opened {
     key: RecoveryKey,
     body: Body,
+    /// What is asked of MSC4048 (unstable) backup MACs.
+    policy: Msc4048Policy,
 }
 
 enum Body {
@@ -376,7 +440,7 @@ enum Body {
         room: Option<String>,
     },
     /// A piece holding one session, already decrypted.
-    Lone(SessionRecord, MacKind),
+    Lone(SessionRecord, MacKind, Msc4048Status),
 }
 
 /// The first sessions of a backup, which tell a backup key that fits from one that does not.
@@ -391,6 +455,27 @@ pub(super) fn open_backup(
     room: Option<&str>,
     session: Option<&str>,
     needs: Needs,
+    resolve: impl FnOnce(&[backup::Entry]) -> Result<RecoveryKey, CliError>,
+) -> Result<Opened, CliError> {
+    open_backup_with(
+        path,
+        version,
+        room,
+        session,
+        needs,
+        Msc4048Policy::default(),
+        resolve,
+    )
+}
+
+/// [`open_backup`], asking `policy` of MSC4048 (unstable) backup MACs.
+fn open_backup_with(
+    path: &Path,
+    version: Option<&Value>,
+    room: Option<&str>,
+    session: Option<&str>,
+    needs: Needs,
+    policy: Msc4048Policy,
     resolve: impl FnOnce(&[backup::Entry]) -> Result<RecoveryKey, CliError>,
 ) -> Result<Opened, CliError> {
     let mut input = open_input_file(path)?;
@@ -408,6 +493,7 @@ pub(super) fn open_backup(
                     input,
                     room: room.map(str::to_owned),
                 },
+                policy,
             });
         }
         backup::Streamed::Lone(doc) => doc,
@@ -430,10 +516,11 @@ pub(super) fn open_backup(
     if let Some(v) = version {
         backup::check_auth_data(&key, v)?;
     }
-    let (s, mac) = decrypt_lone(&key, sd, room, session, piece, needs)?;
+    let (s, mac, status) = decrypt_lone(&key, sd, room, session, piece, needs, policy)?;
     Ok(Opened {
         key,
-        body: Body::Lone(s, mac),
+        body: Body::Lone(s, mac, status),
+        policy,
     })
 }
 
@@ -498,29 +585,33 @@ pub(super) fn decrypt_opened(
     mut sink: impl FnMut(&SessionRecord) -> io::Result<()>,
 ) -> Result<Tally, CliError> {
     let mut tally = Tally::new(json)?;
+    tally.required = opened.policy.require_authenticated;
     let (mut input, room) = match opened.body {
-        Body::Lone(s, mac) => {
+        Body::Lone(s, mac, status) => {
             sink(&s)?;
-            tally.decrypted(&s, mac);
+            tally.decrypted(&s, mac, Some(status));
             return Ok(tally);
         }
         Body::Stream { input, room } => (input, room),
     };
     let pb = spinner("decrypting sessions".to_owned());
     let mut sink_error = None;
-    let streamed = backup::decrypt_stream(&opened.key, &mut input, room.as_deref(), |o| {
-        let r = match o.result {
-            Ok((s, kind)) => sink(&s).map(|()| tally.decrypted(&s, kind)),
-            Err(e) => {
-                tally.total += 1;
-                tally.failures.add(o.room_id, o.session_id, e)
-            }
-        };
-        r.map_err(|e| {
-            sink_error = Some(e);
-            mxkeys::Error::Io(io::Error::other("stopped"))
-        })
-    });
+    let policy = opened.policy;
+    let streamed =
+        backup::decrypt_stream_with(&opened.key, policy, &mut input, room.as_deref(), |o| {
+            let r = match o.result {
+                Ok((s, kind)) => sink(&s).map(|()| tally.decrypted(&s, kind, o.msc4048)),
+                Err(e) => {
+                    tally.total += 1;
+                    tally.msc4048.add(o.msc4048);
+                    tally.failures.add(o.room_id, o.session_id, e, o.msc4048)
+                }
+            };
+            r.map_err(|e| {
+                sink_error = Some(e);
+                mxkeys::Error::Io(io::Error::other("stopped"))
+            })
+        });
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
@@ -561,6 +652,9 @@ fn judge(tally: &mut Tally, allow_partial: bool, json: bool) -> Result<(), CliEr
         let msg = match (one_kind, f.first.first()) {
             (Some(backup::FailureKind::Mac), _) => format!(
                 "none of the {total} sessions could be decrypted (MAC mismatch); {KEY_HINT}"
+            ),
+            (Some(backup::FailureKind::Unauthenticated), _) => format!(
+                "none of the {total} sessions carries an MSC4048 (unstable) backup MAC, and --require-authenticated refuses them; leave it out to decrypt them as unauthenticated"
             ),
             // The same damage everywhere: the key is not the question.
             (Some(_), Some((_, _, e))) => format!(
@@ -630,12 +724,15 @@ fn open_source(
         .as_deref()
         .map(|p| read_small_json(p, "backup version"))
         .transpose()?;
-    let opened = open_backup(
+    let opened = open_backup_with(
         &src.backup,
         version.as_ref(),
         src.room_id.as_deref(),
         src.session_id.as_deref(),
         needs,
+        Msc4048Policy {
+            require_authenticated: src.require_authenticated,
+        },
         |probe| resolve_key(src, version.as_ref(), probe, json),
     )?;
     Ok((opened, version))
@@ -650,12 +747,14 @@ fn decrypt_lone(
     sid: Option<&str>,
     piece: &str,
     needs: Needs,
-) -> Result<(SessionRecord, MacKind), CliError> {
-    let d = backup::decrypt_session_data(key, session_data, sid).map_err(|e| {
-        let hint = if e.kind() == backup::FailureKind::Mac {
-            "; is this the Security Key of this backup? Give --backup-version VERSION.json to check"
-        } else {
-            ""
+    policy: Msc4048Policy,
+) -> Result<(SessionRecord, MacKind, Msc4048Status), CliError> {
+    let mac_key = backup::BackupMacKey::derive(key);
+    let d = backup::decrypt_session_data_with(key, &mac_key, policy, session_data, sid).map_err(|e| {
+        let hint = match e.kind() {
+            backup::FailureKind::Mac => "; is this the Security Key of this backup? Give --backup-version VERSION.json to check",
+            backup::FailureKind::Unauthenticated => "; leave out --require-authenticated to decrypt it as unauthenticated",
+            _ => "",
         };
         CliError::Input(format!("the session could not be decrypted: {e}{hint}"))
     })?;
@@ -684,13 +783,20 @@ fn decrypt_lone(
             ),
         });
     }
-    Ok((s, d.mac))
+    Ok((s, d.mac, d.msc4048))
 }
 
 /// The MAC note, only when it tells something: some sessions carried a MAC over the ciphertext
 /// (MSC4048) rather than the empty-message MAC every client writes. For the usual backup it is
 /// expert detail, and `backup decrypt --help` explains it.
 pub(super) fn explain_mac(t: &Tally, json: bool) {
+    let m = &t.msc4048;
+    if !json && (m.authenticated > 0 || m.mismatch > 0 || t.required) {
+        note(&format!(
+            "MSC4048 (unstable) backup MACs: {} authenticated, {} unauthenticated (no MAC), {} mismatch",
+            m.authenticated, m.unauthenticated, m.mismatch
+        ));
+    }
     let empty = t.mac.get("empty").copied().unwrap_or(0);
     let ct = t.mac.get("ciphertext").copied().unwrap_or(0);
     if json || ct == 0 {
@@ -731,6 +837,7 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
                 total: tally.total,
                 failed: &list,
                 mac: &tally.mac,
+                msc4048: &tally.msc4048,
             };
             let mut out = io::BufWriter::new(super::stdout::out());
             serde_json::to_writer_pretty(&mut out, &report).map_err(io::Error::from)?;
@@ -765,6 +872,8 @@ struct DecryptReport<'a> {
     total: u64,
     failed: &'a SpooledList,
     mac: &'a BTreeMap<&'static str, u64>,
+    /// Sessions by MSC4048 (unstable) status.
+    msc4048: &'a Msc4048Counts,
 }
 
 /// Stream the decrypted sessions of `opened` into `out` as a JSON array (and a newline).
@@ -885,6 +994,7 @@ fn public_key(arg: &str) -> Result<[u8; 32], CliError> {
 /// One session of `backup encrypt`: its room, id and KeyBackupData, or why it is invalid.
 fn encrypt_one(
     public: &[u8; 32],
+    mac_key: Option<&backup::BackupMacKey>,
     verified: bool,
     i: u64,
     mut s: SessionRecord,
@@ -926,7 +1036,11 @@ fn encrypt_one(
     let plain = Zeroizing::new(serde_json::to_vec(&s).map_err(|e| e.to_string())?);
     let mut eph = Zeroizing::new([0u8; 32]);
     getrandom::getrandom(&mut *eph).map_err(|e| format!("no randomness: {e}"))?;
-    let sd = backup::encrypt_session_data(public, &plain, &mut eph);
+    let mut sd = backup::encrypt_session_data(public, &plain, &mut eph);
+    if let Some(k) = mac_key {
+        backup::add_backup_mac(k, &mut sd)
+            .map_err(|e| format!("session {} ({sid}): {e}", i + 1))?;
+    }
     Ok((
         room,
         sid,
@@ -1080,8 +1194,33 @@ impl BodySpool {
     }
 }
 
+/// The backup key for `backup encrypt --msc4048`: --key-file, MXKEYS_RECOVERY_KEY, or a prompt.
+fn msc4048_key(file: Option<&Path>) -> Result<RecoveryKey, CliError> {
+    let text = super::secrets::read(&super::secrets::SecretSpec {
+        file,
+        file_flag: "--key-file",
+        env: "MXKEYS_RECOVERY_KEY",
+        prompt: "Security Key (the backup key, for the MSC4048 MACs): ".into(),
+        confirm: false,
+    })?;
+    RecoveryKey::decode(text.expose()).map_err(|e| CliError::Lib(e.into()))
+}
+
 fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
     let public = public_key(&a.public_key)?;
+    let mac_key = if a.msc4048 {
+        let k = msc4048_key(a.key_file.as_deref())?;
+        if k.backup_public_key() != public {
+            return Err(CliError::Input(format!(
+                "--public-key is {}, but the key given for --msc4048 is the key of backup public key {}: give the Security Key of this backup",
+                mxkeys::encoding::encode_unpadded(&public),
+                mxkeys::encoding::encode_unpadded(&k.backup_public_key())
+            )));
+        }
+        Some(backup::BackupMacKey::derive(&k))
+    } else {
+        None
+    };
     backup::check_public_key(&public)?;
     let mut pending = a.out.create(&[&a.sessions])?;
     let files: Vec<PathBuf> = a.pass.passphrase_file.iter().cloned().collect();
@@ -1097,7 +1236,7 @@ fn encrypt(a: EncryptArgs, json: bool) -> Result<(), CliError> {
         let made: Vec<_> = std::mem::take(batch)
             .into_par_iter()
             .enumerate()
-            .map(|(k, s)| encrypt_one(&public, a.verified, first + k as u64, s))
+            .map(|(k, s)| encrypt_one(&public, mac_key.as_ref(), a.verified, first + k as u64, s))
             .collect();
         for r in made {
             match r {

@@ -1804,6 +1804,99 @@ def dehydrated_cases():
              f"bundle decrypt: {what}")
 
 
+# --------------------------------------------------------------------------------------------
+# MSC4048 (unstable) backup MACs: session_data.unsigned["org.matrix.msc4048.backup_mac"]
+# --------------------------------------------------------------------------------------------
+MSC4048_FIELD = "org.matrix.msc4048.backup_mac"
+
+
+def msc4048_mac(priv, sd):
+    """HMAC-SHA-256 under HKDF(priv, no salt, "MATRIX_BACKUP_MAC_KEY") of the canonical JSON of
+    sd without unsigned and signatures, unpadded base64."""
+    key = hkdf_sha256(priv, b"MATRIX_BACKUP_MAC_KEY", 32, salt=b"")
+    body = {k: v for k, v in sd.items() if k not in ("unsigned", "signatures")}
+    canon = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return b64(hmac.new(key, canon, hashlib.sha256).digest())
+
+
+def msc4048_cases():
+    """Added after every other case, so that their random bytes stay as they were."""
+    dec = ["backup", "decrypt", "{file}"]
+    room, sid = S0["room_id"], S0["session_id"]
+    sd = session_data(backup_plain(S0))
+
+    def one(unsigned, **extra):
+        return backup_doc([(room, sid, dict(sd, unsigned=unsigned, **extra))])
+
+    good = msc4048_mac(BACKUP_PRIV, sd)
+    fmt = "none of the 1 sessions could be decrypted, each for the same reason as the first: "
+    bad = fmt + "malformed MSC4048 (unstable) backup MAC: "
+    field = "session_data.unsigned." + MSC4048_FIELD
+    for name, doc, needle, what in [
+        ("mac-not-base64", one({MSC4048_FIELD: "!!!!"}), bad + field + " is not base64",
+         "backup_mac is not base64"),
+        ("mac-31", one({MSC4048_FIELD: b64(rand(31))}), field + " is 31 bytes, expected 32",
+         "a 31-byte backup_mac"),
+        ("mac-8", one({MSC4048_FIELD: b64(rand(8))}), field + " is 8 bytes, expected 32",
+         "an 8-byte backup_mac (truncated like the v1 mac)"),
+        ("mac-64", one({MSC4048_FIELD: b64(rand(64))}), field + " is 64 bytes, expected 32",
+         "a 64-byte backup_mac"),
+        ("mac-empty", one({MSC4048_FIELD: ""}), field + " is 0 bytes, expected 32",
+         "an empty backup_mac"),
+        ("mac-number", one({MSC4048_FIELD: 5}), field + " is not a string",
+         "backup_mac is a number"),
+        ("mac-null", one({MSC4048_FIELD: None}), field + " is not a string",
+         "backup_mac is null"),
+        ("unsigned-string", one("x"), bad + "session_data.unsigned is not an object",
+         "unsigned is a string"),
+        ("unsigned-array", one([good]), bad + "session_data.unsigned is not an object",
+         "unsigned is an array"),
+        ("float", one({MSC4048_FIELD: good}, x=1.5), "has no canonical JSON form",
+         "session_data has a float, which canonical JSON refuses"),
+        ("wrong-mac", one({MSC4048_FIELD: b64(rand(32))}),
+         fmt + "MSC4048 (unstable) backup MAC mismatch", "a random 32-byte backup_mac"),
+        ("other-key", one({MSC4048_FIELD: msc4048_mac(OTHER_PRIV, sd)}),
+         "MSC4048 (unstable) backup MAC mismatch", "the backup_mac of another backup key"),
+        ("changed", one({MSC4048_FIELD: good}, **{"org.example.added": "after the MAC"}),
+         "MSC4048 (unstable) backup MAC mismatch",
+         "a property added to session_data after the MAC was made"),
+    ]:
+        case(f"backup-msc4048-{name}.json", doc, dec, 1, needle, f"backup MSC4048: {what}", ENV_K)
+    # Still a MAC mismatch with --allow-partial: nothing decrypts, nothing written.
+    case("backup-msc4048-wrong-mac.json", None, dec + ["--allow-partial", "-o", "{out}"], 1,
+         "MSC4048 (unstable) backup MAC mismatch", "backup MSC4048: --allow-partial, only session bad",
+         ENV_K)
+    # A valid padded MAC decrypts; --require-authenticated takes it.
+    case("backup-msc4048-padded.json",
+         one({MSC4048_FIELD: base64.b64encode(base64.b64decode(good + "=")).decode()}),
+         dec + ["--require-authenticated"], 0, "1 authenticated",
+         "backup MSC4048: a valid backup_mac in padded base64", ENV_K)
+    # --require-authenticated refuses sessions without one: a body, and one KeyBackupData.
+    case("backup-good.json", None, dec + ["--require-authenticated", "-o", "{out}"], 1,
+         "--require-authenticated refuses them", "backup MSC4048: no MAC, authentication required",
+         ENV_K)
+    case("backup-kbd-only.json", None, dec + ["--require-authenticated"], 1,
+         "leave out --require-authenticated",
+         "backup MSC4048: a lone KeyBackupData without MAC, authentication required", ENV_K)
+    # backup encrypt --msc4048
+    enc = ["backup", "encrypt", "{file}", "--public-key", b64(BACKUP_PUB), "--msc4048", "-o",
+           "{out}"]
+    other = ["backup", "encrypt", "{file}", "--public-key", b64(x25519_base(OTHER_PRIV)),
+             "--msc4048", "-o", "{out}"]
+    case("sessions-good.json", None, other, 1,
+         "is the key of backup public key",
+         "encrypt --msc4048: --public-key of another backup than the key's", ENV_K)
+    case("sessions-good.json", None, enc, 2, "no passphrase given",
+         "encrypt --msc4048: no key, no terminal")
+    case("sessions-good.json", None, enc, 1, "check digit",
+         "encrypt --msc4048: malformed key in the environment",
+         {"MXKEYS_RECOVERY_KEY": recovery_key(BACKUP_PRIV, parity_xor=4)})
+    case("sessions-good.json", None, ["backup", "encrypt", "{file}", "--public-key",
+                                      b64(BACKUP_PUB), "--key-file", "{dir}/backup-good.json",
+                                      "-o", "{out}"], 2,
+         "--msc4048", "encrypt: --key-file without --msc4048")
+
+
 def main():
     self_test()
     export_cases()
@@ -1815,6 +1908,7 @@ def main():
     output_cases()
     tool_cases()
     dehydrated_cases()
+    msc4048_cases()
     # Every file a case names must have been written (or be a deliberate non-file).
     for c in CASES:
         f = c["file"]

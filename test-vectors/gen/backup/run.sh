@@ -18,3 +18,5 @@ echo "== cross-check: js-sdk decoder + wasm decryptV1"
 node gen_backup.mjs --check
 echo "== cross-check: reference, python-olm, vodozemac, mautrix"
 .venv/bin/python gen_backup.py --check
+echo "== MSC4048 (unstable) backup MACs: reference writer + rust-sdk PR #2659 vector -> ../../backup/msc4048/"
+.venv/bin/python gen_msc4048.py
