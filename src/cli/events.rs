@@ -40,8 +40,9 @@ writes).
 Memory: EVENTS is read a few thousand events at a time, whatever its size (standard input or a
 pipe is first copied to an unnamed temporary file); an event of more than 1 MiB is refused.
 When KEYS is larger than 16 MiB, a first pass over EVENTS finds the sessions they use and only
-their keys are kept, about 300 bytes each: memory then grows with the number of distinct
-sessions in EVENTS, not with KEYS.";
+their keys are kept, about 1.2 KB each. Past 32 MB of them (about 27,000 sessions), the keys are
+instead sorted with the events on disk (sealed under a key drawn for the run) and read back a
+batch of events at a time: memory stays bounded whatever the number of sessions.";
 
 const DECRYPT_AFTER: &str = "\
 Output: the events as a JSON array, each decrypted one with its plaintext type and content and the
