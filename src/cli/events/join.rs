@@ -306,23 +306,28 @@ impl Joined {
         let mut failed = None;
         let read = open_sessions(keys, ring)?.for_each_session(keys, |s| {
             place += 1;
+            // A session the events do not use is neither checked nor warned about, as when the
+            // keys are held in memory (where a session that names no id is always checked).
+            let named = s.session_id.as_deref();
+            if named.is_some_and(|id| !bloom.may_have(id.as_bytes())) {
+                return Ok(());
+            }
             let kept = match KeyEntry::from_record(&s) {
-                Ok(e) if bloom.may_have(e.session_id.as_bytes()) => {
+                Ok(e) if named.is_some() || bloom.may_have(e.session_id.as_bytes()) => {
                     seal.seal(&e.to_bytes()).and_then(|sealed| {
                         let index = e.key.first_index();
                         known.push(e.session_id.into_bytes(), SealedKey { index, sealed })
                     })
                 }
                 Ok(_) => Ok(()),
-                Err(r) => match &s.session_id {
+                Err(r) => match named {
                     None => rejected_used.push(place.to_be_bytes().to_vec(), Rejection(r)),
-                    Some(id) if bloom.may_have(id.as_bytes()) => {
+                    Some(id) => {
                         let mut k = Vec::with_capacity(id.len() + 10);
                         push_ordered(&mut k, id.as_bytes());
                         k.extend_from_slice(&place.to_be_bytes());
                         rejected_named.push(k, Rejection(r))
                     }
-                    Some(_) => Ok(()),
                 },
             };
             kept.map_err(|e| {
