@@ -8,7 +8,8 @@
 #   LARGE_ONLY=REGEX                run only the rows whose label matches
 #
 # Inputs are made by examples/large_inputs.rs (real megolm v1 keys, deterministic) and, for
-# events, examples/gen_events (N events of N/1000 sessions, newest first, and their keys). Each command runs once;
+# events, examples/gen_events (N events of N/1000 sessions, newest first, and their keys; and N
+# events of N sessions with all N keys, about 700 MB + 540 MB at a million). Each command runs once;
 # /usr/bin/time -v gives wall time, CPU time (user + system) and peak RSS. Prints a Markdown
 # table (the README's "Limits" table comes from it) and exits 1 if a command that should succeed
 # failed, or a hostile input was not refused with exit 1.
@@ -131,6 +132,10 @@ row "export validate" "a value nested 100000 deep" 1 -- "$bin" export validate d
 [ -f events.json ] || "$gen_events" "$n" events.json events-keys.json
 row "events decrypt" "$n events, $((n / 1000)) sessions" 0 -- "$bin" events decrypt events.json --keys events-keys.json -o x.json --force
 row "events diagnose" "$n events, $((n / 1000)) sessions" 0 -- "$bin" events diagnose events.json --keys events-keys.json
+# N events of N sessions, every key given: more keys than the in-memory budget, joined on disk.
+[ -f events-keyed.json ] || "$gen_events" "$n" events-keyed.json events-keyed-keys.json --sessions "$n"
+row "events decrypt" "$n events, $n sessions, all keyed" 0 -- "$bin" events decrypt events-keyed.json --keys events-keyed-keys.json -o x.json --force
+row "events diagnose" "$n events, $n sessions, all keyed" 0 -- "$bin" events diagnose events-keyed.json --keys events-keyed-keys.json
 line line.json '[{"type":"m.room.encrypted","content":{"ciphertext":"' '"}}]'
 row "events decrypt" "1 GiB single line" 1 -- "$bin" events decrypt line.json --keys merge-b.json -o x.json --force
 rm -f x.json x.txt time.txt line.json; rm -rf parts

@@ -38,6 +38,7 @@ use serde_json::{Map, Value};
 use crate::encoding::decode_lenient;
 use crate::megolm::{Message, MessageError, Ratchet, SessionKey};
 use crate::session::{json_detail, JsonDetail, SessionRecord, Utf8Checked};
+use zeroize::Zeroizing;
 
 /// The megolm room-message algorithm (defined once, in [`crate::megolm`]).
 pub use crate::megolm::ALGORITHM as MEGOLM;
@@ -53,10 +54,129 @@ pub(crate) struct KnownSession {
     pub key: SessionKey,
 }
 
-/// Sessions by id; of several copies of one session the one with the lowest first index is kept.
+/// One usable session of the keys, checked: what a [`KeyStore`] keeps of it.
 ///
-/// Memory grows with the sessions inserted (about 300 bytes each: the key, the room, the
-/// creating device): insert only the sessions the events use where the keys are many.
+/// [`KeyEntry::to_bytes`] and [`KeyEntry::from_bytes`] give it a compact form (the key in the
+/// 0x01 export format, the room, the creating device): for a caller that keeps more sessions than
+/// memory holds elsewhere (it is secret: encrypt it there).
+#[derive(Debug)]
+pub struct KeyEntry {
+    /// The session id (the key's own: a session whose `session_id` disagrees is rejected).
+    pub session_id: String,
+    /// Room it belongs to.
+    pub room_id: Option<String>,
+    /// Curve25519 key of the device that created it.
+    pub sender_key: Option<String>,
+    /// The key.
+    pub key: SessionKey,
+}
+
+/// A session of the keys that cannot be used, and why ([`KeyEntry::from_record`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedKey {
+    /// The `session_id` it names (empty when it names none).
+    pub session_id: String,
+    /// Why it cannot be used.
+    pub why: String,
+}
+
+impl KeyEntry {
+    /// Check one session of the keys: a megolm session with a valid key whose session id is the
+    /// one it names.
+    ///
+    /// # Errors
+    /// [`RejectedKey`]: why it cannot be used.
+    pub fn from_record(s: &SessionRecord) -> Result<KeyEntry, RejectedKey> {
+        let reject = |why: String| RejectedKey {
+            session_id: s.session_id.clone().unwrap_or_default(),
+            why,
+        };
+        if s.algorithm.as_deref().is_some_and(|a| a != MEGOLM) {
+            return Err(reject("not an m.megolm.v1.aes-sha2 session".into()));
+        }
+        let key = match s
+            .session_key
+            .as_ref()
+            .map(|k| SessionKey::from_base64(k.expose()))
+        {
+            Some(Ok(k)) => k,
+            Some(Err(e)) => return Err(reject(e.to_string())),
+            None => return Err(reject("no session_key".into())),
+        };
+        let sid = key.session_id();
+        if s.session_id
+            .as_deref()
+            .is_some_and(|id| !id.is_empty() && id != sid)
+        {
+            return Err(reject(format!("session_key belongs to session {sid}")));
+        }
+        Ok(KeyEntry {
+            session_id: sid,
+            room_id: s.room_id.clone(),
+            sender_key: s.sender_key.clone(),
+            key,
+        })
+    }
+
+    /// The compact form: the key in the 0x01 export format (165 bytes), then the room and the
+    /// creating device, each a presence byte (0 or 1) and, when present, a u32 little-endian
+    /// length and the UTF-8 text.
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        let mut out = self.key.to_export_bytes();
+        for part in [&self.room_id, &self.sender_key] {
+            match part {
+                None => out.push(0),
+                Some(text) => {
+                    out.push(1);
+                    out.extend_from_slice(&(text.len() as u32).to_le_bytes());
+                    out.extend_from_slice(text.as_bytes());
+                }
+            }
+        }
+        out
+    }
+
+    /// The entry [`KeyEntry::to_bytes`] wrote (the key checked again), or `None` if `bytes` are
+    /// not one.
+    pub fn from_bytes(bytes: &[u8]) -> Option<KeyEntry> {
+        let (key, mut rest) = bytes.split_at_checked(crate::megolm::EXPORT_LEN)?;
+        let key = SessionKey::from_bytes(key).ok()?;
+        let mut part = || -> Option<Option<String>> {
+            let (&present, tail) = rest.split_first()?;
+            match present {
+                0 => {
+                    rest = tail;
+                    Some(None)
+                }
+                1 => {
+                    let (len, tail) = tail.split_first_chunk::<4>()?;
+                    let (text, tail) = tail.split_at_checked(u32::from_le_bytes(*len) as usize)?;
+                    rest = tail;
+                    Some(Some(String::from_utf8(text.to_vec()).ok()?))
+                }
+                _ => None,
+            }
+        };
+        let room_id = part()?;
+        let sender_key = part()?;
+        if !rest.is_empty() {
+            return None;
+        }
+        Some(KeyEntry {
+            session_id: key.session_id(),
+            room_id,
+            sender_key,
+            key,
+        })
+    }
+}
+
+/// Sessions by id; of several copies of one session the one with the lowest first index is kept
+/// (the first of them when several have it).
+///
+/// Memory grows with the sessions inserted (about 1.2 KB each in practice: the key with its
+/// decompressed Ed25519 point, the room, the creating device, the map's share): insert only the
+/// sessions the events use where the keys are many.
 #[derive(Debug, Default)]
 pub struct KeyStore {
     sessions: HashMap<String, KnownSession>,
@@ -84,50 +204,36 @@ impl KeyStore {
         self.rejected_count
     }
 
-    fn reject(&mut self, id: String, why: String) {
+    /// Count a session that cannot be used ([`KeyStore::insert`] does, for the sessions it
+    /// rejects).
+    pub fn reject(&mut self, r: RejectedKey) {
         self.rejected_count += 1;
         if self.rejected.len() < Self::REJECTED_KEPT {
-            self.rejected.push((id, why));
+            self.rejected.push((r.session_id, r.why));
         }
     }
 
     /// Add one session (read one at a time from a keys file, say); a session that cannot be
     /// used is counted in [`KeyStore::rejected`] instead.
     pub fn insert(&mut self, s: &SessionRecord) {
-        let id = s.session_id.clone().unwrap_or_default();
-        if s.algorithm.as_deref().is_some_and(|a| a != MEGOLM) {
-            self.reject(id, "not an m.megolm.v1.aes-sha2 session".into());
-            return;
+        match KeyEntry::from_record(s) {
+            Ok(entry) => self.insert_entry(entry),
+            Err(r) => self.reject(r),
         }
-        let key = match s
-            .session_key
-            .as_ref()
-            .map(|k| SessionKey::from_base64(k.expose()))
-        {
-            Some(Ok(k)) => k,
-            Some(Err(e)) => {
-                self.reject(id, e.to_string());
-                return;
-            }
-            None => {
-                self.reject(id, "no session_key".into());
-                return;
-            }
-        };
-        let sid = key.session_id();
-        if !id.is_empty() && id != sid {
-            self.reject(id, format!("session_key belongs to session {sid}"));
-            return;
-        }
+    }
+
+    /// Add one checked session; it replaces a copy of the same session only if it decrypts from
+    /// an earlier index.
+    pub fn insert_entry(&mut self, e: KeyEntry) {
         let new = KnownSession {
-            room_id: s.room_id.clone(),
-            sender_key: s.sender_key.clone(),
-            key,
+            room_id: e.room_id,
+            sender_key: e.sender_key,
+            key: e.key,
         };
-        match self.sessions.get(&sid) {
+        match self.sessions.get(&e.session_id) {
             Some(old) if old.key.first_index() <= new.key.first_index() => {}
             _ => {
-                self.sessions.insert(sid, new);
+                self.sessions.insert(e.session_id, new);
             }
         }
     }
@@ -1018,6 +1124,17 @@ impl<'a> Decryptor<'a> {
         }
     }
 
+    /// This decryptor's kept ratchets, over another store (a batch's keys when the keys are read
+    /// a batch at a time). A ratchet is kept by session id: `store` must hold the same key as
+    /// the store before for each session both hold (the same key file's lowest-index copy), or
+    /// a kept ratchet of another copy would be used.
+    pub fn rebind<'b>(self, store: &'b KeyStore) -> Decryptor<'b> {
+        Decryptor {
+            store,
+            ratchets: self.ratchets,
+        }
+    }
+
     /// Decrypt one batch of events; results in the batch's order.
     pub fn decrypt(&mut self, events: &[Value]) -> Vec<Outcome> {
         let store = self.store;
@@ -1369,6 +1486,52 @@ mod tests {
         ))
         .unwrap();
         (KeyStore::from_sessions(&keys), events)
+    }
+
+    #[test]
+    fn key_entries_round_trip_through_their_compact_form() {
+        let keys: Vec<SessionRecord> =
+            serde_json::from_str(include_str!("../test-vectors/events/vodozemac-keys.json"))
+                .unwrap();
+        let events = parse_events(include_bytes!(
+            "../test-vectors/events/vodozemac-events.json"
+        ))
+        .unwrap();
+        let mut store = KeyStore::default();
+        for (i, k) in keys.iter().enumerate() {
+            let mut e = KeyEntry::from_record(k).unwrap();
+            if i == 0 {
+                e.room_id = None; // an absent room survives too
+            }
+            let bytes = e.to_bytes();
+            let back = KeyEntry::from_bytes(&bytes).unwrap();
+            assert_eq!(back.session_id, e.session_id);
+            assert_eq!(back.room_id, e.room_id);
+            assert_eq!(back.sender_key, e.sender_key);
+            assert_eq!(back.key.first_index(), e.key.first_index());
+            assert_eq!(*back.key.to_export_base64(), *e.key.to_export_base64());
+            let mut longer = bytes.to_vec();
+            longer.push(0);
+            assert!(KeyEntry::from_bytes(&longer).is_none(), "trailing bytes");
+            assert!(
+                KeyEntry::from_bytes(&bytes[..bytes.len() - 1]).is_none(),
+                "cut"
+            );
+            if i == 0 {
+                e.room_id = k.room_id.clone();
+            }
+            store.insert_entry(KeyEntry::from_bytes(&e.to_bytes()).unwrap());
+        }
+        // A store of entries read back decrypts as the store of the records does.
+        let (direct, _) = vodozemac();
+        assert_eq!(
+            decrypt_events(&store, &events),
+            decrypt_events(&direct, &events)
+        );
+        let mut bad = KeyStore::default();
+        bad.insert(&serde_json::from_str(r#"{"session_id": "x", "session_key": "AQ"}"#).unwrap());
+        assert_eq!(bad.rejected_count(), 1);
+        assert_eq!(bad.rejected[0].0, "x");
     }
 
     /// The event without its envelope `room_id`, as /sync delivers it.

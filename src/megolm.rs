@@ -159,12 +159,18 @@ impl SessionKey {
 
     /// The key in the 0x01 export format (a 0x02 key loses its signature), as unpadded base64.
     pub fn to_export_base64(&self) -> Zeroizing<String> {
+        Zeroizing::new(encode_unpadded(&self.to_export_bytes()))
+    }
+
+    /// The key in the 0x01 export format ([`EXPORT_LEN`] bytes; a 0x02 key loses its
+    /// signature): what [`Self::from_bytes`] reads back as the same key.
+    pub fn to_export_bytes(&self) -> Zeroizing<Vec<u8>> {
         let mut b = Zeroizing::new(Vec::with_capacity(EXPORT_LEN));
         b.push(1);
         b.extend_from_slice(&self.index.to_be_bytes());
         b.extend_from_slice(self.ratchet.expose());
         b.extend_from_slice(&self.signing_key);
-        Zeroizing::new(encode_unpadded(&b))
+        b
     }
 
     /// Which encoding it came in.

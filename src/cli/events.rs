@@ -21,6 +21,9 @@ use super::io::{duplicate, open_input_file, print_json};
 use super::spill::{Combine, Spill};
 use super::{output, CliError};
 
+mod join;
+use join::Joined;
+
 const INPUTS: &str = "\
 EVENTS is a JSON array of events, a /messages response ({\"chunk\": [...]}), or one event per
 line (JSON Lines); - reads standard input. Each m.room.encrypted event looks like
@@ -37,8 +40,9 @@ writes).
 Memory: EVENTS is read a few thousand events at a time, whatever its size (standard input or a
 pipe is first copied to an unnamed temporary file); an event of more than 1 MiB is refused.
 When KEYS is larger than 16 MiB, a first pass over EVENTS finds the sessions they use and only
-their keys are kept, about 300 bytes each: memory then grows with the number of distinct
-sessions in EVENTS, not with KEYS.";
+their keys are kept, about 1.2 KB each. Past 32 MB of them (about 27,000 sessions), the keys are
+instead sorted with the events on disk (sealed under a key drawn for the run) and read back a
+batch of events at a time: memory stays bounded whatever the number of sessions.";
 
 const DECRYPT_AFTER: &str = "\
 Output: the events as a JSON array, each decrypted one with its plaintext type and content and the
@@ -122,6 +126,15 @@ const LISTED: u64 = 20;
 /// Keys files up to this size are loaded whole (about 25k sessions, 8 MB in memory); past it
 /// only the keys of the sessions the events use.
 const KEYS_ALL: u64 = 16 << 20;
+/// Memory the keys of the events' sessions may take (about [`KEY_COST`] bytes each held) before
+/// they are joined with the events on disk instead ([`join`]): about 27,000 sessions.
+const KEYS_BUDGET: usize = 32 << 20;
+/// What one session held in a [`KeyStore`] takes, about (measured: 1.26 GB for a million).
+const KEY_COST: usize = 1200;
+/// For tests: `MXKEYS_EVENTS_KEYS_BUDGET=BYTES` replaces [`KEYS_BUDGET`] (0: the keys are always
+/// joined on disk) and has a keys file of any size read as a large one, so that a small input
+/// takes the path a large one does.
+const BUDGET_VAR: &str = "MXKEYS_EVENTS_KEYS_BUDGET";
 /// Rejected keys warned about one by one; the rest are counted.
 const WARNED: usize = 20;
 
@@ -318,15 +331,22 @@ fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
         _ => None,
     };
     let bad_events = |e: EventsError| CliError::Input(format!("{}: {e}", a.events.display()));
+    let budget = std::env::var(BUDGET_VAR)
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok());
     // A keys file of more than KEYS_ALL bytes: a first pass over the events finds the sessions
     // they use, and only their keys are kept. The events are then read twice (a pipe or
     // standard input is copied to an unnamed temporary file first).
-    let small_keys = a.keys != std::path::Path::new("-")
+    let small_keys = budget.is_none()
+        && a.keys != std::path::Path::new("-")
         && std::fs::metadata(&a.keys).is_ok_and(|m| m.is_file() && m.len() <= KEYS_ALL);
+    let max_sessions = budget.unwrap_or(KEYS_BUDGET) / KEY_COST;
     let mut events_file = open_input_file(&a.events)?;
     // The sessions the events use, as 64-bit fingerprints (8 bytes each, not the ids): two ids
-    // with the same fingerprint only make an unneeded key stay in memory.
+    // with the same fingerprint only make an unneeded key stay in memory. Past max_sessions
+    // their keys would take more memory than the budget: they are joined on disk instead.
     let fingerprint = std::collections::hash_map::RandomState::new();
+    let mut too_many = false;
     let used: Option<HashSet<u64>> = if small_keys {
         None
     } else {
@@ -334,34 +354,52 @@ fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
         for_each_event(&mut events_file, MAX_EVENT_BYTES, |SessionOf(sid)| {
             if let Some(sid) = sid {
                 used.insert(fingerprint.hash_one(&sid));
+                if used.len() > max_sessions {
+                    too_many = true;
+                    return ControlFlow::Break(());
+                }
             }
             ControlFlow::Continue(())
         })
         .map_err(bad_events)?;
         Some(used)
     };
+
+    let files: Vec<PathBuf> = a.pass.passphrase_file.iter().cloned().collect();
+    let mut ring = Keyring::new(&files, a.max.max_rounds);
+    // Either every key the events use, in memory, or (too many of them) the join on disk, read
+    // a batch at a time; `all` is then empty.
+    let mut all = KeyStore::default();
+    let mut joined = None;
+    if too_many {
+        drop(used);
+        joined = Some(Joined::build(
+            duplicate(&events_file)?,
+            &a.keys,
+            &mut ring,
+            &bad_events,
+        )?);
+    } else {
+        open_sessions(&a.keys, &mut ring)?.for_each_session(&a.keys, |s| {
+            let wanted = match (&used, &s.session_id) {
+                (Some(used), Some(sid)) => used.contains(&fingerprint.hash_one(sid)),
+                _ => true,
+            };
+            if wanted {
+                all.insert(&s);
+            }
+            Ok(())
+        })?;
+        drop(used);
+    }
     // The same open file again, from its start.
     let second = duplicate(&events_file)?;
     drop(events_file);
-
-    let mut store = KeyStore::default();
-    let files: Vec<PathBuf> = a.pass.passphrase_file.iter().cloned().collect();
-    let mut ring = Keyring::new(&files, a.max.max_rounds);
-    open_sessions(&a.keys, &mut ring)?.for_each_session(&a.keys, |s| {
-        let wanted = match (&used, &s.session_id) {
-            (Some(used), Some(sid)) => used.contains(&fingerprint.hash_one(sid)),
-            _ => true,
-        };
-        if wanted {
-            store.insert(&s);
-        }
-        Ok(())
-    })?;
-    drop(used);
-    for (id, why) in store.rejected.iter().take(WARNED) {
+    let rejected = joined.as_ref().map_or(&all, |j| &j.rejected);
+    for (id, why) in rejected.rejected.iter().take(WARNED) {
         stderr!("warning: key for session {id} not used: {why}");
     }
-    if let Some(more) = store
+    if let Some(more) = rejected
         .rejected_count()
         .checked_sub(WARNED as u64)
         .filter(|n| *n > 0)
@@ -394,13 +432,26 @@ fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
         },
     };
     let mut tally = Tally::new();
-    let mut decryptor = Decryptor::new(&store);
+    // With the join, each batch has its own store; the ratchets kept between batches stay with
+    // the decryptor, parked on the empty `all` in between.
+    let mut decryptor = Decryptor::new(&all);
     let mut batch: Vec<Value> = Vec::new();
     let mut batch_bytes = 0usize;
     let mut failed: Option<CliError> = None;
     let mut step = |batch: &mut Vec<Value>, tally: &mut Tally| -> Result<(), CliError> {
-        let outcomes = decryptor.decrypt(batch);
-        write_batch(&mut sink, &store, batch, &outcomes, tally)?;
+        match &mut joined {
+            None => {
+                let outcomes = decryptor.decrypt(batch);
+                write_batch(&mut sink, &all, batch, &outcomes, tally)?;
+            }
+            Some(j) => {
+                let store = j.batch(batch.len())?;
+                let mut d = std::mem::replace(&mut decryptor, Decryptor::new(&all)).rebind(&store);
+                let outcomes = d.decrypt(batch);
+                decryptor = d.rebind(&all);
+                write_batch(&mut sink, &store, batch, &outcomes, tally)?;
+            }
+        }
         batch.clear();
         Ok(())
     };
