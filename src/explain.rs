@@ -49,7 +49,7 @@ pub struct Withheld {
 
 /// What a [`Context`] adds to an undecryptable event's outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "reason", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Reason {
     /// The sender withheld the key.
     Withheld(Withheld),

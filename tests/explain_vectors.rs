@@ -90,3 +90,88 @@ fn every_event_gets_the_diagnosis_wasm_gave_it() {
         assert!(reasons.get(r).copied().unwrap_or(0) > 0, "{r}: {reasons:?}");
     }
 }
+
+#[test]
+fn events_diagnose_explains_each_event_from_the_dump_the_keys_query_and_the_joins() {
+    let manifest = read("manifest.json");
+    let f = |n: &str| vector_dir("diagnose").join(n).to_str().unwrap().to_owned();
+    let o = common::mxkeys(
+        &[
+            "events",
+            "diagnose",
+            &f("events.json"),
+            "--keys",
+            &f("keys.json"),
+            "--to-device",
+            &f("to-device.json"),
+            "--keys-query",
+            &f("keys-query.json"),
+            "--user",
+            manifest["user_id"].as_str().unwrap(),
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let listed: std::collections::BTreeMap<&str, &Value> = r["undecryptable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["event_id"].as_str().unwrap(), e))
+        .collect();
+    let mut by_reason = std::collections::BTreeMap::new();
+    for (id, want) in manifest["expected"].as_object().unwrap() {
+        let label = want["label"].as_str().unwrap();
+        if want["diagnosis"] == "ok" {
+            assert!(!listed.contains_key(id.as_str()), "{label}");
+            continue;
+        }
+        let got = listed[id.as_str()];
+        assert_eq!(got["result"], "unknown_session", "{label}: {got}");
+        assert_eq!(got["context"]["kind"], want["reason"], "{label}: {got}");
+        if want["reason"] == "withheld" {
+            assert_eq!(got["context"]["code"], want["code"], "{label}");
+        }
+        if let Some(reason) = want["reason"].as_str() {
+            *by_reason.entry(reason.to_owned()).or_insert(0u64) += 1;
+        }
+    }
+    for (reason, n) in &by_reason {
+        assert_eq!(r["context"][reason.as_str()], *n, "{reason}");
+    }
+    assert_eq!(r["readable_from_devices_not_cross_signed"], 2);
+
+    // Without the context, the same events are plain unknown sessions.
+    let o = common::mxkeys(
+        &[
+            "events",
+            "diagnose",
+            &f("events.json"),
+            "--keys",
+            &f("keys.json"),
+            "--json",
+        ],
+        &[],
+    );
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(r["undecryptable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e.get("context").is_none()));
+    // The context is for diagnose only.
+    let o = common::mxkeys(
+        &[
+            "events",
+            "decrypt",
+            &f("events.json"),
+            "--keys",
+            &f("keys.json"),
+            "--user",
+            "@a:x",
+        ],
+        &[],
+    );
+    common::assert_fails(&o, 2, "are for `events diagnose`");
+}

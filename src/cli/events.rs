@@ -17,9 +17,10 @@ use mxkeys::events::{
 
 use super::common::{output_arg, MaxRounds, OptionalOutputArgs, PassphraseArgs};
 use super::inputs::{open_sessions, Keyring};
-use super::io::{duplicate, open_input_file, print_json};
+use super::io::{duplicate, open_input_file, print_json, read_small_json};
 use super::spill::{Combine, Spill};
 use super::{output, CliError};
+use mxkeys::explain::{Context, Reason};
 
 mod join;
 use join::Joined;
@@ -76,6 +77,13 @@ malformed), for the first 20 of them (--json lists every one), then counts per r
 sessions to look for in other exports or backups, from which message index (the first 20 by
 session id; --json lists every one). Nothing is decrypted to disk.
 
+Why a session is unknown, when other data says: --to-device DUMP (to-device events as a client
+shows them, or a /sync response) gives the withheld notices (m.unverified, m.blacklisted,
+m.unauthorised, m.unavailable, m.no_olm) and the history bundles received; --keys-query KQ.json (a
+POST /keys/query response) names sending devices not cross-signed by their user (MSC4153; readable
+events from them are counted too); --user @you:server with the room's state events among EVENTS
+finds history from before your join in rooms that share it, with no bundle received (MSC4268).
+
 Examples:
   mxkeys events diagnose events.json --keys element-keys.txt
   mxkeys events diagnose events.json --keys keys.json --json | jq .sessions_to_look_for
@@ -109,6 +117,42 @@ pub struct EventArgs {
     pass: PassphraseArgs,
     #[command(flatten)]
     max: MaxRounds,
+    /// diagnose: to-device events (withheld keys).
+    #[arg(long, value_name = "DUMP", num_args = 1..)]
+    to_device: Vec<PathBuf>,
+    /// diagnose: a /keys/query response.
+    #[arg(long, value_name = "KQ.json")]
+    keys_query: Option<PathBuf>,
+    /// diagnose: your user id (for your joins).
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+}
+
+/// The context `events diagnose` explains unknown sessions with, from --to-device,
+/// --keys-query and --user (and the state events among the events).
+fn context(a: &EventArgs, diagnose: bool) -> Result<Option<Context>, CliError> {
+    if a.to_device.is_empty() && a.keys_query.is_none() && a.user.is_none() {
+        return Ok(None);
+    }
+    if !diagnose {
+        return Err(CliError::Usage(
+            "--to-device, --keys-query and --user are for `events diagnose`".into(),
+        ));
+    }
+    let mut ctx = Context::new();
+    if let Some(u) = &a.user {
+        ctx.set_user(u);
+    }
+    for p in &a.to_device {
+        let doc = read_small_json(p, "to-device dump")?;
+        ctx.add_to_device(&doc)
+            .map_err(|e| CliError::Input(format!("{}: {e}", p.display())))?;
+    }
+    if let Some(p) = &a.keys_query {
+        let doc = read_small_json(p, "keys query")?;
+        ctx.add_keys_query(&doc, a.user.as_deref().unwrap_or(""));
+    }
+    Ok(Some(ctx))
 }
 
 pub fn run(cmd: EventsCmd, json: bool) -> Result<(), CliError> {
@@ -230,6 +274,10 @@ struct Tally {
     wanted: Spill<Wanted>,
     /// Undecryptable events listed on the terminal so far.
     listed: u64,
+    /// Unknown sessions the context explains, by reason.
+    context: BTreeMap<&'static str, u64>,
+    /// Readable events whose sending device is not cross-signed (MSC4153).
+    unsigned_readable: u64,
 }
 
 impl Tally {
@@ -240,6 +288,8 @@ impl Tally {
             by_reason: BTreeMap::new(),
             wanted: Spill::new(WANTED_BUDGET),
             listed: 0,
+            context: BTreeMap::new(),
+            unsigned_readable: 0,
         }
     }
 
@@ -341,7 +391,17 @@ fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
         && a.keys != std::path::Path::new("-")
         && std::fs::metadata(&a.keys).is_ok_and(|m| m.is_file() && m.len() <= KEYS_ALL);
     let max_sessions = budget.unwrap_or(KEYS_BUDGET) / KEY_COST;
+    let mut ctx = context(&a, diagnose)?;
     let mut events_file = open_input_file(&a.events)?;
+    // Joins and history visibility come from the state events among the events: one more pass.
+    if let (Some(c), Some(_)) = (ctx.as_mut(), &a.user) {
+        for_each_event(duplicate(&events_file)?, MAX_EVENT_BYTES, |ev: Value| {
+            c.add_timeline_event(&ev);
+            ControlFlow::Continue(())
+        })
+        .map_err(bad_events)?;
+    }
+    let ctx = ctx;
     // The sessions the events use, as 64-bit fingerprints (8 bytes each, not the ids): two ids
     // with the same fingerprint only make an unneeded key stay in memory. Past max_sessions
     // their keys would take more memory than the budget: they are joined on disk instead.
@@ -442,14 +502,14 @@ fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
         match &mut joined {
             None => {
                 let outcomes = decryptor.decrypt(batch);
-                write_batch(&mut sink, &all, batch, &outcomes, tally)?;
+                write_batch(&mut sink, &all, batch, &outcomes, tally, ctx.as_ref())?;
             }
             Some(j) => {
                 let store = j.batch(batch.len())?;
                 let mut d = std::mem::replace(&mut decryptor, Decryptor::new(&all)).rebind(&store);
                 let outcomes = d.decrypt(batch);
                 decryptor = d.rebind(&all);
-                write_batch(&mut sink, &store, batch, &outcomes, tally)?;
+                write_batch(&mut sink, &store, batch, &outcomes, tally, ctx.as_ref())?;
             }
         }
         batch.clear();
@@ -506,7 +566,19 @@ fn write_batch(
     events: &[Value],
     outcomes: &[Outcome],
     tally: &mut Tally,
+    ctx: Option<&Context>,
 ) -> Result<(), CliError> {
+    // What the context adds: a reason for an unknown session, or a warning on a readable event.
+    let reason = |tally: &mut Tally, ev: &Value, o: &Outcome| -> Option<Reason> {
+        let c = ctx?;
+        if c.warn(ev, o).is_some() {
+            tally.unsigned_readable += 1;
+            return None;
+        }
+        let r = c.explain(ev, o)?;
+        *tally.context.entry(r.code()).or_insert(0) += 1;
+        Some(r)
+    };
     match sink {
         Output::Events { list, out } => {
             let rendered: Vec<Vec<u8>> = events
@@ -522,6 +594,7 @@ fn write_batch(
         Output::Lines => {
             let mut out = super::stdout::out();
             for (ev, o) in events.iter().zip(outcomes) {
+                let why = reason(tally, ev, o);
                 tally.add(ev, o)?;
                 if o.kind() != OutcomeKind::Ok {
                     tally.listed += 1;
@@ -532,7 +605,7 @@ fn write_batch(
                             ev.get("event_id")
                                 .and_then(Value::as_str)
                                 .unwrap_or("(no event_id)"),
-                            o.explain()
+                            why.map_or_else(|| o.explain(), |r| r.explain())
                         )?;
                     }
                 }
@@ -540,6 +613,7 @@ fn write_batch(
         }
         Output::Json { list, spill } => {
             for (ev, o) in events.iter().zip(outcomes) {
+                let why = reason(tally, ev, o);
                 tally.add(ev, o)?;
                 if o.kind() != OutcomeKind::Ok {
                     let mut v = serde_json::to_value(o).unwrap_or(Value::Null);
@@ -549,6 +623,13 @@ fn write_batch(
                             ev.get("event_id").cloned().unwrap_or(Value::Null),
                         );
                         obj.insert("why".into(), Value::String(o.explain()));
+                        if let Some(r) = why {
+                            let mut c = serde_json::to_value(&r).unwrap_or(Value::Null);
+                            if let Some(m) = c.as_object_mut() {
+                                m.insert("why".into(), Value::String(r.explain()));
+                            }
+                            obj.insert("context".into(), c);
+                        }
                     }
                     let r = list.render(&v);
                     list.write(spill, &r).map_err(spill_error)?;
@@ -619,6 +700,16 @@ fn finish(sink: Output, tally: Tally, json: bool) -> Result<(), CliError> {
             for (k, n) in tally.by_reason.iter().filter(|(k, _)| **k != "ok") {
                 writeln!(out, "  {n} {k}")?;
             }
+            for (k, n) in &tally.context {
+                writeln!(out, "    of which {n} {k}")?;
+            }
+            if tally.unsigned_readable > 0 {
+                writeln!(
+                    out,
+                    "{} readable events come from devices not cross-signed by their user: clients that exclude insecure devices (MSC4153) would not show them",
+                    tally.unsigned_readable
+                )?;
+            }
             if !tally.wanted.is_empty() {
                 writeln!(out, "sessions to look for in other exports or backups:")?;
                 let mut shown = 0u64;
@@ -651,7 +742,7 @@ fn finish(sink: Output, tally: Tally, json: bool) -> Result<(), CliError> {
                 .map_err(|e| spill_error(e.into_error()))?;
             file.seek(io::SeekFrom::Start(0)).map_err(spill_error)?;
             let head = serde_json::to_string_pretty(
-                &json!({"events": total, "readable": readable, "by_reason": tally.by_reason}),
+                &json!({"events": total, "readable": readable, "by_reason": tally.by_reason, "context": tally.context, "readable_from_devices_not_cross_signed": tally.unsigned_readable}),
             )
             .map_err(io::Error::from)?;
             let mut out = io::BufWriter::new(super::stdout::out());
