@@ -278,6 +278,8 @@ struct Tally {
     context: BTreeMap<&'static str, u64>,
     /// Readable events whose sending device is not cross-signed (MSC4153).
     unsigned_readable: u64,
+    /// Whether a context was given (its counts are then part of the summary).
+    with_context: bool,
 }
 
 impl Tally {
@@ -290,6 +292,7 @@ impl Tally {
             listed: 0,
             context: BTreeMap::new(),
             unsigned_readable: 0,
+            with_context: false,
         }
     }
 
@@ -492,6 +495,7 @@ fn go(a: EventArgs, json: bool, diagnose: bool) -> Result<(), CliError> {
         },
     };
     let mut tally = Tally::new();
+    tally.with_context = ctx.is_some();
     // With the join, each batch has its own store; the ratchets kept between batches stay with
     // the decryptor, parked on the empty `all` in between.
     let mut decryptor = Decryptor::new(&all);
@@ -742,7 +746,11 @@ fn finish(sink: Output, tally: Tally, json: bool) -> Result<(), CliError> {
                 .map_err(|e| spill_error(e.into_error()))?;
             file.seek(io::SeekFrom::Start(0)).map_err(spill_error)?;
             let head = serde_json::to_string_pretty(
-                &json!({"events": total, "readable": readable, "by_reason": tally.by_reason, "context": tally.context, "readable_from_devices_not_cross_signed": tally.unsigned_readable}),
+                &if tally.with_context {
+                    json!({"events": total, "readable": readable, "by_reason": tally.by_reason, "context": tally.context, "readable_from_devices_not_cross_signed": tally.unsigned_readable})
+                } else {
+                    json!({"events": total, "readable": readable, "by_reason": tally.by_reason})
+                },
             )
             .map_err(io::Error::from)?;
             let mut out = io::BufWriter::new(super::stdout::out());
