@@ -218,7 +218,7 @@ fn bundle_decrypt(a: BundleArgs, json: bool) -> Result<(), CliError> {
         }));
     }
     for w in &b.withheld {
-        println_withheld(w);
+        report_withheld(w);
     }
     stderr!(
         "wrote {} sessions to {} ({} withheld by the inviter)",
@@ -229,7 +229,7 @@ fn bundle_decrypt(a: BundleArgs, json: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-fn println_withheld(w: &Value) {
+fn report_withheld(w: &Value) {
     let f = |n: &str| w.get(n).and_then(Value::as_str).unwrap_or("?");
     stderr!(
         "withheld: session {} of room {}: {}{}",
@@ -389,13 +389,15 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
     // Room keys out of what decrypted.
     let mut sessions: BTreeMap<(String, String), SessionRecord> = BTreeMap::new();
     let mut bundles = 0u64;
+    // A session without a readable index ranks last.
+    let lowest = |s: &SessionRecord| s.first_index().unwrap_or(u32::MAX);
     let add = |s: SessionRecord, sessions: &mut BTreeMap<(String, String), SessionRecord>| {
         let k = (
             s.room_id.clone().unwrap_or_default(),
             s.session_id.clone().unwrap_or_default(),
         );
         match sessions.get(&k) {
-            Some(old) if first_index(old) <= first_index(&s) => {}
+            Some(old) if lowest(old) <= lowest(&s) => {}
             _ => {
                 sessions.insert(k, s);
             }
@@ -524,7 +526,7 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
         }));
     }
     for w in &bundle_withheld {
-        println_withheld(w);
+        report_withheld(w);
     }
     stderr!(
         "{} sessions from {total} events ({}{}) written to {}",
@@ -561,14 +563,6 @@ fn listing(results: &[Option<Seen>], pages: &[PathBuf]) -> Vec<Value> {
             v
         })
         .collect()
-}
-
-fn first_index(s: &SessionRecord) -> u32 {
-    s.session_key
-        .as_ref()
-        .and_then(|k| mxkeys::encoding::decode_lenient(k.expose()).ok())
-        .and_then(|b| mxkeys::megolm::SessionKey::peek_index(&b))
-        .unwrap_or(u32::MAX)
 }
 
 /// One line per event on standard output (text mode).

@@ -10,7 +10,6 @@ use serde_json::{json, Value};
 
 use mxkeys::export;
 use mxkeys::kdf::Rounds;
-use mxkeys::megolm::SessionKey;
 use mxkeys::merge::{self, Duplicates};
 use mxkeys::session::{self, RawBatch, Report, SessionRecord, EVERY_READER, SHARED_HISTORY};
 use mxkeys::Passphrase;
@@ -850,11 +849,7 @@ pub fn list(a: ListArgs, json: bool) -> Result<(), CliError> {
     let mut failed: Option<io::Error> = None;
     let read = opened.for_each_session(&a.file, |s| {
         let room = s.room_id.as_deref().unwrap_or("(no room_id)");
-        let lowest = s
-            .session_key
-            .as_ref()
-            .and_then(|k| mxkeys::encoding::decode_lenient(k.expose()).ok())
-            .and_then(|b| SessionKey::peek_index(&b));
+        let lowest = s.first_index();
         let mut key = Vec::with_capacity(room.len() + 48);
         spill::push_ordered(&mut key, room.as_bytes());
         let mut sender_key = None;

@@ -308,6 +308,14 @@ impl SessionRecord {
         }
     }
 
+    /// The first message index its `session_key` decrypts from, read off the key's header
+    /// without checking the rest of it (`None` when there is no key, or it is not one).
+    pub fn first_index(&self) -> Option<u32> {
+        let key = self.session_key.as_ref()?;
+        let bytes = zeroize::Zeroizing::new(crate::encoding::decode_lenient(key.expose()).ok()?);
+        crate::megolm::SessionKey::peek_index(&bytes)
+    }
+
     /// `sender_claimed_keys.ed25519`, when it is a string.
     pub fn claimed_ed25519(&self) -> Option<String> {
         self.sender_claimed_keys
