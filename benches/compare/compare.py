@@ -332,6 +332,51 @@ def main() -> None:
                        f"{1 / s1.cpu:.1f} M compressions/s (1,000,000 per candidate) in SIMD lanes",
                        f"{1e6 / s1.cpu / compressions:.2f}x the one-stream limit"))
 
+        # ---------------------------------------------------------------- hashcat (#24)
+        # The same target and wordlist through hashcat with mxkeys' module 94100 (hashcat/build.sh),
+        # on each OpenCL device type present: the CPU (POCL here) and, when there is one, a GPU,
+        # named. Per candidate = (time for the whole list - time for the passphrase alone) /
+        # (candidates - 1), so hashcat's start-up and self-test drop out; a first run compiles the
+        # kernel and is not counted.
+        hc = ROOT / "hashcat" / "build" / "hashcat" / "hashcat"
+        if not hc.exists():
+            notes.append("hashcat rows skipped: run hashcat/build.sh (needs Debian's hashcat and an OpenCL runtime).")
+        else:
+            line = subprocess.run([BIN, "passphrase", "hashline", str(r500k)], capture_output=True, text=True,
+                                  check=True).stdout
+            target = WORK / "target.hash"
+            target.write_text(line)
+            one = WORK / "one.txt"
+            one.write_text(PASS + "\n")
+            pot = WORK / "hashcat.potfile"
+            version = subprocess.run([str(hc), "--version"], capture_output=True, text=True).stdout.strip()
+            info = subprocess.run([str(hc), "-I"], capture_output=True, text=True).stdout
+            devices = []  # (hashcat -D type, name)
+            for block in re.split(r"\n(?=\s*Backend Device ID #)", info):
+                kind = re.search(r"Type\.+:\s*(\w+)", block)
+                name = re.search(r"Name\.+:\s*(.+)", block)
+                if kind and name and kind.group(1) in ("CPU", "GPU"):
+                    t = "1" if kind.group(1) == "CPU" else "2"
+                    if all(d[0] != t for d in devices):
+                        devices.append((t, f"{kind.group(1)} {name.group(1).strip()}"))
+            for dtype, dname in devices:
+                def run(words: Path) -> M:
+                    m, _ = timed([str(hc), "-m", "94100", "-a", "0", "-D", dtype, "--quiet", "--potfile-path", str(pot),
+                                  str(target), str(words)], None, 1, rm(pot), f"hashcat -D {dtype}")
+                    if not pot.read_text().rstrip("\n").endswith(":" + PASS):
+                        raise SystemExit(f"hashcat -D {dtype} did not find the passphrase")
+                    return m
+                log(f"hashcat {version} mode 94100 on {dname}: warm-up (kernel compile)")
+                run(one)
+                full, alone = run(wordlist), run(one)
+                per_hc = M(max(full.wall - alone.wall, 1e-9) / (cands - 1), max(full.cpu - alone.cpu, 1e-9) / (cands - 1))
+                log(f"  hashcat per candidate: {per_hc.cell()} ({1 / per_hc.wall:.1f} candidates/s)")
+                row(f"{per}: mxkeys passphrase search on all {cores} cores vs hashcat on the same list", sn,
+                    {"peer": f"hashcat {version} with mxkeys' module 94100, {dname} (OpenCL), its default workload",
+                     "best": per_hc})
+                notes.append(f"hashcat {version} mode 94100 on {dname}: {1 / per_hc.wall:.1f} candidates/s at 500000 rounds "
+                             f"({fmt_s(per_hc.wall)} per candidate; mxkeys on all {cores} cores: {1 / sn.wall:.1f}/s).")
+
     # ---------------------------------------------------------------- backup
     what = f"backup decrypt, {N} sessions"
     log(what)
