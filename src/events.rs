@@ -42,6 +42,8 @@ use zeroize::Zeroizing;
 
 /// The megolm room-message algorithm (defined once, in [`crate::megolm`]).
 pub use crate::megolm::ALGORITHM as MEGOLM;
+/// The `type` of an encrypted room event.
+const ENCRYPTED_TYPE: &str = "m.room.encrypted";
 
 /// A session known from the keys.
 #[derive(Debug)]
@@ -305,7 +307,14 @@ pub enum Outcome {
         /// The session.
         session_id: String,
     },
-    /// Not a megolm event (e.g. Olm to-device, or not encrypted at all).
+    /// Not encrypted at all: an event whose `type` is not `m.room.encrypted` (state events,
+    /// plain messages in a history dump). Readable as it is; `events decrypt` passes it through.
+    NotEncrypted {
+        /// Its `type` (at most 100 characters of it).
+        event_type: String,
+    },
+    /// An `m.room.encrypted` event that is not megolm (e.g. Olm to-device), or one that names no
+    /// algorithm.
     UnknownAlgorithm {
         /// The algorithm named, if any.
         algorithm: Option<String>,
@@ -337,6 +346,8 @@ pub enum OutcomeKind {
     Mac,
     /// `signature`: [`Outcome::Signature`].
     Signature,
+    /// `not_encrypted`: [`Outcome::NotEncrypted`].
+    NotEncrypted,
     /// `unknown_algorithm`: [`Outcome::UnknownAlgorithm`].
     UnknownAlgorithm,
     /// `format`: [`Outcome::Format`].
@@ -354,6 +365,7 @@ impl OutcomeKind {
             OutcomeKind::SenderKeyMismatch => "sender_key_mismatch",
             OutcomeKind::Mac => "mac",
             OutcomeKind::Signature => "signature",
+            OutcomeKind::NotEncrypted => "not_encrypted",
             OutcomeKind::UnknownAlgorithm => "unknown_algorithm",
             OutcomeKind::Format => "format",
         }
@@ -377,9 +389,15 @@ impl Outcome {
             Outcome::SenderKeyMismatch { .. } => OutcomeKind::SenderKeyMismatch,
             Outcome::Mac { .. } => OutcomeKind::Mac,
             Outcome::Signature { .. } => OutcomeKind::Signature,
+            Outcome::NotEncrypted { .. } => OutcomeKind::NotEncrypted,
             Outcome::UnknownAlgorithm { .. } => OutcomeKind::UnknownAlgorithm,
             Outcome::Format { .. } => OutcomeKind::Format,
         }
+    }
+
+    /// Whether the event can be read: decrypted, or never encrypted.
+    pub fn is_readable(&self) -> bool {
+        matches!(self, Outcome::Ok { .. } | Outcome::NotEncrypted { .. })
     }
 
     /// The message index, when the ciphertext could be parsed.
@@ -427,6 +445,9 @@ impl Outcome {
             Outcome::Signature { session_id } => format!(
                 "signature mismatch with session {session_id}: the event was not sent by the session's owner, or was changed"
             ),
+            Outcome::NotEncrypted { event_type } => {
+                format!("not encrypted (a {event_type} event): readable as it is")
+            }
             Outcome::UnknownAlgorithm { algorithm } => format!(
                 "not a megolm room event (algorithm {}); Olm to-device messages need the device's own keys",
                 algorithm.as_deref().unwrap_or("none")
@@ -1227,6 +1248,13 @@ fn precheck(store: &KeyStore, ev: &Value) -> Result<Prepared, Outcome> {
     let fmt = |why: &str| Outcome::Format {
         why: why.to_owned(),
     };
+    if let Some(t) = ev.get("type").and_then(Value::as_str) {
+        if t != ENCRYPTED_TYPE {
+            return Err(Outcome::NotEncrypted {
+                event_type: t.chars().take(100).collect(),
+            });
+        }
+    }
     let content = ev
         .get("content")
         .and_then(Value::as_object)
@@ -1430,6 +1458,7 @@ mod tests {
             (OutcomeKind::SenderKeyMismatch, "sender_key_mismatch"),
             (OutcomeKind::Mac, "mac"),
             (OutcomeKind::Signature, "signature"),
+            (OutcomeKind::NotEncrypted, "not_encrypted"),
             (OutcomeKind::UnknownAlgorithm, "unknown_algorithm"),
             (OutcomeKind::Format, "format"),
         ] {
@@ -1475,6 +1504,40 @@ mod tests {
             .to_string(),
             format!("line 4: not JSON: syntax error at column 2; {E}")
         );
+    }
+
+    #[test]
+    fn events_never_encrypted_are_readable_and_olm_ones_are_not() {
+        let (store, _) = vodozemac();
+        let events = vec![
+            // a state event whose content names megolm: it configures encryption, it is not
+            // encrypted
+            serde_json::json!({"type": "m.room.encryption", "event_id": "$a", "state_key": "",
+                "content": {"algorithm": MEGOLM}}),
+            serde_json::json!({"type": "m.room.message", "event_id": "$b",
+                "content": {"msgtype": "m.text", "body": "hi"}}),
+            serde_json::json!({"type": "m.room.encrypted", "event_id": "$c",
+                "content": {"algorithm": "m.olm.v1.curve25519-aes-sha2", "ciphertext": {}}}),
+            serde_json::json!({"type": "m.room.encrypted", "event_id": "$d", "content": {}}),
+        ];
+        let got: Vec<(OutcomeKind, bool)> = decrypt_events(&store, &events)
+            .iter()
+            .map(|o| (o.kind(), o.is_readable()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (OutcomeKind::NotEncrypted, true),
+                (OutcomeKind::NotEncrypted, true),
+                (OutcomeKind::UnknownAlgorithm, false),
+                (OutcomeKind::UnknownAlgorithm, false),
+            ]
+        );
+        let long = serde_json::json!({"type": "x".repeat(5000), "content": {}});
+        match &decrypt_events(&store, &[long])[0] {
+            Outcome::NotEncrypted { event_type } => assert_eq!(event_type.len(), 100),
+            other => panic!("{other:?}"),
+        }
     }
 
     fn vodozemac() -> (KeyStore, Vec<Value>) {

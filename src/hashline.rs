@@ -24,6 +24,12 @@
 //!
 //! A line of another version is refused with its version named ([`HashlineError::Version`]),
 //! so that an old module never misreads a new line.
+//!
+//! # The hashcat side
+//! hashcat modules 94100 (exports) and 94110 (Security Phrases), in `hashcat/`, read these lines
+//! (`mxkeys_line.h`) and make the same checks on the GPU (`OpenCL/m941x0-pure.cl`); their
+//! self-tests are the lines of peer-made vectors. A change of layout changes this module, the
+//! header, the kernels and `hashcat/README.md` together, under a new [`VERSION`].
 
 use std::fmt;
 

@@ -18,7 +18,7 @@
 //! | encrypted attachments | [`attachment`] | "Sending encrypted attachments" |
 //! | cross-signing, QR codes, SAS | [`identity`] (signed JSON, cross-signing, QR, SAS) | "Signing JSON", "Cross-signing", "Key verification" |
 //! | one key, one account: what a key opens, key storage out of sync | [`account`] (identify, doctor) | "Secret storage", "Server-side key backups", "Cross-signing" |
-//! | PBKDF2-HMAC-SHA-512, passphrase search | [`kdf`], [`search`] | — |
+//! | PBKDF2-HMAC-SHA-512, passphrase search, hash lines for hashcat | [`kdf`], [`search`], [`hashline`] (`hashcat/` holds the modules) | — |
 //! | secrets, encodings, errors | [`secret`], [`encoding`], [`error`] | — |
 //!
 //! # Room-key export files

@@ -141,6 +141,28 @@ fn events_diagnose_explains_each_event_from_the_dump_the_keys_query_and_the_join
         assert_eq!(r["context"][reason.as_str()], *n, "{reason}");
     }
     assert_eq!(r["readable_from_devices_not_cross_signed"], 2);
+    // The state events (joins, history visibility, encryption settings) were never encrypted:
+    // readable as they are, counted as such, and not listed as failures.
+    let events = read("events.json");
+    let plain = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] != "m.room.encrypted")
+        .count();
+    assert!(plain >= 38, "{plain}");
+    assert_eq!(r["by_reason"]["not_encrypted"], plain as u64);
+    let failing = manifest["expected"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|w| w["diagnosis"] != "ok")
+        .count();
+    assert_eq!(listed.len(), failing);
+    assert_eq!(
+        r["readable"].as_u64().unwrap() + failing as u64,
+        r["events"].as_u64().unwrap()
+    );
 
     // Without the context, the same events are plain unknown sessions.
     let o = common::mxkeys(

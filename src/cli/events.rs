@@ -47,7 +47,8 @@ batch of events at a time: memory stays bounded whatever the number of sessions.
 
 const DECRYPT_AFTER: &str = "\
 Output: the events as a JSON array, each decrypted one with its plaintext type and content and the
-event_id, sender, room_id and origin_server_ts of the envelope; the others unchanged, with
+event_id, sender, room_id and origin_server_ts of the envelope; events never encrypted (state
+events, plain messages) unchanged; the others unchanged too, with
 \"mxkeys_error\": {\"reason\": ..., \"why\": ...}.
 
 The room is checked: the room_id inside the decrypted event must be the session's room (from KEYS)
@@ -64,7 +65,7 @@ Examples:
   mxkeys events decrypt events.json --keys keys.json | jq -r '.[].content.body'
 
 Exit codes:
-  0    every event decrypted
+  0    every event decrypted (or never encrypted)
   1    some events could not be decrypted (the output is still written; `events diagnose` explains
        each), wrong passphrase for KEYS, EVENTS or KEYS malformed
   2    usage: bad arguments, no passphrase for an export, OUT exists (add --force)
@@ -75,7 +76,8 @@ Output: one line per event that cannot be decrypted, and why (no key for the ses
 from a later index; wrong room; sender key mismatch; MAC or signature failure; not megolm;
 malformed), for the first 20 of them (--json lists every one), then counts per reason and the
 sessions to look for in other exports or backups, from which message index (the first 20 by
-session id; --json lists every one). Nothing is decrypted to disk.
+session id; --json lists every one). Events never encrypted (state events, plain messages) count
+as readable (reason not_encrypted). Nothing is decrypted to disk.
 
 Why a session is unknown, when other data says: --to-device DUMP (to-device events as a client
 shows them, or a /sync response) gives the withheld notices (m.unverified, m.blacklisted,
@@ -299,7 +301,7 @@ impl Tally {
     fn add(&mut self, ev: &Value, o: &Outcome) -> Result<(), CliError> {
         self.total += 1;
         *self.by_reason.entry(o.kind().as_str()).or_insert(0) += 1;
-        if o.kind() == OutcomeKind::Ok {
+        if o.is_readable() {
             self.readable += 1;
         }
         if let Outcome::UnknownSession {
@@ -600,7 +602,7 @@ fn write_batch(
             for (ev, o) in events.iter().zip(outcomes) {
                 let why = reason(tally, ev, o);
                 tally.add(ev, o)?;
-                if o.kind() != OutcomeKind::Ok {
+                if !o.is_readable() {
                     tally.listed += 1;
                     if tally.listed <= LISTED {
                         writeln!(
@@ -619,7 +621,7 @@ fn write_batch(
             for (ev, o) in events.iter().zip(outcomes) {
                 let why = reason(tally, ev, o);
                 tally.add(ev, o)?;
-                if o.kind() != OutcomeKind::Ok {
+                if !o.is_readable() {
                     let mut v = serde_json::to_value(o).unwrap_or(Value::Null);
                     if let Some(obj) = v.as_object_mut() {
                         obj.insert(
@@ -654,6 +656,7 @@ fn spill_error(e: io::Error) -> CliError {
 fn decrypted_or_kept(store: &KeyStore, ev: &Value, o: &Outcome) -> Value {
     match o {
         Outcome::Ok { plaintext, .. } => decrypted_event(store, ev, plaintext),
+        Outcome::NotEncrypted { .. } => ev.clone(),
         other => {
             let mut kept = ev.clone();
             if let Some(obj) = kept.as_object_mut() {
@@ -700,8 +703,19 @@ fn finish(sink: Output, tally: Tally, json: bool) -> Result<(), CliError> {
                     tally.listed - LISTED
                 )?;
             }
-            writeln!(out, "{readable} of {total} events readable")?;
-            for (k, n) in tally.by_reason.iter().filter(|(k, _)| **k != "ok") {
+            match tally.by_reason.get(OutcomeKind::NotEncrypted.as_str()) {
+                Some(plain) => writeln!(
+                    out,
+                    "{readable} of {total} events readable ({plain} of them never encrypted)"
+                )?,
+                None => writeln!(out, "{readable} of {total} events readable")?,
+            }
+            let readable_kinds = [OutcomeKind::Ok.as_str(), OutcomeKind::NotEncrypted.as_str()];
+            for (k, n) in tally
+                .by_reason
+                .iter()
+                .filter(|(k, _)| !readable_kinds.contains(k))
+            {
                 writeln!(out, "  {n} {k}")?;
             }
             for (k, n) in &tally.context {
