@@ -612,3 +612,59 @@ fn encrypt_msc4048_writes_macs_the_python_derived_key_verifies() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(!put2.exists());
 }
+
+#[test]
+fn recover_takes_require_authenticated_as_backup_decrypt_does() {
+    let d = tmpdir();
+    let file = dir().join("msc4048-keys.json");
+    let key = vector_key();
+    let env = [
+        ("MXKEYS_RECOVERY_KEY", key.as_str()),
+        ("MXKEYS_NEW_PASSPHRASE", "correct horse battery staple"),
+    ];
+    let run = |out: &std::path::Path, strict: bool| {
+        let mut args = vec![
+            "--json",
+            "recover",
+            "--backup",
+            s(&file),
+            "--allow-partial",
+            "--rounds",
+            "1000",
+            "-o",
+            s(out),
+        ];
+        if strict {
+            args.push("--require-authenticated");
+        }
+        let o = mxkeys(&args, &env);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        serde_json::from_slice::<Value>(&o.stdout).unwrap()
+    };
+    // 7 sessions: 4 authenticated, 1 without a MAC, 2 whose MAC fails (refused either way).
+    let lenient = run(&d.path().join("all.txt"), false);
+    assert_eq!(
+        (&lenient["sessions"], &lenient["failed"]),
+        (&Value::from(5), &Value::from(2))
+    );
+    let strict = run(&d.path().join("strict.txt"), true);
+    assert_eq!(
+        (&strict["sessions"], &strict["failed"]),
+        (&Value::from(4), &Value::from(3))
+    );
+    // Without --allow-partial the unauthenticated session stops it, and nothing is written.
+    let out = d.path().join("none.txt");
+    let o = mxkeys(
+        &[
+            "recover",
+            "--backup",
+            s(&file),
+            "--require-authenticated",
+            "-o",
+            s(&out),
+        ],
+        &env,
+    );
+    assert_fails(&o, 1, "3 of 7 sessions could not be decrypted");
+    assert!(!out.exists());
+}

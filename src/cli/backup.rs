@@ -448,28 +448,9 @@ const PROBE: usize = 3;
 
 /// Open a backup: find its shape from the first sessions (read as a stream, so a body of any
 /// size costs no memory), get the key with `resolve` (given those sessions), check it against
-/// the version if one is given, and keep the input to stream it from its start.
-pub(super) fn open_backup(
-    path: &Path,
-    version: Option<&Value>,
-    room: Option<&str>,
-    session: Option<&str>,
-    needs: Needs,
-    resolve: impl FnOnce(&[backup::Entry]) -> Result<RecoveryKey, CliError>,
-) -> Result<Opened, CliError> {
-    open_backup_with(
-        path,
-        version,
-        room,
-        session,
-        needs,
-        Msc4048Policy::default(),
-        resolve,
-    )
-}
-
-/// [`open_backup`], asking `policy` of MSC4048 (unstable) backup MACs.
-fn open_backup_with(
+/// the version if one is given, and keep the input to stream it from its start. `policy` says
+/// what to do with sessions without an MSC4048 (unstable) backup MAC.
+pub(super) fn open_backup_with(
     path: &Path,
     version: Option<&Value>,
     room: Option<&str>,

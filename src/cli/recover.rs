@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 
+use mxkeys::backup::Msc4048Policy;
 use mxkeys::export;
 use mxkeys::ssss::AccountData;
 
-use super::backup::{explain_mac, open_backup, write_export_of, Needs};
+use super::backup::{explain_mac, open_backup_with, write_export_of, Needs};
 use super::common::{
     new_passphrase, output_arg, report_written, write_rounds, MaxRounds, OptionalOutputArgs,
 };
@@ -76,6 +77,9 @@ pub struct RecoverArgs {
     /// Write the sessions that decrypt even if others fail.
     #[arg(long)]
     allow_partial: bool,
+    /// Refuse sessions without a valid MSC4048 backup MAC (unstable).
+    #[arg(long)]
+    require_authenticated: bool,
     #[command(flatten)]
     key: HeldArgs,
     /// Use this secret-storage key, not the default.
@@ -120,12 +124,15 @@ pub fn run(a: RecoverArgs, json: bool) -> Result<(), CliError> {
     let held = held::read(&a.key, false)?.ok_or_else(|| {
         CliError::Usage("no Security Key or Phrase given (--key-file, --passphrase-file)".into())
     })?;
-    let opened = open_backup(
+    let opened = open_backup_with(
         backup_path,
         version.as_ref(),
         None,
         None,
         Needs::RoomIds,
+        Msc4048Policy {
+            require_authenticated: a.require_authenticated,
+        },
         |probe| {
             let found = held::backup_key(
                 &held,
