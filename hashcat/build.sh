@@ -82,6 +82,7 @@ for mode in 94100 94110; do
   rm -f "$dest/OpenCL/m$mode-pure.cl"
   cp "$here/OpenCL/m$mode-pure.cl" "$dest/OpenCL/m$mode-pure.cl"
 done
+cp -f "$here/OpenCL/inc_mxkeys.cl" "$dest/OpenCL/inc_mxkeys.cl"
 # Kernels compiled from an older copy of ours must not be reused.
 rm -rf "$dest/kernels"
 

@@ -1,6 +1,6 @@
 /**
- * mxkeys hash lines, version 1: the reader shared by module_94100.c (key exports) and
- * module_94110.c (Security Phrases). The layouts are documented in hashcat/README.md and in
+ * mxkeys hash lines, version 1, and the PBKDF2 state: what module_94100.c (key exports) and
+ * module_94110.c (Security Phrases) share. The layouts are documented in hashcat/README.md and in
  * mxkeys' src/hashline.rs, which writes them:
  *
  *   $mxkeys$1$e$ROUNDS$SALT(16)$IV(16)$HEAD(48)         key export
@@ -162,6 +162,28 @@ static int mxkeys_parse_line (const char *line_buf, const int line_len, const ch
   out->tail_len = (u32) tail_want;
 
   return PARSER_OK;
+}
+
+// The PBKDF2 state of a candidate; must match mxkeys_pbkdf2_tmp_t in OpenCL/inc_mxkeys.cl.
+typedef struct mxkeys_pbkdf2_tmp
+{
+  u64  ipad[8];
+  u64  opad[8];
+
+  u64  dgst[8];
+  u64  out[8];
+
+} mxkeys_pbkdf2_tmp_t;
+
+u64 module_tmp_size (MAYBE_UNUSED const hashconfig_t *hashconfig, MAYBE_UNUSED const user_options_t *user_options, MAYBE_UNUSED const user_options_extra_t *user_options_extra)
+{
+  return (const u64) sizeof (mxkeys_pbkdf2_tmp_t);
+}
+
+// Candidates of any length hashcat allows (the pure kernels take up to 256 bytes).
+u32 module_pw_max (MAYBE_UNUSED const hashconfig_t *hashconfig, MAYBE_UNUSED const user_options_t *user_options, MAYBE_UNUSED const user_options_extra_t *user_options_extra)
+{
+  return PW_MAX;
 }
 
 // Bytes to big-endian words (the order the kernels' SHA and AES helpers use).

@@ -1,9 +1,8 @@
 /**
  * hashcat kernel 94100: Matrix key export (mxkeys hash line v1). See module_94100.c.
  *
- * The PBKDF2-HMAC-SHA512 init and loop kernels are hashcat's own (OpenCL/m07100-pure.cl, MIT,
- * see hashcat's docs/credits.txt), cut to the one 64-byte block both targets need.
- * License: Apache-2.0 OR MIT, as mxkeys (the hashcat parts: MIT).
+ * The PBKDF2-HMAC-SHA512 rounds are in inc_mxkeys.cl (hashcat's, from its mode 7100).
+ * License: Apache-2.0 OR MIT, as mxkeys.
  */
 
 #define NEW_SIMD_CODE
@@ -16,338 +15,31 @@
 #include M2S(INCLUDE_PATH/inc_simd.cl)
 #include M2S(INCLUDE_PATH/inc_hash_sha512.cl)
 #include M2S(INCLUDE_PATH/inc_cipher_aes.cl)
+#include M2S(INCLUDE_PATH/inc_mxkeys.cl)
 #endif
 
 #define COMPARE_S M2S(INCLUDE_PATH/inc_comp_single.cl)
 #define COMPARE_M M2S(INCLUDE_PATH/inc_comp_multi.cl)
 
-// Must match the module's tmp struct.
-typedef struct mxkeys_export_tmp
+KERNEL_FQ void m94100_init (KERN_ATTR_TMPS (mxkeys_pbkdf2_tmp_t))
 {
-  u64  ipad[8];
-  u64  opad[8];
-
-  u64  dgst[8];
-  u64  out[8];
-
-} mxkeys_export_tmp_t;
-
-DECLSPEC void hmac_sha512_run_V (PRIVATE_AS u32x *w0, PRIVATE_AS u32x *w1, PRIVATE_AS u32x *w2, PRIVATE_AS u32x *w3, PRIVATE_AS u32x *w4, PRIVATE_AS u32x *w5, PRIVATE_AS u32x *w6, PRIVATE_AS u32x *w7, PRIVATE_AS u64x *ipad, PRIVATE_AS u64x *opad, PRIVATE_AS u64x *digest)
-{
-  digest[0] = ipad[0];
-  digest[1] = ipad[1];
-  digest[2] = ipad[2];
-  digest[3] = ipad[3];
-  digest[4] = ipad[4];
-  digest[5] = ipad[5];
-  digest[6] = ipad[6];
-  digest[7] = ipad[7];
-
-  sha512_transform_vector (w0, w1, w2, w3, w4, w5, w6, w7, digest);
-
-  w0[0] = h32_from_64 (digest[0]);
-  w0[1] = l32_from_64 (digest[0]);
-  w0[2] = h32_from_64 (digest[1]);
-  w0[3] = l32_from_64 (digest[1]);
-  w1[0] = h32_from_64 (digest[2]);
-  w1[1] = l32_from_64 (digest[2]);
-  w1[2] = h32_from_64 (digest[3]);
-  w1[3] = l32_from_64 (digest[3]);
-  w2[0] = h32_from_64 (digest[4]);
-  w2[1] = l32_from_64 (digest[4]);
-  w2[2] = h32_from_64 (digest[5]);
-  w2[3] = l32_from_64 (digest[5]);
-  w3[0] = h32_from_64 (digest[6]);
-  w3[1] = l32_from_64 (digest[6]);
-  w3[2] = h32_from_64 (digest[7]);
-  w3[3] = l32_from_64 (digest[7]);
-  w4[0] = 0x80000000;
-  w4[1] = 0;
-  w4[2] = 0;
-  w4[3] = 0;
-  w5[0] = 0;
-  w5[1] = 0;
-  w5[2] = 0;
-  w5[3] = 0;
-  w6[0] = 0;
-  w6[1] = 0;
-  w6[2] = 0;
-  w6[3] = 0;
-  w7[0] = 0;
-  w7[1] = 0;
-  w7[2] = 0;
-  w7[3] = (128 + 64) * 8;
-
-  digest[0] = opad[0];
-  digest[1] = opad[1];
-  digest[2] = opad[2];
-  digest[3] = opad[3];
-  digest[4] = opad[4];
-  digest[5] = opad[5];
-  digest[6] = opad[6];
-  digest[7] = opad[7];
-
-  sha512_transform_vector (w0, w1, w2, w3, w4, w5, w6, w7, digest);
-}
-
-KERNEL_FQ void m94100_init (KERN_ATTR_TMPS (mxkeys_export_tmp_t))
-{
-  /**
-   * base
-   */
-
   const u64 gid = get_global_id (0);
 
   if (gid >= GID_CNT) return;
 
-  sha512_hmac_ctx_t sha512_hmac_ctx;
-
-  sha512_hmac_init_global_swap (&sha512_hmac_ctx, pws[gid].i, pws[gid].pw_len);
-
-  tmps[gid].ipad[0] = sha512_hmac_ctx.ipad.h[0];
-  tmps[gid].ipad[1] = sha512_hmac_ctx.ipad.h[1];
-  tmps[gid].ipad[2] = sha512_hmac_ctx.ipad.h[2];
-  tmps[gid].ipad[3] = sha512_hmac_ctx.ipad.h[3];
-  tmps[gid].ipad[4] = sha512_hmac_ctx.ipad.h[4];
-  tmps[gid].ipad[5] = sha512_hmac_ctx.ipad.h[5];
-  tmps[gid].ipad[6] = sha512_hmac_ctx.ipad.h[6];
-  tmps[gid].ipad[7] = sha512_hmac_ctx.ipad.h[7];
-
-  tmps[gid].opad[0] = sha512_hmac_ctx.opad.h[0];
-  tmps[gid].opad[1] = sha512_hmac_ctx.opad.h[1];
-  tmps[gid].opad[2] = sha512_hmac_ctx.opad.h[2];
-  tmps[gid].opad[3] = sha512_hmac_ctx.opad.h[3];
-  tmps[gid].opad[4] = sha512_hmac_ctx.opad.h[4];
-  tmps[gid].opad[5] = sha512_hmac_ctx.opad.h[5];
-  tmps[gid].opad[6] = sha512_hmac_ctx.opad.h[6];
-  tmps[gid].opad[7] = sha512_hmac_ctx.opad.h[7];
-
-  // The salt, zero-padded to a whole SHA-512 block: hashcat's update functions expect zeros
-  // after the data, and this line's salt_buf goes on past the salt.
-
-  u32 s[32];
-
-  for (u32 i = 0; i < 32; i++) s[i] = 0;
-
-  for (u32 i = 0; i < 4; i++) s[i] = salt_bufs[SALT_POS_HOST].salt_buf[i];
-
-  sha512_hmac_update_swap (&sha512_hmac_ctx, s, salt_bufs[SALT_POS_HOST].salt_len);
-
-  for (u32 i = 0, j = 1; i < 8; i += 8, j += 1)
-  {
-    sha512_hmac_ctx_t sha512_hmac_ctx2 = sha512_hmac_ctx;
-
-    u32 w0[4];
-    u32 w1[4];
-    u32 w2[4];
-    u32 w3[4];
-    u32 w4[4];
-    u32 w5[4];
-    u32 w6[4];
-    u32 w7[4];
-
-    w0[0] = j;
-    w0[1] = 0;
-    w0[2] = 0;
-    w0[3] = 0;
-    w1[0] = 0;
-    w1[1] = 0;
-    w1[2] = 0;
-    w1[3] = 0;
-    w2[0] = 0;
-    w2[1] = 0;
-    w2[2] = 0;
-    w2[3] = 0;
-    w3[0] = 0;
-    w3[1] = 0;
-    w3[2] = 0;
-    w3[3] = 0;
-    w4[0] = 0;
-    w4[1] = 0;
-    w4[2] = 0;
-    w4[3] = 0;
-    w5[0] = 0;
-    w5[1] = 0;
-    w5[2] = 0;
-    w5[3] = 0;
-    w6[0] = 0;
-    w6[1] = 0;
-    w6[2] = 0;
-    w6[3] = 0;
-    w7[0] = 0;
-    w7[1] = 0;
-    w7[2] = 0;
-    w7[3] = 0;
-
-    sha512_hmac_update_128 (&sha512_hmac_ctx2, w0, w1, w2, w3, w4, w5, w6, w7, 4);
-
-    sha512_hmac_final (&sha512_hmac_ctx2);
-
-    tmps[gid].dgst[i + 0] = sha512_hmac_ctx2.opad.h[0];
-    tmps[gid].dgst[i + 1] = sha512_hmac_ctx2.opad.h[1];
-    tmps[gid].dgst[i + 2] = sha512_hmac_ctx2.opad.h[2];
-    tmps[gid].dgst[i + 3] = sha512_hmac_ctx2.opad.h[3];
-    tmps[gid].dgst[i + 4] = sha512_hmac_ctx2.opad.h[4];
-    tmps[gid].dgst[i + 5] = sha512_hmac_ctx2.opad.h[5];
-    tmps[gid].dgst[i + 6] = sha512_hmac_ctx2.opad.h[6];
-    tmps[gid].dgst[i + 7] = sha512_hmac_ctx2.opad.h[7];
-
-    tmps[gid].out[i + 0] = tmps[gid].dgst[i + 0];
-    tmps[gid].out[i + 1] = tmps[gid].dgst[i + 1];
-    tmps[gid].out[i + 2] = tmps[gid].dgst[i + 2];
-    tmps[gid].out[i + 3] = tmps[gid].dgst[i + 3];
-    tmps[gid].out[i + 4] = tmps[gid].dgst[i + 4];
-    tmps[gid].out[i + 5] = tmps[gid].dgst[i + 5];
-    tmps[gid].out[i + 6] = tmps[gid].dgst[i + 6];
-    tmps[gid].out[i + 7] = tmps[gid].dgst[i + 7];
-  }
+  mxkeys_pbkdf2_init (&pws[gid], &tmps[gid], &salt_bufs[SALT_POS_HOST]);
 }
 
-KERNEL_FQ void m94100_loop (KERN_ATTR_TMPS (mxkeys_export_tmp_t))
+KERNEL_FQ void m94100_loop (KERN_ATTR_TMPS (mxkeys_pbkdf2_tmp_t))
 {
   const u64 gid = get_global_id (0);
 
   if ((gid * VECT_SIZE) >= GID_CNT) return;
 
-  u64x ipad[8];
-  u64x opad[8];
-
-  ipad[0] = pack64v (tmps, ipad, gid, 0);
-  ipad[1] = pack64v (tmps, ipad, gid, 1);
-  ipad[2] = pack64v (tmps, ipad, gid, 2);
-  ipad[3] = pack64v (tmps, ipad, gid, 3);
-  ipad[4] = pack64v (tmps, ipad, gid, 4);
-  ipad[5] = pack64v (tmps, ipad, gid, 5);
-  ipad[6] = pack64v (tmps, ipad, gid, 6);
-  ipad[7] = pack64v (tmps, ipad, gid, 7);
-
-  opad[0] = pack64v (tmps, opad, gid, 0);
-  opad[1] = pack64v (tmps, opad, gid, 1);
-  opad[2] = pack64v (tmps, opad, gid, 2);
-  opad[3] = pack64v (tmps, opad, gid, 3);
-  opad[4] = pack64v (tmps, opad, gid, 4);
-  opad[5] = pack64v (tmps, opad, gid, 5);
-  opad[6] = pack64v (tmps, opad, gid, 6);
-  opad[7] = pack64v (tmps, opad, gid, 7);
-
-  for (u32 i = 0; i < 8; i += 8)
-  {
-    u64x dgst[8];
-    u64x out[8];
-
-    dgst[0] = pack64v (tmps, dgst, gid, i + 0);
-    dgst[1] = pack64v (tmps, dgst, gid, i + 1);
-    dgst[2] = pack64v (tmps, dgst, gid, i + 2);
-    dgst[3] = pack64v (tmps, dgst, gid, i + 3);
-    dgst[4] = pack64v (tmps, dgst, gid, i + 4);
-    dgst[5] = pack64v (tmps, dgst, gid, i + 5);
-    dgst[6] = pack64v (tmps, dgst, gid, i + 6);
-    dgst[7] = pack64v (tmps, dgst, gid, i + 7);
-
-    out[0] = pack64v (tmps, out, gid, i + 0);
-    out[1] = pack64v (tmps, out, gid, i + 1);
-    out[2] = pack64v (tmps, out, gid, i + 2);
-    out[3] = pack64v (tmps, out, gid, i + 3);
-    out[4] = pack64v (tmps, out, gid, i + 4);
-    out[5] = pack64v (tmps, out, gid, i + 5);
-    out[6] = pack64v (tmps, out, gid, i + 6);
-    out[7] = pack64v (tmps, out, gid, i + 7);
-
-    for (u32 j = 0; j < LOOP_CNT; j++)
-    {
-      u32x w0[4];
-      u32x w1[4];
-      u32x w2[4];
-      u32x w3[4];
-      u32x w4[4];
-      u32x w5[4];
-      u32x w6[4];
-      u32x w7[4];
-
-      w0[0] = h32_from_64 (dgst[0]);
-      w0[1] = l32_from_64 (dgst[0]);
-      w0[2] = h32_from_64 (dgst[1]);
-      w0[3] = l32_from_64 (dgst[1]);
-      w1[0] = h32_from_64 (dgst[2]);
-      w1[1] = l32_from_64 (dgst[2]);
-      w1[2] = h32_from_64 (dgst[3]);
-      w1[3] = l32_from_64 (dgst[3]);
-      w2[0] = h32_from_64 (dgst[4]);
-      w2[1] = l32_from_64 (dgst[4]);
-      w2[2] = h32_from_64 (dgst[5]);
-      w2[3] = l32_from_64 (dgst[5]);
-      w3[0] = h32_from_64 (dgst[6]);
-      w3[1] = l32_from_64 (dgst[6]);
-      w3[2] = h32_from_64 (dgst[7]);
-      w3[3] = l32_from_64 (dgst[7]);
-      w4[0] = 0x80000000;
-      w4[1] = 0;
-      w4[2] = 0;
-      w4[3] = 0;
-      w5[0] = 0;
-      w5[1] = 0;
-      w5[2] = 0;
-      w5[3] = 0;
-      w6[0] = 0;
-      w6[1] = 0;
-      w6[2] = 0;
-      w6[3] = 0;
-      w7[0] = 0;
-      w7[1] = 0;
-      w7[2] = 0;
-      w7[3] = (128 + 64) * 8;
-
-      hmac_sha512_run_V (w0, w1, w2, w3, w4, w5, w6, w7, ipad, opad, dgst);
-
-      out[0] ^= dgst[0];
-      out[1] ^= dgst[1];
-      out[2] ^= dgst[2];
-      out[3] ^= dgst[3];
-      out[4] ^= dgst[4];
-      out[5] ^= dgst[5];
-      out[6] ^= dgst[6];
-      out[7] ^= dgst[7];
-    }
-
-    unpack64v (tmps, dgst, gid, i + 0, dgst[0]);
-    unpack64v (tmps, dgst, gid, i + 1, dgst[1]);
-    unpack64v (tmps, dgst, gid, i + 2, dgst[2]);
-    unpack64v (tmps, dgst, gid, i + 3, dgst[3]);
-    unpack64v (tmps, dgst, gid, i + 4, dgst[4]);
-    unpack64v (tmps, dgst, gid, i + 5, dgst[5]);
-    unpack64v (tmps, dgst, gid, i + 6, dgst[6]);
-    unpack64v (tmps, dgst, gid, i + 7, dgst[7]);
-
-    unpack64v (tmps, out, gid, i + 0, out[0]);
-    unpack64v (tmps, out, gid, i + 1, out[1]);
-    unpack64v (tmps, out, gid, i + 2, out[2]);
-    unpack64v (tmps, out, gid, i + 3, out[3]);
-    unpack64v (tmps, out, gid, i + 4, out[4]);
-    unpack64v (tmps, out, gid, i + 5, out[5]);
-    unpack64v (tmps, out, gid, i + 6, out[6]);
-    unpack64v (tmps, out, gid, i + 7, out[7]);
-  }
+  mxkeys_pbkdf2_loop (tmps, gid, LOOP_CNT);
 }
 
-DECLSPEC void mxkeys_ctr128_inc (PRIVATE_AS u32 *ctr)
-{
-  // the 128-bit big-endian counter of the ctr crate's Ctr128BE, as mxkeys counts
-  ctr[3]++;
-
-  if (ctr[3] == 0)
-  {
-    ctr[2]++;
-
-    if (ctr[2] == 0)
-    {
-      ctr[1]++;
-
-      if (ctr[1] == 0) ctr[0]++;
-    }
-  }
-}
-
-KERNEL_FQ void m94100_comp (KERN_ATTR_TMPS (mxkeys_export_tmp_t))
+KERNEL_FQ void m94100_comp (KERN_ATTR_TMPS (mxkeys_pbkdf2_tmp_t))
 {
   const u64 gid = get_global_id (0);
   const u64 lid = get_local_id (0);
