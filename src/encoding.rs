@@ -1,4 +1,5 @@
-//! Base64 as Matrix uses it: standard alphabet, written unpadded, read padded or not.
+//! Base64 as Matrix uses it: standard alphabet, written unpadded, read padded or not; and
+//! lowercase hex, for hash lines and temporary names.
 
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -20,6 +21,17 @@ pub(crate) const STANDARD_PADDED: GeneralPurpose = base64::engine::general_purpo
 /// Unpadded standard base64, the form Matrix uses for keys, salts and IVs in JSON.
 pub fn encode_unpadded(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
+}
+
+/// Lowercase hex, two digits a byte.
+pub fn hex_lower(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(2 * bytes.len()), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Decode standard base64 with or without padding.
@@ -88,6 +100,12 @@ pub(crate) fn base64_run_len(s: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_is_two_lowercase_digits_a_byte() {
+        assert_eq!(hex_lower(&[0x00, 0x0a, 0xab, 0xff]), "000aabff");
+        assert_eq!(hex_lower(&[]), "");
+    }
 
     #[test]
     fn alphabet_comparisons_match_the_table() {

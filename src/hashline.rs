@@ -36,6 +36,8 @@ use std::fmt;
 use aes::cipher::StreamCipher;
 use zeroize::Zeroizing;
 
+use crate::encoding::hex_lower as hex;
+
 use crate::export::{ExportKeys, Sealed};
 use crate::kdf::{self, Limits, Rounds};
 use crate::search::Target;
@@ -143,10 +145,6 @@ impl fmt::Display for Hashline {
             ),
         }
     }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn unhex(s: &str, field: &'static str) -> Result<Vec<u8>, HashlineError> {

@@ -21,6 +21,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use mxkeys::encoding::hex_lower as hex;
 use tempfile::NamedTempFile;
 
 use super::CliError;
@@ -377,10 +378,6 @@ impl PendingOutput {
 }
 
 #[cfg(target_os = "linux")]
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn appeared(path: &Path) -> CliError {
     usage(format!(
         "{} appeared while mxkeys was working; nothing was written, add --force to replace it",
