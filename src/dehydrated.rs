@@ -686,16 +686,17 @@ fn record(s: Value) -> RoomKeys {
     }
 }
 
-/// A page of `POST .../dehydrated_device/{device_id}/events`: its events and `next_batch`.
+/// A page of `POST .../dehydrated_device/{device_id}/events`: its events (moved out of `doc`, not
+/// copied) and `next_batch`.
 ///
 /// # Errors
 /// A description when `doc` is not such a page.
-pub fn page(doc: &Value) -> Result<(Vec<Value>, Option<String>), String> {
-    let events = doc
-        .get("events")
-        .and_then(Value::as_array)
-        .ok_or("not a page of dehydrated-device events (no \"events\" list)")?;
-    Ok((events.clone(), opt_str(doc, "next_batch")))
+pub fn page(mut doc: Value) -> Result<(Vec<Value>, Option<String>), String> {
+    let next = opt_str(&doc, "next_batch");
+    match doc.get_mut("events").map(Value::take) {
+        Some(Value::Array(events)) => Ok((events, next)),
+        _ => Err("not a page of dehydrated-device events (no \"events\" list)".into()),
+    }
 }
 
 /// A stable identity for an event, to drop the copies two overlapping pages give: its canonical

@@ -1297,12 +1297,12 @@ pub fn dehydrated_events(data: &[u8]) {
     let Ok(doc) = serde_json::from_slice::<Value>(data) else {
         return;
     };
-    let events = match page(&doc) {
-        Ok((events, _)) => events,
-        Err(_) => match doc {
-            Value::Array(a) => a,
-            other => vec![other],
-        },
+    let events = match doc {
+        Value::Array(a) => a,
+        doc if doc.get("events").is_some_and(Value::is_array) => {
+            page(doc).map(|(events, _)| events).unwrap_or_default()
+        }
+        other => vec![other],
     };
     let device: Value =
         serde_json::from_str(include_str!("../../test-vectors/dehydrated/device.json"))

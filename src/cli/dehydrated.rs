@@ -13,6 +13,7 @@ use mxkeys::bundle::{self, Bundle};
 use mxkeys::dehydrated::{
     self, event_identity, DehydratedDevice, DehydratedError, Outcome, PickleKey, RoomKeys,
 };
+use mxkeys::merge;
 use mxkeys::session::SessionRecord;
 use mxkeys::ssss::AccountData;
 
@@ -53,7 +54,9 @@ by its media id (the last part of its mxc:// URL).
 Output: one line per event on standard output (decrypted, not for this device, Olm failure and
 why, withheld), then a summary; --json gives the counts and the list. The keys go to OUT as an
 export file with a new passphrase (--new-passphrase-file / MXKEYS_NEW_PASSPHRASE, or asked for
-twice), or as a JSON array with --plaintext. Import OUT in any client.
+twice), or as a JSON array with --plaintext. Import OUT in any client. A session that several
+events give is written once, chosen as `export merge` chooses; copies that are different keys
+are left out with a warning.
 
 Examples:
   mxkeys dehydrated-device decrypt --device device.json --events events-*.json \\
@@ -323,7 +326,7 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
     for p in &a.events {
         let doc = read_small_json(p, "events page")?;
         let (events, _next) =
-            dehydrated::page(&doc).map_err(|e| CliError::Input(format!("{}: {e}", p.display())))?;
+            dehydrated::page(doc).map_err(|e| CliError::Input(format!("{}: {e}", p.display())))?;
         pages.push(events);
     }
     let key = pickle_key(&a)?;
@@ -386,23 +389,9 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
         pending_idx = retry;
     }
 
-    // Room keys out of what decrypted.
-    let mut sessions: BTreeMap<(String, String), SessionRecord> = BTreeMap::new();
+    // Room keys out of what decrypted, in event order; the merge below keeps one copy of each.
+    let mut found: Vec<SessionRecord> = Vec::new();
     let mut bundles = 0u64;
-    // A session without a readable index ranks last.
-    let lowest = |s: &SessionRecord| s.first_index().unwrap_or(u32::MAX);
-    let add = |s: SessionRecord, sessions: &mut BTreeMap<(String, String), SessionRecord>| {
-        let k = (
-            s.room_id.clone().unwrap_or_default(),
-            s.session_id.clone().unwrap_or_default(),
-        );
-        match sessions.get(&k) {
-            Some(old) if lowest(old) <= lowest(&s) => {}
-            _ => {
-                sessions.insert(k, s);
-            }
-        }
-    };
     let mut bundle_withheld: Vec<Value> = Vec::new();
     for seen in results.iter_mut().flatten() {
         let Outcome::Decrypted(d) = &seen.outcome else {
@@ -421,9 +410,7 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
                         )
                     })
                     .unwrap_or_default();
-                for s in list {
-                    add(s, &mut sessions);
-                }
+                found.extend(list);
                 if n == 1 {
                     what
                 } else {
@@ -442,9 +429,7 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
                         match parsed.and_then(|f| read_bundle(&path, &f)) {
                             Ok(b) => {
                                 let n = b.sessions.len();
-                                for s in b.sessions {
-                                    add(s, &mut sessions);
-                                }
+                                found.extend(b.sessions);
                                 let w = b.withheld.len();
                                 bundle_withheld.extend(b.withheld);
                                 format!("history bundle of room {room_id}: {n} sessions, {w} withheld")
@@ -460,6 +445,25 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
             RoomKeys::None(Some(why)) => format!("{}: not used: {why}", d.event_type),
             RoomKeys::None(None) => d.event_type.clone(),
         };
+    }
+
+    // A session given twice (a room key and a forwarded copy, a bundle, pages that overlap)
+    // is written once, as `export merge` chooses: the copy that reaches furthest back. Copies
+    // that are not the same ratchet, and invalid sessions, are left out and named.
+    let inputs = [found];
+    let (sessions, merged) = merge::merge(&inputs);
+    for c in &merged.conflicts {
+        stderr!(
+            "warning: session {}: its copies in these events are different keys; left out",
+            c.session_id
+        );
+    }
+    for d in &merged.invalid {
+        stderr!(
+            "warning: session {} not written: {}",
+            d.session_id.as_deref().unwrap_or("?"),
+            d.why
+        );
     }
 
     // The per-event report.
@@ -505,7 +509,7 @@ fn decrypt(a: DecryptArgs, json: bool) -> Result<(), CliError> {
         return Err(CliError::Reported(why));
     }
     let mut out = SessionsOut::start(pending, &a.write, None, a.write.rounds, a.max.max_rounds)?;
-    for s in sessions.values() {
+    for s in &sessions {
         out.record(s)?;
     }
     let path = out.finish()?;
