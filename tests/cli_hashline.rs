@@ -153,6 +153,57 @@ fn confirm_accepts_the_hit_and_names_false_positives() {
     assert!(!String::from_utf8_lossy(&o.stdout).contains(&pass));
 }
 
+/// hashcat's --outfile in the formats that start with the hash: the passphrase is read out of
+/// each (a wrong reading would only fail the target's check), and one holding ':' survives.
+#[test]
+fn confirm_reads_every_outfile_format_that_starts_with_the_hash() {
+    let d = tmpdir();
+    let (target, pass) = targets()
+        .into_iter()
+        .find(|(t, _)| t.to_str().unwrap().contains("jssdk-phrase"))
+        .unwrap();
+    let text = line(&target);
+    let hex: String = pass.bytes().map(|b| format!("{b:02x}")).collect();
+    for (format, rest) in [
+        ("1,2", pass.clone()),
+        ("1,3", hex.clone()),
+        ("1,2,3", format!("{pass}:{hex}")),
+        ("1,2,4", format!("{pass}:17")),
+        ("1,2,3,4,5", format!("{pass}:{hex}:17:1765100000")),
+        ("1,3,4", format!("{hex}:17")),
+    ] {
+        let pot = d.path().join(format!("out-{format}.txt"));
+        let out = d.path().join(format!("found-{format}.txt"));
+        std::fs::write(&pot, format!("{text}:{rest}\n")).unwrap();
+        let o = mxkeys(
+            &[
+                "passphrase",
+                "confirm",
+                s(&target),
+                "--potfile",
+                s(&pot),
+                "-o",
+                s(&out),
+            ],
+            &[],
+        );
+        assert!(o.status.success(), "{format}: {}", stderr(&o));
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            format!("{pass}\n"),
+            "{format}"
+        );
+    }
+    // Wrong in every reading: a false positive, still.
+    let pot = d.path().join("wrong.txt");
+    std::fs::write(&pot, format!("{text}:wrong:77726f6e67:3\n")).unwrap();
+    let o = mxkeys(
+        &["passphrase", "confirm", s(&target), "--potfile", s(&pot)],
+        &[],
+    );
+    assert_fails(&o, 1, "1 hits in");
+}
+
 #[test]
 fn targets_without_a_line_say_why() {
     let o = mxkeys(

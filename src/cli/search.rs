@@ -108,8 +108,9 @@ Exit codes:
 
 const CONFIRM_AFTER: &str = "\
 POT is hashcat's potfile (~/.local/share/hashcat/hashcat.potfile, or --potfile-path) or its
---outfile, or John's pot: lines HASH:PASSPHRASE ($HEX[...] decoded). Each line for TARGET's hash
-line is checked against the whole target: for an export, the HMAC over the file, which the
+--outfile, or John's pot: lines HASH:PASSPHRASE ($HEX[...] decoded). Any --outfile-format that
+starts with the hash is read (1,2 the default; 1,3; 1,2,3; with positions or timestamps after).
+Each line for TARGET's hash line is checked against the whole target: for an export, the HMAC over the file, which the
 known-plaintext check of the hash line only approximates. A hit that fails is a false positive,
 reported as such. The confirmed passphrase is shown only on the terminal or written to -o (mode
 0600), never to a pipe.
@@ -293,22 +294,66 @@ fn hashline(a: HashlineArgs, json: bool) -> Result<(), CliError> {
 
 /// A potfile's passphrase: as written, or hashcat's `$HEX[...]` for bytes it would not print.
 fn pot_plain(text: &str) -> Option<Zeroizing<String>> {
-    let Some(hex) = text.strip_prefix("$HEX[").and_then(|t| t.strip_suffix(']')) else {
-        return Some(Zeroizing::new(text.to_owned()));
-    };
+    match text.strip_prefix("$HEX[").and_then(|t| t.strip_suffix(']')) {
+        Some(hex) => hex_plain(hex),
+        None => Some(Zeroizing::new(text.to_owned())),
+    }
+}
+
+/// Hex digits as a passphrase (hashcat's `$HEX[...]` and `--outfile-format 3`). Non-UTF-8 bytes
+/// (a Latin-1 passphrase) become Latin-1 characters, which the export check also tries as
+/// Latin-1 bytes.
+fn hex_plain(hex: &str) -> Option<Zeroizing<String>> {
+    if hex.is_empty() || !hex.len().is_multiple_of(2) {
+        return None;
+    }
     let bytes: Option<Vec<u8>> = (0..hex.len() / 2)
         .map(|i| {
             hex.get(2 * i..2 * i + 2)
                 .and_then(|p| u8::from_str_radix(p, 16).ok())
         })
         .collect();
-    let bytes = Zeroizing::new(bytes.filter(|_| hex.len().is_multiple_of(2))?);
-    // Non-UTF-8 bytes (a Latin-1 passphrase): as Latin-1 characters, which the export check
-    // also tries as Latin-1 bytes.
+    let bytes = Zeroizing::new(bytes?);
     Some(Zeroizing::new(match std::str::from_utf8(&bytes) {
         Ok(s) => s.to_owned(),
         Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
     }))
+}
+
+/// What a line may hold after `HASH:`, most likely first. The potfile and hashcat's default
+/// `--outfile-format 1,2` give the passphrase (or `$HEX[...]`); other formats add `:HEX` (3),
+/// `:CRACK_POS` (4) and timestamps (5, 6), or give only the hex (`1,3`). Each reading is tried
+/// against the target, whose check decides: a wrong reading costs one derivation and opens
+/// nothing. A passphrase holding `:` is the first reading, whole.
+fn pot_readings(rest: &str) -> Vec<Zeroizing<String>> {
+    fn add(out: &mut Vec<Zeroizing<String>>, c: Option<Zeroizing<String>>) {
+        if let Some(c) = c {
+            if !out.iter().any(|o| **o == *c) {
+                out.push(c);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    add(&mut out, pot_plain(rest));
+    let mut fields: Vec<&str> = rest.split(':').collect();
+    // Trailing numbers (crack position, timestamps): at most three.
+    for _ in 0..3 {
+        let numeric = fields
+            .last()
+            .is_some_and(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()));
+        if fields.len() < 2 || !numeric {
+            break;
+        }
+        fields.pop();
+        add(&mut out, pot_plain(&fields.join(":")));
+    }
+    if let Some((last, before)) = fields.split_last() {
+        add(&mut out, hex_plain(last));
+        if !before.is_empty() {
+            add(&mut out, pot_plain(&before.join(":")));
+        }
+    }
+    out
 }
 
 fn confirm(a: ConfirmArgs, json: bool) -> Result<(), CliError> {
@@ -348,11 +393,12 @@ fn confirm(a: ConfirmArgs, json: bool) -> Result<(), CliError> {
             }
             continue;
         };
-        let Some(plain) = text.get(at + ours.len()..).and_then(pot_plain) else {
+        let readings = pot_readings(text.get(at + ours.len()..).unwrap_or_default());
+        if readings.is_empty() {
             continue;
-        };
+        }
         hits += 1;
-        if target.check(&plain) {
+        if let Some(plain) = readings.into_iter().find(|p| target.check(p)) {
             let r = Reveal {
                 out: &a.out,
                 inputs: [&a.target, &a.potfile],
