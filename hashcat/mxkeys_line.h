@@ -82,6 +82,8 @@ static int mxkeys_parse_line (const char *line_buf, const int line_len, const ch
 
   while (v_end < end && *v_end != '$') v_end++;
 
+  if (v_end == p) return PARSER_SEPARATOR_UNMATCHED;  // no version at all: a cut line
+
   if ((v_end - p) != 1 || p[0] != MXKEYS_VERSION[0])
   {
     const int shown = (v_end - p) > 12 ? 12 : (int) (v_end - p);
