@@ -34,6 +34,19 @@ pub fn hex_lower(bytes: &[u8]) -> String {
         })
 }
 
+/// Hex digits to bytes (either case); `None` for an odd count or a pair that is not hex.
+pub fn hex_decode(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..hex.len() / 2)
+        .map(|i| {
+            hex.get(2 * i..2 * i + 2)
+                .and_then(|p| u8::from_str_radix(p, 16).ok())
+        })
+        .collect()
+}
+
 /// Decode standard base64 with or without padding.
 ///
 /// # Errors
@@ -105,6 +118,13 @@ mod tests {
     fn hex_is_two_lowercase_digits_a_byte() {
         assert_eq!(hex_lower(&[0x00, 0x0a, 0xab, 0xff]), "000aabff");
         assert_eq!(hex_lower(&[]), "");
+        assert_eq!(hex_decode("000aABff"), Some(vec![0x00, 0x0a, 0xab, 0xff]));
+        assert_eq!(
+            hex_decode(&hex_lower(b"round trip")).unwrap(),
+            b"round trip"
+        );
+        assert_eq!(hex_decode("abc"), None);
+        assert_eq!(hex_decode("zz"), None);
     }
 
     #[test]

@@ -43,7 +43,7 @@ use zeroize::Zeroizing;
 /// The megolm room-message algorithm (defined once, in [`crate::megolm`]).
 pub use crate::megolm::ALGORITHM as MEGOLM;
 /// The `type` of an encrypted room event.
-const ENCRYPTED_TYPE: &str = "m.room.encrypted";
+pub const ENCRYPTED_TYPE: &str = "m.room.encrypted";
 
 /// A session known from the keys.
 #[derive(Debug)]

@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::events::Outcome;
+use crate::events::{Outcome, ENCRYPTED_TYPE};
 use crate::identity::{check_user, users, DeviceStatus};
 
 /// A withheld notice.
@@ -212,7 +212,7 @@ impl Context {
                         self.bundles.insert(room);
                     }
                 }
-                "m.room.encrypted" => sum.encrypted += 1,
+                ENCRYPTED_TYPE => sum.encrypted += 1,
                 _ => {}
             }
         }

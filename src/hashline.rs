@@ -155,13 +155,7 @@ fn unhex(s: &str, field: &'static str) -> Result<Vec<u8>, HashlineError> {
     if !s.len().is_multiple_of(2) {
         return Err(bad("odd number of hex digits"));
     }
-    (0..s.len() / 2)
-        .map(|i| {
-            s.get(2 * i..2 * i + 2)
-                .and_then(|p| u8::from_str_radix(p, 16).ok())
-                .ok_or_else(|| bad("not hex"))
-        })
-        .collect()
+    crate::encoding::hex_decode(s).ok_or_else(|| bad("not hex"))
 }
 
 fn fixed<const N: usize>(s: &str, field: &'static str) -> Result<[u8; N], HashlineError> {

@@ -304,16 +304,10 @@ fn pot_plain(text: &str) -> Option<Zeroizing<String>> {
 /// (a Latin-1 passphrase) become Latin-1 characters, which the export check also tries as
 /// Latin-1 bytes.
 fn hex_plain(hex: &str) -> Option<Zeroizing<String>> {
-    if hex.is_empty() || !hex.len().is_multiple_of(2) {
+    if hex.is_empty() {
         return None;
     }
-    let bytes: Option<Vec<u8>> = (0..hex.len() / 2)
-        .map(|i| {
-            hex.get(2 * i..2 * i + 2)
-                .and_then(|p| u8::from_str_radix(p, 16).ok())
-        })
-        .collect();
-    let bytes = Zeroizing::new(bytes?);
+    let bytes = Zeroizing::new(mxkeys::encoding::hex_decode(hex)?);
     Some(Zeroizing::new(match std::str::from_utf8(&bytes) {
         Ok(s) => s.to_owned(),
         Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
