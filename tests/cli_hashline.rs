@@ -49,6 +49,19 @@ fn line(target: &std::path::Path) -> String {
     String::from_utf8(o.stdout).unwrap().trim().to_owned()
 }
 
+/// `mxkeys passphrase confirm TARGET --potfile POT [-o OUT]`.
+fn confirm(
+    target: &std::path::Path,
+    pot: &std::path::Path,
+    out: Option<&std::path::Path>,
+) -> std::process::Output {
+    let mut args = vec!["passphrase", "confirm", s(target), "--potfile", s(pot)];
+    if let Some(out) = out {
+        args.extend(["-o", s(out)]);
+    }
+    mxkeys(&args, &[])
+}
+
 #[test]
 fn the_line_check_passes_for_the_peers_passphrase_only() {
     let limits = Limits::default();
@@ -91,18 +104,7 @@ fn confirm_accepts_the_hit_and_names_false_positives() {
     let other = line(&vector_dir("ssss").join("jssdk-phrase-i1000.json"));
     std::fs::write(&pot, format!("{other}:whatever\n{text}:not it\n")).unwrap();
     let out = d.path().join("found.txt");
-    let o = mxkeys(
-        &[
-            "passphrase",
-            "confirm",
-            s(&target),
-            "--potfile",
-            s(&pot),
-            "-o",
-            s(&out),
-        ],
-        &[],
-    );
+    let o = confirm(&target, &pot, Some(&out));
     assert_fails(&o, 1, "1 hits in");
     assert!(
         stderr(&o).contains("line 2 of") && stderr(&o).contains("false positive"),
@@ -113,10 +115,7 @@ fn confirm_accepts_the_hit_and_names_false_positives() {
 
     // No line for this target; a line of another version is named.
     std::fs::write(&pot, format!("{other}:x\n$mxkeys$9$e$1$00$00$00:y\n")).unwrap();
-    let o = mxkeys(
-        &["passphrase", "confirm", s(&target), "--potfile", s(&pot)],
-        &[],
-    );
+    let o = confirm(&target, &pot, None);
     assert_fails(&o, 1, "hash lines of another version");
     assert!(
         stderr(&o).contains("version 9 is not supported"),
@@ -127,18 +126,7 @@ fn confirm_accepts_the_hit_and_names_false_positives() {
     // The right one, as hashcat writes a passphrase it would not print plainly ($HEX[...]).
     let hex: String = pass.bytes().map(|b| format!("{b:02x}")).collect();
     std::fs::write(&pot, format!("{text}:not it\n{text}:$HEX[{hex}]\n")).unwrap();
-    let o = mxkeys(
-        &[
-            "passphrase",
-            "confirm",
-            s(&target),
-            "--potfile",
-            s(&pot),
-            "-o",
-            s(&out),
-        ],
-        &[],
-    );
+    let o = confirm(&target, &pot, Some(&out));
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&out).unwrap(), format!("{pass}\n"));
     assert_eq!(
@@ -146,15 +134,13 @@ fn confirm_accepts_the_hit_and_names_false_positives() {
         0o600
     );
     // Never to a pipe without -o.
-    let o = mxkeys(
-        &["passphrase", "confirm", s(&target), "--potfile", s(&pot)],
-        &[],
-    );
+    let o = confirm(&target, &pot, None);
     assert!(!String::from_utf8_lossy(&o.stdout).contains(&pass));
 }
 
 /// hashcat's --outfile in the formats that start with the hash: the passphrase is read out of
-/// each (a wrong reading would only fail the target's check), and one holding ':' survives.
+/// each (a wrong reading would only fail the target's check). That a passphrase holding ':' is
+/// read whole first is a unit test of `pot_readings` (src/cli/search.rs).
 #[test]
 fn confirm_reads_every_outfile_format_that_starts_with_the_hash() {
     let d = tmpdir();
@@ -175,18 +161,7 @@ fn confirm_reads_every_outfile_format_that_starts_with_the_hash() {
         let pot = d.path().join(format!("out-{format}.txt"));
         let out = d.path().join(format!("found-{format}.txt"));
         std::fs::write(&pot, format!("{text}:{rest}\n")).unwrap();
-        let o = mxkeys(
-            &[
-                "passphrase",
-                "confirm",
-                s(&target),
-                "--potfile",
-                s(&pot),
-                "-o",
-                s(&out),
-            ],
-            &[],
-        );
+        let o = confirm(&target, &pot, Some(&out));
         assert!(o.status.success(), "{format}: {}", stderr(&o));
         assert_eq!(
             std::fs::read_to_string(&out).unwrap(),
@@ -197,10 +172,7 @@ fn confirm_reads_every_outfile_format_that_starts_with_the_hash() {
     // Wrong in every reading: a false positive, still.
     let pot = d.path().join("wrong.txt");
     std::fs::write(&pot, format!("{text}:wrong:77726f6e67:3\n")).unwrap();
-    let o = mxkeys(
-        &["passphrase", "confirm", s(&target), "--potfile", s(&pot)],
-        &[],
-    );
+    let o = confirm(&target, &pot, None);
     assert_fails(&o, 1, "1 hits in");
 }
 

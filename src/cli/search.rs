@@ -972,3 +972,33 @@ fn bench_kdf(a: BenchKdfArgs, json: bool) -> Result<(), CliError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    fn readings(rest: &str) -> Vec<String> {
+        pot_readings(rest)
+            .iter()
+            .map(|r| r.as_str().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_pot_line_is_read_whole_first_then_as_each_outfile_format() {
+        // A passphrase holding ':' and digits is the first reading, whole.
+        assert_eq!(readings("a:b:17")[0], "a:b:17");
+        assert!(readings("a:b:17").contains(&"a:b".to_owned()));
+        // 1,2,3: the plain before the hex, and the hex decoded.
+        let r = readings("pass:70617373");
+        assert_eq!(r[0], "pass:70617373");
+        assert!(r.contains(&"pass".to_owned()));
+        // 1,3,4: the hex before a crack position.
+        assert!(readings("70617373:17").contains(&"pass".to_owned()));
+        // $HEX[...] decoded; no duplicates.
+        assert_eq!(readings("$HEX[70617373]"), ["pass"]);
+        // An invalid $HEX[...] gives no reading.
+        assert!(readings("$HEX[zz]").is_empty());
+    }
+}
